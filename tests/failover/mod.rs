@@ -69,6 +69,41 @@ impl Lab {
         })
     }
 
+    /// What each node and process was doing, for a failure message.
+    pub fn diagnostics(&self) -> String {
+        let mut out = String::new();
+        for n in &self.nodes {
+            let addrs = self
+                .topo
+                .nodes
+                .iter()
+                .find(|ns| ns.name == n.netns)
+                .map(|ns| ns.ipv4_addrs(&n.iface).unwrap_or_else(|e| vec![e]));
+            out.push_str(&format!(
+                "\n=== {} ({}) addresses {:?}\n--- keepalived log (tail)\n{}\n",
+                n.name,
+                n.netns,
+                addrs.unwrap_or_default(),
+                process::tail(&n.keepalived_log(), 40)
+            ));
+            for extra in n.extra_logs() {
+                out.push_str(&format!(
+                    "--- {} (tail)\n{}\n",
+                    extra.display(),
+                    process::tail(&extra, 40)
+                ));
+            }
+        }
+        for p in &self.procs {
+            out.push_str(&format!(
+                "\n=== {} log (tail)\n{}\n",
+                p.name,
+                p.log_tail(40)
+            ));
+        }
+        out
+    }
+
     /// Starts a long-running process in the cloud namespace, logging to `<dir>/<name>.log`.
     pub fn spawn_in_cloud(
         &mut self,

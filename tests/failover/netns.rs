@@ -74,6 +74,31 @@ impl Netns {
             .collect())
     }
 
+    /// Drops VRRP (IP protocol 112) in and out of this namespace with nftables: a partition
+    /// between the nodes that leaves the cloud reachable.
+    pub fn block_vrrp(&self) -> Result<(), String> {
+        let rules = format!(
+            "table inet {PREFIX}_partition {{\n\
+             chain input {{ type filter hook input priority 0; policy accept; ip protocol 112 drop; }}\n\
+             chain output {{ type filter hook output priority 0; policy accept; ip protocol 112 drop; }}\n\
+             }}\n"
+        );
+        let rules_file = std::env::temp_dir().join(format!("{}-partition.nft", self.name));
+        std::fs::write(&rules_file, rules).map_err(|e| format!("cannot write nft rules: {e}"))?;
+        let out = self.exec("nft", &["-f", &rules_file.to_string_lossy()]);
+        let _ = std::fs::remove_file(&rules_file);
+        out.map(|_| ())
+    }
+
+    /// Heals the partition made by `block_vrrp`.
+    pub fn unblock_vrrp(&self) -> Result<(), String> {
+        self.exec(
+            "nft",
+            &["delete", "table", "inet", &format!("{PREFIX}_partition")],
+        )
+        .map(|_| ())
+    }
+
     /// PIDs of every process whose network namespace is this one.
     pub fn pids(&self) -> Vec<u32> {
         pids_in(&self.name)

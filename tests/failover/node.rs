@@ -45,6 +45,22 @@ impl Node {
                 .map_err(|e| format!("cannot create mount point {m}: {e}"))?;
         }
         set_mode(root, 0o755)?;
+        // The nodes have no syslog daemon: a stand-in `logger` appends what the agent logs
+        // (with a timestamp) to the node's syslog.log, as journald would keep it on a real node.
+        let shim = root.join("logger");
+        std::fs::write(
+            &shim,
+            format!(
+                "#!/bin/sh\n\
+                 # harness stand-in for syslog: logger [-t TAG] [--] MESSAGE...\n\
+                 tag=logger\n\
+                 while [ $# -gt 0 ]; do case \"$1\" in -t) tag=$2; shift 2;; --) shift; break;; -*) shift;; *) break;; esac; done\n\
+                 printf '%s %s: %s\\n' \"$(date +%H:%M:%S.%N | cut -c1-12)\" \"$tag\" \"$*\" >> '{}'\n",
+                root.join("syslog.log").display()
+            ),
+        )
+        .map_err(|e| format!("cannot write logger shim: {e}"))?;
+        set_mode(&shim, 0o755)?;
         Ok(Node {
             name: name.to_string(),
             netns: netns.to_string(),
@@ -83,8 +99,16 @@ impl Node {
         Ok(skipped)
     }
 
+    /// The node's log as its syslog would hold it (the agent logs through `logger`).
+    pub fn syslog(&self) -> PathBuf {
+        self.root.join("syslog.log")
+    }
+
     fn mount_script(&self) -> String {
-        let mut s = String::from("set -e; ");
+        let mut s = format!(
+            "set -e; mount --bind '{}' \"$(command -v logger)\"; ",
+            self.root.join("logger").display()
+        );
         for m in MOUNTS {
             let src = self.root.join(m.trim_start_matches('/'));
             s.push_str(&format!("mount --bind '{}' '{m}'; ", src.display()));
@@ -113,6 +137,22 @@ impl Node {
     /// Runs a short shell command on the node and returns its stdout.
     pub fn sh(&self, script: &str) -> Result<String, String> {
         run(&mut self.shell(script))
+    }
+
+    /// Log files the agent keeps in its state dir (`*.log`), for failure messages.
+    pub fn extra_logs(&self) -> Vec<PathBuf> {
+        let state = self.root.join("var/lib/vipsetup");
+        let mut logs: Vec<PathBuf> = std::fs::read_dir(state)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "log"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        logs.sort();
+        logs.insert(0, self.syslog());
+        logs
     }
 
     pub fn keepalived_log(&self) -> PathBuf {
