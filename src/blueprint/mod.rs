@@ -223,3 +223,6 @@ pub fn load(path: &Path) -> Result<Blueprint, Diagnostics> {
         }])),
     }
 }
+
+#[cfg(test)]
+mod tests;

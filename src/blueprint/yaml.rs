@@ -116,7 +116,16 @@ impl Builder {
             None => self.root = Some(node),
             Some(Frame::Seq(_, _, items)) => items.push(node),
             Some(Frame::Map(_, _, entries, pending)) => match pending.take() {
-                Some(key) => entries.push((key, node)),
+                Some(key) => {
+                    let mut node = node;
+                    // `key:` with nothing after it: the parser marks the empty value at the next
+                    // token (often the next line); the key is where the user looks.
+                    if matches!(&node.value, Value::Scalar { text, plain: true } if text.is_empty())
+                    {
+                        node.pos = key.pos;
+                    }
+                    entries.push((key, node))
+                }
                 None => match node.value {
                     Value::Scalar { text, .. } => {
                         *pending = Some(Key {
@@ -176,10 +185,13 @@ impl MarkedEventReceiver for Builder {
             }
             Event::MappingEnd => {
                 if let Some(Frame::Map(p, anchor, entries, _)) = self.stack.pop() {
+                    // The parser marks a block mapping's start after its first key; report it
+                    // at the first key instead.
+                    let pos = entries.first().map_or(p, |(k, _)| k.pos);
                     self.push_node(
                         Node {
                             value: Value::Map(entries),
-                            pos: p,
+                            pos,
                         },
                         anchor,
                     );
