@@ -13,7 +13,13 @@ pub fn repo() -> PathBuf {
 }
 
 /// (variant name, shipped blueprint, text replacements applied to it).
-pub const VARIANTS: &[(&str, &str, &[(&str, &str)])] = &[
+pub type Variant = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+pub const VARIANTS: &[Variant] = &[
     ("quickstart", "blueprints/quickstart.yaml", &[]),
     ("reference", "blueprints/reference.yaml", &[]),
     (
