@@ -1403,6 +1403,12 @@ fn reserved(ip: Ipv4Addr, prefix: u8) -> Option<&'static str> {
 
 /// The allowed key closest to a misspelt one, if it is close enough to be a typo.
 fn suggest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    // An abbreviation (`advert_int`) is as likely a slip as a typo.
+    if key.len() >= 4 {
+        if let Some(a) = allowed.iter().find(|a| a.starts_with(key)) {
+            return Some(a);
+        }
+    }
     allowed
         .iter()
         .map(|a| (levenshtein(key, a), *a))
