@@ -85,7 +85,7 @@ oci_cli() {
     errfile=$(mktemp)
     CLI_OUT=$("$OCI_CLI" "${cli_global[@]}" "${endpoint[@]}" "$@" 2>"$errfile")
     rc=$?
-    CLI_ERR=$(tr '\n' ' ' <"$errfile" | cut -c1-400)
+    CLI_ERR=$(tr -s ' \n' ' ' <"$errfile" | cut -c1-1500)
     rm -f "$errfile"
     return "$rc"
 }
@@ -98,7 +98,7 @@ oci_raw() {
     CLI_OUT=$("$OCI_CLI" "${cli_global[@]}" raw-request --http-method "$1" \
         --target-uri "$CORE_BASE$2" --request-body "$3" 2>"$errfile")
     rc=$?
-    CLI_ERR=$(tr '\n' ' ' <"$errfile" | cut -c1-400)
+    CLI_ERR=$(tr -s ' \n' ' ' <"$errfile" | cut -c1-1500)
     rm -f "$errfile"
     [ "$rc" -eq 0 ] || return 1
     case "$CLI_OUT" in
@@ -234,6 +234,11 @@ claim_loop() {
     started=$(date +%s)
     log "MASTER: claiming VIP $VIP for $NODE_NAME"
     while true; do
+        # Never outlive the agent: an orphaned loop could keep claiming on a node that lost.
+        if [ -n "${VIPSETUP_AGENT_PID:-}" ] && ! kill -0 "$VIPSETUP_AGENT_PID" 2>/dev/null; then
+            log "agent process $VIPSETUP_AGENT_PID is gone; stopping the claim loop"
+            exit 0
+        fi
         if claim_once; then
             if [ "$confirmed" = 0 ]; then
                 log "VIP $VIP confirmed on this node by the API after $(($(date +%s) - started)) s"
@@ -264,7 +269,7 @@ start_claim() {
     fi
     # setsid: the loop leads its own process group, so stopping it also stops a CLI call
     # in flight (a loser must not finish a move after it lost).
-    setsid "$BASH" "$0" --claim-loop </dev/null &
+    VIPSETUP_AGENT_PID=$$ setsid "$BASH" "$0" --claim-loop </dev/null &
     CLAIM_PID=$!
 }
 
