@@ -9,6 +9,7 @@ set -euo pipefail
 
 SETTINGS=${VIPSETUP_AGENT_ENV:-/etc/vipsetup/agent.env}
 VENV=/opt/vipsetup/venv
+OCI_CLI_VERSION=3.95.1
 export LC_ALL=C.UTF-8 LANG=C.UTF-8
 
 log() {
@@ -58,7 +59,8 @@ case "${ID:-}" in
         retry 3 apt-get install -y -q keepalived curl python3-venv
         if [ ! -x "$VENV/bin/oci" ]; then
             python3 -m venv "$VENV"
-            retry 3 "$VENV/bin/pip" install -q oci-cli
+            # The version the agent's CLI usage is tested with (tests/requirements.txt).
+            retry 3 "$VENV/bin/pip" install -q "oci-cli==$OCI_CLI_VERSION"
         fi
         cli=$VENV/bin/oci
         # OCI's Ubuntu images REJECT inbound traffic not explicitly allowed.
