@@ -45,9 +45,20 @@ case "${ID:-}" in
                 exit 1
                 ;;
         esac
-        retry 3 dnf -y -q install keepalived curl "oraclelinux-developer-release-el$major"
+        retry 3 dnf -y -q install keepalived curl policycoreutils-python-utils \
+            "oraclelinux-developer-release-el$major"
         retry 3 dnf -y -q install "$cli_pkg"
         cli=/usr/bin/oci
+        # SELinux confines keepalived and the scripts it runs (keepalived_t): label ours so they
+        # may reach the metadata service and the OCI API, as the stock policy does for
+        # /usr/libexec/keepalived.
+        if command -v selinuxenabled >/dev/null && selinuxenabled; then
+            if ! semanage fcontext -a -t keepalived_unconfined_script_exec_t '/usr/local/lib/vipsetup(/.*)?' 2>/dev/null; then
+                semanage fcontext -m -t keepalived_unconfined_script_exec_t '/usr/local/lib/vipsetup(/.*)?' || true
+            fi
+            restorecon -R /usr/local/lib/vipsetup ||
+                chcon -t keepalived_unconfined_script_exec_t /usr/local/lib/vipsetup/*
+        fi
         if systemctl is-active --quiet firewalld; then
             firewall-cmd --permanent --add-rich-rule='rule protocol value="vrrp" accept'
             firewall-cmd --reload
