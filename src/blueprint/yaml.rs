@@ -83,7 +83,7 @@ pub struct SyntaxError {
 pub fn parse(src: &str) -> Result<Option<Node>, SyntaxError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(src);
-    parser.load(&mut builder, false).map_err(|e| SyntaxError {
+    parser.load(&mut builder, true).map_err(|e| SyntaxError {
         pos: (*e.marker()).into(),
         message: e.info().to_string(),
     })?;
@@ -105,6 +105,7 @@ struct Builder {
     root: Option<Node>,
     anchors: HashMap<usize, Node>,
     error: Option<SyntaxError>,
+    documents: usize,
 }
 
 impl Builder {
@@ -214,11 +215,16 @@ impl MarkedEventReceiver for Builder {
                     }
                 }
             }
-            Event::Nothing
-            | Event::StreamStart
-            | Event::StreamEnd
-            | Event::DocumentStart
-            | Event::DocumentEnd => {}
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents == 2 && self.error.is_none() {
+                    self.error = Some(SyntaxError {
+                        pos,
+                        message: "a blueprint is one YAML document, but a second one starts here (remove the `---` line, or split the file)".into(),
+                    });
+                }
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
         }
     }
 }
@@ -252,6 +258,14 @@ mod tests {
     fn syntax_error_has_a_position() {
         let err = parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(err.pos.line >= 1, "{err:?}");
+    }
+
+    #[test]
+    fn a_second_document_is_an_error() {
+        let err = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(err.pos.line, 2, "{err:?}");
+        assert!(err.message.contains("second one"), "{err:?}");
+        assert!(parse("---\na: 1\n").unwrap().is_some());
     }
 
     #[test]
