@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::commands;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "vipsetup",
@@ -14,10 +16,28 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Check a blueprint offline and report every problem in it
+    Validate(commands::validate::ValidateArgs),
+    /// Write each node's cloud-init user data (keepalived + failover agent), offline
+    Render(commands::render::RenderArgs),
+    /// Write a commented starter blueprint (to stdout without FILE)
+    Init(commands::init::InitArgs),
+}
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
-    let _cli = Cli::parse();
-    crate::error::exit::OK
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => commands::validate::run(args),
+        Command::Render(args) => commands::render::run(args),
+        Command::Init(args) => commands::init::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            crate::error::report(&err);
+            crate::error::exit::ERROR
+        }
+    }
 }

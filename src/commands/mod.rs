@@ -1,0 +1,5 @@
+//! One file per subcommand: each turns parsed flags into options and calls the library.
+
+pub mod init;
+pub mod render;
+pub mod validate;
