@@ -18,11 +18,12 @@ use vipsetup::oci::transport::HttpSend;
 use vipsetup::oci::{Client, Credentials, OciError, PrivateKey, SecretString, WaitOptions};
 
 type Answer = Result<HttpResponse, TransportError>;
+type Responder = Box<dyn Fn(&HttpRequest) -> Answer + Send + Sync>;
 
 /// Answers from a script (or a function of the request) and records every request.
 struct Fake {
     script: Mutex<VecDeque<Answer>>,
-    respond: Option<Box<dyn Fn(&HttpRequest) -> Answer + Send + Sync>>,
+    respond: Option<Responder>,
     seen: Mutex<Vec<HttpRequest>>,
 }
 
