@@ -14,10 +14,23 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// The local OCI simulator (for tests and first runs)
+    #[command(hide = true)]
+    Simulator(crate::commands::simulator::SimulatorArgs),
+}
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
-    let _cli = Cli::parse();
-    crate::error::exit::OK
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Simulator(args) => crate::commands::simulator::run(args),
+    };
+    match result {
+        Ok(()) => crate::error::exit::OK,
+        Err(e) => {
+            crate::error::report(&e);
+            crate::error::exit::ERROR
+        }
+    }
 }

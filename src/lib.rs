@@ -6,4 +6,6 @@
 //! `simulator` is a local, strict stand-in for OCI used by tests, benchmarks and `--simulate`.
 
 pub mod cli;
+pub mod commands;
 pub mod error;
+pub mod simulator;
