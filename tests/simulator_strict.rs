@@ -692,3 +692,27 @@ async fn faults_latency_and_control_api() {
     assert_eq!(cfg["pageSize"], 1);
     assert_eq!(sim.config().page_size, 1);
 }
+
+#[tokio::test]
+async fn user_session_tokens_sign_as_the_user() {
+    let (sim, seeded) = start(SimConfig::default()).await;
+    let base = sim.base_url();
+    let (session_key, _) = vipsetup::simulator::pki::generate_rsa().unwrap();
+    let spki = vipsetup::simulator::pki::public_spki_pem(&session_key).unwrap();
+    let token = sim.issue_user_session(&seeded.user_id, &spki).unwrap();
+    let s = Signer::with_key(&format!("ST${token}"), &session_key);
+    let path = format!("/20160918/subnets/{}", seeded.subnet_id);
+    assert_eq!(s.send(&base, Call::new("GET", &path)).await.0, 200);
+    assert_eq!(
+        sim.log().last().unwrap().principal,
+        format!("user:{}", seeded.user_id)
+    );
+    // the token with another key, and an unknown token
+    let wrong = Signer::with_key(&format!("ST${token}"), test_key());
+    assert_eq!(wrong.send(&base, Call::new("GET", &path)).await.0, 401);
+    let forged = Signer::with_key("ST$eyJhbGciOiJIUzI1NiJ9.e30.x", &session_key);
+    assert_eq!(forged.send(&base, Call::new("GET", &path)).await.0, 401);
+    assert!(sim
+        .issue_user_session("ocid1.user.oc1..nobody", &spki)
+        .is_err());
+}

@@ -90,6 +90,18 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, body: &[u8]) -> 
             }
             None => bad("expected {\"ms\": N}"),
         },
+        ("POST", "/_sim/sessions") => {
+            let user = parsed.get("userId").and_then(Value::as_str).map(String::from);
+            let user = user.or_else(|| g.seeded.as_ref().map(|s| s.user_id.clone()));
+            let key = parsed.get("publicKey").and_then(Value::as_str);
+            match (user, key) {
+                (Some(u), Some(k)) => match super::issue_user_session(&mut g, &u, k) {
+                    Ok(token) => Resp::json(200, &json!({"token": token})),
+                    Err(e) => bad(&e),
+                },
+                _ => bad("expected {\"userId\" (default: the seeded user), \"publicKey\": SPKI PEM}"),
+            }
+        }
         ("POST", "/_sim/imds/aliases") => {
             let ip = parsed.get("ip").and_then(Value::as_str);
             let inst = parsed.get("instanceId").and_then(Value::as_str);

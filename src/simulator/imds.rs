@@ -247,6 +247,7 @@ pub(crate) fn federate(g: &mut Inner, req: &Req) -> Result<(Resp, String), ApiEr
         token.clone(),
         world::Session {
             instance_id: instance_id.clone(),
+            user_id: None,
             public_key: public,
             exp,
         },

@@ -255,6 +255,18 @@ impl Simulator {
         .await
     }
 
+    /// Seeds a world from `spec` and starts on 127.0.0.1 with a free port; `GET /_sim/seeded`
+    /// then answers with the seed output too.
+    pub async fn start_seeded(
+        config: SimConfig,
+        spec: &SeedSpec,
+    ) -> Result<(SimHandle, Seeded), SimError> {
+        let (world, seeded) = World::seed(spec)?;
+        let handle = Self::start(config, world).await?;
+        handle.set_seeded(seeded.clone());
+        Ok((handle, seeded))
+    }
+
     /// Starts on `addr`. With `config.world_file` set and the file present, the file's world is
     /// used instead of `world`.
     pub async fn serve_on(
@@ -316,6 +328,37 @@ impl Simulator {
             task: Some(task),
         })
     }
+}
+
+pub(crate) fn issue_user_session(
+    g: &mut Inner,
+    user_id: &str,
+    public_key_pem: &str,
+) -> Result<String, String> {
+    if !g.world.users.contains_key(user_id) {
+        return Err(format!("no user {user_id}"));
+    }
+    let public = pki::public_key_from_spki(public_key_pem)?;
+    let iat = world::wall_ms() / 1000;
+    let exp = iat + g.config.session_ttl_secs as i64;
+    let token = pki::session_token(
+        &g.world.token_secret,
+        &g.world.tenancy_id,
+        user_id,
+        iat,
+        exp,
+    );
+    g.world.sessions.insert(
+        token.clone(),
+        world::Session {
+            instance_id: String::new(),
+            user_id: Some(user_id.to_string()),
+            public_key: public,
+            exp,
+        },
+    );
+    g.persist();
+    Ok(token)
 }
 
 /// A running simulator. Dropping it stops the server.
@@ -424,6 +467,16 @@ impl SimHandle {
             .imds_aliases
             .insert(ip.to_string(), instance_id.to_string());
         g.persist();
+    }
+    /// Issues a session token for a user (keyId `ST$<token>`), bound to `public_key_pem`
+    /// (SubjectPublicKeyInfo PEM): what a security_token_file profile signs with.
+    pub fn issue_user_session(
+        &self,
+        user_id: &str,
+        public_key_pem: &str,
+    ) -> Result<String, String> {
+        let mut g = lock(&self.shared);
+        issue_user_session(&mut g, user_id, public_key_pem)
     }
     /// Remembers seed output so `GET /_sim/seeded` can hand it to harnesses.
     pub fn set_seeded(&self, seeded: Seeded) {
@@ -795,6 +848,9 @@ fn authenticate(g: &Inner, req: &Req) -> Result<Principal, ApiErr> {
             }
             sig::verify_signature(&received, &params, &s.public_key)
                 .map_err(|e| ApiErr::unauthenticated(&e))?;
+            if let Some(user) = &s.user_id {
+                return Ok(Principal::User(user.clone()));
+            }
             let inst = g
                 .world
                 .get(world::INSTANCE, &s.instance_id)

@@ -215,3 +215,12 @@ pub fn session_token(
         URL_SAFE_NO_PAD.encode(sig.as_ref())
     )
 }
+
+/// The SubjectPublicKeyInfo PEM of a PEM private key (what `/_sim/sessions` takes).
+pub fn public_spki_pem(private_pem: &str) -> Result<String, String> {
+    use rsa::pkcs8::EncodePublicKey;
+    parse_private(private_pem)?
+        .to_public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|e| e.to_string())
+}

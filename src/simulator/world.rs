@@ -46,10 +46,15 @@ pub struct User {
     pub api_keys: BTreeMap<String, String>,
 }
 
-/// A session issued by `/v1/x509` to an instance principal.
+/// A session token: issued by `/v1/x509` to an instance principal, or by the simulator to a user
+/// (what `oci session authenticate` gives a person; keyId `ST$<token>` either way).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
+    /// the instance of an instance-principal session (empty for a user session)
     pub instance_id: String,
+    /// the user of a user session
+    #[serde(default)]
+    pub user_id: Option<String>,
     /// the session public key from the federation request, PKCS#1 DER in base64
     pub public_key: String,
     /// expiry, seconds since the epoch
