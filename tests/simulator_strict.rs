@@ -271,6 +271,12 @@ async fn iam_writes_only_in_the_home_region() {
     let (sim, seeded) = start(SimConfig::default()).await;
     let base = sim.base_url();
     let s = Signer::new(&seeded);
+    let dg = json!({"compartmentId": seeded.tenancy_id, "name": "x", "description": "d",
+                    "matchingRule": "instance.id = 'ocid1.instance.oc1..a'"});
+    let (st, _, _) = s
+        .send(&base, Call::new("POST", "/20160918/dynamicGroups").body(dg))
+        .await;
+    assert_eq!(st, 200);
     let policy = |name: &str| {
         json!({"compartmentId": seeded.tenancy_id, "name": name, "description": "d",
                "statements": ["Allow dynamic-group x to read private-ips in tenancy"]})
@@ -715,4 +721,35 @@ async fn user_session_tokens_sign_as_the_user() {
     assert!(sim
         .issue_user_session("ocid1.user.oc1..nobody", &spki)
         .is_err());
+}
+
+#[tokio::test]
+async fn open_seeds_once_then_reuses_the_world_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SimConfig {
+        world_file: Some(dir.path().join("w.json")),
+        ..SimConfig::default()
+    };
+    let spec = SeedSpec {
+        user_key_pem: Some(test_key().to_string()),
+        ..SeedSpec::default()
+    };
+    let (first, seeded) = Simulator::open(config.clone(), &spec).await.unwrap();
+    first.shutdown().await;
+    let (second, again) = Simulator::open(config, &spec).await.unwrap();
+    assert_eq!(again.tenancy_id, seeded.tenancy_id);
+    assert_eq!(again.subnet_id, seeded.subnet_id);
+    let s = Signer::new(&again);
+    let path = format!("/20160918/tenancies/{}", seeded.tenancy_id);
+    assert_eq!(
+        s.send(&second.base_url(), Call::new("GET", path)).await.0,
+        200
+    );
+    let http: Value = reqwest::get(format!("{}/_sim/seeded", second.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(http["user_id"].as_str(), Some(seeded.user_id.as_str()));
 }

@@ -811,18 +811,50 @@ impl Ctx<'_> {
         Ok(self.one(world::DYNAMIC_GROUP, &d, 200))
     }
 
-    fn check_statements(statements: &Value) -> Result<Vec<String>, ApiErr> {
+    /// Parses every statement and checks what OCI checks when a policy is written: the dynamic
+    /// groups named exist, and a policy attached to a compartment does not grant `in tenancy`.
+    fn check_statements(
+        &self,
+        statements: &Value,
+        policy_compartment: &str,
+    ) -> Result<Vec<String>, ApiErr> {
         let arr = statements
             .as_array()
             .filter(|a| !a.is_empty())
             .ok_or_else(|| ApiErr::missing("statements"))?;
         let mut out = Vec::new();
         for st in arr {
-            let st = st
+            let text = st
                 .as_str()
                 .ok_or_else(|| ApiErr::invalid("statements must be strings"))?;
-            iam::parse_statement(st).map_err(ApiErr::invalid)?;
-            out.push(st.to_string());
+            let parsed = iam::parse_statement(text).map_err(ApiErr::invalid)?;
+            let live = |kind_ok: &dyn Fn(&Doc) -> bool| {
+                self.w
+                    .all(world::DYNAMIC_GROUP)
+                    .any(|d| d.get("_deleted").is_none() && kind_ok(d))
+            };
+            match &parsed.subject {
+                iam::Subject::DynamicGroupName(n)
+                    if !live(&|d| s(d, "name").eq_ignore_ascii_case(n)) =>
+                {
+                    return Err(ApiErr::invalid(format!(
+                        "Invalid policy statement `{text}`: dynamic group {n} does not exist"
+                    )))
+                }
+                iam::Subject::DynamicGroupId(i) if !live(&|d| s(d, "id") == i) => {
+                    return Err(ApiErr::invalid(format!(
+                        "Invalid policy statement `{text}`: dynamic group {i} does not exist"
+                    )))
+                }
+                _ => {}
+            }
+            if parsed.location == iam::Location::Tenancy && policy_compartment != self.w.tenancy_id
+            {
+                return Err(ApiErr::invalid(format!(
+                    "Invalid policy statement `{text}`: only a policy in the root compartment can grant access in tenancy"
+                )));
+            }
+            out.push(text.to_string());
         }
         Ok(out)
     }
@@ -837,7 +869,8 @@ impl Ctx<'_> {
             return Err(ApiErr::not_found());
         }
         self.authorize(&comp)?;
-        let statements = Self::check_statements(b.get("statements").unwrap_or(&Value::Null))?;
+        let statements =
+            self.check_statements(b.get("statements").unwrap_or(&Value::Null), &comp)?;
         if self.name_taken(world::POLICY, &name) {
             // observed: "409-PolicyAlreadyExists, Policy '<name>' already exists"
             // (oracle-terraform-modules/terraform-oci-oke#893, oracle-quickstart/oci-cloudnative#23)
@@ -889,7 +922,10 @@ impl Ctx<'_> {
                 changes.insert("matchingRule".into(), json!(rule));
             }
         } else if let Some(st) = b.get("statements").filter(|v| !v.is_null()) {
-            changes.insert("statements".into(), json!(Self::check_statements(st)?));
+            changes.insert(
+                "statements".into(),
+                json!(self.check_statements(st, s(&d, "compartmentId"))?),
+            );
         }
         let at = self.now + self.cfg.iam_propagation_delay_ms as i64;
         let d = self.touch(kind, &id, |d| {

@@ -30,9 +30,9 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, body: &[u8]) -> 
             g.reload_if_changed();
             Resp::json(200, &serde_json::to_value(&g.world).unwrap_or_default())
         }
-        ("GET", "/_sim/seeded") => match &g.seeded {
+        ("GET", "/_sim/seeded") => match &g.world.seeded {
             Some(s) => Resp::json(200, &serde_json::to_value(s).unwrap_or_default()),
-            None => Resp::json(404, &json!({"code": "NotFound", "message": "this simulator was not seeded at start"})),
+            None => Resp::json(404, &json!({"code": "NotFound", "message": "this world was not made by seeding"})),
         },
         ("GET", "/_sim/config") => Resp::json(200, &serde_json::to_value(&g.config).unwrap_or_default()),
         ("PUT", "/_sim/config") | ("PATCH", "/_sim/config") => {
@@ -92,7 +92,7 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, body: &[u8]) -> 
         },
         ("POST", "/_sim/sessions") => {
             let user = parsed.get("userId").and_then(Value::as_str).map(String::from);
-            let user = user.or_else(|| g.seeded.as_ref().map(|s| s.user_id.clone()));
+            let user = user.or_else(|| g.world.seeded.as_ref().map(|s| s.user_id.clone()));
             let key = parsed.get("publicKey").and_then(Value::as_str);
             match (user, key) {
                 (Some(u), Some(k)) => match super::issue_user_session(&mut g, &u, k) {

@@ -10,7 +10,21 @@
 //! endpoint override can carry it: `--endpoint http://127.0.0.1:PORT/region/us-phoenix-1`),
 //! (2) a `Host` header `identity.<region>.…`, `iaas.<region>.…` or `auth.<region>.…`, (3)
 //! [`SimConfig::region`], (4) the tenancy's home region. IAM writes in any other region than the
-//! home region are refused with 403 NotAllowed.
+//! home region are refused with 403 NotAllowed; core resources live in the region they were made
+//! in; a region the tenancy does not subscribe to answers 401.
+//!
+//! Control API (JSON, unsigned, never logged):
+//! - `GET /_sim/health`; `GET|DELETE /_sim/log` ([`LogEntry`] list, camelCase);
+//! - `GET /_sim/world` (the whole world); `GET /_sim/seeded` (seed output, snake_case, with key);
+//! - `GET|PUT /_sim/config` (merge of [`SimConfig`] fields: `pageSize`, `provisioningDelayMs`,
+//!   `terminatingDelayMs`, `iamPropagationDelayMs`, `region`, `sessionTtlSecs`);
+//! - `POST /_sim/faults` `{"operation":"UpdatePrivateIp"|"*","count":2,"fault":{"kind":"status",
+//!   "status":500,"code":"InternalServerError","message":"..."}}` or `"fault":{"kind":"drop"}`;
+//!   `PUT /_sim/faults/random` `{"rate":0.2,"operations":[],"faults":[...]}`; `GET|DELETE /_sim/faults`;
+//! - `PUT /_sim/latency` `{"GetVnic":50,"*":5}` (milliseconds, replaces the table);
+//! - `POST /_sim/clock/advance` `{"ms":60000}`;
+//! - `POST /_sim/imds/aliases` `{"ip":"127.0.0.2","instanceId":"ocid1.instance..."}`;
+//! - `POST /_sim/sessions` `{"userId":"ocid1.user...","publicKey":"<SPKI PEM>"}` -> `{"token"}`.
 
 mod api;
 mod control;
@@ -171,7 +185,6 @@ pub(crate) struct Inner {
     pub random_faults: Option<RandomFaults>,
     /// per-operation latency (`*` = every operation)
     pub latency: BTreeMap<String, u64>,
-    pub seeded: Option<Seeded>,
     file_stamp: Option<(SystemTime, u64)>,
 }
 
@@ -263,7 +276,24 @@ impl Simulator {
     ) -> Result<(SimHandle, Seeded), SimError> {
         let (world, seeded) = World::seed(spec)?;
         let handle = Self::start(config, world).await?;
-        handle.set_seeded(seeded.clone());
+        Ok((handle, seeded))
+    }
+
+    /// The `--simulate` entry point: uses `config.world_file` when it exists (so a second process
+    /// sees the first one's cloud), else seeds a new world from `spec` (and writes the file).
+    /// Returns the seed output either way.
+    pub async fn open(config: SimConfig, spec: &SeedSpec) -> Result<(SimHandle, Seeded), SimError> {
+        let existing = config.world_file.as_ref().filter(|p| p.exists());
+        let world = match existing {
+            Some(p) => World::load(p)?,
+            None => World::seed(spec)?.0,
+        };
+        let seeded = world.seeded.clone().ok_or_else(|| {
+            SimError::World(WorldError::Seed(
+                "the world file was not made by seeding; delete it to seed a new one".into(),
+            ))
+        })?;
+        let handle = Self::start(config, world).await?;
         Ok((handle, seeded))
     }
 
@@ -292,7 +322,6 @@ impl Simulator {
             faults: Vec::new(),
             random_faults: None,
             latency: BTreeMap::new(),
-            seeded: None,
             file_stamp: None,
         };
         inner.persist();
@@ -478,9 +507,9 @@ impl SimHandle {
         let mut g = lock(&self.shared);
         issue_user_session(&mut g, user_id, public_key_pem)
     }
-    /// Remembers seed output so `GET /_sim/seeded` can hand it to harnesses.
-    pub fn set_seeded(&self, seeded: Seeded) {
-        lock(&self.shared).seeded = Some(seeded);
+    /// The seed output stored in the world, if it was seeded.
+    pub fn seeded(&self) -> Option<Seeded> {
+        lock(&self.shared).world.seeded.clone()
     }
     /// Stops the server and waits for it.
     pub async fn shutdown(mut self) {

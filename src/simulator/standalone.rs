@@ -93,18 +93,15 @@ pub fn seed(opts: &SeedOptions) -> Result<Seeded, WorldError> {
 /// Serves until Ctrl-C or SIGTERM. Seeds a new world unless `config.world_file` exists.
 /// Prints `listening on http://ADDR` once ready.
 pub async fn serve(opts: ServeOptions) -> Result<(), SimError> {
-    let existing = opts.config.world_file.as_ref().is_some_and(|p| p.exists());
-    let (world, seeded) = if existing {
-        (World::default(), None)
-    } else {
-        let (w, s) = World::seed(&opts.seed)?;
-        write_creds(&s, &opts.creds)?;
-        (w, Some(s))
+    let world = match opts.config.world_file.as_ref().filter(|p| p.exists()) {
+        Some(p) => World::load(p)?,
+        None => World::seed(&opts.seed)?.0,
     };
-    let handle = Simulator::serve_on(opts.listen, opts.config, world).await?;
-    if let Some(s) = seeded {
-        handle.set_seeded(s);
+    // credentials are written for a loaded world too, so a restarted harness can find them
+    if let Some(s) = &world.seeded {
+        write_creds(s, &opts.creds)?;
     }
+    let handle = Simulator::serve_on(opts.listen, opts.config, world).await?;
     println!("listening on {}", handle.base_url());
     let _ = std::io::stdout().flush();
     #[cfg(unix)]

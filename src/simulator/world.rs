@@ -125,6 +125,10 @@ pub struct World {
     pub clock_offset_ms: i64,
     /// HMAC key for session tokens
     pub token_secret: String,
+    /// what seeding made (with the user's private key), so any process using this world file
+    /// can sign as the seeded user; `GET /_sim/seeded` answers with it
+    #[serde(default)]
+    pub seeded: Option<Seeded>,
 }
 
 /// What `World::seed` should build. `Default` gives a small usable cloud.
@@ -520,6 +524,7 @@ impl World {
             image_ids,
             availability_domains: ads,
         };
+        w.seeded = Some(seeded.clone());
         Ok((w, seeded))
     }
 

@@ -12,6 +12,16 @@ def uniq(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+@pytest.fixture(scope="module")
+def vip(identity, creds):
+    """A dynamic group for policy statements to name (OCI refuses statements naming none)."""
+    dg = identity.create_dynamic_group(oci.identity.models.CreateDynamicGroupDetails(
+        compartment_id=creds["tenancy_id"], name=uniq("vip"), description="policy subject",
+        matching_rule="instance.compartment.id = '%s'" % creds["compartment_id"])).data
+    yield dg.name
+    identity.delete_dynamic_group(dg.id)
+
+
 def test_tenancy_regions_and_ads(identity, creds):
     t = identity.get_tenancy(creds["tenancy_id"])
     assert t.headers.get("opc-request-id")
@@ -97,9 +107,9 @@ def test_dynamic_group_only_in_tenancy(identity, creds):
     assert (e.value.status, e.value.code) == (400, "InvalidParameter")
 
 
-def test_policy_lifecycle(identity, creds):
+def test_policy_lifecycle(identity, creds, vip):
     name = uniq("pol")
-    stmts = ["Allow dynamic-group vip to use private-ips in compartment id %s" % creds["compartment_id"]]
+    stmts = ["Allow dynamic-group %s to use private-ips in compartment id %s" % (vip, creds["compartment_id"])]
     details = oci.identity.models.CreatePolicyDetails(
         compartment_id=creds["tenancy_id"], name=name, description="conformance", statements=stmts
     )
@@ -117,8 +127,17 @@ def test_policy_lifecycle(identity, creds):
     with pytest.raises(ServiceError) as e:
         identity.create_policy(bad)
     assert (e.value.status, e.value.code) == (400, "InvalidParameter")
+    bad.statements = ["Allow dynamic-group no-such-group to read private-ips in tenancy"]
+    with pytest.raises(ServiceError) as e:
+        identity.create_policy(bad)
+    assert (e.value.status, e.value.code) == (400, "InvalidParameter")
+    bad.compartment_id = creds["compartment_id"]
+    bad.statements = ["Allow dynamic-group %s to read private-ips in tenancy" % vip]
+    with pytest.raises(ServiceError) as e:
+        identity.create_policy(bad)
+    assert (e.value.status, e.value.code) == (400, "InvalidParameter")
     etag = identity.get_policy(p.id).headers["etag"]
-    new = stmts + ["Allow dynamic-group vip to use vnics in compartment id %s" % creds["compartment_id"]]
+    new = stmts + ["Allow dynamic-group %s to use vnics in compartment id %s" % (vip, creds["compartment_id"])]
     upd = identity.update_policy(p.id, oci.identity.models.UpdatePolicyDetails(statements=new), if_match=etag)
     assert upd.data.statements == new
     identity.delete_policy(p.id, if_match=upd.headers["etag"])
@@ -127,11 +146,11 @@ def test_policy_lifecycle(identity, creds):
     assert e.value.status == 404
 
 
-def test_retry_token_replays_first_result(identity, creds):
+def test_retry_token_replays_first_result(identity, creds, vip):
     token = uniq("tok")
     details = oci.identity.models.CreatePolicyDetails(
         compartment_id=creds["tenancy_id"], name=uniq("pol"), description="retry",
-        statements=["Allow dynamic-group vip to read private-ips in tenancy"],
+        statements=["Allow dynamic-group %s to read private-ips in tenancy" % vip],
     )
     first = identity.create_policy(details, opc_retry_token=token).data
     again = identity.create_policy(details, opc_retry_token=token).data
@@ -144,14 +163,14 @@ def test_retry_token_replays_first_result(identity, creds):
     identity.delete_policy(first.id)
 
 
-def test_iam_writes_outside_home_region_are_refused(config, creds, sim_url):
+def test_iam_writes_outside_home_region_are_refused(config, creds, sim_url, vip):
     other = [r for r in ("us-phoenix-1",) if r != creds["home_region"]][0]
     remote = oci.identity.IdentityClient(config, service_endpoint=f"{sim_url}/region/{other}")
     # reads work in any subscribed region
     assert remote.get_tenancy(creds["tenancy_id"]).data.id == creds["tenancy_id"]
     details = oci.identity.models.CreatePolicyDetails(
         compartment_id=creds["tenancy_id"], name=uniq("pol"), description="d",
-        statements=["Allow dynamic-group vip to read private-ips in tenancy"],
+        statements=["Allow dynamic-group %s to read private-ips in tenancy" % vip],
     )
     with pytest.raises(ServiceError) as e:
         remote.create_policy(details)
