@@ -753,3 +753,120 @@ async fn open_seeds_once_then_reuses_the_world_file() {
         .unwrap();
     assert_eq!(http["user_id"].as_str(), Some(seeded.user_id.as_str()));
 }
+
+/// Kills a child process by PID on drop, even when the test fails.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn seed_and_serve_commands_share_a_world_file() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let key_file = p("user.pem");
+    std::fs::write(&key_file, test_key()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vipsetup"))
+        .args(["simulator", "seed", "--home-region", "eu-frankfurt-1"])
+        .arg("--world")
+        .arg(p("world.json"))
+        .arg("--user-key")
+        .arg(&key_file)
+        .arg("--creds-out")
+        .arg(p("creds.json"))
+        .arg("--key-out")
+        .arg(p("key.pem"))
+        .arg("--oci-config-out")
+        .arg(p("config"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seeded: Seeded =
+        serde_json::from_str(&std::fs::read_to_string(p("creds.json")).unwrap()).unwrap();
+    assert_eq!(seeded.home_region, "eu-frankfurt-1");
+    let config = std::fs::read_to_string(p("config")).unwrap();
+    assert!(config.contains(&format!("fingerprint={}", seeded.fingerprint)));
+    assert!(config.contains("region=eu-frankfurt-1"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(p("key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the key file is private");
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vipsetup"))
+        .args(["simulator", "serve", "--listen", "127.0.0.1:0"])
+        .arg("--world")
+        .arg(p("world.json"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _guard = Child(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let s = Signer::with_key(
+        &format!(
+            "{}/{}/{}",
+            seeded.tenancy_id, seeded.user_id, seeded.fingerprint
+        ),
+        &std::fs::read_to_string(p("key.pem")).unwrap(),
+    );
+    let (st, subs, _) = s
+        .send(
+            &base,
+            Call::new(
+                "GET",
+                format!(
+                    "/20160918/tenancies/{}/regionSubscriptions",
+                    seeded.tenancy_id
+                ),
+            ),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let home: Vec<&Value> = subs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["isHomeRegion"] == json!(true))
+        .collect();
+    assert_eq!(home[0]["regionName"], "eu-frankfurt-1");
+}
+
+#[tokio::test]
+async fn prints_request_throughput() {
+    let (sim, seeded) = start(SimConfig::default()).await;
+    let base = sim.base_url();
+    let s = Signer::new(&seeded);
+    let path = format!("/20160918/subnets/{}", seeded.subnet_id);
+    let n = 200;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        assert_eq!(s.send(&base, Call::new("GET", &path)).await.0, 200);
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "simulator: {n} signed GetSubnet calls in {secs:.2}s ({:.0}/s, sequential, one client per call, signing included)",
+        n as f64 / secs
+    );
+    assert_eq!(sim.count("GetSubnet"), n);
+}

@@ -250,6 +250,8 @@ impl Inner {
 
 type Shared = Arc<Mutex<Inner>>;
 
+const MAX_LOG: usize = 200_000;
+
 fn lock(s: &Shared) -> MutexGuard<'_, Inner> {
     s.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -774,6 +776,10 @@ async fn dispatch(
             at_ms: world::wall_ms(),
             opc_request_id: opc_request_id.clone(),
         };
+        // a long-running standalone simulator keeps the most recent entries only
+        if g.log.len() >= MAX_LOG {
+            g.log.drain(..MAX_LOG / 10);
+        }
         g.log.push(entry);
         (resp, principal)
     };
