@@ -8,7 +8,11 @@
 //! cumulative inspect < read < use < manage. Where the reference lists an operation as "partially
 //! covered" (e.g. CreatePrivateIp also needs `use vnics` and `use subnets`), the permissions of
 //! every resource type involved are listed for the operation. Only the resource types the
-//! simulated operations touch are modelled.
+//! simulated operations touch are modelled. Cross-checked against the same tables in Oracle's
+//! "Networking Permissions for Roving Edge Infrastructure" page (subnets: `use` adds
+//! SUBNET_ATTACH/SUBNET_DETACH; "CreatePrivateIp, DeletePrivateIp (both also need use private-ips
+//! and use vnics)"), and the per-operation list in shared/reference/oci-api.md (UpdatePrivateIp:
+//! PRIVATE_IP_UPDATE + VNIC_ASSIGN + VNIC_UNASSIGN).
 
 /// Access verbs, in increasing order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -95,7 +95,7 @@ pub struct LogEntry {
     /// region the request was for
     pub region: String,
     /// milliseconds since the epoch (wall clock)
-    pub at_ms: i64,
+    pub at: i64,
     pub opc_request_id: String,
 }
 
@@ -773,7 +773,7 @@ async fn dispatch(
             status: if fault_drop { 0 } else { resp.status },
             principal: principal.clone(),
             region: req.region.clone(),
-            at_ms: world::wall_ms(),
+            at: world::wall_ms(),
             opc_request_id: opc_request_id.clone(),
         };
         // a long-running standalone simulator keeps the most recent entries only
