@@ -11,3 +11,4 @@ pub mod commands;
 pub mod error;
 pub mod oci;
 pub mod render;
+pub mod simulator;
