@@ -23,6 +23,9 @@ pub enum Command {
     Render(commands::render::RenderArgs),
     /// Write a commented starter blueprint (to stdout without FILE)
     Init(commands::init::InitArgs),
+    /// The local OCI simulator (for tests and first runs)
+    #[command(hide = true)]
+    Simulator(crate::commands::simulator::SimulatorArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -32,6 +35,7 @@ pub fn main() -> i32 {
         Command::Validate(args) => commands::validate::run(args),
         Command::Render(args) => commands::render::run(args),
         Command::Init(args) => commands::init::run(args),
+        Command::Simulator(args) => commands::simulator::run(args).map(|()| crate::error::exit::OK),
     };
     match result {
         Ok(code) => code,

@@ -9,4 +9,6 @@ pub mod blueprint;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod oci;
 pub mod render;
+pub mod simulator;

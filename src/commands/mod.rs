@@ -2,4 +2,5 @@
 
 pub mod init;
 pub mod render;
+pub mod simulator;
 pub mod validate;
