@@ -4,6 +4,9 @@
 // The scenarios and the benchmark each use a different subset of the harness.
 #![allow(dead_code)]
 
+pub mod cloud;
+pub mod cluster;
+pub mod iam;
 pub mod netns;
 pub mod node;
 pub mod prereq;

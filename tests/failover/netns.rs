@@ -141,16 +141,17 @@ fn remove(name: &str) {
     }
 }
 
-/// Whether a tag's owner (`vsfo-<pid>-...`) is a live run of a harness binary.
-fn owner_alive(name: &str) -> bool {
-    let Some(pid) = name
-        .strip_prefix(PREFIX)
-        .and_then(|r| r.strip_prefix('-'))
-        .and_then(|r| r.split('-').next())
-        .and_then(|p| p.parse::<u32>().ok())
-    else {
-        return false;
-    };
+/// The PID in a harness name (`vsfo-<pid>-<seq>[-...]`); `None` for anything else, which the
+/// harness never touches.
+fn owner_pid(name: &str) -> Option<u32> {
+    let mut parts = name.strip_prefix(PREFIX)?.strip_prefix('-')?.split('-');
+    let pid = parts.next()?.parse::<u32>().ok()?;
+    parts.next()?.parse::<u32>().ok()?;
+    Some(pid)
+}
+
+/// Whether a harness name belongs to a live run of a harness binary (this one or another).
+fn owner_alive(pid: u32) -> bool {
     if pid == std::process::id() {
         return true;
     }
@@ -166,7 +167,7 @@ pub fn clean_leftovers() {
     let list = run_args("ip", &["netns", "list"]).unwrap_or_default();
     for line in list.lines() {
         let name = line.split_whitespace().next().unwrap_or("");
-        if name.starts_with(&format!("{PREFIX}-")) && !owner_alive(name) {
+        if owner_pid(name).is_some_and(|pid| !owner_alive(pid)) {
             eprintln!("harness: removing leftover namespace {name}");
             remove(name);
         }
@@ -174,7 +175,7 @@ pub fn clean_leftovers() {
     if let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) {
         for entry in dir.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with(&format!("{PREFIX}-")) && !owner_alive(&name) {
+            if owner_pid(&name).is_some_and(|pid| !owner_alive(pid)) {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 /// On-node directories the harness gives each node a private copy of. Rendered files must lie
 /// under one of them; the agent's state lives in /var/lib/vipsetup.
 pub const MOUNTS: &[&str] = &[
+    // A node's /run is its own (keepalived's FIFO lives there); sharing the host's would let
+    // one node's agent read the other's events.
+    "/run",
     "/etc/keepalived",
     "/etc/vipsetup",
     "/usr/local/lib/vipsetup",
@@ -40,6 +43,9 @@ impl Node {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             set_mode(&dir, 0o755)?;
+            if *m == "/run" {
+                continue;
+            }
             // Bind mounts need the mount point to exist on the host; an empty dir is all it takes.
             std::fs::create_dir_all(m)
                 .map_err(|e| format!("cannot create mount point {m}: {e}"))?;
