@@ -257,19 +257,18 @@ fn crash_of_owner_moves_vip_and_returning_node_stays_backup_without_preempt() {
     c.start_both().expect("start keepalived");
     c.wait_owner(NODE1, TAKEOVER);
     c.wait_backup(NODE2, TAKEOVER);
-    let killed = std::time::Instant::now();
     c.lab.nodes[NODE1].crash_keepalived().expect("crash");
     let (_, to_api) = wait::until(
         "the API to show node2",
         TAKEOVER,
-        Duration::from_millis(20),
+        harness::cluster::API_POLL,
         || Ok((c.api_owner()? == Some(NODE2)).then_some(())),
     )
     .unwrap_or_else(|e| c.fail(&e));
     wait::until(
         "the VIP in node2's OS",
         TAKEOVER,
-        Duration::from_millis(20),
+        Duration::from_millis(50),
         || {
             Ok(c.lab.nodes[NODE2]
                 .has_addr(harness::cluster::VIP)?
@@ -281,7 +280,6 @@ fn crash_of_owner_moves_vip_and_returning_node_stays_backup_without_preempt() {
         "crash: kill -> API shows node2: {:.2} s",
         to_api.as_secs_f64()
     );
-    assert!(killed.elapsed() >= to_api);
 
     c.start(NODE1).expect("restart node1");
     c.wait_owner(NODE2, TAKEOVER);
@@ -473,6 +471,22 @@ fn median_run(runs: usize, mut cmd: impl FnMut() -> std::process::Command) -> f6
     xs[xs.len() / 2]
 }
 
+/// Milliseconds since midnight of the last syslog line containing `needle` (the harness's
+/// logger stamps lines `HH:MM:SS.mmm`, UTC).
+fn agent_event_ms(syslog: &std::path::Path, needle: &str) -> Option<i64> {
+    let text = std::fs::read_to_string(syslog).ok()?;
+    let line = text.lines().rev().find(|l| l.contains(needle))?;
+    let stamp = line.split_whitespace().next()?;
+    let (hms, ms) = stamp.split_once('.')?;
+    let mut parts = hms.split(':').map(|p| p.parse::<i64>());
+    let (h, m, s) = (
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+    );
+    Some(((h * 60 + m) * 60 + s) * 1000 + ms.parse::<i64>().ok()?)
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -531,7 +545,7 @@ fn bench_crash_failover() {
         c.start_both().expect("start");
         c.wait_owner(NODE1, TAKEOVER);
         let mut owner = NODE1;
-        let (mut to_api, mut to_os) = (Vec::new(), Vec::new());
+        let (mut to_api, mut to_os, mut to_master) = (Vec::new(), Vec::new(), Vec::new());
         for run in 0..runs {
             let new = 1 - owner;
             // Settled: the owner confirmed, the other node BACKUP with no claim in flight.
@@ -543,7 +557,9 @@ fn bench_crash_failover() {
             let killed = std::time::Instant::now();
             c.lab.nodes[owner].crash_keepalived().expect("crash");
             let (mut api_s, mut os_s) = (None, None);
+            let mut polls = 0u32;
             while api_s.is_none() || os_s.is_none() {
+                polls += 1;
                 if killed.elapsed() > TAKEOVER {
                     c.fail(&format!("run {run}: no takeover by node{}", new + 1));
                 }
@@ -554,7 +570,8 @@ fn bench_crash_failover() {
                 {
                     os_s = Some(killed.elapsed().as_secs_f64());
                 }
-                if api_s.is_none() {
+                // The OS is cheap to look at (every 10 ms); the API log is not (every 200 ms).
+                if api_s.is_none() && polls.is_multiple_of(20) {
                     // The simulator's own timestamp of the accepted UpdatePrivateIp (the moment
                     // the API shows the new owner), not this loop's polling instant.
                     let calls = c.calls_by(new, "UpdatePrivateIp").unwrap_or_default();
@@ -570,8 +587,20 @@ fn bench_crash_failover() {
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
+            if std::env::var_os("VIPSETUP_BENCH_VERBOSE").is_some() {
+                println!(
+                    "run {run}: node{} -> node{}: OS {:.2} s, API {:.2} s",
+                    owner + 1,
+                    new + 1,
+                    os_s.unwrap(),
+                    api_s.unwrap()
+                );
+            }
             to_api.push(api_s.unwrap());
             to_os.push(os_s.unwrap());
+            if let Some(ms) = agent_event_ms(&c.lab.nodes[new].syslog(), "is MASTER") {
+                to_master.push((ms - killed_ms.rem_euclid(86_400_000)) as f64 / 1000.0);
+            }
             c.start(owner).expect("restart");
             c.wait_owner(new, TAKEOVER);
             owner = new;
@@ -579,14 +608,15 @@ fn bench_crash_failover() {
         let bound = |prio: u32| 3.0 * advert_s + (256 - prio) as f64 / 256.0 * advert_s;
         report.push(format!(
             "advert {advert} s (VRRPv{}), {runs} crashes, simulator API latency {latency_ms} ms\n\
-             \x20 VRRP detection bound 3 x advert + skew: {:.2} s (taker prio {}) / {:.2} s (taker prio {})\n{}\n{}",
+             \x20 VRRP detection bound 3 x advert + skew: {:.2} s (taker prio {}) / {:.2} s (taker prio {})\n{}\n{}\n{}",
             if advert.contains('.') { 3 } else { 2 },
             bound(priorities[1]),
             priorities[1],
             bound(priorities[0]),
             priorities[0],
-            summary("kill -> API shows new owner", to_api),
+            summary("kill -> MASTER event at the agent", to_master),
             summary("kill -> VIP in new owner's OS", to_os),
+            summary("kill -> API shows new owner", to_api),
         ));
         if report.len() == 1 {
             let pre = prereq::check().expect("prereqs");
@@ -613,6 +643,9 @@ fn bench_crash_failover() {
                 "one agent-style CLI call (`oci raw-request` GET as instance principal: metadata, \
                  federation, signed request; median of 5): {call:.2} s"
             ));
+        }
+        if std::env::var_os("VIPSETUP_BENCH_VERBOSE").is_some() {
+            println!("{}", c.diagnostics());
         }
         drop(c);
         drop(serial);

@@ -17,6 +17,9 @@ pub const VIP: Ipv4Addr = Ipv4Addr::new(172, 16, 2, 10);
 pub const PREFIX_LEN: u8 = 24;
 pub const IFACE: &str = "ens3";
 pub const REGION: &str = "us-ashburn-1";
+/// How often waits look at the API (a world dump through curl in the cloud namespace): often
+/// enough for the figures printed, rarely enough not to steal CPU from the agents it observes.
+pub const API_POLL: Duration = Duration::from_millis(200);
 /// The file whose presence makes the blueprint's health check fail on a node (in the node's
 /// private /var/lib/vipsetup, so each node has its own).
 pub const UNHEALTHY_FLAG: &str = "/var/lib/vipsetup/harness-unhealthy";
@@ -199,7 +202,7 @@ impl Cluster {
         wait::until(
             "the simulator to answer",
             Duration::from_secs(30),
-            Duration::from_millis(50),
+            API_POLL,
             || Ok(sim.healthy().then_some(())),
         )
         .map_err(|e| format!("{e}\n{}", lab.diagnostics()))?;
@@ -297,7 +300,7 @@ impl Cluster {
                 i + 1
             ),
             limit,
-            Duration::from_millis(50),
+            API_POLL,
             || {
                 let api = self.api_owner()?;
                 let os = self.os_owners()?;
@@ -356,18 +359,22 @@ impl Cluster {
             .count())
     }
 
-    /// Waits until node `i`'s current keepalived run has entered BACKUP (VRRP running, so it
-    /// can take over), e.g. after its start-up delay.
+    /// Waits until node `i`'s current keepalived run has entered BACKUP and its start-up delay
+    /// is over (VRRP running, so it can take over).
     pub fn wait_backup(&self, i: usize, limit: Duration) {
         wait::until(
             &format!("node{}'s keepalived to run VRRP as BACKUP", i + 1),
             limit,
-            Duration::from_millis(50),
+            API_POLL,
             || {
                 let log =
                     std::fs::read_to_string(self.lab.nodes[i].keepalived_log()).unwrap_or_default();
                 let run = log.rsplit("--- start ").next().unwrap_or("");
-                Ok(run.contains("Entering BACKUP STATE").then_some(()))
+                // keepalived reports BACKUP at once, before its start-up delay runs out.
+                let delay_over = self.lab.nodes[i]
+                    .vrrp_ready_at()
+                    .is_some_and(|t| std::time::Instant::now() >= t);
+                Ok((run.contains("Entering BACKUP STATE") && delay_over).then_some(()))
             },
         )
         .unwrap_or_else(|e| panic!("{e}\n{}", self.diagnostics()));
@@ -386,7 +393,7 @@ impl Cluster {
         wait::until(
             "exactly one owner, the API and the OS agreeing",
             limit,
-            Duration::from_millis(50),
+            API_POLL,
             || {
                 let api = self.api_owner()?;
                 let os = self.os_owners()?;
@@ -414,7 +421,7 @@ impl Cluster {
                     start.elapsed().as_secs_f64()
                 ));
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(API_POLL);
         }
     }
 

@@ -34,6 +34,7 @@ pub struct Node {
     pub root: PathBuf,
     keepalived: Option<Proc>,
     starts: u32,
+    started_at: Option<Instant>,
 }
 
 impl Node {
@@ -74,6 +75,7 @@ impl Node {
             root: root.to_path_buf(),
             keepalived: None,
             starts: 0,
+            started_at: None,
         })
     }
 
@@ -191,7 +193,30 @@ impl Node {
             &self.keepalived_log(),
         )?;
         self.keepalived = Some(proc);
+        self.started_at = Some(Instant::now());
         Ok(())
+    }
+
+    /// keepalived's `vrrp_startup_delay` in the node's config (zero if none): for that long
+    /// after a start the node runs no VRRP and cannot take over.
+    pub fn startup_delay(&self) -> Duration {
+        let conf = std::fs::read_to_string(self.root.join("etc/keepalived/keepalived.conf"))
+            .unwrap_or_default();
+        conf.lines()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("vrrp_startup_delay")?
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
+            .map(Duration::from_secs_f64)
+            .unwrap_or_default()
+    }
+
+    /// When the current keepalived run's start-up delay is over (None if not started).
+    pub fn vrrp_ready_at(&self) -> Option<Instant> {
+        self.started_at.map(|t| t + self.startup_delay())
     }
 
     /// Every process of this node's keepalived: the main one and its descendants (VRRP child,
@@ -216,8 +241,14 @@ impl Node {
             return Err(format!("{}: keepalived not started", self.name));
         };
         let main = k.pid();
-        let mut pids = vec![main];
-        pids.extend(children(main));
+        let mut pids = children(main);
+        pids.push(main);
+        // Freeze first, then kill: if the main process died while the VRRP child still ran,
+        // the child would get its parent-death SIGTERM and leave gracefully (a priority-0
+        // advert that hands over at once), which is not a crash.
+        for &p in &pids {
+            signal(p, libc::SIGSTOP);
+        }
         for &p in &pids {
             signal(p, libc::SIGKILL);
         }
