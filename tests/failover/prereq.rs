@@ -36,6 +36,26 @@ pub fn check() -> Result<Prereqs, String> {
             missing.join(", ")
         ));
     }
+    // Root is not enough in a container without CAP_SYS_ADMIN: try a namespace once.
+    let probe = format!(
+        "{}-{}-999999-probe",
+        super::netns::PREFIX,
+        std::process::id()
+    );
+    let made = std::process::Command::new("ip")
+        .args(["netns", "add", &probe])
+        .output()
+        .map_err(|e| format!("cannot run ip: {e}"))?;
+    let _ = std::process::Command::new("ip")
+        .args(["netns", "del", &probe])
+        .output();
+    if !made.status.success() {
+        return Err(format!(
+            "cannot create a network namespace ({}); run the tests as root with CAP_SYS_ADMIN \
+             (a privileged container), as .ci/run expects",
+            String::from_utf8_lossy(&made.stderr).trim()
+        ));
+    }
     let venv = std::env::var_os("VIPSETUP_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/opt/vipsetup-venv"));
