@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::commands;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "vipsetup",
@@ -15,21 +17,30 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check a blueprint offline and report every problem in it
+    Validate(commands::validate::ValidateArgs),
+    /// Write each node's cloud-init user data (keepalived + failover agent), offline
+    Render(commands::render::RenderArgs),
+    /// Write a commented starter blueprint (to stdout without FILE)
+    Init(commands::init::InitArgs),
     /// The local OCI simulator (for tests and first runs)
     #[command(hide = true)]
-    Simulator(crate::commands::simulator::SimulatorArgs),
+    Simulator(commands::simulator::SimulatorArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Simulator(args) => crate::commands::simulator::run(args),
+        Command::Validate(args) => commands::validate::run(args),
+        Command::Render(args) => commands::render::run(args),
+        Command::Init(args) => commands::init::run(args),
+        Command::Simulator(args) => commands::simulator::run(args),
     };
     match result {
-        Ok(()) => crate::error::exit::OK,
-        Err(e) => {
-            crate::error::report(&e);
+        Ok(code) => code,
+        Err(err) => {
+            crate::error::report(&err);
             crate::error::exit::ERROR
         }
     }

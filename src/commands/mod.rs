@@ -1,3 +1,6 @@
-//! One file per subcommand: clap arguments and a thin `run` that calls the library.
+//! One file per subcommand: each turns parsed flags into options and calls the library.
 
+pub mod init;
+pub mod render;
 pub mod simulator;
+pub mod validate;

@@ -106,7 +106,7 @@ pub struct SeedArgs {
     pub seed: SeedFlags,
 }
 
-pub fn run(args: SimulatorArgs) -> anyhow::Result<()> {
+pub fn run(args: SimulatorArgs) -> anyhow::Result<i32> {
     match args.command {
         SimulatorCommand::Serve(a) => {
             let (seed, creds) = a.seed.spec()?;
@@ -126,7 +126,7 @@ pub fn run(args: SimulatorArgs) -> anyhow::Result<()> {
             };
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(standalone::serve(opts))?;
-            Ok(())
+            Ok(crate::error::exit::OK)
         }
         SimulatorCommand::Seed(a) => {
             let (seed, creds) = a.seed.spec()?;
@@ -139,7 +139,7 @@ pub fn run(args: SimulatorArgs) -> anyhow::Result<()> {
                 "seeded tenancy {} (home region {}), user {}, fingerprint {}",
                 seeded.tenancy_id, seeded.home_region, seeded.user_id, seeded.fingerprint
             );
-            Ok(())
+            Ok(crate::error::exit::OK)
         }
     }
 }
