@@ -363,6 +363,24 @@ async fn private_ip_rules_etags_and_retry_tokens() {
             .count(),
         1
     );
+    // tokens last 24 hours; then the same token is a new request (its IP is taken now: 409)
+    sim.advance_clock(Duration::from_secs(24 * 3600 + 1));
+    let late = Call::new("POST", "/20160918/instances")
+        .body(launch_body(&seeded, "a2", "10.0.1.12", &seeded.subnet_id))
+        .header("opc-retry-token", "tok-a");
+    let (st, fresh, _) = s.send(&base, late).await;
+    assert_eq!(st, 200);
+    assert_ne!(fresh["id"], a["id"]);
+    let (st, _, _) = s
+        .send(
+            &base,
+            Call::new(
+                "DELETE",
+                format!("/20160918/instances/{}", fresh["id"].as_str().unwrap()),
+            ),
+        )
+        .await;
+    assert_eq!(st, 204);
 
     let (_, b, _) = s
         .send(

@@ -64,6 +64,9 @@ pub struct Session {
 /// The first answer to a create call carrying an `opc-retry-token`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RetryRecord {
+    /// world clock (ms) when first answered; tokens last 24 hours
+    #[serde(default)]
+    pub at: i64,
     pub request_sha256: String,
     pub status: u16,
     pub body: String,
