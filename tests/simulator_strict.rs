@@ -888,3 +888,54 @@ async fn prints_request_throughput() {
     );
     assert_eq!(sim.count("GetSubnet"), n);
 }
+
+#[tokio::test]
+async fn imds_and_federation_take_faults_too() {
+    let (sim, seeded) = start(SimConfig::default()).await;
+    let base = sim.base_url();
+    let s = Signer::new(&seeded);
+    let (st, inst, _) = s
+        .send(
+            &base,
+            Call::new("POST", "/20160918/instances").body(launch_body(
+                &seeded,
+                "n",
+                "10.0.1.10",
+                &seeded.subnet_id,
+            )),
+        )
+        .await;
+    assert_eq!(st, 200);
+    sim.set_imds_alias("127.0.0.1", inst["id"].as_str().unwrap());
+    let http = reqwest::Client::new();
+    let get = || {
+        http.get(format!("{}/instance/", sim.metadata_base_url()))
+            .header("authorization", "Bearer Oracle")
+            .send()
+    };
+    sim.inject_fault("Imds", 1, FaultKind::service_unavailable());
+    assert_eq!(get().await.unwrap().status().as_u16(), 503);
+    let me: Value = get().await.unwrap().json().await.unwrap();
+    assert_eq!(me["id"], inst["id"]);
+    let no_bearer = http
+        .get(format!("{}/instance/", sim.metadata_base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_bearer.status().as_u16(), 401);
+    sim.inject_fault("FederateX509", 1, FaultKind::internal_error());
+    let fed = http
+        .post(sim.federation_endpoint())
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fed.status().as_u16(), 500);
+    let unsigned = http
+        .post(sim.federation_endpoint())
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status().as_u16(), 401);
+}
