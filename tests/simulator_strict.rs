@@ -332,16 +332,12 @@ async fn private_ip_rules_etags_and_retry_tokens() {
     let base = sim.base_url();
     let s = Signer::new(&seeded);
     // a second subnet in the VCN
-    let other_subnet = sim.with_world(|w| {
-        let mut doc = w
-            .get(vipsetup::simulator::world::SUBNET, &seeded.subnet_id)
-            .unwrap()
-            .clone();
-        let id = w.new_id("subnet", Some("us-ashburn-1"));
-        doc.insert("id".into(), json!(id));
-        doc.insert("cidrBlock".into(), json!("10.0.2.0/24"));
-        w.insert(vipsetup::simulator::world::SUBNET, Value::Object(doc))
-    });
+    let other_subnet = sim
+        .with_world(|w| w.add_subnet(&seeded.vcn_id, "10.0.2.0/24", "other"))
+        .unwrap();
+    assert!(sim
+        .with_world(|w| w.add_subnet(&seeded.vcn_id, "10.0.1.128/25", "overlap"))
+        .is_err());
     let token = Call::new("POST", "/20160918/instances")
         .body(launch_body(&seeded, "a", "10.0.1.10", &seeded.subnet_id))
         .header("opc-retry-token", "tok-a");

@@ -531,6 +531,77 @@ impl World {
         Ok((w, seeded))
     }
 
+    /// Adds a regional subnet to a VCN (in the VCN's region and compartment).
+    pub fn add_subnet(
+        &mut self,
+        vcn_id: &str,
+        cidr: &str,
+        name: &str,
+    ) -> Result<String, WorldError> {
+        let vcn = self
+            .get(VCN, vcn_id)
+            .cloned()
+            .ok_or_else(|| WorldError::Seed(format!("no vcn {vcn_id}")))?;
+        let c =
+            Cidr::parse(cidr).ok_or_else(|| WorldError::Seed(format!("bad subnet cidr {cidr}")))?;
+        let vcn_cidr = vcn
+            .get("cidrBlock")
+            .and_then(Value::as_str)
+            .and_then(Cidr::parse)
+            .ok_or_else(|| WorldError::Seed("the vcn has no cidr".into()))?;
+        if !vcn_cidr.contains(c.network().into()) || c.prefix < vcn_cidr.prefix {
+            return Err(WorldError::Seed(format!(
+                "subnet {cidr} is not inside the vcn"
+            )));
+        }
+        let overlaps = self.all(SUBNET).any(|s| {
+            s.get("vcnId").and_then(Value::as_str) == Some(vcn_id)
+                && s.get("cidrBlock")
+                    .and_then(Value::as_str)
+                    .and_then(Cidr::parse)
+                    .is_some_and(|o| {
+                        o.contains(c.network().into()) || c.contains(o.network().into())
+                    })
+        });
+        if overlaps {
+            return Err(WorldError::Seed(format!(
+                "subnet {cidr} overlaps another subnet of the vcn"
+            )));
+        }
+        let region = vcn
+            .get("_region")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let id = self.new_id(SUBNET, Some(&region));
+        let net = format!("{}/{}", std::net::Ipv4Addr::from(c.addr), c.prefix);
+        let router = std::net::Ipv4Addr::from(c.network() + 1).to_string();
+        self.insert(
+            SUBNET,
+            json!({"id": id, "compartmentId": vcn.get("compartmentId"), "vcnId": vcn_id, "cidrBlock": net,
+                   "ipv4CidrBlocks": [net], "availabilityDomain": null, "displayName": name,
+                   "dnsLabel": null, "lifecycleState": "AVAILABLE", "prohibitPublicIpOnVnic": true,
+                   "prohibitInternetIngress": true, "routeTableId": vcn.get("defaultRouteTableId"),
+                   "securityListIds": [vcn.get("defaultSecurityListId")],
+                   "dhcpOptionsId": vcn.get("defaultDhcpOptionsId"), "timeCreated": rfc3339(wall_ms()),
+                   "virtualRouterIp": router, "virtualRouterMac": "00:00:17:00:00:01",
+                   "freeformTags": {}, "definedTags": {}, "_region": region}),
+        );
+        Ok(id)
+    }
+
+    /// Adds a compartment under `parent` (the tenancy or another compartment).
+    pub fn add_compartment(&mut self, name: &str, parent: &str) -> String {
+        let id = self.new_id(COMPARTMENT, None);
+        self.insert(
+            COMPARTMENT,
+            json!({"id": id, "compartmentId": parent, "name": name, "description": name,
+                   "timeCreated": rfc3339(wall_ms()), "lifecycleState": "ACTIVE", "isAccessible": true,
+                   "freeformTags": {}, "definedTags": {}}),
+        );
+        id
+    }
+
     /// AD names for a region, e.g. `Sxim:US-ASHBURN-AD-1`.
     pub fn availability_domains(&self, region: &str) -> Vec<String> {
         let prefix: String = self
