@@ -173,7 +173,9 @@ pub enum SimError {
     },
     #[error(transparent)]
     World(#[from] WorldError),
-    #[error("cannot create the simulator's certificate authority: {0}")]
+    #[error(
+        "cannot create the simulator's certificate authority: {0}; this is a bug, please report it"
+    )]
     Pki(String),
 }
 

@@ -106,8 +106,9 @@ impl std::fmt::Debug for LeafCert {
     }
 }
 
-/// The whole simulated cloud. Serialised as JSON to the world file.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The whole simulated cloud. Serialised as JSON to the world file (which holds the seeded
+/// user's private key and the CA key: it is a test artifact, keep it out of version control).
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct World {
     pub tenancy_id: String,
     pub home_region: String,
@@ -134,8 +135,28 @@ pub struct World {
     pub seeded: Option<Seeded>,
 }
 
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let counts: BTreeMap<&str, usize> = self
+            .resources
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.len()))
+            .collect();
+        f.debug_struct("World")
+            .field("tenancy_id", &self.tenancy_id)
+            .field("home_region", &self.home_region)
+            .field("regions", &self.regions)
+            .field("resources", &counts)
+            .field("users", &self.users.len())
+            .field("sessions", &self.sessions.len())
+            .field("clock_offset_ms", &self.clock_offset_ms)
+            .field("secrets", &"[redacted]")
+            .finish()
+    }
+}
+
 /// What `World::seed` should build. `Default` gives a small usable cloud.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SeedSpec {
     pub tenancy_name: String,
     pub home_region: String,
@@ -148,6 +169,21 @@ pub struct SeedSpec {
     pub user_name: String,
     /// PEM private key (PKCS#1 or PKCS#8) to register for the user; `None` generates a 2048-bit key
     pub user_key_pem: Option<String>,
+}
+
+impl std::fmt::Debug for SeedSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeedSpec")
+            .field("home_region", &self.home_region)
+            .field("other_regions", &self.other_regions)
+            .field("vcn_cidr", &self.vcn_cidr)
+            .field("subnet_cidr", &self.subnet_cidr)
+            .field(
+                "user_key_pem",
+                &self.user_key_pem.as_ref().map(|_| "[redacted]"),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for SeedSpec {
@@ -756,6 +792,20 @@ mod tests {
         assert!(c.is_usable("10.0.1.2".parse().unwrap()));
         assert!(!c.is_usable("10.0.1.255".parse().unwrap()));
         assert!(!c.is_usable("10.0.2.5".parse().unwrap()));
+    }
+
+    #[test]
+    fn debug_output_redacts_keys() {
+        let spec = SeedSpec {
+            user_key_pem: Some("-----BEGIN PRIVATE KEY-----secret".into()),
+            ..SeedSpec::default()
+        };
+        assert!(!format!("{spec:?}").contains("secret"));
+        let w = World {
+            token_secret: "hmac-secret".into(),
+            ..World::default()
+        };
+        assert!(!format!("{w:?}").contains("hmac-secret"));
     }
 
     #[test]
