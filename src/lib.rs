@@ -9,4 +9,5 @@ pub mod blueprint;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod oci;
 pub mod render;
