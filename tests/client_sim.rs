@@ -665,3 +665,38 @@ impl vipsetup::oci::clock::Sleeper for NoSleep {
         Box::pin(std::future::ready(()))
     }
 }
+
+#[tokio::test]
+async fn iam_writes_outside_the_home_region_are_refused_with_a_hint() {
+    let (sim, seeded) = start().await;
+    let home = api_key_home(&seeded);
+    // The simulator reads the region from a path prefix of the single endpoint override.
+    let opts = AuthOptions {
+        endpoint: Some(format!("{}/region/us-phoenix-1", sim.base_url())),
+        home: Some(home.path().to_path_buf()),
+        ..Default::default()
+    };
+    let c = Client::from_options(&opts).await.unwrap();
+    // Reads work in any region.
+    c.list_dynamic_groups(&seeded.tenancy_id, None)
+        .await
+        .unwrap();
+    let err = c
+        .create_dynamic_group(
+            &CreateDynamicGroupDetails {
+                compartment_id: seeded.tenancy_id.clone(),
+                name: "elsewhere".into(),
+                matching_rule: "ANY {instance.id = 'x'}".into(),
+                description: "d".into(),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    let api = err.api().expect("an OCI error");
+    assert_eq!((api.status, api.code.as_str()), (403, "NotAllowed"));
+    assert!(api.opc_request_id.is_some());
+    assert!(err.to_string().contains("home region"), "{err}");
+    assert_eq!(sim.count("CreateDynamicGroup"), 1, "403 is not retried");
+}
