@@ -176,7 +176,8 @@ fn launch_body(seeded: &Seeded, name: &str, ip: &str, subnet: &str) -> Value {
     json!({"compartmentId": seeded.compartment_id, "availabilityDomain": seeded.availability_domains[0],
            "shape": "VM.Standard.E4.Flex", "displayName": name,
            "sourceDetails": {"sourceType": "image", "imageId": seeded.image_ids[0]},
-           "createVnicDetails": {"subnetId": subnet, "privateIp": ip, "assignPublicIp": false}})
+           "createVnicDetails": {"subnetId": subnet, "privateIp": ip, "assignPublicIp": false},
+           "metadata": {"ssh_authorized_keys": "ssh-ed25519 AAAA test"}})
 }
 
 async fn primary_vnic(s: &Signer, base: &str, seeded: &Seeded, instance: &str) -> Value {
@@ -913,6 +914,19 @@ async fn imds_and_federation_take_faults_too() {
     assert_eq!(get().await.unwrap().status().as_u16(), 503);
     let me: Value = get().await.unwrap().json().await.unwrap();
     assert_eq!(me["id"], inst["id"]);
+    let ssh = http
+        .get(format!(
+            "{}/instance/metadata/ssh_authorized_keys",
+            sim.metadata_base_url()
+        ))
+        .header("authorization", "Bearer Oracle")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(ssh, "ssh-ed25519 AAAA test");
     let no_bearer = http
         .get(format!("{}/instance/", sim.metadata_base_url()))
         .send()
