@@ -25,7 +25,7 @@ pub enum Command {
     Init(commands::init::InitArgs),
     /// The local OCI simulator (for tests and first runs)
     #[command(hide = true)]
-    Simulator(crate::commands::simulator::SimulatorArgs),
+    Simulator(commands::simulator::SimulatorArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -35,7 +35,7 @@ pub fn main() -> i32 {
         Command::Validate(args) => commands::validate::run(args),
         Command::Render(args) => commands::render::run(args),
         Command::Init(args) => commands::init::run(args),
-        Command::Simulator(args) => commands::simulator::run(args).map(|()| crate::error::exit::OK),
+        Command::Simulator(args) => commands::simulator::run(args),
     };
     match result {
         Ok(code) => code,

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use base64::Engine as _;
-use ipnet::Ipv4Net;
+pub use ipnet::Ipv4Net;
 use serde::Serialize;
 
 use crate::blueprint::{Blueprint, ImageSpec};
@@ -189,6 +189,13 @@ pub struct RenderedNode {
     pub files: Vec<RenderedFile>,
 }
 
+impl RenderedNode {
+    /// The file rendered for `path` (see `paths`), if this node has one.
+    pub fn file(&self, path: &str) -> Option<&RenderedFile> {
+        self.files.iter().find(|f| f.path == path)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("{} does not say enough to render offline; add {}", blueprint.display(), missing.join("; add "))]
@@ -283,13 +290,7 @@ fn engine() -> Result<tera::Tera, RenderError> {
 }
 
 fn template_error(name: &str, e: &tera::Error) -> RenderError {
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
+    let message = crate::error::chain_message(e);
     RenderError::Template {
         template: name.to_string(),
         message,
