@@ -6,4 +6,5 @@
 //! `simulator` is a local, strict stand-in for OCI used by tests, benchmarks and `--simulate`.
 
 pub mod cli;
+pub mod engine;
 pub mod error;
