@@ -9,8 +9,8 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::model::{
-    DesiredNode, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LiveVnic,
-    NsgRule,
+    DesiredNode, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LiveSubnet,
+    LiveVnic, NsgRule,
 };
 
 pub type CloudFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, CloudError>> + Send + 'a>>;
@@ -88,6 +88,20 @@ pub struct PrivateIpSpec {
 
 /// The operations the engine uses. Creates take the `opc-retry-token`.
 pub trait Cloud: Send + Sync {
+    // Lookups apply needs before it can say what it wants.
+    fn get_subnet<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveSubnet>>;
+    fn availability_domains<'a>(&'a self, tenancy_id: &'a str) -> CloudFuture<'a, Vec<String>>;
+    /// The newest AVAILABLE image for the OS, version and shape.
+    fn newest_image<'a>(
+        &'a self,
+        compartment_id: &'a str,
+        os: &'a str,
+        version: &'a str,
+        shape: &'a str,
+    ) -> CloudFuture<'a, Option<String>>;
+    /// Every address in use in the subnet.
+    fn subnet_ips<'a>(&'a self, subnet_id: &'a str) -> CloudFuture<'a, Vec<Ipv4Addr>>;
+
     fn get_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveNsg>>;
     /// The pair's NSG found by its tags (lost state).
     fn find_nsg<'a>(
@@ -205,6 +219,24 @@ macro_rules! mutating {
 }
 
 impl<C: Cloud> Cloud for KillAfter<C> {
+    fn get_subnet<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveSubnet>> {
+        self.inner.get_subnet(id)
+    }
+    fn availability_domains<'a>(&'a self, t: &'a str) -> CloudFuture<'a, Vec<String>> {
+        self.inner.availability_domains(t)
+    }
+    fn newest_image<'a>(
+        &'a self,
+        c: &'a str,
+        o: &'a str,
+        v: &'a str,
+        s: &'a str,
+    ) -> CloudFuture<'a, Option<String>> {
+        self.inner.newest_image(c, o, v, s)
+    }
+    fn subnet_ips<'a>(&'a self, s: &'a str) -> CloudFuture<'a, Vec<Ipv4Addr>> {
+        self.inner.subnet_ips(s)
+    }
     fn get_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveNsg>> {
         self.inner.get_nsg(id)
     }

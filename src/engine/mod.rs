@@ -3,6 +3,7 @@
 //! through `Progress`. It knows nothing of YAML or HTTP: `ops` builds its inputs and
 //! `engine::oci_cloud` adapts the OCI client to `Cloud`.
 
+pub mod addresses;
 pub mod cloud;
 pub mod executor;
 pub mod iam;

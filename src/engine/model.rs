@@ -253,3 +253,13 @@ impl Observed {
         self.nodes[index].as_ref().filter(|n| !n.is_gone())
     }
 }
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LiveSubnet {
+    pub id: String,
+    pub cidr_block: String,
+    pub vcn_id: String,
+    /// `None` for a regional subnet.
+    pub availability_domain: Option<String>,
+    pub lifecycle_state: String,
+}

@@ -88,6 +88,43 @@ fn tagged(tags: &Tags, pair: &str, role: &str) -> bool {
 }
 
 impl Cloud for FakeCloud {
+    fn get_subnet<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveSubnet>> {
+        self.call("GetSubnet", |_| {
+            Ok(Some(LiveSubnet {
+                id: id.to_string(),
+                cidr_block: "172.16.2.0/24".into(),
+                vcn_id: "ocid1.vcn.oc1..v".into(),
+                availability_domain: None,
+                lifecycle_state: "AVAILABLE".into(),
+            }))
+        })
+    }
+    fn availability_domains<'a>(&'a self, _: &'a str) -> CloudFuture<'a, Vec<String>> {
+        self.call("ListAvailabilityDomains", |_| {
+            Ok(vec!["Uocm:AP-TOKYO-1-AD-1".into()])
+        })
+    }
+    fn newest_image<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+    ) -> CloudFuture<'a, Option<String>> {
+        self.call("ListImages", |_| Ok(Some("ocid1.image.oc1..img".into())))
+    }
+    fn subnet_ips<'a>(&'a self, _: &'a str) -> CloudFuture<'a, Vec<Ipv4Addr>> {
+        self.call("ListPrivateIps", |w| {
+            let mut v: Vec<Ipv4Addr> = w.ips.values().map(|p| p.ip_address).collect();
+            v.extend(
+                w.instances
+                    .values()
+                    .filter(|(i, _)| !i.is_gone())
+                    .filter_map(|(i, _)| i.vnic.as_ref()?.private_ip),
+            );
+            Ok(v)
+        })
+    }
     fn get_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveNsg>> {
         self.call("GetNsg", |w| Ok(w.nsgs.get(id).cloned()))
     }
