@@ -12,6 +12,7 @@ pub mod model;
 pub mod observe;
 pub mod plan;
 pub mod progress;
+pub mod report;
 pub mod state;
 pub mod token;
 
