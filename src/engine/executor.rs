@@ -550,4 +550,4 @@ pub fn count_actions(plan: &Plan) -> BTreeMap<String, usize> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -13,6 +13,7 @@ pub mod observe;
 pub mod plan;
 pub mod progress;
 pub mod report;
+pub mod resolve;
 pub mod state;
 pub mod token;
 

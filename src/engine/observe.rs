@@ -3,6 +3,8 @@
 //! are adopted into state; read-only, so a converged re-apply makes no mutating call.
 
 use super::cloud::{Cloud, CloudError};
+use std::net::Ipv4Addr;
+
 use super::model::{Desired, Observed, Resource, TAG_PAIR};
 use super::state::State;
 
@@ -22,6 +24,34 @@ pub enum ObserveError {
     },
 }
 
+/// Where to look for a pair's resources: known before node addresses and user data are.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scope {
+    pub pair: String,
+    pub tenancy_id: String,
+    pub compartment_id: String,
+    pub vcn_id: String,
+    pub subnet_id: String,
+    pub vip: Ipv4Addr,
+    pub dynamic_group: String,
+    pub policy: String,
+}
+
+impl Desired {
+    pub fn scope(&self) -> Scope {
+        Scope {
+            pair: self.pair.clone(),
+            tenancy_id: self.tenancy_id.clone(),
+            compartment_id: self.compartment_id.clone(),
+            vcn_id: self.vcn_id.clone(),
+            subnet_id: self.subnet_id.clone(),
+            vip: self.vip,
+            dynamic_group: self.dynamic_group.name.clone(),
+            policy: self.policy.name.clone(),
+        }
+    }
+}
+
 fn ours(tags: &std::collections::BTreeMap<String, String>, pair: &str) -> bool {
     tags.get(TAG_PAIR).is_some_and(|p| p == pair)
 }
@@ -29,7 +59,7 @@ fn ours(tags: &std::collections::BTreeMap<String, String>, pair: &str) -> bool {
 /// Observes the pair and adopts what it finds into `state` (the caller saves it).
 pub async fn observe(
     cloud: &dyn Cloud,
-    d: &Desired,
+    d: &Scope,
     state: &mut State,
 ) -> Result<Observed, ObserveError> {
     let mut o = Observed::default();
@@ -85,7 +115,7 @@ pub async fn observe(
     .filter(|g| !matches!(g.lifecycle_state.as_str(), "DELETED" | "DELETING"));
     if dg.is_none() {
         dg = cloud
-            .find_dynamic_group(&d.tenancy_id, &d.dynamic_group.name)
+            .find_dynamic_group(&d.tenancy_id, &d.dynamic_group)
             .await?
             .filter(|g| !matches!(g.lifecycle_state.as_str(), "DELETED" | "DELETING"));
         if let Some(g) = &dg {
@@ -114,7 +144,7 @@ pub async fn observe(
     .filter(|p| !matches!(p.lifecycle_state.as_str(), "DELETED" | "DELETING"));
     if pol.is_none() {
         pol = cloud
-            .find_policy(&d.compartment_id, &d.policy.name)
+            .find_policy(&d.compartment_id, &d.policy)
             .await?
             .filter(|p| !matches!(p.lifecycle_state.as_str(), "DELETED" | "DELETING"));
         if let Some(p) = &pol {

@@ -435,7 +435,7 @@ async fn apply(
     replace: &[usize],
 ) -> Run {
     let mut state = state;
-    let observed = observe(cloud, d, &mut state).await.unwrap();
+    let observed = observe(cloud, &d.scope(), &mut state).await.unwrap();
     let plan = diff(d, &observed, &state.recorded(), replace).unwrap();
     let ex = Executor::new(
         cloud,
@@ -456,7 +456,7 @@ async fn apply(
 
 async fn destroy(cloud: &FakeCloud, d: &Desired, state: State, path: &std::path::Path) -> Run {
     let mut state = state;
-    let observed = observe(cloud, d, &mut state).await.unwrap();
+    let observed = observe(cloud, &d.scope(), &mut state).await.unwrap();
     let plan = destroy_plan(&observed);
     let ex = Executor::new(
         cloud,
