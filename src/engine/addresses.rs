@@ -133,13 +133,14 @@ mod tests {
     #[test]
     fn table() {
         let c = Cidr::parse("10.0.0.0/29").unwrap(); // .0-.7: free are .2-.6
-        let rows: Vec<(
-            &str,
+        type Row = (
+            &'static str,
             Ipv4Addr,
             [Option<Ipv4Addr>; 2],
             Vec<Ipv4Addr>,
             Result<[Ipv4Addr; 2], AddressError>,
-        )> = vec![
+        );
+        let rows: Vec<Row> = vec![
             (
                 "fixed kept",
                 ip("10.0.0.2"),

@@ -231,8 +231,9 @@ impl Cloud for FakeCloud {
             let n = &spec.node;
             if w.instances.values().any(|(i, _)| {
                 !i.is_gone() && i.vnic.as_ref().unwrap().private_ip == Some(n.private_ip)
-            }) {
-                if !w.tokens.contains_key(token) {
+            }) && !w.tokens.contains_key(token)
+            {
+                {
                     return Err(CloudError::other("LaunchInstance", "private ip in use"));
                 }
             }
@@ -507,28 +508,29 @@ async fn apply_builds_the_pair_concurrently_then_converges() {
     assert!(pos(&t, "!CreatePolicy") > pos(&t, "!CreateDynamicGroup"));
 
     // The cloud holds what the blueprint asked for.
-    let w = cloud.w.lock().unwrap();
-    let ids: Vec<&str> = [Resource::Node1, Resource::Node2]
-        .iter()
-        .map(|r| run.state.id(*r).unwrap())
-        .collect();
-    let g = w.dgs.values().next().unwrap();
-    assert_eq!(g.matching_rule, iam::matching_rule(&ids));
-    assert_eq!(
-        w.policies.values().next().unwrap().statements,
-        d.policy.statements
-    );
-    let vip = w.ips.values().next().unwrap();
-    assert_eq!(vip.vnic_id, run.state.get(Resource::Node1).unwrap().vnic_id);
-    assert_eq!(
-        w.nsgs.values().next().unwrap().rules,
-        vrrp_rules(run.state.id(Resource::Nsg).unwrap())
-    );
-    for (inst, _) in w.instances.values() {
-        assert_eq!(inst.tags[TAG_PAIR], "quickstart");
-        assert_eq!(inst.tags["team"], "net");
+    {
+        let w = cloud.w.lock().unwrap();
+        let ids: Vec<&str> = [Resource::Node1, Resource::Node2]
+            .iter()
+            .map(|r| run.state.id(*r).unwrap())
+            .collect();
+        let g = w.dgs.values().next().unwrap();
+        assert_eq!(g.matching_rule, iam::matching_rule(&ids));
+        assert_eq!(
+            w.policies.values().next().unwrap().statements,
+            d.policy.statements
+        );
+        let vip = w.ips.values().next().unwrap();
+        assert_eq!(vip.vnic_id, run.state.get(Resource::Node1).unwrap().vnic_id);
+        assert_eq!(
+            w.nsgs.values().next().unwrap().rules,
+            vrrp_rules(run.state.id(Resource::Nsg).unwrap())
+        );
+        for (inst, _) in w.instances.values() {
+            assert_eq!(inst.tags[TAG_PAIR], "quickstart");
+            assert_eq!(inst.tags["team"], "net");
+        }
     }
-    drop(w);
 
     // The state on disk is the state returned.
     assert_eq!(State::load(&path, &d.pair).unwrap().unwrap(), run.state);
@@ -649,11 +651,9 @@ async fn a_launch_whose_result_was_lost_is_replayed_not_duplicated() {
     let id1 = first.state.id(Resource::Node1).unwrap().to_string();
     assert_eq!(cloud.w.lock().unwrap().tokens.get(&spec_token), Some(&id1));
     // Now the same pre-crash state again: the launch is re-sent with the same token.
-    let mut w = cloud.w.lock().unwrap();
-    for (i, _) in w.instances.values_mut() {
+    for (i, _) in cloud.w.lock().unwrap().instances.values_mut() {
         i.tags.clear();
     }
-    drop(w);
     let again = apply(&cloud, &d, state, &path, &[]).await;
     again.result.unwrap();
     assert_eq!(again.state.id(Resource::Node1), Some(id1.as_str()));

@@ -168,7 +168,8 @@ fn vip_on_the_other_node_is_not_drift() {
 #[test]
 fn drift_table() {
     type Mutate = fn(&mut Desired, &mut Observed);
-    let rows: Vec<(&str, Mutate, Vec<(Resource, Action)>, &str)> = vec![
+    type Row = (&'static str, Mutate, Vec<(Resource, Action)>, &'static str);
+    let rows: Vec<Row> = vec![
         (
             "user data changed",
             |d, _| d.nodes[1].user_data = "bmV3".into(),
@@ -334,14 +335,16 @@ fn replacing_both_nodes_recreates_the_vip_after() {
 #[test]
 fn vip_taken_by_someone_else_is_an_error() {
     let d = desired();
-    let mut o = Observed::default();
-    o.vip = Some(LivePrivateIp {
-        id: "ocid1.privateip.oc1..x".into(),
-        ip_address: d.vip,
-        vnic_id: Some("ocid1.vnic.oc1..foreign".into()),
-        is_primary: true,
-        tags: BTreeMap::new(),
-    });
+    let o = Observed {
+        vip: Some(LivePrivateIp {
+            id: "ocid1.privateip.oc1..x".into(),
+            ip_address: d.vip,
+            vnic_id: Some("ocid1.vnic.oc1..foreign".into()),
+            is_primary: true,
+            tags: BTreeMap::new(),
+        }),
+        ..Observed::default()
+    };
     let err = diff(&d, &o, &BTreeSet::new(), &[]).unwrap_err();
     assert!(err.to_string().contains("already in use"), "{err}");
     assert!(err.to_string().contains("ocid1.vnic.oc1..foreign"));
