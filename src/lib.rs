@@ -6,6 +6,7 @@
 //! `simulator` is a local, strict stand-in for OCI used by tests, benchmarks and `--simulate`.
 
 pub mod cli;
+pub mod commands;
 pub mod engine;
 pub mod error;
 pub mod ops;

@@ -99,7 +99,11 @@ impl Lines {
             return;
         }
         entry.1 = msg.to_string();
-        println!("{:<14} {msg} [{}s elapsed]", r.key(), entry.0.elapsed().as_secs());
+        println!(
+            "{:<14} {msg} [{}s elapsed]",
+            r.key(),
+            entry.0.elapsed().as_secs()
+        );
     }
 }
 

@@ -1,3 +1,8 @@
 //! Operations behind the subcommands: each command builds its options and calls one function here.
 
+pub mod apply;
+pub mod destroy;
 pub mod pair;
+pub mod plan;
+pub mod status;
+pub mod target;

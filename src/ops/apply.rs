@@ -1,0 +1,38 @@
+//! `vipsetup apply`: plan, confirm, build or repair the pair, report its outputs.
+
+use std::path::PathBuf;
+
+use crate::engine::plan::Plan;
+use crate::engine::progress::Progress;
+
+use super::pair::{default_user_data_dir, Outcome, Session};
+use super::target::{open, TargetOptions};
+
+pub struct ApplyOptions {
+    pub target: TargetOptions,
+    pub replace: Vec<String>,
+    /// Default: `<blueprint>.rendered/`.
+    pub user_data_dir: Option<PathBuf>,
+}
+
+pub async fn apply(
+    opts: &ApplyOptions,
+    confirm: &(dyn Fn(&Plan) -> bool + Sync),
+    progress: &dyn Progress,
+) -> anyhow::Result<Outcome> {
+    let t = open(&opts.target).await?;
+    let sess = Session {
+        cloud: t.cloud.as_ref(),
+        tenancy_id: t.tenancy_id.clone(),
+        spec: t.spec.clone(),
+        state_path: opts.target.state_path(),
+        render: t.render.as_ref(),
+        exec: t.exec.clone(),
+    };
+    let replace = sess.node_indexes(&opts.replace)?;
+    let dir = opts
+        .user_data_dir
+        .clone()
+        .unwrap_or_else(|| default_user_data_dir(&opts.target.blueprint));
+    Ok(sess.apply(&replace, confirm, progress, &dir).await?)
+}
