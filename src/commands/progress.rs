@@ -109,10 +109,18 @@ impl Lines {
 
 impl Progress for Lines {
     fn started(&self, step: &Step) {
+        let now = Instant::now();
         self.started
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(step.resource, (Instant::now(), String::new()));
+            .insert(
+                step.resource,
+                LineState {
+                    started: now,
+                    last: String::new(),
+                    printed: now,
+                },
+            );
         self.line(step.resource, &format!("{}...", step.action));
     }
 
