@@ -83,26 +83,43 @@ impl Progress for Bars {
     }
 }
 
+/// How often a plain-line display repeats an unchanged state ("still PROVISIONING").
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
+struct LineState {
+    started: Instant,
+    last: String,
+    printed: Instant,
+}
+
 #[derive(Default)]
 struct Lines {
-    started: Mutex<BTreeMap<Resource, (Instant, String)>>,
+    started: Mutex<BTreeMap<Resource, LineState>>,
 }
 
 impl Lines {
     fn line(&self, r: Resource, msg: &str) {
         let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = started
-            .entry(r)
-            .or_insert_with(|| (Instant::now(), String::new()));
-        // Polls repeat the same state; print changes only.
-        if entry.1 == msg {
+        let now = Instant::now();
+        let e = started.entry(r).or_insert_with(|| LineState {
+            started: now,
+            last: String::new(),
+            printed: now,
+        });
+        // Polls repeat the same state: print changes, and a heartbeat while nothing changes.
+        let text = if e.last != msg {
+            msg.to_string()
+        } else if now.duration_since(e.printed) >= HEARTBEAT {
+            format!("still {msg}")
+        } else {
             return;
-        }
-        entry.1 = msg.to_string();
+        };
+        e.last = msg.to_string();
+        e.printed = now;
         println!(
-            "{:<14} {msg} [{}s elapsed]",
+            "{:<14} {text} [{}s elapsed]",
             r.key(),
-            entry.0.elapsed().as_secs()
+            e.started.elapsed().as_secs()
         );
     }
 }
