@@ -17,6 +17,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check a blueprint offline and report every problem in it
+    Validate(commands::validate::ValidateArgs),
+    /// Write each node's cloud-init user data (keepalived + failover agent), offline
+    Render(commands::render::RenderArgs),
+    /// Write a commented starter blueprint (to stdout without FILE)
+    Init(commands::init::InitArgs),
     Plan(commands::plan::PlanArgs),
     Apply(commands::apply::ApplyArgs),
     Destroy(commands::destroy::DestroyArgs),
@@ -28,16 +34,19 @@ pub enum Command {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Plan(a) => commands::plan::run(a),
-        Command::Apply(a) => commands::apply::run(a),
-        Command::Destroy(a) => commands::destroy::run(a),
-        Command::Status(a) => commands::status::run(a),
-        Command::ForceUnlock(a) => commands::force_unlock::run(a),
+        Command::Validate(args) => commands::validate::run(args),
+        Command::Render(args) => commands::render::run(args),
+        Command::Init(args) => commands::init::run(args),
+        Command::Plan(args) => commands::plan::run(args),
+        Command::Apply(args) => commands::apply::run(args),
+        Command::Destroy(args) => commands::destroy::run(args),
+        Command::Status(args) => commands::status::run(args),
+        Command::ForceUnlock(args) => commands::force_unlock::run(args),
     };
     match result {
         Ok(code) => code,
-        Err(e) => {
-            crate::error::report(&e);
+        Err(err) => {
+            crate::error::report(&err);
             crate::error::exit::ERROR
         }
     }

@@ -5,8 +5,10 @@
 //! (plan, state, apply/destroy) and `oci` (the only module that speaks HTTP to OCI).
 //! `simulator` is a local, strict stand-in for OCI used by tests, benchmarks and `--simulate`.
 
+pub mod blueprint;
 pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
 pub mod ops;
+pub mod render;

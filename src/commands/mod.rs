@@ -1,10 +1,13 @@
-//! One file per subcommand: its clap args and a thin `run` that calls one `ops` function.
+//! One file per subcommand: each turns parsed flags into options and calls the library.
 
 pub mod apply;
 pub mod confirm;
 pub mod destroy;
 pub mod force_unlock;
+pub mod init;
 pub mod plan;
 pub mod progress;
+pub mod render;
 pub mod status;
 pub mod target_args;
+pub mod validate;

@@ -1,0 +1,504 @@
+//! Renders each node's cloud-init user data (keepalived, the failover agent and its settings)
+//! from a blueprint plus the facts `apply` looks up (or the blueprint gives, offline).
+//!
+//! `render` is a pure function: same blueprint and facts, same bytes. Templates live in
+//! `templates/` and are compiled into the binary.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+use crate::blueprint::{Blueprint, ImageSpec};
+
+/// OCI's limit on an instance's metadata: user data (base64) plus the ssh keys.
+pub const METADATA_LIMIT: usize = 32_000;
+
+/// Where things live on a node; the failover harness and docs rely on these.
+pub mod paths {
+    pub const KEEPALIVED_CONF: &str = "/etc/keepalived/keepalived.conf";
+    pub const AGENT_ENV: &str = "/etc/vipsetup/agent.env";
+    pub const AGENT: &str = "/usr/local/lib/vipsetup/vip-agent";
+    pub const HEALTH_CHECK: &str = "/usr/local/lib/vipsetup/health-check";
+    pub const INSTALLER: &str = "/usr/local/lib/vipsetup/install-agent";
+    /// keepalived creates the FIFO; /run exists at boot, a subdirectory would not.
+    pub const FIFO: &str = "/run/vipsetup-keepalived.fifo";
+    pub const STATE_DIR: &str = "/var/lib/vipsetup";
+    /// The OCI CLI on Oracle Linux (OS package) and on Ubuntu (venv made by the installer).
+    pub const OCI_CLI_OS: &str = "/usr/bin/oci";
+    pub const OCI_CLI_VENV: &str = "/opt/vipsetup/venv/bin/oci";
+}
+
+/// The keepalived VRRP instance name (appears in the FIFO lines the agent reads).
+pub const VRRP_INSTANCE: &str = "VIPSETUP";
+
+const T_CLOUD_CONFIG: &str = include_str!("../../templates/cloud-config.yaml.tera");
+const T_KEEPALIVED: &str = include_str!("../../templates/keepalived.conf.tera");
+const T_AGENT_ENV: &str = include_str!("../../templates/agent.env.tera");
+const T_HEALTH: &str = include_str!("../../templates/health-check.sh.tera");
+/// Static scripts: identical on every node (all per-node data is in the settings file).
+pub const AGENT_SCRIPT: &str = include_str!("../../templates/vip-agent.sh");
+pub const INSTALLER_SCRIPT: &str = include_str!("../../templates/install-agent.sh");
+
+/// How the agent authenticates to OCI (the CLI's `--auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AgentAuth {
+    #[default]
+    InstancePrincipal,
+    ApiKey,
+    SecurityToken,
+    ResourcePrincipal,
+}
+
+impl AgentAuth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentAuth::InstancePrincipal => "instance_principal",
+            AgentAuth::ApiKey => "api_key",
+            AgentAuth::SecurityToken => "security_token",
+            AgentAuth::ResourcePrincipal => "resource_principal",
+        }
+    }
+}
+
+impl std::str::FromStr for AgentAuth {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "instance_principal" => AgentAuth::InstancePrincipal,
+            "api_key" => AgentAuth::ApiKey,
+            "security_token" => AgentAuth::SecurityToken,
+            "resource_principal" => AgentAuth::ResourcePrincipal,
+            _ => {
+                return Err(format!(
+                    "unknown auth mode `{s}`; use instance_principal, api_key, security_token or resource_principal"
+                ))
+            }
+        })
+    }
+}
+
+/// Overrides written into the agent's settings file. `Default` is production: instance
+/// principal, Oracle's endpoints, the CLI where the installer puts it. Tests point these at a
+/// local simulator.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AgentSettings {
+    pub auth: AgentAuth,
+    /// Base URL for every OCI API call (the CLI's `--endpoint`), e.g. `http://127.0.0.1:8080`.
+    pub endpoint: Option<String>,
+    /// Instance principal federation endpoint (the CLI's `--federation-endpoint`).
+    pub federation_endpoint: Option<String>,
+    /// Instance metadata base, e.g. `http://127.0.0.1:8080/opc/v2` (exported as
+    /// `OCI_METADATA_BASE_URL`; the agent reads its VNIC from `<base>/vnics/`).
+    pub metadata_base_url: Option<String>,
+    /// Path of the `oci` binary. Default: `/usr/bin/oci` (Oracle Linux) or the installer's venv
+    /// (Ubuntu images).
+    pub oci_cli: Option<String>,
+    /// OCI config file for `api_key` / `security_token` auth (the CLI's `--config-file`).
+    pub config_file: Option<String>,
+    /// Where the agent caches the VNIC and private IP OCIDs. Default `/var/lib/vipsetup`.
+    pub state_dir: Option<String>,
+}
+
+/// What rendering needs beyond the blueprint. `apply` fills this from live lookups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    /// Private IPs of `blueprint.nodes[0]` and `[1]`, in that order.
+    pub node_ips: [Ipv4Addr; 2],
+    /// The subnet's CIDR (gives the VIP's prefix length).
+    pub subnet_cidr: Ipv4Net,
+    /// Region whose API the agent calls.
+    pub region: String,
+    pub agent: AgentSettings,
+}
+
+impl Facts {
+    /// Facts from the blueprint alone: fixed node IPs, the VIP's prefix, `oci.region`.
+    pub fn offline(bp: &Blueprint) -> Result<Facts, RenderError> {
+        let mut missing = Vec::new();
+        for (i, n) in bp.nodes.iter().enumerate() {
+            if n.private_ip.is_none() {
+                missing.push(format!(
+                    "`private_ip` for nodes[{i}] ({}), e.g. `private_ip: <a free address in the subnet>`",
+                    n.name
+                ));
+            }
+        }
+        if bp.network.vip_prefix.is_none() {
+            missing.push(format!(
+                "the subnet's prefix length to network.vip, e.g. `vip: {}/24`",
+                bp.network.vip
+            ));
+        }
+        if bp.oci.region.is_none() {
+            missing.push("`region` under oci, e.g. `region: ap-tokyo-1`".to_string());
+        }
+        if !missing.is_empty() {
+            return Err(RenderError::MissingFacts {
+                blueprint: bp.source.clone(),
+                missing,
+            });
+        }
+        let (Some(a), Some(b), Some(prefix), Some(region)) = (
+            bp.nodes[0].private_ip,
+            bp.nodes[1].private_ip,
+            bp.network.vip_prefix,
+            bp.oci.region.clone(),
+        ) else {
+            unreachable!("checked above")
+        };
+        let subnet_cidr = Ipv4Net::new(bp.network.vip, prefix)
+            .map_err(|e| RenderError::Inconsistent(format!("bad prefix /{prefix}: {e}")))?
+            .trunc();
+        Ok(Facts {
+            node_ips: [a, b],
+            subnet_cidr,
+            region,
+            agent: AgentSettings::default(),
+        })
+    }
+}
+
+/// One file put on the node by cloud-init's write_files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedFile {
+    pub path: String,
+    pub mode: u32,
+    pub content: String,
+}
+
+/// Everything rendered for one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedNode {
+    pub name: String,
+    /// The `#cloud-config` document (what `render --out` writes).
+    pub cloud_config: String,
+    /// Base64 of the cloud-config, gzipped first when plain would not fit the metadata limit:
+    /// the value for the instance's `user_data` metadata.
+    pub user_data: String,
+    pub gzipped: bool,
+    /// `user_data` plus the ssh keys: what counts against `METADATA_LIMIT`.
+    pub metadata_bytes: usize,
+    /// The files inside the cloud-config, for tests and harnesses.
+    pub files: Vec<RenderedFile>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("{} does not say enough to render offline; add {}", blueprint.display(), missing.join("; add "))]
+    MissingFacts {
+        blueprint: PathBuf,
+        missing: Vec<String>,
+    },
+    #[error(
+        "the blueprint and the looked-up facts disagree: {0}; fix the blueprint or the subnet"
+    )]
+    Inconsistent(String),
+    #[error("node {node}: instance metadata would be {bytes} bytes (user data as base64, gzipped, plus ssh keys), over OCI's limit of {limit}; shorten the health check command or use fewer ssh keys")]
+    TooLarge {
+        node: String,
+        bytes: usize,
+        limit: usize,
+    },
+    #[error("template {template} failed: {message}; this is a vipsetup bug, please report it")]
+    Template { template: String, message: String },
+}
+
+#[derive(Serialize)]
+struct FileCtx<'a> {
+    path: &'a str,
+    mode_octal: String,
+    content: &'a str,
+}
+
+/// Renders both nodes. Checks the facts against the blueprint (node IPs in the subnet, VIP not
+/// a node address) and the metadata size limit.
+pub fn render(bp: &Blueprint, facts: &Facts) -> Result<Vec<RenderedNode>, RenderError> {
+    check_facts(bp, facts)?;
+    let tera = engine()?;
+    let mut out = Vec::with_capacity(2);
+    for i in 0..2 {
+        out.push(render_node(&tera, bp, facts, i)?);
+    }
+    Ok(out)
+}
+
+fn check_facts(bp: &Blueprint, facts: &Facts) -> Result<(), RenderError> {
+    let net = facts.subnet_cidr;
+    if !net.contains(&bp.network.vip) {
+        return Err(RenderError::Inconsistent(format!(
+            "the VIP {} is outside the subnet {net}",
+            bp.network.vip
+        )));
+    }
+    if let Some(p) = bp.network.vip_prefix {
+        if p != net.prefix_len() {
+            return Err(RenderError::Inconsistent(format!(
+                "network.vip says /{p} but the subnet is {net}"
+            )));
+        }
+    }
+    for (i, ip) in facts.node_ips.iter().enumerate() {
+        if !net.contains(ip) {
+            return Err(RenderError::Inconsistent(format!(
+                "node {} has address {ip}, outside the subnet {net}",
+                bp.nodes[i].name
+            )));
+        }
+        if *ip == bp.network.vip {
+            return Err(RenderError::Inconsistent(format!(
+                "node {} has the VIP {ip} as its own address",
+                bp.nodes[i].name
+            )));
+        }
+    }
+    if facts.node_ips[0] == facts.node_ips[1] {
+        return Err(RenderError::Inconsistent(format!(
+            "both nodes have the address {}",
+            facts.node_ips[0]
+        )));
+    }
+    Ok(())
+}
+
+fn engine() -> Result<tera::Tera, RenderError> {
+    let mut tera = tera::Tera::default();
+    tera.register_filter("shell_quote", shell_quote_filter);
+    for (name, src) in [
+        ("cloud-config.yaml", T_CLOUD_CONFIG),
+        ("keepalived.conf", T_KEEPALIVED),
+        ("agent.env", T_AGENT_ENV),
+        ("health-check.sh", T_HEALTH),
+    ] {
+        tera.add_raw_template(name, src)
+            .map_err(|e| template_error(name, &e))?;
+    }
+    Ok(tera)
+}
+
+fn template_error(name: &str, e: &tera::Error) -> RenderError {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    RenderError::Template {
+        template: name.to_string(),
+        message,
+    }
+}
+
+fn run(tera: &tera::Tera, name: &str, ctx: &tera::Context) -> Result<String, RenderError> {
+    tera.render(name, ctx).map_err(|e| template_error(name, &e))
+}
+
+/// POSIX single-quoting, so settings values can never run as code when the file is sourced.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn shell_quote_filter(
+    value: &tera::Value,
+    _: &HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let s = match value {
+        tera::Value::String(s) => s.clone(),
+        tera::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    Ok(tera::Value::String(shell_quote(&s)))
+}
+
+fn default_cli(bp: &Blueprint) -> &'static str {
+    match &bp.instance.image {
+        ImageSpec::Lookup {
+            operating_system, ..
+        } if operating_system == "Canonical Ubuntu" => paths::OCI_CLI_VENV,
+        // Oracle Linux, or an image OCID: the installer rewrites the default on Ubuntu.
+        _ => paths::OCI_CLI_OS,
+    }
+}
+
+fn render_node(
+    tera: &tera::Tera,
+    bp: &Blueprint,
+    facts: &Facts,
+    i: usize,
+) -> Result<RenderedNode, RenderError> {
+    let node = &bp.nodes[i];
+    let node_ip = facts.node_ips[i];
+    let peer_ip = facts.node_ips[1 - i];
+    let prefix = facts.subnet_cidr.prefix_len();
+    let f = &bp.failover;
+    let agent = &facts.agent;
+    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+
+    let mut ctx = tera::Context::new();
+    ctx.insert("pair", &bp.name);
+    ctx.insert("node_name", &node.name);
+    ctx.insert("node_ip", &node_ip.to_string());
+    ctx.insert("peer_ip", &peer_ip.to_string());
+    ctx.insert("vip", &bp.network.vip.to_string());
+    ctx.insert("prefix", &prefix.to_string());
+    ctx.insert("interface", &bp.network.interface);
+    ctx.insert("instance_name", VRRP_INSTANCE);
+    ctx.insert("vrrp_version", &f.advert_interval.vrrp_version());
+    ctx.insert("advert_int", &f.advert_interval.keepalived_value());
+    ctx.insert("virtual_router_id", &f.virtual_router_id);
+    ctx.insert(
+        "priority",
+        &if f.preferred_node == i { 150u8 } else { 100u8 },
+    );
+    ctx.insert("preempt", &f.preempt);
+    ctx.insert("fifo_path", paths::FIFO);
+    ctx.insert("agent_path", paths::AGENT);
+    ctx.insert("health_check_path", paths::HEALTH_CHECK);
+    ctx.insert("installer_path", paths::INSTALLER);
+    match &f.health_check {
+        Some(h) => {
+            let mut hc = tera::Context::new();
+            hc.insert("interval", &h.interval);
+            hc.insert("timeout", &h.timeout);
+            hc.insert("fall", &h.fall);
+            hc.insert("rise", &h.rise);
+            ctx.insert("health_check", &hc.into_json());
+        }
+        None => ctx.insert("health_check", &false),
+    }
+    ctx.insert("subnet_id", bp.network.subnet.as_str());
+    ctx.insert("compartment_id", bp.oci.compartment.as_str());
+    ctx.insert("region", &facts.region);
+    ctx.insert("auth", agent.auth.as_str());
+    ctx.insert(
+        "oci_cli",
+        &agent
+            .oci_cli
+            .clone()
+            .unwrap_or_else(|| default_cli(bp).to_string()),
+    );
+    ctx.insert("config_file", &opt(&agent.config_file));
+    ctx.insert("endpoint", &opt(&agent.endpoint));
+    ctx.insert("federation_endpoint", &opt(&agent.federation_endpoint));
+    ctx.insert("metadata_base_url", &opt(&agent.metadata_base_url));
+    ctx.insert("realm_domain", "oraclecloud.com");
+    ctx.insert("recheck_interval", &f.recheck_interval.to_string());
+    ctx.insert(
+        "state_dir",
+        &agent
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| paths::STATE_DIR.to_string()),
+    );
+
+    let mut files = vec![
+        RenderedFile {
+            path: paths::KEEPALIVED_CONF.into(),
+            mode: 0o640,
+            content: run(tera, "keepalived.conf", &ctx)?,
+        },
+        RenderedFile {
+            path: paths::AGENT_ENV.into(),
+            mode: 0o640,
+            content: run(tera, "agent.env", &ctx)?,
+        },
+        RenderedFile {
+            path: paths::AGENT.into(),
+            mode: 0o755,
+            content: AGENT_SCRIPT.into(),
+        },
+    ];
+    if let Some(h) = &f.health_check {
+        let mut hc = ctx.clone();
+        hc.insert("command", &h.command);
+        hc.insert("timeout", &h.timeout);
+        hc.insert("fall", &h.fall);
+        files.push(RenderedFile {
+            path: paths::HEALTH_CHECK.into(),
+            mode: 0o755,
+            content: run(tera, "health-check.sh", &hc)?,
+        });
+    }
+    files.push(RenderedFile {
+        path: paths::INSTALLER.into(),
+        mode: 0o755,
+        content: INSTALLER_SCRIPT.into(),
+    });
+
+    let file_ctx: Vec<FileCtx> = files
+        .iter()
+        .map(|f| FileCtx {
+            path: &f.path,
+            mode_octal: format!("{:04o}", f.mode),
+            content: f.content.trim_end_matches('\n'),
+        })
+        .collect();
+    ctx.insert("files", &file_ctx);
+    let mut cloud_config = run(tera, "cloud-config.yaml", &ctx)?;
+    if !cloud_config.ends_with('\n') {
+        cloud_config.push('\n');
+    }
+
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let keys = bp.instance.ssh_authorized_keys().len();
+    let mut user_data = b64.encode(cloud_config.as_bytes());
+    let mut gzipped = false;
+    if user_data.len() + keys > METADATA_LIMIT {
+        user_data = b64.encode(gzip(cloud_config.as_bytes()));
+        gzipped = true;
+    }
+    let metadata_bytes = user_data.len() + keys;
+    if metadata_bytes > METADATA_LIMIT {
+        return Err(RenderError::TooLarge {
+            node: node.name.clone(),
+            bytes: metadata_bytes,
+            limit: METADATA_LIMIT,
+        });
+    }
+    Ok(RenderedNode {
+        name: node.name.clone(),
+        cloud_config,
+        user_data,
+        gzipped,
+        metadata_bytes,
+        files,
+    })
+}
+
+/// Deterministic gzip (no timestamp, no file name): cloud-init unpacks gzipped user data.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::best());
+    enc.write_all(data).expect("writing to a Vec cannot fail");
+    enc.finish().expect("writing to a Vec cannot fail")
+}
+
+/// Writes a file atomically: a temporary file next to it, then a rename, so readers never see
+/// half a file.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,117 @@
+//! Shared by the render tests: the blueprint variants every rendered-file check runs over, and
+//! how a test reports a missing prerequisite (fail in CI, skip with a reason elsewhere).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use vipsetup::blueprint::{self, Blueprint};
+use vipsetup::render::{self, Facts, RenderedNode};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// (variant name, shipped blueprint, text replacements applied to it).
+pub type Variant = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+pub const VARIANTS: &[Variant] = &[
+    ("quickstart", "blueprints/quickstart.yaml", &[]),
+    ("reference", "blueprints/reference.yaml", &[]),
+    (
+        "quickstart-health-check",
+        "blueprints/quickstart.yaml",
+        &[(
+            "  preempt: false\n",
+            "  preempt: false\n  health_check:\n    command: systemctl is-active --quiet nginx && curl -fsS -o /dev/null 'http://127.0.0.1/'\n    interval: 3\n    fall: 3\n    rise: 2\n",
+        )],
+    ),
+    (
+        "quickstart-preempt",
+        "blueprints/quickstart.yaml",
+        &[("  preempt: false\n", "  preempt: true\n")],
+    ),
+    (
+        "quickstart-fast-advert",
+        "blueprints/quickstart.yaml",
+        &[("  preempt: false\n", "  preempt: false\n  advert_interval: 250ms\n")],
+    ),
+    (
+        "reference-ubuntu-eth0",
+        "blueprints/reference.yaml",
+        &[
+            ("    os: Oracle Linux\n    version: \"9\"\n", "    os: Canonical Ubuntu\n    version: \"24.04\"\n"),
+            ("  interface: ens3\n", "  interface: enp0s6\n"),
+            ("  preempt: false\n", "  preempt: true\n"),
+            ("  advert_interval: 1\n", "  advert_interval: 0.5\n"),
+        ],
+    ),
+];
+
+pub fn load_variant(file: &str, edits: &[(&str, &str)]) -> Blueprint {
+    let path = repo().join(file);
+    let mut src = std::fs::read_to_string(&path).unwrap();
+    for (from, to) in edits {
+        assert!(src.contains(from), "{file} has no {from:?} to replace");
+        src = src.replacen(from, to, 1);
+    }
+    blueprint::parse(&src, &path).unwrap_or_else(|d| panic!("{file} variant is invalid:\n{d}"))
+}
+
+/// Every variant rendered offline with production agent settings.
+pub fn rendered() -> Vec<(String, Blueprint, Vec<RenderedNode>)> {
+    VARIANTS
+        .iter()
+        .map(|(name, file, edits)| {
+            let bp = load_variant(file, edits);
+            let facts = Facts::offline(&bp).unwrap();
+            let nodes = render::render(&bp, &facts).unwrap();
+            (name.to_string(), bp, nodes)
+        })
+        .collect()
+}
+
+/// `Ok(())` when `tool` runs; otherwise fails under CI and returns the skip reason elsewhere.
+pub fn require(tool: &str, args: &[&str]) -> Result<(), String> {
+    let ok = std::process::Command::new(tool)
+        .args(args)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        return Ok(());
+    }
+    missing(&format!(
+        "`{tool}` is not installed (run .ci/run, or apt-get install it)"
+    ))
+}
+
+pub fn require_root() -> Result<(), String> {
+    let uid = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    if uid == "0" {
+        return Ok(());
+    }
+    missing("this test needs root (network and mount namespaces)")
+}
+
+fn missing(why: &str) -> Result<(), String> {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("prerequisite missing in CI: {why}");
+    }
+    eprintln!("SKIPPED: {why}");
+    Err(why.to_string())
+}
+
+pub fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}
