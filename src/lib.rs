@@ -10,5 +10,6 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
+pub mod oci;
 pub mod ops;
 pub mod render;

@@ -10,6 +10,7 @@ pub mod iam;
 pub mod lock;
 pub mod model;
 pub mod observe;
+pub mod oci_cloud;
 pub mod plan;
 pub mod progress;
 pub mod report;

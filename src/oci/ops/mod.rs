@@ -1,0 +1,5 @@
+//! Typed OCI operations on `Client`, named after the OCI operations in snake_case. Each builds an
+//! `ApiRequest` value (see the `*_request` functions, tested without a network) and sends it.
+
+pub mod core;
+pub mod identity;
