@@ -182,14 +182,14 @@ pub trait Cloud: Send + Sync {
 /// Test hook: wraps a cloud and kills this process (SIGKILL) right after the `n`th mutating
 /// call returns, before vipsetup can record its result. Crash-safety tests drive it through
 /// the `VIPSETUP_TEST_KILL_AFTER_MUTATIONS` environment variable.
-pub struct KillAfter<C> {
-    pub inner: C,
+pub struct KillAfter {
+    pub inner: Box<dyn Cloud>,
     pub after: u64,
     count: AtomicU64,
 }
 
-impl<C> KillAfter<C> {
-    pub fn new(inner: C, after: u64) -> KillAfter<C> {
+impl KillAfter {
+    pub fn new(inner: Box<dyn Cloud>, after: u64) -> KillAfter {
         KillAfter {
             inner,
             after,
@@ -218,7 +218,7 @@ macro_rules! mutating {
     }};
 }
 
-impl<C: Cloud> Cloud for KillAfter<C> {
+impl Cloud for KillAfter {
     fn get_subnet<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveSubnet>> {
         self.inner.get_subnet(id)
     }

@@ -5,19 +5,23 @@ use std::net::Ipv4Addr;
 
 use crate::oci::models::{
     AddNetworkSecurityGroupSecurityRulesDetails, AddSecurityRuleDetails, CreateDynamicGroupDetails,
-    CreateNetworkSecurityGroupDetails, CreatePolicyDetails, CreatePrivateIpDetails, CreateVnicDetails,
-    DynamicGroup, Instance, InstanceSourceViaImageDetails, LaunchInstanceDetails,
-    LaunchInstanceShapeConfigDetails, NetworkSecurityGroup, Policy, PrivateIp, SecurityRuleDirection,
-    UpdateDynamicGroupDetails, UpdatePolicyDetails, UpdatePrivateIpDetails,
+    CreateNetworkSecurityGroupDetails, CreatePolicyDetails, CreatePrivateIpDetails,
+    CreateVnicDetails, DynamicGroup, Instance, InstanceSourceViaImageDetails,
+    LaunchInstanceDetails, LaunchInstanceShapeConfigDetails, NetworkSecurityGroup, Policy,
+    PrivateIp, SecurityRuleDirection, UpdateDynamicGroupDetails, UpdatePolicyDetails,
+    UpdatePrivateIpDetails,
 };
-use crate::oci::{Client, ListImagesRequest, ListInstancesRequest, ListPrivateIpsRequest, OciError};
+use crate::oci::{
+    Client, ListImagesRequest, ListInstancesRequest, ListPrivateIpsRequest, OciError,
+};
 
 use super::cloud::{
-    Cloud, CloudError, CloudFuture, DynamicGroupSpec, InstanceSpec, NsgSpec, PolicySpec, PrivateIpSpec,
+    Cloud, CloudError, CloudFuture, DynamicGroupSpec, InstanceSpec, NsgSpec, PolicySpec,
+    PrivateIpSpec,
 };
 use super::model::{
-    LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LiveSubnet, LiveVnic, NsgRule,
-    TAG_PAIR, TAG_ROLE,
+    LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LiveSubnet, LiveVnic,
+    NsgRule, TAG_PAIR, TAG_ROLE,
 };
 
 pub struct OciCloud {
@@ -120,7 +124,9 @@ impl OciCloud {
     async fn nsg_with_rules(&self, n: NetworkSecurityGroup) -> Result<LiveNsg, CloudError> {
         let rules = ok(
             "ListNetworkSecurityGroupSecurityRules",
-            self.client.list_network_security_group_security_rules(&n.id, None).await,
+            self.client
+                .list_network_security_group_security_rules(&n.id, None)
+                .await,
         )?;
         Ok(LiveNsg {
             lifecycle_state: n.lifecycle_state.as_str().to_string(),
@@ -154,7 +160,10 @@ impl Cloud for OciCloud {
 
     fn availability_domains<'a>(&'a self, tenancy_id: &'a str) -> CloudFuture<'a, Vec<String>> {
         Box::pin(async move {
-            let ads = ok("ListAvailabilityDomains", self.client.list_availability_domains(tenancy_id).await)?;
+            let ads = ok(
+                "ListAvailabilityDomains",
+                self.client.list_availability_domains(tenancy_id).await,
+            )?;
             Ok(ads.into_iter().map(|a| a.name).collect())
         })
     }
@@ -189,24 +198,37 @@ impl Cloud for OciCloud {
                 ..Default::default()
             };
             let ips = ok("ListPrivateIps", self.client.list_private_ips(&q).await)?;
-            Ok(ips.iter().filter_map(|p| p.ip_address.parse().ok()).collect())
+            Ok(ips
+                .iter()
+                .filter_map(|p| p.ip_address.parse().ok())
+                .collect())
         })
     }
 
     fn get_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveNsg>> {
         Box::pin(async move {
-            match found("GetNetworkSecurityGroup", self.client.get_network_security_group(id).await)? {
+            match found(
+                "GetNetworkSecurityGroup",
+                self.client.get_network_security_group(id).await,
+            )? {
                 Some(n) => Ok(Some(self.nsg_with_rules(n.value).await?)),
                 None => Ok(None),
             }
         })
     }
 
-    fn find_nsg<'a>(&'a self, compartment_id: &'a str, vcn_id: &'a str, pair: &'a str) -> CloudFuture<'a, Option<LiveNsg>> {
+    fn find_nsg<'a>(
+        &'a self,
+        compartment_id: &'a str,
+        vcn_id: &'a str,
+        pair: &'a str,
+    ) -> CloudFuture<'a, Option<LiveNsg>> {
         Box::pin(async move {
             let all = ok(
                 "ListNetworkSecurityGroups",
-                self.client.list_network_security_groups(compartment_id, Some(vcn_id), None).await,
+                self.client
+                    .list_network_security_groups(compartment_id, Some(vcn_id), None)
+                    .await,
             )?;
             let n = all.into_iter().find(|n| {
                 ours(&n.freeform_tags, pair, "nsg")
@@ -228,7 +250,12 @@ impl Cloud for OciCloud {
                 freeform_tags: Some(spec.tags.clone()),
                 defined_tags: None,
             };
-            let n = ok("CreateNetworkSecurityGroup", self.client.create_network_security_group(&d, Some(token)).await)?;
+            let n = ok(
+                "CreateNetworkSecurityGroup",
+                self.client
+                    .create_network_security_group(&d, Some(token))
+                    .await,
+            )?;
             Ok(n.value.id)
         })
     }
@@ -240,12 +267,24 @@ impl Cloud for OciCloud {
                 .map(|r| {
                     let ingress = r.direction == "INGRESS";
                     AddSecurityRuleDetails {
-                        direction: if ingress { SecurityRuleDirection::Ingress } else { SecurityRuleDirection::Egress },
+                        direction: if ingress {
+                            SecurityRuleDirection::Ingress
+                        } else {
+                            SecurityRuleDirection::Egress
+                        },
                         protocol: r.protocol.clone(),
                         source: if ingress { r.peer.clone() } else { None },
-                        source_type: if ingress { Some("NETWORK_SECURITY_GROUP".into()) } else { None },
+                        source_type: if ingress {
+                            Some("NETWORK_SECURITY_GROUP".into())
+                        } else {
+                            None
+                        },
                         destination: if ingress { None } else { r.peer.clone() },
-                        destination_type: if ingress { None } else { Some("NETWORK_SECURITY_GROUP".into()) },
+                        destination_type: if ingress {
+                            None
+                        } else {
+                            Some("NETWORK_SECURITY_GROUP".into())
+                        },
                         is_stateless: Some(false),
                         description: Some("VRRP between the pair's nodes (vipsetup)".into()),
                         tcp_options: None,
@@ -257,7 +296,9 @@ impl Cloud for OciCloud {
             let d = AddNetworkSecurityGroupSecurityRulesDetails { security_rules };
             ok(
                 "AddNetworkSecurityGroupSecurityRules",
-                self.client.add_network_security_group_security_rules(nsg_id, &d).await,
+                self.client
+                    .add_network_security_group_security_rules(nsg_id, &d)
+                    .await,
             )?;
             Ok(())
         })
@@ -273,10 +314,18 @@ impl Cloud for OciCloud {
     }
 
     fn get_instance<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveInstance>> {
-        Box::pin(async move { Ok(found("GetInstance", self.client.get_instance(id).await)?.map(|v| live_instance(v.value))) })
+        Box::pin(async move {
+            Ok(found("GetInstance", self.client.get_instance(id).await)?
+                .map(|v| live_instance(v.value)))
+        })
     }
 
-    fn find_instance<'a>(&'a self, compartment_id: &'a str, pair: &'a str, role: &'a str) -> CloudFuture<'a, Option<LiveInstance>> {
+    fn find_instance<'a>(
+        &'a self,
+        compartment_id: &'a str,
+        pair: &'a str,
+        role: &'a str,
+    ) -> CloudFuture<'a, Option<LiveInstance>> {
         Box::pin(async move {
             let q = ListInstancesRequest {
                 compartment_id: compartment_id.to_string(),
@@ -290,13 +339,22 @@ impl Cloud for OciCloud {
         })
     }
 
-    fn primary_vnic<'a>(&'a self, compartment_id: &'a str, instance_id: &'a str) -> CloudFuture<'a, Option<LiveVnic>> {
+    fn primary_vnic<'a>(
+        &'a self,
+        compartment_id: &'a str,
+        instance_id: &'a str,
+    ) -> CloudFuture<'a, Option<LiveVnic>> {
         Box::pin(async move {
             let atts = ok(
                 "ListVnicAttachments",
-                self.client.list_vnic_attachments(compartment_id, Some(instance_id)).await,
+                self.client
+                    .list_vnic_attachments(compartment_id, Some(instance_id))
+                    .await,
             )?;
-            for a in atts.iter().filter(|a| a.lifecycle_state.as_str() == "ATTACHED") {
+            for a in atts
+                .iter()
+                .filter(|a| a.lifecycle_state.as_str() == "ATTACHED")
+            {
                 let Some(vnic_id) = &a.vnic_id else { continue };
                 if let Some(v) = found("GetVnic", self.client.get_vnic(vnic_id).await)? {
                     let v = v.value;
@@ -313,16 +371,25 @@ impl Cloud for OciCloud {
         })
     }
 
-    fn launch_instance<'a>(&'a self, spec: &'a InstanceSpec, token: &'a str) -> CloudFuture<'a, String> {
+    fn launch_instance<'a>(
+        &'a self,
+        spec: &'a InstanceSpec,
+        token: &'a str,
+    ) -> CloudFuture<'a, String> {
         Box::pin(async move {
             let n = &spec.node;
-            let shape_config = (n.ocpus.is_some() || n.memory_in_gbs.is_some()).then(|| LaunchInstanceShapeConfigDetails {
-                ocpus: n.ocpus.map(f64::from),
-                memory_in_gbs: n.memory_in_gbs.map(f64::from),
+            let shape_config = (n.ocpus.is_some() || n.memory_in_gbs.is_some()).then(|| {
+                LaunchInstanceShapeConfigDetails {
+                    ocpus: n.ocpus.map(f64::from),
+                    memory_in_gbs: n.memory_in_gbs.map(f64::from),
+                }
             });
             let mut metadata = std::collections::BTreeMap::new();
             metadata.insert("user_data".to_string(), n.user_data.clone());
-            metadata.insert("ssh_authorized_keys".to_string(), n.ssh_authorized_keys.clone());
+            metadata.insert(
+                "ssh_authorized_keys".to_string(),
+                n.ssh_authorized_keys.clone(),
+            );
             let d = LaunchInstanceDetails {
                 availability_domain: n.availability_domain.clone(),
                 compartment_id: spec.compartment_id.clone(),
@@ -345,26 +412,54 @@ impl Cloud for OciCloud {
                 freeform_tags: Some(spec.tags.clone()),
                 defined_tags: None,
             };
-            Ok(ok("LaunchInstance", self.client.launch_instance(&d, Some(token)).await)?.value.id)
+            Ok(ok(
+                "LaunchInstance",
+                self.client.launch_instance(&d, Some(token)).await,
+            )?
+            .value
+            .id)
         })
     }
 
     fn terminate_instance<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
-        Box::pin(async move { gone("TerminateInstance", self.client.terminate_instance(id, false, None).await) })
+        Box::pin(async move {
+            gone(
+                "TerminateInstance",
+                self.client.terminate_instance(id, false, None).await,
+            )
+        })
     }
 
     fn get_dynamic_group<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveDynamicGroup>> {
-        Box::pin(async move { Ok(found("GetDynamicGroup", self.client.get_dynamic_group(id).await)?.map(|g| live_dg(g.value))) })
+        Box::pin(async move {
+            Ok(
+                found("GetDynamicGroup", self.client.get_dynamic_group(id).await)?
+                    .map(|g| live_dg(g.value)),
+            )
+        })
     }
 
-    fn find_dynamic_group<'a>(&'a self, tenancy_id: &'a str, name: &'a str) -> CloudFuture<'a, Option<LiveDynamicGroup>> {
+    fn find_dynamic_group<'a>(
+        &'a self,
+        tenancy_id: &'a str,
+        name: &'a str,
+    ) -> CloudFuture<'a, Option<LiveDynamicGroup>> {
         Box::pin(async move {
-            let all = ok("ListDynamicGroups", self.client.list_dynamic_groups(tenancy_id, Some(name)).await)?;
+            let all = ok(
+                "ListDynamicGroups",
+                self.client
+                    .list_dynamic_groups(tenancy_id, Some(name))
+                    .await,
+            )?;
             Ok(all.into_iter().find(|g| g.name == name).map(live_dg))
         })
     }
 
-    fn create_dynamic_group<'a>(&'a self, s: &'a DynamicGroupSpec, token: &'a str) -> CloudFuture<'a, String> {
+    fn create_dynamic_group<'a>(
+        &'a self,
+        s: &'a DynamicGroupSpec,
+        token: &'a str,
+    ) -> CloudFuture<'a, String> {
         Box::pin(async move {
             let d = CreateDynamicGroupDetails {
                 compartment_id: s.tenancy_id.clone(),
@@ -374,11 +469,20 @@ impl Cloud for OciCloud {
                 freeform_tags: Some(s.tags.clone()),
                 defined_tags: None,
             };
-            Ok(ok("CreateDynamicGroup", self.client.create_dynamic_group(&d, Some(token)).await)?.value.id)
+            Ok(ok(
+                "CreateDynamicGroup",
+                self.client.create_dynamic_group(&d, Some(token)).await,
+            )?
+            .value
+            .id)
         })
     }
 
-    fn update_dynamic_group<'a>(&'a self, id: &'a str, s: &'a DynamicGroupSpec) -> CloudFuture<'a, ()> {
+    fn update_dynamic_group<'a>(
+        &'a self,
+        id: &'a str,
+        s: &'a DynamicGroupSpec,
+    ) -> CloudFuture<'a, ()> {
         Box::pin(async move {
             let d = UpdateDynamicGroupDetails {
                 description: Some(s.description.clone()),
@@ -386,22 +490,39 @@ impl Cloud for OciCloud {
                 freeform_tags: Some(s.tags.clone()),
                 defined_tags: None,
             };
-            ok("UpdateDynamicGroup", self.client.update_dynamic_group(id, &d, None).await)?;
+            ok(
+                "UpdateDynamicGroup",
+                self.client.update_dynamic_group(id, &d, None).await,
+            )?;
             Ok(())
         })
     }
 
     fn delete_dynamic_group<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
-        Box::pin(async move { gone("DeleteDynamicGroup", self.client.delete_dynamic_group(id, None).await) })
+        Box::pin(async move {
+            gone(
+                "DeleteDynamicGroup",
+                self.client.delete_dynamic_group(id, None).await,
+            )
+        })
     }
 
     fn get_policy<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LivePolicy>> {
-        Box::pin(async move { Ok(found("GetPolicy", self.client.get_policy(id).await)?.map(|p| live_policy(p.value))) })
+        Box::pin(async move {
+            Ok(found("GetPolicy", self.client.get_policy(id).await)?.map(|p| live_policy(p.value)))
+        })
     }
 
-    fn find_policy<'a>(&'a self, compartment_id: &'a str, name: &'a str) -> CloudFuture<'a, Option<LivePolicy>> {
+    fn find_policy<'a>(
+        &'a self,
+        compartment_id: &'a str,
+        name: &'a str,
+    ) -> CloudFuture<'a, Option<LivePolicy>> {
         Box::pin(async move {
-            let all = ok("ListPolicies", self.client.list_policies(compartment_id, Some(name)).await)?;
+            let all = ok(
+                "ListPolicies",
+                self.client.list_policies(compartment_id, Some(name)).await,
+            )?;
             Ok(all.into_iter().find(|p| p.name == name).map(live_policy))
         })
     }
@@ -417,7 +538,12 @@ impl Cloud for OciCloud {
                 freeform_tags: Some(s.tags.clone()),
                 defined_tags: None,
             };
-            Ok(ok("CreatePolicy", self.client.create_policy(&d, Some(token)).await)?.value.id)
+            Ok(ok(
+                "CreatePolicy",
+                self.client.create_policy(&d, Some(token)).await,
+            )?
+            .value
+            .id)
         })
     }
 
@@ -430,7 +556,10 @@ impl Cloud for OciCloud {
                 freeform_tags: Some(s.tags.clone()),
                 defined_tags: None,
             };
-            ok("UpdatePolicy", self.client.update_policy(id, &d, None).await)?;
+            ok(
+                "UpdatePolicy",
+                self.client.update_policy(id, &d, None).await,
+            )?;
             Ok(())
         })
     }
@@ -440,10 +569,17 @@ impl Cloud for OciCloud {
     }
 
     fn get_private_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LivePrivateIp>> {
-        Box::pin(async move { Ok(found("GetPrivateIp", self.client.get_private_ip(id).await)?.and_then(|p| live_ip(p.value))) })
+        Box::pin(async move {
+            Ok(found("GetPrivateIp", self.client.get_private_ip(id).await)?
+                .and_then(|p| live_ip(p.value)))
+        })
     }
 
-    fn find_private_ip<'a>(&'a self, subnet_id: &'a str, ip: Ipv4Addr) -> CloudFuture<'a, Option<LivePrivateIp>> {
+    fn find_private_ip<'a>(
+        &'a self,
+        subnet_id: &'a str,
+        ip: Ipv4Addr,
+    ) -> CloudFuture<'a, Option<LivePrivateIp>> {
         Box::pin(async move {
             let q = ListPrivateIpsRequest {
                 ip_address: Some(ip.to_string()),
@@ -451,11 +587,18 @@ impl Cloud for OciCloud {
                 vnic_id: None,
             };
             let all = ok("ListPrivateIps", self.client.list_private_ips(&q).await)?;
-            Ok(all.into_iter().filter_map(live_ip).find(|p| p.ip_address == ip))
+            Ok(all
+                .into_iter()
+                .filter_map(live_ip)
+                .find(|p| p.ip_address == ip))
         })
     }
 
-    fn create_private_ip<'a>(&'a self, s: &'a PrivateIpSpec, token: &'a str) -> CloudFuture<'a, String> {
+    fn create_private_ip<'a>(
+        &'a self,
+        s: &'a PrivateIpSpec,
+        token: &'a str,
+    ) -> CloudFuture<'a, String> {
         Box::pin(async move {
             let d = CreatePrivateIpDetails {
                 vnic_id: Some(s.vnic_id.clone()),
@@ -465,7 +608,12 @@ impl Cloud for OciCloud {
                 freeform_tags: Some(s.tags.clone()),
                 defined_tags: None,
             };
-            Ok(ok("CreatePrivateIp", self.client.create_private_ip(&d, Some(token)).await)?.value.id)
+            Ok(ok(
+                "CreatePrivateIp",
+                self.client.create_private_ip(&d, Some(token)).await,
+            )?
+            .value
+            .id)
         })
     }
 
@@ -475,12 +623,20 @@ impl Cloud for OciCloud {
                 vnic_id: Some(vnic_id.to_string()),
                 ..Default::default()
             };
-            ok("UpdatePrivateIp", self.client.update_private_ip(id, &d, None).await)?;
+            ok(
+                "UpdatePrivateIp",
+                self.client.update_private_ip(id, &d, None).await,
+            )?;
             Ok(())
         })
     }
 
     fn delete_private_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
-        Box::pin(async move { gone("DeletePrivateIp", self.client.delete_private_ip(id, None).await) })
+        Box::pin(async move {
+            gone(
+                "DeletePrivateIp",
+                self.client.delete_private_ip(id, None).await,
+            )
+        })
     }
 }

@@ -4,11 +4,17 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::blueprint::Blueprint;
+use crate::engine::cloud::KillAfter;
 use crate::engine::executor::ExecOptions;
+use crate::engine::oci_cloud::OciCloud;
 use crate::engine::resolve::PairSpec;
 use crate::engine::state;
 use crate::engine::Cloud;
+use crate::oci::{AuthOptions, Client};
+use crate::render::AgentSettings;
 
+use super::blueprint_view;
 use super::pair::{RenderFacts, RenderedUserData};
 
 /// Flags shared by plan, apply, destroy and status.
@@ -59,9 +65,57 @@ pub fn exec_options() -> ExecOptions {
     o
 }
 
+/// Test hook: `VIPSETUP_TEST_KILL_AFTER_MUTATIONS=N` SIGKILLs the process right after the Nth
+/// mutating API call returns (crash-safety tests).
+fn with_kill_hook(cloud: Box<dyn Cloud>) -> Box<dyn Cloud> {
+    match std::env::var("VIPSETUP_TEST_KILL_AFTER_MUTATIONS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        Some(n) if n > 0 => Box::new(KillAfter::new(cloud, n)),
+        _ => cloud,
+    }
+}
+
+/// Reads the blueprint and connects to OCI (or starts the simulator with `--simulate`).
 pub async fn open(opts: &TargetOptions) -> anyhow::Result<Target> {
-    let _ = opts;
-    anyhow::bail!(
-        "opening a pair needs the blueprint, render, oci and simulator modules; not wired yet"
-    )
+    let bp = blueprint_view::load(&opts.blueprint)?;
+    let spec = blueprint_view::pair_spec(&bp);
+    if opts.simulate {
+        return open_simulated(bp, spec, opts).await;
+    }
+    let auth = AuthOptions {
+        config_file: opts.config_file.clone(),
+        profile: opts
+            .profile
+            .clone()
+            .or_else(|| Some(bp.oci.profile.clone())),
+        auth: opts.auth.as_deref().map(str::parse).transpose()?,
+        region: bp.oci.region.clone(),
+        endpoint: opts.endpoint.clone(),
+        ..AuthOptions::default()
+    }
+    .with_process_env()?;
+    let client = Client::from_options(&auth).await?;
+    for w in client.warnings() {
+        eprintln!("warning: {w}");
+    }
+    let tenancy_id = client.tenancy_id().to_string();
+    let region = client.region().to_string();
+    Ok(Target {
+        spec,
+        render: blueprint_view::renderer(bp, region, AgentSettings::default()),
+        cloud: with_kill_hook(Box::new(OciCloud { client })),
+        tenancy_id,
+        exec: exec_options(),
+        keep_alive: None,
+    })
+}
+
+async fn open_simulated(
+    _bp: Blueprint,
+    _spec: PairSpec,
+    _opts: &TargetOptions,
+) -> anyhow::Result<Target> {
+    anyhow::bail!("--simulate needs the simulator module, which is not merged yet")
 }
