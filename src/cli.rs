@@ -28,6 +28,9 @@ pub enum Command {
     Destroy(commands::destroy::DestroyArgs),
     Status(commands::status::StatusArgs),
     ForceUnlock(commands::force_unlock::ForceUnlockArgs),
+    /// The local OCI simulator (for tests and first runs)
+    #[command(hide = true)]
+    Simulator(crate::commands::simulator::SimulatorArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -42,6 +45,7 @@ pub fn main() -> i32 {
         Command::Destroy(args) => commands::destroy::run(args),
         Command::Status(args) => commands::status::run(args),
         Command::ForceUnlock(args) => commands::force_unlock::run(args),
+        Command::Simulator(args) => commands::simulator::run(args).map(|()| crate::error::exit::OK),
     };
     match result {
         Ok(code) => code,

@@ -13,3 +13,4 @@ pub mod error;
 pub mod oci;
 pub mod ops;
 pub mod render;
+pub mod simulator;

@@ -37,6 +37,7 @@ BACKOFF_INITIAL='1'
 BACKOFF_MAX='30'
 CLI_CONNECT_TIMEOUT='5'
 CLI_READ_TIMEOUT='15'
+CLI_DEADLINE='40'
 STATE_DIR='/var/lib/vipsetup'
 
 log() {
@@ -73,6 +74,13 @@ if [ -n "$OCI_FEDERATION_ENDPOINT" ]; then
     cli_global+=(--federation-endpoint "$OCI_FEDERATION_ENDPOINT")
 fi
 
+# run_cli ARGS...: the CLI with a hard deadline. `raw-request` ignores the CLI's timeout flags,
+# and a call stuck on a dead connection must not stall the loop. --foreground keeps timeout in
+# our process group, so stopping the claim loop still kills a call in flight.
+run_cli() {
+    timeout --foreground -k 5 "$CLI_DEADLINE" "$OCI_CLI" "${cli_global[@]}" "$@"
+}
+
 # oci_cli ARGS...: a typed CLI command against the core service. Sets CLI_OUT (stdout) and
 # CLI_ERR (stderr, where the CLI prints the service error as JSON); returns the CLI's status.
 CLI_OUT=''
@@ -83,7 +91,7 @@ oci_cli() {
         endpoint=(--endpoint "$OCI_ENDPOINT")
     fi
     errfile=$(mktemp)
-    CLI_OUT=$("$OCI_CLI" "${cli_global[@]}" "${endpoint[@]}" "$@" 2>"$errfile")
+    CLI_OUT=$(run_cli "${endpoint[@]}" "$@" 2>"$errfile")
     rc=$?
     CLI_ERR=$(tr -s ' \n' ' ' <"$errfile" | cut -c1-1500)
     rm -f "$errfile"
@@ -99,8 +107,7 @@ oci_raw() {
     if [ -n "$3" ]; then
         body=(--request-body "$3")
     fi
-    CLI_OUT=$("$OCI_CLI" "${cli_global[@]}" raw-request --http-method "$1" \
-        --target-uri "$CORE_BASE$2" "${body[@]}" 2>"$errfile")
+    CLI_OUT=$(run_cli raw-request --http-method "$1" --target-uri "$CORE_BASE$2" "${body[@]}" 2>"$errfile")
     rc=$?
     CLI_ERR=$(tr -s ' \n' ' ' <"$errfile" | cut -c1-1500)
     rm -f "$errfile"

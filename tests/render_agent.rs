@@ -84,7 +84,7 @@ impl Agent {
             .unwrap();
         writeln!(
             env,
-            "RECHECK_INTERVAL='1'\nBACKOFF_INITIAL='1'\nBACKOFF_MAX='1'"
+            "RECHECK_INTERVAL='1'\nBACKOFF_INITIAL='1'\nBACKOFF_MAX='1'\nCLI_DEADLINE='2'"
         )
         .unwrap();
         std::fs::create_dir(dir.path().join("oci")).unwrap();
@@ -357,4 +357,78 @@ fn fifo_events_start_and_stop_the_claim_loop() {
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(a.get("owner"), OTHER, "the claim loop outlived the agent");
     assert_eq!(a.calls().len(), settled);
+}
+
+fn pid_alive(pid: &str) -> bool {
+    Command::new("kill")
+        .args(["-0", pid])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_hung_cli_call_is_cut_off_and_counts_as_unknown() {
+    if !prerequisites() || require("timeout", &["--version"]).is_err() {
+        return;
+    }
+    let a = Agent::new(AgentSettings::default());
+    a.set("pip-id", VIP_ID);
+    a.set("owner", OTHER);
+    a.set("hang", "");
+    // CLI_DEADLINE is 2 s here; the fake call would otherwise sleep 1000 s.
+    let mut child = a.command(Path::new("--claim-once")).spawn().unwrap();
+    let mut status = None;
+    eventually("claim-once gives up on the hung call", || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    assert!(!status.unwrap().success());
+    assert_eq!(a.get("owner"), OTHER);
+    let pid = a.get("hung.pid");
+    eventually("the hung CLI process is gone", || !pid_alive(&pid));
+}
+
+#[test]
+fn backup_kills_a_cli_call_in_flight() {
+    if !prerequisites() || require("mkfifo", &["--version"]).is_err() {
+        return;
+    }
+    let a = Agent::new(AgentSettings::default());
+    // A long deadline: only the BACKUP event may end this call.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(a.path("agent.env"))
+        .unwrap()
+        .write_all(b"CLI_DEADLINE='600'\n")
+        .unwrap();
+    a.set("pip-id", VIP_ID);
+    a.set("owner", OTHER);
+    a.set("hang", "");
+    let fifo = a.path("keepalived.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let child = a
+        .command(&fifo)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _agent = Running(child);
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    writeln!(w, "INSTANCE \"VIPSETUP\" MASTER 150").unwrap();
+    w.flush().unwrap();
+    eventually("a CLI call hangs in flight", || {
+        !a.get("hung.pid").is_empty()
+    });
+    let pid = a.get("hung.pid");
+    assert!(pid_alive(&pid));
+    writeln!(w, "INSTANCE \"VIPSETUP\" BACKUP 150").unwrap();
+    w.flush().unwrap();
+    eventually("BACKUP kills the call in flight", || !pid_alive(&pid));
+    assert_eq!(a.get("owner"), OTHER);
 }

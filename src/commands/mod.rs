@@ -8,6 +8,7 @@ pub mod init;
 pub mod plan;
 pub mod progress;
 pub mod render;
+pub mod simulator;
 pub mod status;
 pub mod target_args;
 pub mod validate;

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use base64::Engine as _;
-use ipnet::Ipv4Net;
+pub use ipnet::Ipv4Net;
 use serde::Serialize;
 
 use crate::blueprint::{Blueprint, ImageSpec};
@@ -185,6 +185,13 @@ pub struct RenderedNode {
     pub metadata_bytes: usize,
     /// The files inside the cloud-config, for tests and harnesses.
     pub files: Vec<RenderedFile>,
+}
+
+impl RenderedNode {
+    /// The file rendered for `path` (see `paths`), if this node has one.
+    pub fn file(&self, path: &str) -> Option<&RenderedFile> {
+        self.files.iter().find(|f| f.path == path)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

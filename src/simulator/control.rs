@@ -1,0 +1,119 @@
+//! The unsigned test-control API under `/_sim/`: request log, faults, latency, timing, clock,
+//! IMDS aliases, world dump — for harnesses that cannot reach the in-process handle.
+
+use serde_json::{json, Value};
+
+use super::{lock, RandomFaults, Resp, ScriptedFault, Shared, SimConfig};
+
+fn bad(msg: &str) -> Resp {
+    Resp::json(400, &json!({"code": "InvalidParameter", "message": msg}))
+}
+
+pub(crate) fn handle(shared: &Shared, method: &str, path: &str, body: &[u8]) -> Resp {
+    let parsed: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => return bad(&format!("body is not JSON: {e}")),
+        }
+    };
+    let mut g = lock(shared);
+    match (method, path.trim_end_matches('/')) {
+        ("GET", "/_sim/health") => Resp::text(200, "ok"),
+        ("GET", "/_sim/log") => Resp::json(200, &serde_json::to_value(&g.log).unwrap_or_default()),
+        ("DELETE", "/_sim/log") => {
+            g.log.clear();
+            Resp::empty(204)
+        }
+        ("GET", "/_sim/world") => {
+            g.reload_if_changed();
+            Resp::json(200, &serde_json::to_value(&g.world).unwrap_or_default())
+        }
+        ("GET", "/_sim/seeded") => match &g.world.seeded {
+            Some(s) => Resp::json(200, &serde_json::to_value(s).unwrap_or_default()),
+            None => Resp::json(404, &json!({"code": "NotFound", "message": "this world was not made by seeding"})),
+        },
+        ("GET", "/_sim/config") => Resp::json(200, &serde_json::to_value(&g.config).unwrap_or_default()),
+        ("PUT", "/_sim/config") | ("PATCH", "/_sim/config") => {
+            // merge the given fields into the current config
+            let mut cur = serde_json::to_value(&g.config).unwrap_or_default();
+            if let (Some(c), Some(n)) = (cur.as_object_mut(), parsed.as_object()) {
+                for (k, v) in n {
+                    c.insert(k.clone(), v.clone());
+                }
+            }
+            match serde_json::from_value::<SimConfig>(cur) {
+                Ok(c) => {
+                    g.config = c;
+                    Resp::json(200, &serde_json::to_value(&g.config).unwrap_or_default())
+                }
+                Err(e) => bad(&format!("bad config: {e}")),
+            }
+        }
+        ("GET", "/_sim/faults") => Resp::json(
+            200,
+            &json!({"scripted": g.faults, "random": g.random_faults}),
+        ),
+        ("POST", "/_sim/faults") => match serde_json::from_value::<ScriptedFault>(parsed) {
+            Ok(f) => {
+                g.faults.push(f);
+                Resp::empty(204)
+            }
+            Err(e) => bad(&format!("expected {{\"operation\",\"count\",\"fault\":{{\"kind\":\"status\"|\"drop\",...}}}}: {e}")),
+        },
+        ("PUT", "/_sim/faults/random") => match serde_json::from_value::<RandomFaults>(parsed) {
+            Ok(f) if (0.0..=1.0).contains(&f.rate) => {
+                g.random_faults = Some(f);
+                Resp::empty(204)
+            }
+            Ok(_) => bad("rate must be between 0 and 1"),
+            Err(e) => bad(&format!("expected {{\"rate\",\"operations\",\"faults\"}}: {e}")),
+        },
+        ("DELETE", "/_sim/faults") => {
+            g.faults.clear();
+            g.random_faults = None;
+            Resp::empty(204)
+        }
+        ("PUT", "/_sim/latency") => match serde_json::from_value::<std::collections::BTreeMap<String, u64>>(parsed) {
+            Ok(m) => {
+                g.latency = m;
+                Resp::empty(204)
+            }
+            Err(e) => bad(&format!("expected {{\"<operation or *>\": milliseconds}}: {e}")),
+        },
+        ("POST", "/_sim/clock/advance") => match parsed.get("ms").and_then(Value::as_i64) {
+            Some(ms) => {
+                g.world.clock_offset_ms += ms;
+                g.persist();
+                Resp::json(200, &json!({"clockOffsetMs": g.world.clock_offset_ms}))
+            }
+            None => bad("expected {\"ms\": N}"),
+        },
+        ("POST", "/_sim/sessions") => {
+            let user = parsed.get("userId").and_then(Value::as_str).map(String::from);
+            let user = user.or_else(|| g.world.seeded.as_ref().map(|s| s.user_id.clone()));
+            let key = parsed.get("publicKey").and_then(Value::as_str);
+            match (user, key) {
+                (Some(u), Some(k)) => match super::issue_user_session(&mut g, &u, k) {
+                    Ok(token) => Resp::json(200, &json!({"token": token})),
+                    Err(e) => bad(&e),
+                },
+                _ => bad("expected {\"userId\" (default: the seeded user), \"publicKey\": SPKI PEM}"),
+            }
+        }
+        ("POST", "/_sim/imds/aliases") => {
+            let ip = parsed.get("ip").and_then(Value::as_str);
+            let inst = parsed.get("instanceId").and_then(Value::as_str);
+            match (ip, inst) {
+                (Some(ip), Some(inst)) => {
+                    g.world.imds_aliases.insert(ip.to_string(), inst.to_string());
+                    g.persist();
+                    Resp::empty(204)
+                }
+                _ => bad("expected {\"ip\", \"instanceId\"}"),
+            }
+        }
+        _ => Resp::json(404, &json!({"code": "NotFound", "message": format!("no control endpoint {method} {path}")})),
+    }
+}

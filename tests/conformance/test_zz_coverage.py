@@ -1,0 +1,22 @@
+"""Runs last (file order): every simulated operation was driven through the SDK or CLI with success."""
+from conftest import Control
+
+OPERATIONS = """
+GetTenancy ListRegionSubscriptions ListAvailabilityDomains GetCompartment ListCompartments
+CreateDynamicGroup GetDynamicGroup ListDynamicGroups UpdateDynamicGroup DeleteDynamicGroup
+CreatePolicy GetPolicy ListPolicies UpdatePolicy DeletePolicy
+GetVcn GetSubnet ListImages GetImage
+LaunchInstance GetInstance ListInstances TerminateInstance ListVnicAttachments GetVnic
+CreatePrivateIp GetPrivateIp ListPrivateIps UpdatePrivateIp DeletePrivateIp
+CreateNetworkSecurityGroup GetNetworkSecurityGroup ListNetworkSecurityGroups DeleteNetworkSecurityGroup
+AddNetworkSecurityGroupSecurityRules ListNetworkSecurityGroupSecurityRules
+FederateX509 Imds
+""".split()
+
+
+def test_every_operation_was_exercised(control: Control):
+    ok = {e["operation"] for e in control.log() if 200 <= e["status"] < 300}
+    missing = [op for op in OPERATIONS if op not in ok]
+    assert not missing, f"never succeeded in this suite: {missing}"
+    users = {e["principal"].split(":")[0] for e in control.log() if 200 <= e["status"] < 300}
+    assert {"user", "instance", "imds"} <= users
