@@ -5,5 +5,6 @@ pub mod blueprint_view;
 pub mod destroy;
 pub mod pair;
 pub mod plan;
+pub mod simulate;
 pub mod status;
 pub mod target;

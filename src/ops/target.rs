@@ -11,10 +11,10 @@ use crate::engine::oci_cloud::OciCloud;
 use crate::engine::resolve::PairSpec;
 use crate::engine::state;
 use crate::engine::Cloud;
-use crate::oci::{AuthOptions, Client};
+use crate::oci::{AuthOptions, Client, Credentials, PrivateKey};
 use crate::render::AgentSettings;
 
-use super::blueprint_view;
+use super::{blueprint_view, simulate};
 use super::pair::{RenderFacts, RenderedUserData};
 
 /// Flags shared by plan, apply, destroy and status.
@@ -112,10 +112,22 @@ pub async fn open(opts: &TargetOptions) -> anyhow::Result<Target> {
     })
 }
 
-async fn open_simulated(
-    _bp: Blueprint,
-    _spec: PairSpec,
-    _opts: &TargetOptions,
-) -> anyhow::Result<Target> {
-    anyhow::bail!("--simulate needs the simulator module, which is not merged yet")
+/// The built-in simulator, in process, with the blueprint's world; the client signs as the
+/// seeded user.
+async fn open_simulated(bp: Blueprint, spec: PairSpec, opts: &TargetOptions) -> anyhow::Result<Target> {
+    let (handle, seeded) = simulate::start(&bp, &opts.blueprint).await?;
+    let key = PrivateKey::from_pem(seeded.private_key_pem.as_bytes(), None, "the simulator's user key")?;
+    let credentials = Credentials::api_key(&seeded.tenancy_id, &seeded.user_id, key, &seeded.home_region);
+    let client = Client::builder(credentials)
+        .endpoint(Some(&handle.base_url()))
+        .region(Some(&seeded.home_region))
+        .build()?;
+    Ok(Target {
+        spec,
+        render: blueprint_view::renderer(bp, seeded.home_region.clone(), AgentSettings::default()),
+        cloud: with_kill_hook(Box::new(OciCloud { client })),
+        tenancy_id: seeded.tenancy_id,
+        exec: exec_options(),
+        keep_alive: Some(Box::new(handle)),
+    })
 }
