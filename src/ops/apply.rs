@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::engine::plan::Plan;
 use crate::engine::progress::Progress;
 
-use super::pair::{default_user_data_dir, Outcome, Session};
+use super::pair::{default_user_data_dir, Outcome};
 use super::target::{open, TargetOptions};
 
 pub struct ApplyOptions {
@@ -21,14 +21,7 @@ pub async fn apply(
     progress: &dyn Progress,
 ) -> anyhow::Result<Outcome> {
     let t = open(&opts.target).await?;
-    let sess = Session {
-        cloud: t.cloud.as_ref(),
-        tenancy_id: t.tenancy_id.clone(),
-        spec: t.spec.clone(),
-        state_path: opts.target.state_path(),
-        render: t.render.as_ref(),
-        exec: t.exec.clone(),
-    };
+    let sess = t.session(opts.target.state_path());
     let replace = sess.node_indexes(&opts.replace)?;
     let dir = opts
         .user_data_dir

@@ -3,7 +3,7 @@
 use crate::engine::plan::Plan;
 use crate::engine::progress::Progress;
 
-use super::pair::{Outcome, Session};
+use super::pair::Outcome;
 use super::target::{open, TargetOptions};
 
 pub async fn destroy(
@@ -12,13 +12,6 @@ pub async fn destroy(
     progress: &dyn Progress,
 ) -> anyhow::Result<Outcome> {
     let t = open(opts).await?;
-    let sess = Session {
-        cloud: t.cloud.as_ref(),
-        tenancy_id: t.tenancy_id.clone(),
-        spec: t.spec.clone(),
-        state_path: opts.state_path(),
-        render: t.render.as_ref(),
-        exec: t.exec.clone(),
-    };
+    let sess = t.session(opts.state_path());
     Ok(sess.destroy(confirm, progress).await?)
 }

@@ -2,7 +2,6 @@
 
 use crate::engine::plan::Plan;
 
-use super::pair::Session;
 use super::target::{open, TargetOptions};
 
 pub struct PlanOptions {
@@ -14,14 +13,7 @@ pub struct PlanOptions {
 
 pub async fn plan(opts: &PlanOptions) -> anyhow::Result<Plan> {
     let t = open(&opts.target).await?;
-    let sess = Session {
-        cloud: t.cloud.as_ref(),
-        tenancy_id: t.tenancy_id.clone(),
-        spec: t.spec.clone(),
-        state_path: opts.target.state_path(),
-        render: t.render.as_ref(),
-        exec: t.exec.clone(),
-    };
+    let sess = t.session(opts.target.state_path());
     if opts.destroy {
         return Ok(sess.destroy_plan().await?.1);
     }

@@ -32,7 +32,10 @@ fn sibling(blueprint: &Path, suffix: &str) -> PathBuf {
 /// Lifecycle delays: a few seconds so a newcomer sees the progress display; tests and the
 /// benchmark scale them with `VIPSETUP_SIM_PROVISIONING_MS` / `VIPSETUP_SIM_TERMINATING_MS`.
 fn delay_ms(var: &str, default: u64) -> u64 {
-    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Starts the simulator for this blueprint, seeding its world on first use.
@@ -41,9 +44,14 @@ pub async fn start(bp: &Blueprint, blueprint_path: &Path) -> anyhow::Result<(Sim
     let upath = user_path(blueprint_path);
     let (world, seeded) = if wpath.exists() && upath.exists() {
         let world = World::load(&wpath)?;
-        let text = fs::read_to_string(&upath).with_context(|| format!("cannot read {}", upath.display()))?;
-        let seeded: Seeded = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a simulator user file; delete it and the world file to start over", upath.display()))?;
+        let text = fs::read_to_string(&upath)
+            .with_context(|| format!("cannot read {}", upath.display()))?;
+        let seeded: Seeded = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a simulator user file; delete it and the world file to start over",
+                upath.display()
+            )
+        })?;
         (world, seeded)
     } else {
         let (world, seeded) = seed_for(bp)?;
@@ -69,10 +77,19 @@ pub fn seed_for(bp: &Blueprint) -> anyhow::Result<(World, Seeded)> {
     let mask = u32::MAX << (32 - prefix);
     let subnet = std::net::Ipv4Addr::from(vip & mask);
     let vcn = std::net::Ipv4Addr::from(vip & (u32::MAX << 16));
-    let home = bp.oci.region.clone().unwrap_or_else(|| "ap-tokyo-1".to_string());
+    let home = bp
+        .oci
+        .region
+        .clone()
+        .unwrap_or_else(|| "ap-tokyo-1".to_string());
     let spec = SeedSpec {
         home_region: home.clone(),
-        other_regions: vec![if home == "us-phoenix-1" { "us-ashburn-1" } else { "us-phoenix-1" }.to_string()],
+        other_regions: vec![if home == "us-phoenix-1" {
+            "us-ashburn-1"
+        } else {
+            "us-phoenix-1"
+        }
+        .to_string()],
         vcn_cidr: format!("{vcn}/16"),
         subnet_cidr: format!("{subnet}/{prefix}"),
         ..SeedSpec::default()

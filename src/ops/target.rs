@@ -11,11 +11,12 @@ use crate::engine::oci_cloud::OciCloud;
 use crate::engine::resolve::PairSpec;
 use crate::engine::state;
 use crate::engine::Cloud;
-use crate::oci::{AuthOptions, Client, Credentials, PrivateKey};
+use crate::oci::{AuthOptions, Client, Credentials, PrivateKey, RetryPolicy};
 use crate::render::AgentSettings;
+use crate::simulator::Seeded;
 
+use super::pair::{RenderFacts, RenderedUserData, Session};
 use super::{blueprint_view, simulate};
-use super::pair::{RenderFacts, RenderedUserData};
 
 /// Flags shared by plan, apply, destroy and status.
 #[derive(Clone, Debug, Default)]
@@ -114,20 +115,67 @@ pub async fn open(opts: &TargetOptions) -> anyhow::Result<Target> {
 
 /// The built-in simulator, in process, with the blueprint's world; the client signs as the
 /// seeded user.
-async fn open_simulated(bp: Blueprint, spec: PairSpec, opts: &TargetOptions) -> anyhow::Result<Target> {
+async fn open_simulated(
+    bp: Blueprint,
+    spec: PairSpec,
+    opts: &TargetOptions,
+) -> anyhow::Result<Target> {
     let (handle, seeded) = simulate::start(&bp, &opts.blueprint).await?;
-    let key = PrivateKey::from_pem(seeded.private_key_pem.as_bytes(), None, "the simulator's user key")?;
-    let credentials = Credentials::api_key(&seeded.tenancy_id, &seeded.user_id, key, &seeded.home_region);
+    let mut t = simulated(
+        bp,
+        spec,
+        &handle.base_url(),
+        &seeded,
+        RetryPolicy::default(),
+    )?;
+    t.keep_alive = Some(Box::new(handle));
+    Ok(t)
+}
+
+/// A target on a running simulator at `base_url`, signing as its seeded user (tests, benchmark).
+pub fn simulated(
+    bp: Blueprint,
+    spec: PairSpec,
+    base_url: &str,
+    seeded: &Seeded,
+    retry: RetryPolicy,
+) -> anyhow::Result<Target> {
+    let key = PrivateKey::from_pem(
+        seeded.private_key_pem.as_bytes(),
+        None,
+        "the simulator's user key",
+    )?;
+    let credentials = Credentials::api_key(
+        &seeded.tenancy_id,
+        &seeded.user_id,
+        key,
+        &seeded.home_region,
+    );
     let client = Client::builder(credentials)
-        .endpoint(Some(&handle.base_url()))
+        .endpoint(Some(base_url))
         .region(Some(&seeded.home_region))
+        .retry_policy(retry)
         .build()?;
     Ok(Target {
         spec,
         render: blueprint_view::renderer(bp, seeded.home_region.clone(), AgentSettings::default()),
         cloud: with_kill_hook(Box::new(OciCloud { client })),
-        tenancy_id: seeded.tenancy_id,
+        tenancy_id: seeded.tenancy_id.clone(),
         exec: exec_options(),
-        keep_alive: Some(Box::new(handle)),
+        keep_alive: None,
     })
+}
+
+impl Target {
+    /// The session for this pair with its state at `state_path`.
+    pub fn session(&self, state_path: PathBuf) -> Session<'_> {
+        Session {
+            cloud: self.cloud.as_ref(),
+            tenancy_id: self.tenancy_id.clone(),
+            spec: self.spec.clone(),
+            state_path,
+            render: self.render.as_ref(),
+            exec: self.exec.clone(),
+        }
+    }
 }
