@@ -231,6 +231,10 @@ impl<'a> Executor<'a> {
         match (r, step.action) {
             (Resource::Nsg, Action::Create) => self.create_nsg().await,
             (Resource::Nsg, _) => self.ensure_nsg_rules().await,
+            (Resource::Node1 | Resource::Node2, Action::Wait) => {
+                let id = self.id_of(r)?;
+                self.await_node(r, &id).await
+            }
             (Resource::Node1 | Resource::Node2, action) => {
                 if action == Action::Replace {
                     self.terminate_node(r).await?;
@@ -351,6 +355,15 @@ impl<'a> Executor<'a> {
             e.name = Some(d.nodes[i].name.clone());
         })?;
         self.reach(r, Milestone::Launched);
+        self.await_node(r, &id).await
+    }
+
+    /// Polls a launched node until its primary VNIC is known (milestone `VnicReady`, which
+    /// the VIP waits for) and it is RUNNING.
+    async fn await_node(&self, r: Resource, id: &str) -> Result<(), StepError> {
+        let d = self.desired();
+        self.reach(r, Milestone::Launched);
+        let id = id.to_string();
         let vnic_known = AtomicBool::new(false);
         self.poll(r, "RUNNING", || {
             let (id, vnic_known) = (id.clone(), &vnic_known);

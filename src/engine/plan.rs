@@ -17,6 +17,9 @@ pub enum Action {
     Update,
     Replace,
     Delete,
+    /// Nothing to change, but it is still on its way (e.g. an instance launched by a run that
+    /// was killed is PROVISIONING): apply waits for it, making no call that changes anything.
+    Wait,
     NoOp,
 }
 
@@ -27,6 +30,7 @@ impl fmt::Display for Action {
             Action::Update => "update in place",
             Action::Replace => "replace",
             Action::Delete => "delete",
+            Action::Wait => "wait until ready",
             Action::NoOp => "no change",
         })
     }
@@ -119,13 +123,19 @@ impl Plan {
     pub fn summary(&self) -> String {
         let count = |a| self.steps.iter().filter(|s| s.action == a).count();
         match self.kind {
-            PlanKind::Apply => format!(
-                "{} to create, {} to update, {} to replace, {} unchanged",
-                count(Action::Create),
-                count(Action::Update),
-                count(Action::Replace),
-                count(Action::NoOp)
-            ),
+            PlanKind::Apply => {
+                let mut s = format!(
+                    "{} to create, {} to update, {} to replace, {} unchanged",
+                    count(Action::Create),
+                    count(Action::Update),
+                    count(Action::Replace),
+                    count(Action::NoOp)
+                );
+                if count(Action::Wait) > 0 {
+                    s.push_str(&format!(", {} to wait for", count(Action::Wait)));
+                }
+                s
+            }
             PlanKind::Destroy => format!(
                 "{} to delete, {} already gone",
                 count(Action::Delete),
@@ -143,6 +153,7 @@ impl Plan {
                 Action::Update => "~",
                 Action::Replace => "-/+",
                 Action::Delete => "-",
+                Action::Wait => "..",
                 Action::NoOp => " ",
             };
             out.push_str(&format!(
@@ -226,8 +237,27 @@ pub fn diff(
                 if replace.contains(&i) && reasons.is_empty() {
                     reasons.push("replacement requested with --replace".to_string());
                 }
-                if reasons.is_empty() {
-                    noop(r, vec![])
+                let settling = matches!(
+                    live.lifecycle_state.as_str(),
+                    "PROVISIONING" | "STARTING" | "MOVING"
+                );
+                if reasons.is_empty() && (settling || live.vnic.is_none()) {
+                    Step {
+                        resource: r,
+                        action: Action::Wait,
+                        reasons: vec![format!(
+                            "{} (launched by an earlier run): wait for its vnic and RUNNING",
+                            live.lifecycle_state
+                        )],
+                        depends_on: vec![],
+                    }
+                } else if reasons.is_empty() {
+                    let note = if live.lifecycle_state == "RUNNING" {
+                        vec![]
+                    } else {
+                        vec![format!("{} (vipsetup leaves it so; start it in the console if that is not intended)", live.lifecycle_state)]
+                    };
+                    noop(r, note)
                 } else {
                     Step {
                         resource: r,

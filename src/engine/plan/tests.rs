@@ -282,6 +282,20 @@ fn drift_table() {
             "OCI can't rename a dynamic group",
         ),
         (
+            "instance launched by a killed run, still provisioning",
+            |_, o| {
+                let n = o.nodes[0].as_mut().unwrap();
+                n.lifecycle_state = "PROVISIONING".into();
+                n.vnic = None;
+                o.vip = None;
+            },
+            vec![
+                (Resource::Node1, Action::Wait),
+                (Resource::Vip, Action::Create),
+            ],
+            "PROVISIONING (launched by an earlier run): wait for its vnic and RUNNING",
+        ),
+        (
             "vip on a foreign vnic of ours",
             |_, o| o.vip.as_mut().unwrap().vnic_id = Some("ocid1.vnic.oc1..elsewhere".into()),
             vec![(Resource::Vip, Action::Update)],
