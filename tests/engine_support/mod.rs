@@ -45,15 +45,25 @@ pub async fn pair() -> Pair {
 
 /// A fresh simulated cloud holding what the (edited) quickstart blueprint references.
 pub async fn pair_with(edit: impl FnOnce(String) -> String, retry: RetryPolicy) -> Pair {
+    pair_setup(edit, retry, |_, _| {}).await
+}
+
+/// `pair_with`, plus a chance to change the seeded world and the simulator's settings.
+pub async fn pair_setup(
+    edit: impl FnOnce(String) -> String,
+    retry: RetryPolicy,
+    tweak: impl FnOnce(&mut World, &mut SimConfig),
+) -> Pair {
     let dir = tempfile::tempdir().unwrap();
     let blueprint = quickstart_in(dir.path(), edit);
     let bp = blueprint_view::load(&blueprint).unwrap();
-    let (world, seeded) = simulate::seed_for(&bp).unwrap();
-    let config = SimConfig {
+    let (mut world, seeded) = simulate::seed_for(&bp).unwrap();
+    let mut config = SimConfig {
         provisioning_delay_ms: PROVISIONING_MS,
         terminating_delay_ms: TERMINATING_MS,
         ..SimConfig::default()
     };
+    tweak(&mut world, &mut config);
     let sim = Simulator::start(config, world).await.unwrap();
     let spec = blueprint_view::pair_spec(&bp);
     let mut target = target::simulated(bp, spec, &sim.base_url(), &seeded, retry).unwrap();
