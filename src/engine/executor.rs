@@ -297,6 +297,8 @@ impl<'a> Executor<'a> {
                 }
             })
             .await?;
+        // Instances may launch into it from here on; the rules can follow.
+        self.reach(r, Milestone::Launched);
         let missing: Vec<_> = vrrp_rules(&id)
             .into_iter()
             .filter(|w| !nsg.rules.contains(w))

@@ -41,7 +41,8 @@ impl fmt::Display for Action {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Milestone {
-    /// The instance's OCID is known (the launch was accepted).
+    /// The resource exists and can be referred to: an instance's launch was accepted (its
+    /// OCID is known); the NSG is AVAILABLE (instances may launch into it).
     Launched,
     /// The instance's primary VNIC is attached and its OCID known.
     VnicReady,
@@ -230,7 +231,7 @@ pub fn diff(
                 resource: r,
                 action: Action::Create,
                 reasons: gone_note(r),
-                depends_on: vec![dep(Resource::Nsg, Milestone::Done)],
+                depends_on: vec![dep(Resource::Nsg, Milestone::Launched)],
             },
             Some(live) => {
                 let mut reasons = replacement_reasons(&desired.nodes[i], live, observed, nsg_new);
@@ -266,7 +267,7 @@ pub fn diff(
                             .into_iter()
                             .map(|why| format!("forces replacement because {why}"))
                             .collect(),
-                        depends_on: vec![dep(Resource::Nsg, Milestone::Done)],
+                        depends_on: vec![dep(Resource::Nsg, Milestone::Launched)],
                     }
                 }
             }

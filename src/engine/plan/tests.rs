@@ -123,7 +123,7 @@ fn empty_cloud_creates_everything_in_dependency_order() {
     assert!(deps(Resource::Nsg).is_empty());
     assert_eq!(
         deps(Resource::Node1),
-        vec![dep(Resource::Nsg, Milestone::Done)]
+        vec![dep(Resource::Nsg, Milestone::Launched)]
     );
     assert_eq!(
         deps(Resource::DynamicGroup),
