@@ -53,11 +53,14 @@ else
     : "${nsg:?}" "${node1:?}" "${node2:?}" "${dg:?}" "${policy:?}" "${vip:?}"
     oci_ network private-ip delete --private-ip-id "$vip" --force
     for id in "$node1" "$node2"; do
-        oci_ compute instance terminate --instance-id "$id" --preserve-boot-volume false --force \
-            --wait-for-state TERMINATED --wait-interval-seconds "$POLL"
+        oci_ compute instance terminate --instance-id "$id" --preserve-boot-volume false --force
+        # terminate has no lifecycle waiter in the CLI: poll as the recipe's author would.
+        until [ "$(oci_ compute instance get --instance-id "$id" \
+            --query 'data."lifecycle-state"' --raw-output)" = TERMINATED ]; do
+            sleep "$POLL"
+        done
     done
     oci_ iam policy delete --policy-id "$policy" --force
     oci_ iam dynamic-group delete --dynamic-group-id "$dg" --force
-    oci_ network nsg delete --nsg-id "$nsg" --force --wait-for-state TERMINATED \
-        --wait-interval-seconds "$POLL"
+    oci_ network nsg delete --nsg-id "$nsg" --force
 fi
