@@ -30,7 +30,7 @@ pub enum Command {
     ForceUnlock(commands::force_unlock::ForceUnlockArgs),
     /// The local OCI simulator (for tests and first runs)
     #[command(hide = true)]
-    Simulator(crate::commands::simulator::SimulatorArgs),
+    Simulator(commands::simulator::SimulatorArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -45,7 +45,7 @@ pub fn main() -> i32 {
         Command::Destroy(args) => commands::destroy::run(args),
         Command::Status(args) => commands::status::run(args),
         Command::ForceUnlock(args) => commands::force_unlock::run(args),
-        Command::Simulator(args) => commands::simulator::run(args).map(|()| crate::error::exit::OK),
+        Command::Simulator(args) => commands::simulator::run(args),
     };
     match result {
         Ok(code) => code,

@@ -78,6 +78,11 @@ fn python_sdk_conformance_suite_passes() {
         .env("VIPSETUP_SIM_CREDS", &creds)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env_remove("OCI_METADATA_BASE_URL")
+        .env_remove("OCI_CLI_AUTH")
+        .env_remove("OCI_CLI_PROFILE")
+        .env_remove("OCI_CLI_CONFIG_FILE")
+        .env_remove("OCI_CONFIG_FILE")
+        .env_remove("OCI_CLI_FEDERATION_ENDPOINT")
         .status()
         .expect("run pytest");
     drop(server);

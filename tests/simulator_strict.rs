@@ -176,7 +176,8 @@ fn launch_body(seeded: &Seeded, name: &str, ip: &str, subnet: &str) -> Value {
     json!({"compartmentId": seeded.compartment_id, "availabilityDomain": seeded.availability_domains[0],
            "shape": "VM.Standard.E4.Flex", "displayName": name,
            "sourceDetails": {"sourceType": "image", "imageId": seeded.image_ids[0]},
-           "createVnicDetails": {"subnetId": subnet, "privateIp": ip, "assignPublicIp": false}})
+           "createVnicDetails": {"subnetId": subnet, "privateIp": ip, "assignPublicIp": false},
+           "metadata": {"ssh_authorized_keys": "ssh-ed25519 AAAA test"}})
 }
 
 async fn primary_vnic(s: &Signer, base: &str, seeded: &Seeded, instance: &str) -> Value {
@@ -332,16 +333,12 @@ async fn private_ip_rules_etags_and_retry_tokens() {
     let base = sim.base_url();
     let s = Signer::new(&seeded);
     // a second subnet in the VCN
-    let other_subnet = sim.with_world(|w| {
-        let mut doc = w
-            .get(vipsetup::simulator::world::SUBNET, &seeded.subnet_id)
-            .unwrap()
-            .clone();
-        let id = w.new_id("subnet", Some("us-ashburn-1"));
-        doc.insert("id".into(), json!(id));
-        doc.insert("cidrBlock".into(), json!("10.0.2.0/24"));
-        w.insert(vipsetup::simulator::world::SUBNET, Value::Object(doc))
-    });
+    let other_subnet = sim
+        .with_world(|w| w.add_subnet(&seeded.vcn_id, "10.0.2.0/24", "other"))
+        .unwrap();
+    assert!(sim
+        .with_world(|w| w.add_subnet(&seeded.vcn_id, "10.0.1.128/25", "overlap"))
+        .is_err());
     let token = Call::new("POST", "/20160918/instances")
         .body(launch_body(&seeded, "a", "10.0.1.10", &seeded.subnet_id))
         .header("opc-retry-token", "tok-a");
@@ -363,6 +360,24 @@ async fn private_ip_rules_etags_and_retry_tokens() {
             .count(),
         1
     );
+    // tokens last 24 hours; then the same token is a new request (its IP is taken now: 409)
+    sim.advance_clock(Duration::from_secs(24 * 3600 + 1));
+    let late = Call::new("POST", "/20160918/instances")
+        .body(launch_body(&seeded, "a2", "10.0.1.12", &seeded.subnet_id))
+        .header("opc-retry-token", "tok-a");
+    let (st, fresh, _) = s.send(&base, late).await;
+    assert_eq!(st, 200);
+    assert_ne!(fresh["id"], a["id"]);
+    let (st, _, _) = s
+        .send(
+            &base,
+            Call::new(
+                "DELETE",
+                format!("/20160918/instances/{}", fresh["id"].as_str().unwrap()),
+            ),
+        )
+        .await;
+    assert_eq!(st, 204);
 
     let (_, b, _) = s
         .send(
@@ -869,4 +884,68 @@ async fn prints_request_throughput() {
         n as f64 / secs
     );
     assert_eq!(sim.count("GetSubnet"), n);
+}
+
+#[tokio::test]
+async fn imds_and_federation_take_faults_too() {
+    let (sim, seeded) = start(SimConfig::default()).await;
+    let base = sim.base_url();
+    let s = Signer::new(&seeded);
+    let (st, inst, _) = s
+        .send(
+            &base,
+            Call::new("POST", "/20160918/instances").body(launch_body(
+                &seeded,
+                "n",
+                "10.0.1.10",
+                &seeded.subnet_id,
+            )),
+        )
+        .await;
+    assert_eq!(st, 200);
+    sim.set_imds_alias("127.0.0.1", inst["id"].as_str().unwrap());
+    let http = reqwest::Client::new();
+    let get = || {
+        http.get(format!("{}/instance/", sim.metadata_base_url()))
+            .header("authorization", "Bearer Oracle")
+            .send()
+    };
+    sim.inject_fault("Imds", 1, FaultKind::service_unavailable());
+    assert_eq!(get().await.unwrap().status().as_u16(), 503);
+    let me: Value = get().await.unwrap().json().await.unwrap();
+    assert_eq!(me["id"], inst["id"]);
+    let ssh = http
+        .get(format!(
+            "{}/instance/metadata/ssh_authorized_keys",
+            sim.metadata_base_url()
+        ))
+        .header("authorization", "Bearer Oracle")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(ssh, "ssh-ed25519 AAAA test");
+    let no_bearer = http
+        .get(format!("{}/instance/", sim.metadata_base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_bearer.status().as_u16(), 401);
+    sim.inject_fault("FederateX509", 1, FaultKind::internal_error());
+    let fed = http
+        .post(sim.federation_endpoint())
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fed.status().as_u16(), 500);
+    let unsigned = http
+        .post(sim.federation_endpoint())
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status().as_u16(), 401);
 }

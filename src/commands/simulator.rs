@@ -29,8 +29,10 @@ pub struct SeedFlags {
     /// Other subscribed regions (repeatable)
     #[arg(long = "other-region", default_values_t = vec!["us-phoenix-1".to_string()])]
     pub other_regions: Vec<String>,
+    /// CIDR of the seeded VCN
     #[arg(long, default_value = "10.0.0.0/16")]
     pub vcn_cidr: String,
+    /// CIDR of the seeded (regional) subnet, inside the VCN
     #[arg(long, default_value = "10.0.1.0/24")]
     pub subnet_cidr: String,
     /// Register this PEM private key for the user instead of generating one
@@ -86,13 +88,18 @@ pub struct ServeArgs {
     /// Largest page a list call returns
     #[arg(long, default_value_t = 100)]
     pub page_size: usize,
+    /// Time an instance spends PROVISIONING before RUNNING
     #[arg(long, default_value_t = 0)]
     pub provisioning_delay_ms: u64,
+    /// Time an instance spends TERMINATING before TERMINATED
     #[arg(long, default_value_t = 0)]
     pub terminating_delay_ms: u64,
     /// Delay before new or changed IAM applies to instance principals
     #[arg(long, default_value_t = 0)]
     pub iam_delay_ms: u64,
+    /// Lifetime of session tokens issued by /v1/x509
+    #[arg(long, default_value_t = 1200)]
+    pub session_ttl_secs: u64,
     #[command(flatten)]
     pub seed: SeedFlags,
 }
@@ -106,7 +113,7 @@ pub struct SeedArgs {
     pub seed: SeedFlags,
 }
 
-pub fn run(args: SimulatorArgs) -> anyhow::Result<()> {
+pub fn run(args: SimulatorArgs) -> anyhow::Result<i32> {
     match args.command {
         SimulatorCommand::Serve(a) => {
             let (seed, creds) = a.seed.spec()?;
@@ -118,15 +125,15 @@ pub fn run(args: SimulatorArgs) -> anyhow::Result<()> {
                     provisioning_delay_ms: a.provisioning_delay_ms,
                     terminating_delay_ms: a.terminating_delay_ms,
                     iam_propagation_delay_ms: a.iam_delay_ms,
+                    session_ttl_secs: a.session_ttl_secs.max(1),
                     world_file: a.world,
-                    ..SimConfig::default()
                 },
                 seed,
                 creds,
             };
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(standalone::serve(opts))?;
-            Ok(())
+            Ok(crate::error::exit::OK)
         }
         SimulatorCommand::Seed(a) => {
             let (seed, creds) = a.seed.spec()?;
@@ -139,7 +146,7 @@ pub fn run(args: SimulatorArgs) -> anyhow::Result<()> {
                 "seeded tenancy {} (home region {}), user {}, fingerprint {}",
                 seeded.tenancy_id, seeded.home_region, seeded.user_id, seeded.fingerprint
             );
-            Ok(())
+            Ok(crate::error::exit::OK)
         }
     }
 }

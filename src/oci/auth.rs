@@ -115,6 +115,13 @@ impl AuthOptions {
         self.profile.as_deref().unwrap_or("DEFAULT")
     }
 
+    /// The home directory for `~`: `home`, else `HOME` from the process environment.
+    pub fn home_dir(&self) -> Option<PathBuf> {
+        self.home
+            .clone()
+            .or_else(|| std::env::var_os(env::HOME).map(PathBuf::from))
+    }
+
     /// The config file path, `~` expanded.
     pub fn config_path(&self) -> PathBuf {
         let raw = self
@@ -122,7 +129,7 @@ impl AuthOptions {
             .as_ref()
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_else(|| "~/.oci/config".to_string());
-        expand_tilde(&raw, self.home.as_deref())
+        expand_tilde(&raw, self.home_dir().as_deref())
     }
 }
 
@@ -334,7 +341,7 @@ pub fn load_from_config(opts: &AuthOptions) -> Result<(Credentials, Vec<String>)
             profile: profile.name.clone(),
             path: path.clone(),
         })?;
-    let key_path = expand_tilde(profile.require("key_file")?, opts.home.as_deref());
+    let key_path = expand_tilde(profile.require("key_file")?, opts.home_dir().as_deref());
     let pass = profile
         .get("pass_phrase")
         .or_else(|| profile.get("passphrase"))
@@ -370,7 +377,7 @@ pub fn load_from_config(opts: &AuthOptions) -> Result<(Credentials, Vec<String>)
         AuthMethod::SecurityToken => {
             let token_path = expand_tilde(
                 profile.require("security_token_file")?,
-                opts.home.as_deref(),
+                opts.home_dir().as_deref(),
             );
             let token = read_token(&token_path)?;
             Ok((

@@ -61,13 +61,7 @@ fn classify(e: &reqwest::Error) -> TransportError {
         // connect, reset, dropped mid-answer: the request may or may not have been processed.
         TransportErrorKind::Connect
     };
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
+    let message = crate::error::chain_message(e);
     TransportError { kind, message }
 }
 

@@ -288,13 +288,7 @@ fn engine() -> Result<tera::Tera, RenderError> {
 }
 
 fn template_error(name: &str, e: &tera::Error) -> RenderError {
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
+    let message = crate::error::chain_message(e);
     RenderError::Template {
         template: name.to_string(),
         message,

@@ -83,6 +83,13 @@ pub(crate) fn execute(g: &mut Inner, op: &'static str, req: &Req, p: &Principal)
             ring::digest::digest(&ring::digest::SHA256, &all),
         )
     };
+    // "Retry tokens expire after 24 hours" (OCI API docstrings)
+    let now = g.world.now_ms();
+    let before = g.world.retry_tokens.len();
+    g.world
+        .retry_tokens
+        .retain(|_, r| now - r.at < 24 * 3_600_000);
+    mutated |= g.world.retry_tokens.len() != before;
     if let Some(key) = &retry_key {
         if let Some(rec) = g.world.retry_tokens.get(key) {
             let resp = if rec.request_sha256 == request_sha {
@@ -103,7 +110,6 @@ pub(crate) fn execute(g: &mut Inner, op: &'static str, req: &Req, p: &Principal)
             return resp;
         }
     }
-    let now = g.world.now_ms();
     let mut ctx = Ctx {
         w: &mut g.world,
         cfg: &g.config,
@@ -124,6 +130,7 @@ pub(crate) fn execute(g: &mut Inner, op: &'static str, req: &Req, p: &Principal)
             g.world.retry_tokens.insert(
                 key,
                 world::RetryRecord {
+                    at: now,
                     request_sha256: request_sha,
                     status: resp.status,
                     body: String::from_utf8_lossy(&resp.body).into_owned(),

@@ -135,7 +135,8 @@ pub(crate) fn handle(g: &mut Inner, req: &Req) -> (Resp, String) {
             Err(e) => Resp::text(500, &format!("cannot issue the instance certificate: {e}")),
         },
         p => match p.strip_prefix("/opc/v2/instance/") {
-            Some(field) => match instance_json.get(field) {
+            // nested keys too, e.g. /opc/v2/instance/metadata/user_data
+            Some(field) => match field.split('/').try_fold(&instance_json, |v, k| v.get(k)) {
                 Some(Value::String(v)) => Resp::text(200, v),
                 Some(v) => Resp::json(200, v),
                 None => Resp::text(404, "Not Found"),

@@ -173,7 +173,9 @@ pub enum SimError {
     },
     #[error(transparent)]
     World(#[from] WorldError),
-    #[error("cannot create the simulator's certificate authority: {0}")]
+    #[error(
+        "cannot create the simulator's certificate authority: {0}; this is a bug, please report it"
+    )]
     Pki(String),
 }
 
@@ -795,6 +797,13 @@ async fn dispatch(
 
 /// Authenticates, applies faults, runs the operation. Returns (response, principal label, drop).
 fn serve(g: &mut Inner, operation: &'static str, req: &Req) -> (Resp, String, bool) {
+    // IMDS and federation take faults before anything else (they have no signature to check
+    // first, or check it themselves)
+    if operation == "Imds" || operation == "FederateX509" {
+        if let Some(f) = g.take_fault(operation) {
+            return fault_response(f, "-".into());
+        }
+    }
     if req.path.starts_with("/opc/") {
         let (r, who) = imds::handle(g, req);
         return (r, who, false);
@@ -819,25 +828,29 @@ fn serve(g: &mut Inner, operation: &'static str, req: &Req) -> (Resp, String, bo
     let label = principal.label();
     if operation != "Unknown" {
         if let Some(f) = g.take_fault(operation) {
-            return match f {
-                FaultKind::Drop => (Resp::empty(500), label, true),
-                FaultKind::Status {
-                    status,
-                    code,
-                    message,
-                } => (
-                    Resp::json(
-                        status,
-                        &serde_json::json!({"code": code, "message": message}),
-                    ),
-                    label,
-                    false,
-                ),
-            };
+            return fault_response(f, label);
         }
     }
     let resp = api::execute(g, operation, req, &principal);
     (resp, label, false)
+}
+
+fn fault_response(f: FaultKind, label: String) -> (Resp, String, bool) {
+    match f {
+        FaultKind::Drop => (Resp::empty(500), label, true),
+        FaultKind::Status {
+            status,
+            code,
+            message,
+        } => (
+            Resp::json(
+                status,
+                &serde_json::json!({"code": code, "message": message}),
+            ),
+            label,
+            false,
+        ),
+    }
 }
 
 fn authenticate(g: &Inner, req: &Req) -> Result<Principal, ApiErr> {

@@ -76,22 +76,7 @@ pub fn fingerprint_md5(public_pkcs1_b64: &str) -> Result<String, String> {
     let key = rsa::RsaPublicKey::from_pkcs1_der(&der).map_err(|e| e.to_string())?;
     let spki = key.to_public_key_der().map_err(|e| e.to_string())?;
     let digest = md5::Md5::digest(spki.as_bytes());
-    Ok(hex_colons(&digest, false))
-}
-
-/// Hex with colons, e.g. `ab:cd`.
-pub fn hex_colons(bytes: &[u8], upper: bool) -> String {
-    bytes
-        .iter()
-        .map(|b| {
-            if upper {
-                format!("{b:02X}")
-            } else {
-                format!("{b:02x}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(":")
+    Ok(crate::oci::keys::colon_hex(&digest, false))
 }
 
 fn dn(cn: &str) -> rcgen::DistinguishedName {
@@ -178,8 +163,8 @@ pub fn issue_leaf(
         cert_pem: cert.pem(),
         key_pem,
         public_key: public,
-        sha1: hex_colons(sha1.as_ref(), true),
-        sha256: hex_colons(sha256.as_ref(), false),
+        sha1: crate::oci::keys::colon_hex(sha1.as_ref(), true),
+        sha256: crate::oci::keys::colon_hex(sha256.as_ref(), false),
     })
 }
 

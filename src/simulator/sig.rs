@@ -224,8 +224,8 @@ mod tests {
             .collect()
     }
 
-    // Oracle's Python SDK vector (tests/fixtures/oci-signing, python-sdk-post).
-    const PY_PUB: &str = include_str!("../../tests/fixtures/oci-signing/python-sdk-2048.pub.pem");
+    // Oracle's Python SDK vector (tests/vectors/oci-signing, python-sdk-post).
+    const PY_PUB: &str = include_str!("../../tests/vectors/oci-signing/python-sdk-2048.pub.pem");
     const PY_POST_AUTH: &str = "Signature algorithm=\"rsa-sha256\",headers=\"date (request-target) host content-length content-type x-content-sha256\",keyId=\"ocid1.tenancy.oc1..aaaaaaaatesttenancy/ocid1.user.oc1..aaaaaaaatestuser/33:5b:5a:57:bf:ad:58:e6:9b:ad:e3:e2:31:86:10:df\",signature=\"IsDlnZT53GBkLyWwwuMDpFv6REnzj2jLeX1BR1VsQ/I4wB66Pyl5t8BprBTR8ZxHODGsnoSz0cIJNiHN4EehdlhoA218pkF/YN5Tp594nXHt5d4ZTOv6djzQNeRRxECAhc0ZjnF15rmBamJqZEbhU2CflRaZHDEXN/2C9bQOhOyXZP5vW8gvKRfEQmX1uy2U2UI7NE/c5m3PhByDC/yLxONJhK3AN7xF/lqgX0XgvMgDmJGpdc9qBqSgTgxeizartcZZIrndLc0uSrZ/SM58W9BOuCUuhxLF7QVeFN9xOKHAnHGqT5twU7PgBQvpJPT5BQ3mI9WbwC/Gr+F+/CQmlw==\",version=\"1\"";
     const BODY: &str = "{\"vnicId\": \"ocid1.vnic.oc1.iad.abc\", \"ipAddress\": \"10.0.0.100\"}";
     const DATE: &str = "Thu, 05 Jan 2014 21:31:40 GMT";

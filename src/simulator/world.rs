@@ -64,6 +64,9 @@ pub struct Session {
 /// The first answer to a create call carrying an `opc-retry-token`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RetryRecord {
+    /// world clock (ms) when first answered; tokens last 24 hours
+    #[serde(default)]
+    pub at: i64,
     pub request_sha256: String,
     pub status: u16,
     pub body: String,
@@ -103,8 +106,9 @@ impl std::fmt::Debug for LeafCert {
     }
 }
 
-/// The whole simulated cloud. Serialised as JSON to the world file.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The whole simulated cloud. Serialised as JSON to the world file (which holds the seeded
+/// user's private key and the CA key: it is a test artifact, keep it out of version control).
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct World {
     pub tenancy_id: String,
     pub home_region: String,
@@ -131,8 +135,28 @@ pub struct World {
     pub seeded: Option<Seeded>,
 }
 
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let counts: BTreeMap<&str, usize> = self
+            .resources
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.len()))
+            .collect();
+        f.debug_struct("World")
+            .field("tenancy_id", &self.tenancy_id)
+            .field("home_region", &self.home_region)
+            .field("regions", &self.regions)
+            .field("resources", &counts)
+            .field("users", &self.users.len())
+            .field("sessions", &self.sessions.len())
+            .field("clock_offset_ms", &self.clock_offset_ms)
+            .field("secrets", &"[redacted]")
+            .finish()
+    }
+}
+
 /// What `World::seed` should build. `Default` gives a small usable cloud.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SeedSpec {
     pub tenancy_name: String,
     pub home_region: String,
@@ -145,6 +169,21 @@ pub struct SeedSpec {
     pub user_name: String,
     /// PEM private key (PKCS#1 or PKCS#8) to register for the user; `None` generates a 2048-bit key
     pub user_key_pem: Option<String>,
+}
+
+impl std::fmt::Debug for SeedSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeedSpec")
+            .field("home_region", &self.home_region)
+            .field("other_regions", &self.other_regions)
+            .field("vcn_cidr", &self.vcn_cidr)
+            .field("subnet_cidr", &self.subnet_cidr)
+            .field(
+                "user_key_pem",
+                &self.user_key_pem.as_ref().map(|_| "[redacted]"),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for SeedSpec {
@@ -528,6 +567,77 @@ impl World {
         Ok((w, seeded))
     }
 
+    /// Adds a regional subnet to a VCN (in the VCN's region and compartment).
+    pub fn add_subnet(
+        &mut self,
+        vcn_id: &str,
+        cidr: &str,
+        name: &str,
+    ) -> Result<String, WorldError> {
+        let vcn = self
+            .get(VCN, vcn_id)
+            .cloned()
+            .ok_or_else(|| WorldError::Seed(format!("no vcn {vcn_id}")))?;
+        let c =
+            Cidr::parse(cidr).ok_or_else(|| WorldError::Seed(format!("bad subnet cidr {cidr}")))?;
+        let vcn_cidr = vcn
+            .get("cidrBlock")
+            .and_then(Value::as_str)
+            .and_then(Cidr::parse)
+            .ok_or_else(|| WorldError::Seed("the vcn has no cidr".into()))?;
+        if !vcn_cidr.contains(c.network().into()) || c.prefix < vcn_cidr.prefix {
+            return Err(WorldError::Seed(format!(
+                "subnet {cidr} is not inside the vcn"
+            )));
+        }
+        let overlaps = self.all(SUBNET).any(|s| {
+            s.get("vcnId").and_then(Value::as_str) == Some(vcn_id)
+                && s.get("cidrBlock")
+                    .and_then(Value::as_str)
+                    .and_then(Cidr::parse)
+                    .is_some_and(|o| {
+                        o.contains(c.network().into()) || c.contains(o.network().into())
+                    })
+        });
+        if overlaps {
+            return Err(WorldError::Seed(format!(
+                "subnet {cidr} overlaps another subnet of the vcn"
+            )));
+        }
+        let region = vcn
+            .get("_region")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let id = self.new_id(SUBNET, Some(&region));
+        let net = format!("{}/{}", std::net::Ipv4Addr::from(c.addr), c.prefix);
+        let router = std::net::Ipv4Addr::from(c.network() + 1).to_string();
+        self.insert(
+            SUBNET,
+            json!({"id": id, "compartmentId": vcn.get("compartmentId"), "vcnId": vcn_id, "cidrBlock": net,
+                   "ipv4CidrBlocks": [net], "availabilityDomain": null, "displayName": name,
+                   "dnsLabel": null, "lifecycleState": "AVAILABLE", "prohibitPublicIpOnVnic": true,
+                   "prohibitInternetIngress": true, "routeTableId": vcn.get("defaultRouteTableId"),
+                   "securityListIds": [vcn.get("defaultSecurityListId")],
+                   "dhcpOptionsId": vcn.get("defaultDhcpOptionsId"), "timeCreated": rfc3339(wall_ms()),
+                   "virtualRouterIp": router, "virtualRouterMac": "00:00:17:00:00:01",
+                   "freeformTags": {}, "definedTags": {}, "_region": region}),
+        );
+        Ok(id)
+    }
+
+    /// Adds a compartment under `parent` (the tenancy or another compartment).
+    pub fn add_compartment(&mut self, name: &str, parent: &str) -> String {
+        let id = self.new_id(COMPARTMENT, None);
+        self.insert(
+            COMPARTMENT,
+            json!({"id": id, "compartmentId": parent, "name": name, "description": name,
+                   "timeCreated": rfc3339(wall_ms()), "lifecycleState": "ACTIVE", "isAccessible": true,
+                   "freeformTags": {}, "definedTags": {}}),
+        );
+        id
+    }
+
     /// AD names for a region, e.g. `Sxim:US-ASHBURN-AD-1`.
     pub fn availability_domains(&self, region: &str) -> Vec<String> {
         let prefix: String = self
@@ -682,6 +792,20 @@ mod tests {
         assert!(c.is_usable("10.0.1.2".parse().unwrap()));
         assert!(!c.is_usable("10.0.1.255".parse().unwrap()));
         assert!(!c.is_usable("10.0.2.5".parse().unwrap()));
+    }
+
+    #[test]
+    fn debug_output_redacts_keys() {
+        let spec = SeedSpec {
+            user_key_pem: Some("-----BEGIN PRIVATE KEY-----secret".into()),
+            ..SeedSpec::default()
+        };
+        assert!(!format!("{spec:?}").contains("secret"));
+        let w = World {
+            token_secret: "hmac-secret".into(),
+            ..World::default()
+        };
+        assert!(!format!("{w:?}").contains("hmac-secret"));
     }
 
     #[test]
