@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use crate::engine::plan::Plan;
 use crate::engine::progress::Progress;
 
+use super::pair::OpsError;
 use super::pair::{default_user_data_dir, Outcome};
 use super::target::{open, TargetOptions};
 
@@ -19,7 +20,7 @@ pub async fn apply(
     opts: &ApplyOptions,
     confirm: &(dyn Fn(&Plan) -> bool + Sync),
     progress: &dyn Progress,
-) -> anyhow::Result<Outcome> {
+) -> Result<Outcome, OpsError> {
     let t = open(&opts.target).await?;
     let sess = t.session(opts.target.state_path());
     let replace = sess.node_indexes(&opts.replace)?;
@@ -27,5 +28,5 @@ pub async fn apply(
         .user_data_dir
         .clone()
         .unwrap_or_else(|| default_user_data_dir(&opts.target.blueprint));
-    Ok(sess.apply(&replace, confirm, progress, &dir).await?)
+    sess.apply(&replace, confirm, progress, &dir).await
 }

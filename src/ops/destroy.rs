@@ -3,6 +3,7 @@
 use crate::engine::plan::Plan;
 use crate::engine::progress::Progress;
 
+use super::pair::OpsError;
 use super::pair::Outcome;
 use super::target::{open, TargetOptions};
 
@@ -10,8 +11,8 @@ pub async fn destroy(
     opts: &TargetOptions,
     confirm: &(dyn Fn(&Plan) -> bool + Sync),
     progress: &dyn Progress,
-) -> anyhow::Result<Outcome> {
+) -> Result<Outcome, OpsError> {
     let t = open(opts).await?;
     let sess = t.session(opts.state_path());
-    Ok(sess.destroy(confirm, progress).await?)
+    sess.destroy(confirm, progress).await
 }

@@ -85,6 +85,8 @@ pub enum OpsError {
     Cancelled,
     #[error(transparent)]
     Exec(#[from] ExecError),
+    #[error(transparent)]
+    Open(#[from] super::target::OpenError),
 }
 
 /// Everything known before anything changes.

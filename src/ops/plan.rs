@@ -2,6 +2,7 @@
 
 use crate::engine::plan::Plan;
 
+use super::pair::OpsError;
 use super::target::{open, TargetOptions};
 
 pub struct PlanOptions {
@@ -11,12 +12,12 @@ pub struct PlanOptions {
     pub destroy: bool,
 }
 
-pub async fn plan(opts: &PlanOptions) -> anyhow::Result<Plan> {
+pub async fn plan(opts: &PlanOptions) -> Result<Plan, OpsError> {
     let t = open(&opts.target).await?;
     let sess = t.session(opts.target.state_path());
     if opts.destroy {
         return Ok(sess.destroy_plan().await?.1);
     }
     let replace = sess.node_indexes(&opts.replace)?;
-    Ok(sess.plan(&replace).await?)
+    sess.plan(&replace).await
 }

@@ -7,11 +7,30 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde_json::Value;
 
 use crate::blueprint::Blueprint;
-use crate::simulator::{SeedSpec, Seeded, SimConfig, SimHandle, Simulator, World};
+use crate::simulator::{
+    SeedSpec, Seeded, SimConfig, SimError, SimHandle, Simulator, World, WorldError,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    #[error(transparent)]
+    World(#[from] WorldError),
+    #[error(transparent)]
+    Start(#[from] SimError),
+    #[error("cannot read or write the simulator's user file {path}: {source}; check the directory's permissions")]
+    UserFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a simulator user file ({source}); delete it and the world file next to it to start over")]
+    UserFileParse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
 
 /// Where the simulated world of a blueprint is kept.
 pub fn world_path(blueprint: &Path) -> PathBuf {
@@ -39,24 +58,32 @@ fn delay_ms(var: &str, default: u64) -> u64 {
 }
 
 /// Starts the simulator for this blueprint, seeding its world on first use.
-pub async fn start(bp: &Blueprint, blueprint_path: &Path) -> anyhow::Result<(SimHandle, Seeded)> {
+pub async fn start(
+    bp: &Blueprint,
+    blueprint_path: &Path,
+) -> Result<(SimHandle, Seeded), SimulateError> {
     let wpath = world_path(blueprint_path);
     let upath = user_path(blueprint_path);
     let (world, seeded) = if wpath.exists() && upath.exists() {
         let world = World::load(&wpath)?;
-        let text = fs::read_to_string(&upath)
-            .with_context(|| format!("cannot read {}", upath.display()))?;
-        let seeded: Seeded = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{} is not a simulator user file; delete it and the world file to start over",
-                upath.display()
-            )
+        let text = fs::read_to_string(&upath).map_err(|source| SimulateError::UserFile {
+            path: upath.clone(),
+            source,
         })?;
+        let seeded: Seeded =
+            serde_json::from_str(&text).map_err(|source| SimulateError::UserFileParse {
+                path: upath.clone(),
+                source,
+            })?;
         (world, seeded)
     } else {
         let (world, seeded) = seed_for(bp)?;
         world.save(&wpath)?;
-        write_private(&upath, &serde_json::to_string_pretty(&seeded)?)?;
+        let text = serde_json::to_string_pretty(&seeded).expect("seeded serializes");
+        write_private(&upath, &text).map_err(|source| SimulateError::UserFile {
+            path: upath.clone(),
+            source,
+        })?;
         (world, seeded)
     };
     let config = SimConfig {
@@ -71,7 +98,7 @@ pub async fn start(bp: &Blueprint, blueprint_path: &Path) -> anyhow::Result<(Sim
 
 /// A world whose home region, compartment and subnet are the ones the blueprint names, with the
 /// subnet sized from the VIP's prefix (default /24).
-pub fn seed_for(bp: &Blueprint) -> anyhow::Result<(World, Seeded)> {
+pub fn seed_for(bp: &Blueprint) -> Result<(World, Seeded), WorldError> {
     let prefix = bp.network.vip_prefix.unwrap_or(24).clamp(16, 30);
     let vip = u32::from(bp.network.vip);
     let mask = u32::MAX << (32 - prefix);
@@ -125,15 +152,13 @@ fn rename_id(world: &mut World, old: &str, new: &str) {
     }
 }
 
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(text.as_bytes())?;
-    Ok(())
+        .open(path)?;
+    f.write_all(text.as_bytes())
 }

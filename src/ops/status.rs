@@ -2,10 +2,11 @@
 
 use crate::engine::report::Report;
 
+use super::pair::OpsError;
 use super::target::{open, TargetOptions};
 
-pub async fn status(opts: &TargetOptions) -> anyhow::Result<Report> {
+pub async fn status(opts: &TargetOptions) -> Result<Report, OpsError> {
     let t = open(opts).await?;
     let sess = t.session(opts.state_path());
-    Ok(sess.status().await?)
+    sess.status().await
 }

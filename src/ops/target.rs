@@ -11,7 +11,9 @@ use crate::engine::oci_cloud::OciCloud;
 use crate::engine::resolve::PairSpec;
 use crate::engine::state;
 use crate::engine::Cloud;
-use crate::oci::{AuthOptions, Client, Credentials, PrivateKey, RetryPolicy};
+use crate::oci::{
+    AuthError, AuthOptions, Client, Credentials, KeyError, OciError, PrivateKey, RetryPolicy,
+};
 use crate::render::AgentSettings;
 use crate::simulator::Seeded;
 
@@ -79,7 +81,22 @@ fn with_kill_hook(cloud: Box<dyn Cloud>) -> Box<dyn Cloud> {
 }
 
 /// Reads the blueprint and connects to OCI (or starts the simulator with `--simulate`).
-pub async fn open(opts: &TargetOptions) -> anyhow::Result<Target> {
+/// Why a pair could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Blueprint(#[from] blueprint_view::BlueprintError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Oci(#[from] OciError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Simulate(#[from] simulate::SimulateError),
+}
+
+pub async fn open(opts: &TargetOptions) -> Result<Target, OpenError> {
     let bp = blueprint_view::load(&opts.blueprint)?;
     let spec = blueprint_view::pair_spec(&bp);
     if opts.simulate {
@@ -119,7 +136,7 @@ async fn open_simulated(
     bp: Blueprint,
     spec: PairSpec,
     opts: &TargetOptions,
-) -> anyhow::Result<Target> {
+) -> Result<Target, OpenError> {
     let (handle, seeded) = simulate::start(&bp, &opts.blueprint).await?;
     let mut t = simulated(
         bp,
@@ -139,7 +156,7 @@ pub fn simulated(
     base_url: &str,
     seeded: &Seeded,
     retry: RetryPolicy,
-) -> anyhow::Result<Target> {
+) -> Result<Target, OpenError> {
     let key = PrivateKey::from_pem(
         seeded.private_key_pem.as_bytes(),
         None,
