@@ -504,14 +504,20 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
-    /// Moves the VIP onto a node the plan keeps (the preferred one if it is kept).
+    /// Moves the VIP off a node about to be replaced (the one whose step waits for this move),
+    /// or back into the pair, onto the preferred node when it can.
     async fn move_vip(&self) -> Result<(), StepError> {
         let d = self.desired();
         let r = Resource::Vip;
         let p = d.preferred;
+        let waits_for_vip = |i: usize| {
+            self.plan
+                .step(Resource::node(i))
+                .is_some_and(|s| s.depends_on.iter().any(|x| x.resource == Resource::Vip))
+        };
         let target = [p, 1 - p]
             .into_iter()
-            .find(|&i| self.plan.action(Resource::node(i)) == Action::NoOp)
+            .find(|&i| !waits_for_vip(i))
             .unwrap_or(p);
         let node = Resource::node(target);
         let vnic_id = self

@@ -322,11 +322,19 @@ pub fn diff(
                 )],
                 depends_on: vec![],
             },
-            Some(_) => Step {
+            // Both nodes are new: replace the other one first, move the VIP onto it, then
+            // replace the holder, so the VIP stays up throughout (a rolling replacement).
+            Some(holder) => Step {
                 resource: Resource::Vip,
-                action: Action::Create,
-                reasons: vec!["its vnic goes away with the replaced nodes".to_string()],
-                depends_on: vip_on_preferred_vnic,
+                action: Action::Update,
+                reasons: vec![format!(
+                    "vnic: move from {} to {} once {} is ready, then {} is replaced (rolling, the vip stays up)",
+                    Resource::node(holder),
+                    Resource::node(1 - holder),
+                    Resource::node(1 - holder),
+                    Resource::node(holder)
+                )],
+                depends_on: vec![dep(Resource::node(1 - holder), Milestone::Done)],
             },
             None => Step {
                 resource: Resource::Vip,
@@ -340,13 +348,17 @@ pub fn diff(
         },
     };
     // A node that holds the VIP waits for the VIP to move off it before it is terminated.
-    if vip_step.action == Action::Update && vip_step.depends_on.is_empty() {
-        for s in node_steps
-            .iter_mut()
-            .filter(|s| s.action == Action::Replace)
-        {
-            s.depends_on.push(dep(Resource::Vip, Milestone::Done));
-        }
+    let holder_replaced = observed
+        .vip
+        .as_ref()
+        .filter(|_| observed.vip_is_ours)
+        .and_then(|v| v.vnic_id.as_deref())
+        .and_then(|v| observed.node_with_vnic(v))
+        .filter(|&h| node_steps[h].action == Action::Replace);
+    if let Some(h) = holder_replaced.filter(|_| vip_step.action == Action::Update) {
+        node_steps[h]
+            .depends_on
+            .push(dep(Resource::Vip, Milestone::Done));
     }
 
     // Dynamic group

@@ -736,3 +736,35 @@ async fn replacing_the_vip_holder_moves_the_vip_to_the_peer_first() {
     let vip = w.ips.values().next().unwrap();
     assert_eq!(vip.vnic_id, run.state.get(Resource::Node2).unwrap().vnic_id);
 }
+
+#[tokio::test(start_paused = true)]
+async fn replacing_both_nodes_is_rolling_and_the_vip_never_goes_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let d = desired();
+    let first = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    first.result.unwrap();
+    let vip = first.state.id(Resource::Vip).unwrap().to_string();
+    cloud.clear_trace();
+    let run = apply(&cloud, &d, first.state, &path, &[0, 1]).await;
+    run.result.unwrap();
+    let t = cloud.mutations();
+    assert_eq!(
+        t,
+        vec![
+            "!TerminateInstance",
+            "!LaunchInstance",
+            "!UpdatePrivateIp",
+            "!TerminateInstance",
+            "!LaunchInstance",
+            "!UpdateDynamicGroup"
+        ]
+    );
+    // The same private IP object, now on the new node2.
+    let w = cloud.w.lock().unwrap();
+    assert_eq!(
+        w.ips[&vip].vnic_id,
+        run.state.get(Resource::Node2).unwrap().vnic_id
+    );
+}

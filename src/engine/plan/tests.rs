@@ -337,13 +337,29 @@ fn replacing_the_vip_holder_moves_the_vip_first() {
 }
 
 #[test]
-fn replacing_both_nodes_recreates_the_vip_after() {
+fn replacing_both_nodes_rolls_so_the_vip_stays_up() {
     let d = desired();
     let o = converged(&d);
     let plan = diff(&d, &o, &all_recorded(), &[0, 1]).unwrap();
     assert_eq!(plan.replaced_nodes(), vec![0, 1]);
-    assert_eq!(plan.action(Resource::Vip), Action::Create);
     assert!(plan.step(Resource::Node1).unwrap().reasons[0].contains("--replace"));
+    // node2 first; the VIP moves onto the new node2; then node1 (the holder) goes.
+    assert_eq!(plan.action(Resource::Vip), Action::Update);
+    assert_eq!(
+        plan.step(Resource::Vip).unwrap().depends_on,
+        vec![dep(Resource::Node2, Milestone::Done)]
+    );
+    assert!(plan
+        .step(Resource::Node1)
+        .unwrap()
+        .depends_on
+        .contains(&dep(Resource::Vip, Milestone::Done)));
+    assert!(!plan
+        .step(Resource::Node2)
+        .unwrap()
+        .depends_on
+        .iter()
+        .any(|x| x.resource == Resource::Vip));
 }
 
 #[test]
