@@ -43,9 +43,30 @@ pub struct Report {
     pub resources: Vec<ResourceReport>,
 }
 
+/// What a report needs from the blueprint side: names and the addresses asked for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Labels {
+    pub pair: String,
+    pub vip: Ipv4Addr,
+    pub names: [String; 2],
+    /// Shown when a node is absent (from the blueprint, or picked and kept in state).
+    pub addresses: [Option<Ipv4Addr>; 2],
+}
+
+impl From<&Desired> for Labels {
+    fn from(d: &Desired) -> Labels {
+        Labels {
+            pair: d.pair.clone(),
+            vip: d.vip,
+            names: [d.nodes[0].name.clone(), d.nodes[1].name.clone()],
+            addresses: [Some(d.nodes[0].private_ip), Some(d.nodes[1].private_ip)],
+        }
+    }
+}
+
 impl Report {
     pub fn build(
-        d: &Desired,
+        d: &Labels,
         o: &Observed,
         s: &State,
         user_data_files: Option<[PathBuf; 2]>,
@@ -56,11 +77,11 @@ impl Report {
                 let live = o.nodes[i].as_ref();
                 NodeReport {
                     role: r.key().to_string(),
-                    name: live.map_or(d.nodes[i].name.clone(), |n| n.display_name.clone()),
+                    name: live.map_or(d.names[i].clone(), |n| n.display_name.clone()),
                     private_ip: live
                         .and_then(|n| n.vnic.as_ref())
                         .and_then(|v| v.private_ip)
-                        .or(Some(d.nodes[i].private_ip)),
+                        .or(d.addresses[i]),
                     instance_id: live
                         .map(|n| n.id.clone())
                         .or_else(|| s.id(r).map(str::to_string)),
@@ -164,7 +185,7 @@ mod tests {
     fn names_the_vip_holder_per_the_api() {
         let d = desired();
         let mut o = converged(&d);
-        let r = Report::build(&d, &o, &State::new("quickstart"), None);
+        let r = Report::build(&(&d).into(), &o, &State::new("quickstart"), None);
         assert_eq!(r.vip_holder.as_deref(), Some("instance1"));
         assert!(
             r.render_text().contains("vip 172.16.2.10 on instance1"),
@@ -172,11 +193,11 @@ mod tests {
             r.render_text()
         );
         o.vip.as_mut().unwrap().vnic_id = Some("ocid1.vnic.oc1..v1".into());
-        let r = Report::build(&d, &o, &State::new("quickstart"), None);
+        let r = Report::build(&(&d).into(), &o, &State::new("quickstart"), None);
         assert_eq!(r.vip_holder.as_deref(), Some("instance2"));
         o.vip = None;
         o.nodes[1] = None;
-        let r = Report::build(&d, &o, &State::new("quickstart"), None);
+        let r = Report::build(&(&d).into(), &o, &State::new("quickstart"), None);
         assert_eq!(r.vip_holder, None);
         assert_eq!(r.nodes[1].state, "ABSENT");
         let json = serde_json::to_value(&r).unwrap();

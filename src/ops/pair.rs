@@ -12,10 +12,10 @@ use crate::engine::addresses::Cidr;
 use crate::engine::executor::{ExecError, ExecOptions, Executor};
 use crate::engine::lock::{Lock, LockError};
 use crate::engine::model::{Desired, Observed};
-use crate::engine::observe::{observe, ObserveError};
+use crate::engine::observe::{observe, ObserveError, Scope};
 use crate::engine::plan::{destroy_plan, diff, Plan, PlanError};
 use crate::engine::progress::Progress;
-use crate::engine::report::Report;
+use crate::engine::report::{Labels, Report};
 use crate::engine::resolve::{self, Lookups, PairSpec, ResolveError};
 use crate::engine::state::{State, StateError};
 use crate::engine::{Cloud, Resource};
@@ -212,16 +212,48 @@ impl Session<'_> {
         let mut state = state;
         let observed = observe(self.cloud, &p.desired.scope(), &mut state).await?;
         Ok(Outcome {
-            report: Report::build(&p.desired, &observed, &state, Some(files)),
+            report: Report::build(&(&p.desired).into(), &observed, &state, Some(files)),
             plan: p.plan,
         })
     }
 
+    /// State and the live pair, without the lookups and rendering only apply needs (so
+    /// destroy and status work even when, say, the image is no longer available).
+    pub async fn observe(&self) -> Result<(State, Scope, Observed, Labels), OpsError> {
+        let mut state = self.load_state()?;
+        let subnet = self
+            .cloud
+            .get_subnet(&self.spec.subnet_id)
+            .await
+            .map_err(ResolveError::from)?
+            .ok_or_else(|| ResolveError::SubnetNotFound {
+                id: self.spec.subnet_id.clone(),
+            })?;
+        let spec = &self.spec;
+        let scope = Scope {
+            pair: spec.pair.clone(),
+            tenancy_id: self.tenancy_id.clone(),
+            compartment_id: spec.compartment_id.clone(),
+            vcn_id: subnet.vcn_id,
+            subnet_id: spec.subnet_id.clone(),
+            vip: spec.vip,
+            dynamic_group: spec.dynamic_group.clone(),
+            policy: spec.policy.clone(),
+        };
+        let observed = observe(self.cloud, &scope, &mut state).await?;
+        let labels = Labels {
+            pair: spec.pair.clone(),
+            vip: spec.vip,
+            names: [spec.nodes[0].name.clone(), spec.nodes[1].name.clone()],
+            addresses: [0, 1].map(|i| spec.nodes[i].private_ip.or(state.node_ips.map(|a| a[i]))),
+        };
+        Ok((state, scope, observed, labels))
+    }
+
     /// The destroy plan, from what exists now.
-    pub async fn destroy_plan(&self) -> Result<(Prepared, Plan), OpsError> {
-        let p = self.prepare(&[]).await?;
-        let plan = destroy_plan(&p.observed);
-        Ok((p, plan))
+    pub async fn destroy_plan(&self) -> Result<Plan, OpsError> {
+        let (_, _, observed, _) = self.observe().await?;
+        Ok(destroy_plan(&observed))
     }
 
     pub async fn destroy(
@@ -230,11 +262,12 @@ impl Session<'_> {
         progress: &dyn Progress,
     ) -> Result<Outcome, OpsError> {
         let _lock = Lock::acquire(&self.state_path, "vipsetup destroy")?;
-        let (p, plan) = self.destroy_plan().await?;
+        let (state, scope, observed, labels) = self.observe().await?;
+        let plan = destroy_plan(&observed);
         if plan.has_changes() && !confirm(&plan) {
             return Err(OpsError::Cancelled);
         }
-        let mut state = p.state;
+        let mut state = state;
         state.save(&self.state_path)?;
         let ex = Executor::new(
             self.cloud,
@@ -247,17 +280,17 @@ impl Session<'_> {
         );
         let (mut state, result) = ex.run().await;
         result?;
-        let observed = observe(self.cloud, &p.desired.scope(), &mut state).await?;
+        let observed = observe(self.cloud, &scope, &mut state).await?;
         Ok(Outcome {
-            report: Report::build(&p.desired, &observed, &state, None),
+            report: Report::build(&labels, &observed, &state, None),
             plan,
         })
     }
 
     /// Each resource's live state and where the VIP is, per the API. Read-only.
     pub async fn status(&self) -> Result<Report, OpsError> {
-        let p = self.prepare(&[]).await?;
-        Ok(Report::build(&p.desired, &p.observed, &p.state, None))
+        let (state, _, observed, labels) = self.observe().await?;
+        Ok(Report::build(&labels, &observed, &state, None))
     }
 }
 

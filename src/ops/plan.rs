@@ -16,7 +16,7 @@ pub async fn plan(opts: &PlanOptions) -> Result<Plan, OpsError> {
     let t = open(&opts.target).await?;
     let sess = t.session(opts.target.state_path());
     if opts.destroy {
-        return Ok(sess.destroy_plan().await?.1);
+        return sess.destroy_plan().await;
     }
     let replace = sess.node_indexes(&opts.replace)?;
     sess.plan(&replace).await
