@@ -5,7 +5,10 @@
 use super::cloud::{Cloud, CloudError};
 use std::net::Ipv4Addr;
 
-use super::model::{Desired, Observed, Resource, TAG_PAIR};
+use super::model::{
+    Desired, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, Observed,
+    Resource, TAG_PAIR,
+};
 use super::state::State;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,130 +59,184 @@ fn ours(tags: &std::collections::BTreeMap<String, String>, pair: &str) -> bool {
     tags.get(TAG_PAIR).is_some_and(|p| p == pair)
 }
 
-/// Observes the pair and adopts what it finds into `state` (the caller saves it).
-pub async fn observe(
+fn not_deleted(state: &str) -> bool {
+    !matches!(state, "DELETED" | "DELETING" | "TERMINATED" | "TERMINATING")
+}
+
+async fn observe_nsg(
     cloud: &dyn Cloud,
     d: &Scope,
-    state: &mut State,
-) -> Result<Observed, ObserveError> {
-    let mut o = Observed::default();
-
-    // NSG
-    let mut nsg = match state.id(Resource::Nsg) {
+    id: Option<String>,
+) -> Result<Option<LiveNsg>, ObserveError> {
+    let by_id = match id {
         Some(id) => cloud
-            .get_nsg(id)
+            .get_nsg(&id)
             .await?
-            .filter(|n| n.lifecycle_state != "TERMINATED" && n.lifecycle_state != "TERMINATING"),
+            .filter(|n| not_deleted(&n.lifecycle_state)),
         None => None,
     };
-    if nsg.is_none() {
-        nsg = cloud
+    match by_id {
+        Some(n) => Ok(Some(n)),
+        None => Ok(cloud
             .find_nsg(&d.compartment_id, &d.vcn_id, &d.pair)
-            .await?;
+            .await?),
     }
-    if let Some(n) = &nsg {
-        state.entry(Resource::Nsg).id = Some(n.id.clone());
-    }
-    o.nsg = nsg;
+}
 
-    // Nodes
-    for i in 0..2 {
-        let r = Resource::node(i);
-        let mut inst = match state.id(r) {
-            Some(id) => cloud.get_instance(id).await?,
-            None => None,
-        };
-        if inst.as_ref().is_none_or(|x| x.is_gone()) {
-            if let Some(found) = cloud
-                .find_instance(&d.compartment_id, &d.pair, r.key())
-                .await?
-            {
-                inst = Some(found);
-            }
-        }
-        if let Some(x) = inst.as_mut().filter(|x| !x.is_gone()) {
-            x.vnic = cloud.primary_vnic(&d.compartment_id, &x.id).await?;
-            let e = state.entry(r);
-            e.id = Some(x.id.clone());
-            e.name = Some(x.display_name.clone());
-            e.vnic_id = x.vnic.as_ref().map(|v| v.id.clone());
-        }
-        o.nodes[i] = inst;
-    }
-
-    // Dynamic group (unique name in the tenancy)
-    let mut dg = match state.id(Resource::DynamicGroup) {
-        Some(id) => cloud.get_dynamic_group(id).await?,
+async fn observe_node(
+    cloud: &dyn Cloud,
+    d: &Scope,
+    r: Resource,
+    id: Option<String>,
+) -> Result<Option<LiveInstance>, ObserveError> {
+    let mut inst = match id {
+        Some(id) => cloud.get_instance(&id).await?,
         None => None,
-    }
-    .filter(|g| !matches!(g.lifecycle_state.as_str(), "DELETED" | "DELETING"));
-    if dg.is_none() {
-        dg = cloud
-            .find_dynamic_group(&d.tenancy_id, &d.dynamic_group)
+    };
+    // Gone (or never recorded): a run killed before recording may have made it; find it by tags.
+    if inst.as_ref().is_none_or(|x| x.is_gone()) {
+        if let Some(found) = cloud
+            .find_instance(&d.compartment_id, &d.pair, r.key())
             .await?
-            .filter(|g| !matches!(g.lifecycle_state.as_str(), "DELETED" | "DELETING"));
-        if let Some(g) = &dg {
-            if !ours(&g.tags, &d.pair) {
-                return Err(ObserveError::NameTaken {
-                    kind: "dynamic group",
-                    name: g.name.clone(),
-                    id: g.id.clone(),
-                    pair: d.pair.clone(),
-                });
-            }
+        {
+            inst = Some(found);
         }
     }
-    if let Some(g) = &dg {
-        let e = state.entry(Resource::DynamicGroup);
-        e.id = Some(g.id.clone());
-        e.name = Some(g.name.clone());
+    if let Some(x) = inst.as_mut().filter(|x| !x.is_gone()) {
+        x.vnic = cloud.primary_vnic(&d.compartment_id, &x.id).await?;
     }
-    o.dynamic_group = dg;
+    Ok(inst)
+}
 
-    // Policy
-    let mut pol = match state.id(Resource::Policy) {
-        Some(id) => cloud.get_policy(id).await?,
+async fn observe_dynamic_group(
+    cloud: &dyn Cloud,
+    d: &Scope,
+    id: Option<String>,
+) -> Result<Option<LiveDynamicGroup>, ObserveError> {
+    let by_id = match id {
+        Some(id) => cloud
+            .get_dynamic_group(&id)
+            .await?
+            .filter(|g| not_deleted(&g.lifecycle_state)),
         None => None,
+    };
+    if by_id.is_some() {
+        return Ok(by_id);
     }
-    .filter(|p| !matches!(p.lifecycle_state.as_str(), "DELETED" | "DELETING"));
-    if pol.is_none() {
-        pol = cloud
-            .find_policy(&d.compartment_id, &d.policy)
-            .await?
-            .filter(|p| !matches!(p.lifecycle_state.as_str(), "DELETED" | "DELETING"));
-        if let Some(p) = &pol {
-            if !ours(&p.tags, &d.pair) {
-                return Err(ObserveError::NameTaken {
-                    kind: "policy",
-                    name: p.name.clone(),
-                    id: p.id.clone(),
-                    pair: d.pair.clone(),
-                });
-            }
-        }
+    // Names are unique in the tenancy: one with ours that is not tagged as ours is someone else's.
+    let found = cloud
+        .find_dynamic_group(&d.tenancy_id, &d.dynamic_group)
+        .await?
+        .filter(|g| not_deleted(&g.lifecycle_state));
+    match found {
+        Some(g) if !ours(&g.tags, &d.pair) => Err(ObserveError::NameTaken {
+            kind: "dynamic group",
+            name: g.name,
+            id: g.id,
+            pair: d.pair.clone(),
+        }),
+        other => Ok(other),
     }
-    if let Some(p) = &pol {
-        let e = state.entry(Resource::Policy);
-        e.id = Some(p.id.clone());
-        e.name = Some(p.name.clone());
-    }
-    o.policy = pol;
+}
 
-    // VIP: by OCID, else by address in the subnet (at most one private IP holds an address).
-    let mut vip = match state.id(Resource::Vip) {
+async fn observe_policy(
+    cloud: &dyn Cloud,
+    d: &Scope,
+    id: Option<String>,
+) -> Result<Option<LivePolicy>, ObserveError> {
+    let by_id = match id {
+        Some(id) => cloud
+            .get_policy(&id)
+            .await?
+            .filter(|p| not_deleted(&p.lifecycle_state)),
+        None => None,
+    };
+    if by_id.is_some() {
+        return Ok(by_id);
+    }
+    let found = cloud
+        .find_policy(&d.compartment_id, &d.policy)
+        .await?
+        .filter(|p| not_deleted(&p.lifecycle_state));
+    match found {
+        Some(p) if !ours(&p.tags, &d.pair) => Err(ObserveError::NameTaken {
+            kind: "policy",
+            name: p.name,
+            id: p.id,
+            pair: d.pair.clone(),
+        }),
+        other => Ok(other),
+    }
+}
+
+/// The private IP holding the VIP address, by OCID or by address (at most one holds it), and
+/// whether it is this pair's.
+async fn observe_vip(
+    cloud: &dyn Cloud,
+    d: &Scope,
+    id: Option<String>,
+) -> Result<(Option<LivePrivateIp>, bool), ObserveError> {
+    let mut vip = match &id {
         Some(id) => cloud.get_private_ip(id).await?,
         None => None,
     };
     if vip.is_none() {
         vip = cloud.find_private_ip(&d.subnet_id, d.vip).await?;
     }
-    if let Some(v) = &vip {
-        o.vip_is_ours = !v.is_primary
-            && (state.id(Resource::Vip) == Some(v.id.as_str()) || ours(&v.tags, &d.pair));
-        if o.vip_is_ours {
-            state.entry(Resource::Vip).id = Some(v.id.clone());
+    let is_ours = vip.as_ref().is_some_and(|v| {
+        !v.is_primary && (id.as_deref() == Some(v.id.as_str()) || ours(&v.tags, &d.pair))
+    });
+    Ok((vip, is_ours))
+}
+
+/// Observes the pair (each resource concurrently) and adopts what it finds into `state` (the
+/// caller saves it). Read-only.
+pub async fn observe(
+    cloud: &dyn Cloud,
+    d: &Scope,
+    state: &mut State,
+) -> Result<Observed, ObserveError> {
+    let id = |r: Resource| state.id(r).map(str::to_string);
+    let (nsg, node1, node2, dynamic_group, policy, (vip, vip_is_ours)) = tokio::try_join!(
+        observe_nsg(cloud, d, id(Resource::Nsg)),
+        observe_node(cloud, d, Resource::Node1, id(Resource::Node1)),
+        observe_node(cloud, d, Resource::Node2, id(Resource::Node2)),
+        observe_dynamic_group(cloud, d, id(Resource::DynamicGroup)),
+        observe_policy(cloud, d, id(Resource::Policy)),
+        observe_vip(cloud, d, id(Resource::Vip)),
+    )?;
+    // Adopt what was found. What is gone stays recorded: the next create must use a new retry
+    // token (`State::retire`), which needs to know there was one.
+    if let Some(n) = &nsg {
+        state.entry(Resource::Nsg).id = Some(n.id.clone());
+    }
+    for (r, inst) in [(Resource::Node1, &node1), (Resource::Node2, &node2)] {
+        if let Some(x) = inst.as_ref().filter(|x| !x.is_gone()) {
+            let e = state.entry(r);
+            e.id = Some(x.id.clone());
+            e.name = Some(x.display_name.clone());
+            e.vnic_id = x.vnic.as_ref().map(|v| v.id.clone());
         }
     }
-    o.vip = vip;
-    Ok(o)
+    if let Some(g) = &dynamic_group {
+        let e = state.entry(Resource::DynamicGroup);
+        e.id = Some(g.id.clone());
+        e.name = Some(g.name.clone());
+    }
+    if let Some(p) = &policy {
+        let e = state.entry(Resource::Policy);
+        e.id = Some(p.id.clone());
+        e.name = Some(p.name.clone());
+    }
+    if let Some(v) = vip.as_ref().filter(|_| vip_is_ours) {
+        state.entry(Resource::Vip).id = Some(v.id.clone());
+    }
+    Ok(Observed {
+        nsg,
+        nodes: [node1, node2],
+        dynamic_group,
+        policy,
+        vip,
+        vip_is_ours,
+    })
 }
