@@ -29,19 +29,21 @@ pub fn same_matching_rule(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
-/// The three statements the agent needs, scoped to the pair's compartment, then the extras.
+/// The three statements the agent needs, scoped to the pair's compartment (`in tenancy` when
+/// the pair lives in the root compartment, which `compartment id` can't name), then the extras.
 pub fn policy_statements(
     dynamic_group: &str,
     compartment_id: &str,
     extra: &[String],
 ) -> Vec<String> {
+    let scope = if compartment_id.starts_with("ocid1.tenancy.") {
+        "tenancy".to_string()
+    } else {
+        format!("compartment id {compartment_id}")
+    };
     let mut statements: Vec<String> = ["private-ips", "vnics", "subnets"]
         .iter()
-        .map(|r| {
-            format!(
-                "Allow dynamic-group {dynamic_group} to use {r} in compartment id {compartment_id}"
-            )
-        })
+        .map(|r| format!("Allow dynamic-group {dynamic_group} to use {r} in {scope}"))
         .collect();
     statements.extend(extra.iter().cloned());
     statements
@@ -88,5 +90,11 @@ mod tests {
             .iter()
             .all(|st| !st.contains("manage") && !st.contains("tenancy")));
         assert_eq!(s[3], "Allow x");
+    }
+
+    #[test]
+    fn the_root_compartment_is_named_as_the_tenancy() {
+        let s = policy_statements("dg", "ocid1.tenancy.oc1..t", &[]);
+        assert_eq!(s[0], "Allow dynamic-group dg to use private-ips in tenancy");
     }
 }
