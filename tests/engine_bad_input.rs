@@ -203,3 +203,40 @@ async fn iam_outside_the_home_region_is_a_clear_error_and_nothing_is_untracked()
     sess.destroy(&yes, &Silent).await.unwrap();
     assert_eq!(counts(&p.world(), "172.16.2.10"), (0, 0, 0, 0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dynamic_group_name_taken_by_someone_else_fails_before_any_change() {
+    let p = pair().await;
+    let spec = vipsetup::engine::cloud::DynamicGroupSpec {
+        tenancy_id: p.target.tenancy_id.clone(),
+        name: "quickstart-dg".into(),
+        description: "not vipsetup's".into(),
+        matching_rule: "ANY {instance.compartment.id = 'ocid1.compartment.oc1..x'}".into(),
+        tags: BTreeMap::new(),
+    };
+    p.target
+        .cloud
+        .create_dynamic_group(&spec, "other-token")
+        .await
+        .unwrap();
+    p.sim.clear_log();
+    let e = p
+        .session()
+        .apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("a dynamic group named \"quickstart-dg\""),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("does not belong to pair \"quickstart\""),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("choose another name in the blueprint"),
+        "{msg}"
+    );
+    assert!(p.mutations().is_empty(), "{:?}", p.mutations());
+}
