@@ -272,3 +272,35 @@ async fn apply_and_destroy_finish_with_a_fifth_of_calls_failing() {
     sess.destroy(&yes, &Silent).await.unwrap();
     assert_eq!(counts(&p.world(), VIP), (0, 0, 0, 0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_vip_address_replaces_the_private_ip() {
+    let mut p = pair().await;
+    p.session()
+        .apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    p.target.spec.vip = "172.16.2.20".parse().unwrap();
+    let sess = p.session();
+    let plan = sess.plan(&[]).await.unwrap();
+    assert_eq!(
+        plan.action(Resource::Vip),
+        Action::Replace,
+        "{}",
+        plan.render_text()
+    );
+    assert!(plan
+        .render_text()
+        .contains("forces replacement because the address changed (172.16.2.10 -> 172.16.2.20)"));
+    let out = sess
+        .apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    assert_eq!(out.report.vip_holder.as_deref(), Some("instance1"));
+    let w = p.world();
+    assert_eq!(counts(&w, VIP).4, 0, "the old address is gone");
+    assert_eq!(counts(&w, "172.16.2.20").4, 1, "the new one is there");
+    assert!(!sess.plan(&[]).await.unwrap().has_changes());
+    sess.destroy(&yes, &Silent).await.unwrap();
+    assert_eq!(counts(&p.world(), "172.16.2.20"), (0, 0, 0, 0, 0));
+}

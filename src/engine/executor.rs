@@ -258,6 +258,14 @@ impl<'a> Executor<'a> {
                 self.put_policy(action == Action::Update).await
             }
             (Resource::Vip, Action::Update) => self.move_vip().await,
+            (Resource::Vip, Action::Replace) => {
+                if let Some(old) = self.read(|s| s.id(r).map(str::to_string)) {
+                    self.progress.status(r, "deleting the old address");
+                    self.cloud.delete_private_ip(&old).await?;
+                    self.record(|s| s.retire(r))?;
+                }
+                self.create_vip().await
+            }
             (Resource::Vip, _) => self.create_vip().await,
         }
     }

@@ -234,6 +234,8 @@ pub struct Observed {
     pub vip: Option<LivePrivateIp>,
     /// Whether `vip` belongs to this pair (recorded in state or tagged with the pair's name).
     pub vip_is_ours: bool,
+    /// The pair's recorded VIP object when it holds an address the blueprint no longer names.
+    pub stale_vip: Option<LivePrivateIp>,
 }
 
 impl Observed {

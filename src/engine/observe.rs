@@ -175,10 +175,15 @@ async fn observe_vip(
     cloud: &dyn Cloud,
     d: &Scope,
     id: Option<String>,
-) -> Result<(Option<LivePrivateIp>, bool), ObserveError> {
-    let mut vip = match &id {
+) -> Result<(Option<LivePrivateIp>, bool, Option<LivePrivateIp>), ObserveError> {
+    let by_id = match &id {
         Some(id) => cloud.get_private_ip(id).await?,
         None => None,
+    };
+    // The recorded VIP at another address: the blueprint's `vip` changed.
+    let (mut vip, stale) = match by_id {
+        Some(v) if v.ip_address != d.vip => (None, Some(v)),
+        other => (other, None),
     };
     if vip.is_none() {
         vip = cloud.find_private_ip(&d.subnet_id, d.vip).await?;
@@ -186,7 +191,7 @@ async fn observe_vip(
     let is_ours = vip.as_ref().is_some_and(|v| {
         !v.is_primary && (id.as_deref() == Some(v.id.as_str()) || ours(&v.tags, &d.pair))
     });
-    Ok((vip, is_ours))
+    Ok((vip, is_ours, stale))
 }
 
 /// Observes the pair (each resource concurrently) and adopts what it finds into `state` (the
@@ -197,7 +202,7 @@ pub async fn observe(
     state: &mut State,
 ) -> Result<Observed, ObserveError> {
     let id = |r: Resource| state.id(r).map(str::to_string);
-    let (nsg, node1, node2, dynamic_group, policy, (vip, vip_is_ours)) = tokio::try_join!(
+    let (nsg, node1, node2, dynamic_group, policy, (vip, vip_is_ours, stale_vip)) = tokio::try_join!(
         observe_nsg(cloud, d, id(Resource::Nsg)),
         observe_node(cloud, d, Resource::Node1, id(Resource::Node1)),
         observe_node(cloud, d, Resource::Node2, id(Resource::Node2)),
@@ -238,5 +243,6 @@ pub async fn observe(
         policy,
         vip,
         vip_is_ours,
+        stale_vip,
     })
 }

@@ -347,6 +347,15 @@ pub fn diff(
             },
         },
     };
+    // The VIP's address changed: its private IP object is deleted and one made at the new address.
+    let mut vip_step = vip_step;
+    if let (Some(old), Action::Create) = (&observed.stale_vip, vip_step.action) {
+        vip_step.action = Action::Replace;
+        vip_step.reasons = vec![format!(
+            "forces replacement because the address changed ({} -> {})",
+            old.ip_address, desired.vip
+        )];
+    }
     // A node that holds the VIP waits for the VIP to move off it before it is terminated.
     let holder_replaced = observed
         .vip
@@ -494,7 +503,7 @@ pub fn destroy_plan(observed: &Observed) -> Plan {
     ];
     let steps = vec![
         present(
-            observed.vip.is_some() && observed.vip_is_ours,
+            (observed.vip.is_some() && observed.vip_is_ours) || observed.stale_vip.is_some(),
             Resource::Vip,
             vec![],
         ),

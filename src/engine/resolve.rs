@@ -217,9 +217,10 @@ pub fn desired(
         user_data,
         assign_public_ip: spec.assign_public_ip,
     };
+    // No address in it: a changed VIP must not ripple into IAM updates.
     let description = format!(
-        "vipsetup pair {}: lets its two nodes move the VIP {}",
-        spec.pair, spec.vip
+        "vipsetup pair {}: lets its two nodes move the VIP",
+        spec.pair
     );
     Desired {
         pair: spec.pair.clone(),

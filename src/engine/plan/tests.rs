@@ -102,6 +102,7 @@ pub(crate) fn converged(d: &Desired) -> Observed {
             tags: d.tags_for(Resource::Vip),
         }),
         vip_is_ours: true,
+        stale_vip: None,
     }
 }
 
@@ -294,6 +295,15 @@ fn drift_table() {
                 (Resource::Vip, Action::Create),
             ],
             "PROVISIONING (launched by an earlier run): wait for its vnic and RUNNING",
+        ),
+        (
+            "vip address changed in the blueprint",
+            |d, o| {
+                d.vip = "172.16.2.20".parse().unwrap();
+                o.stale_vip = o.vip.take();
+            },
+            vec![(Resource::Vip, Action::Replace)],
+            "forces replacement because the address changed (172.16.2.10 -> 172.16.2.20)",
         ),
         (
             "vip on a foreign vnic of ours",
