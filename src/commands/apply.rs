@@ -7,6 +7,8 @@ use clap::Args;
 use super::confirm::{check_can_confirm, confirmer};
 use super::progress::for_stdout;
 use super::target_args::{print_json, runtime, OutputFormat, TargetArgs};
+use crate::engine::plan::Action;
+use crate::engine::Resource;
 use crate::error::exit;
 use crate::ops::apply::{apply, ApplyOptions};
 
@@ -46,6 +48,15 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<i32> {
             println!("no changes: the pair matches the blueprint");
         }
         print!("\n{}", outcome.report.render_text());
+        let iam_changed = [Resource::DynamicGroup, Resource::Policy]
+            .iter()
+            .any(|r| outcome.plan.action(*r) != Action::NoOp);
+        if iam_changed {
+            println!(
+                "\nnote: IAM changes take up to a few minutes to reach instance principals; \
+                 the agents wait them out before they can move the VIP"
+            );
+        }
     }
     Ok(exit::OK)
 }

@@ -3,7 +3,7 @@
 //! instances boot, the VIP goes on as soon as its node's VNIC exists), and state is saved after
 //! every call that changed the cloud. A failed step stops only the steps that depend on it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -567,15 +567,6 @@ impl<'a> Executor<'a> {
         self.record(|s| s.retire(r))?;
         Ok(())
     }
-}
-
-/// Per-resource outcome counts, for summaries.
-pub fn count_actions(plan: &Plan) -> BTreeMap<String, usize> {
-    let mut m = BTreeMap::new();
-    for s in &plan.steps {
-        *m.entry(s.action.to_string()).or_default() += 1;
-    }
-    m
 }
 
 #[cfg(test)]
