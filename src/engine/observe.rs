@@ -210,6 +210,21 @@ pub async fn observe(
         observe_policy(cloud, d, id(Resource::Policy)),
         observe_vip(cloud, d, id(Resource::Vip)),
     )?;
+    // A secondary IP with the VIP's address on one of the pair's own VNICs is the pair's VIP even
+    // when untagged: the agent re-creates it when it finds none (e.g. after the node holding it
+    // was replaced), and vipsetup must adopt that one, not call the address taken.
+    let on_our_vnic = vip.as_ref().is_some_and(|v| {
+        !v.is_primary
+            && v.vnic_id.as_ref().is_some_and(|vn| {
+                [&node1, &node2].iter().any(|n| {
+                    n.as_ref()
+                        .filter(|n| !n.is_gone())
+                        .and_then(|n| n.vnic.as_ref())
+                        .is_some_and(|x| &x.id == vn)
+                })
+            })
+    });
+    let vip_is_ours = vip_is_ours || on_our_vnic;
     // Adopt what was found. What is gone stays recorded: the next create must use a new retry
     // token (`State::retire`), which needs to know there was one.
     if let Some(n) = &nsg {

@@ -768,3 +768,45 @@ async fn replacing_both_nodes_is_rolling_and_the_vip_never_goes_away() {
         run.state.get(Resource::Node2).unwrap().vnic_id
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_vip_the_agent_recreated_untagged_on_a_node_is_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let d = desired();
+    let first = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    first.result.unwrap();
+    // The VIP object vanished and the agent on node2 made a new one, without vipsetup's tags.
+    let vnic2 = first
+        .state
+        .get(Resource::Node2)
+        .unwrap()
+        .vnic_id
+        .clone()
+        .unwrap();
+    let old = first.state.id(Resource::Vip).unwrap().to_string();
+    {
+        let mut w = cloud.w.lock().unwrap();
+        w.ips.remove(&old);
+        w.ips.insert(
+            "ocid1.privateip.oc1..byagent".into(),
+            LivePrivateIp {
+                id: "ocid1.privateip.oc1..byagent".into(),
+                ip_address: d.vip,
+                vnic_id: Some(vnic2),
+                is_primary: false,
+                tags: BTreeMap::new(),
+            },
+        );
+    }
+    cloud.clear_trace();
+    let again = apply(&cloud, &d, first.state, &path, &[]).await;
+    again.result.unwrap();
+    assert!(!again.plan.has_changes(), "{}", again.plan.render_text());
+    assert!(cloud.mutations().is_empty());
+    assert_eq!(
+        again.state.id(Resource::Vip),
+        Some("ocid1.privateip.oc1..byagent")
+    );
+}
