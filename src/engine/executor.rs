@@ -497,6 +497,12 @@ impl<'a> Executor<'a> {
         let vnic_id = self
             .read(|s| s.get(holder).and_then(|e| e.vnic_id.clone()))
             .ok_or_else(|| StepError::Failed(format!("no vnic recorded for {holder}")))?;
+        // The agent may have made it already (it re-creates the VIP when it takes over and
+        // finds none): adopt that one rather than fail on an address in use.
+        if let Some(found) = self.adoptable_vip().await? {
+            self.record(|s| s.entry(r).id = Some(found))?;
+            return Ok(());
+        }
         self.record(|s| s.retire(r))?;
         let spec = PrivateIpSpec {
             vnic_id,
@@ -512,22 +518,34 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
-    /// Moves the VIP off a node about to be replaced (the one whose step waits for this move),
-    /// or back into the pair, onto the preferred node when it can.
+    /// The VIP's private IP if one exists on one of the pair's VNICs (as recorded now).
+    async fn adoptable_vip(&self) -> Result<Option<String>, StepError> {
+        let d = self.desired();
+        let Some(found) = self.cloud.find_private_ip(&d.subnet_id, d.vip).await? else {
+            return Ok(None);
+        };
+        let ours = self.read(|s| {
+            [Resource::Node1, Resource::Node2]
+                .iter()
+                .any(|n| s.get(*n).and_then(|e| e.vnic_id.as_ref()) == found.vnic_id.as_ref())
+        });
+        if ours && !found.is_primary {
+            Ok(Some(found.id))
+        } else {
+            Err(StepError::Failed(format!(
+                "the vip {} is already in use in the subnet (private ip {} on vnic {}); choose a free address for `vip` in the blueprint",
+                d.vip,
+                found.id,
+                found.vnic_id.as_deref().unwrap_or("none")
+            )))
+        }
+    }
+
+    /// Moves the VIP from a VNIC outside the pair back onto the preferred node.
     async fn move_vip(&self) -> Result<(), StepError> {
         let d = self.desired();
         let r = Resource::Vip;
-        let p = d.preferred;
-        let waits_for_vip = |i: usize| {
-            self.plan
-                .step(Resource::node(i))
-                .is_some_and(|s| s.depends_on.iter().any(|x| x.resource == Resource::Vip))
-        };
-        let target = [p, 1 - p]
-            .into_iter()
-            .find(|&i| !waits_for_vip(i))
-            .unwrap_or(p);
-        let node = Resource::node(target);
+        let node = Resource::node(d.preferred);
         let vnic_id = self
             .read(|s| s.get(node).and_then(|e| e.vnic_id.clone()))
             .ok_or_else(|| StepError::Failed(format!("no vnic recorded for {node}")))?;

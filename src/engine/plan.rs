@@ -311,31 +311,27 @@ pub fn diff(
                 };
                 noop(Resource::Vip, note)
             }
-            Some(holder) if !node_new(1 - holder) => Step {
-                resource: Resource::Vip,
-                action: Action::Update,
-                reasons: vec![format!(
-                    "vnic: move from {} to {} before {} is replaced",
-                    Resource::node(holder),
-                    Resource::node(1 - holder),
-                    Resource::node(holder)
-                )],
-                depends_on: vec![],
-            },
-            // Both nodes are new: replace the other one first, move the VIP onto it, then
-            // replace the holder, so the VIP stays up throughout (a rolling replacement).
-            Some(holder) => Step {
-                resource: Resource::Vip,
-                action: Action::Update,
-                reasons: vec![format!(
-                    "vnic: move from {} to {} once {} is ready, then {} is replaced (rolling, the vip stays up)",
-                    Resource::node(holder),
-                    Resource::node(1 - holder),
-                    Resource::node(1 - holder),
-                    Resource::node(holder)
-                )],
-                depends_on: vec![dep(Resource::node(1 - holder), Milestone::Done)],
-            },
+            // Its node is replaced: the private IP goes with that node's VNIC. vipsetup does not
+            // move it away first: the old node's agent, MASTER until it dies, would only move it
+            // back. The peer's agent takes over and re-creates it; apply then adopts that one, or
+            // creates it on the preferred node if no agent did.
+            Some(holder) => {
+                let mut deps = vec![dep(Resource::node(holder), Milestone::Done)];
+                if p != holder {
+                    deps.push(dep(Resource::node(p), Milestone::VnicReady));
+                }
+                Step {
+                    resource: Resource::Vip,
+                    action: Action::Create,
+                    reasons: vec![format!(
+                        "its private ip goes away with {}'s vnic; the agent on the peer re-creates it \
+                         when it takes over, which apply adopts (or apply creates it on {})",
+                        Resource::node(holder),
+                        Resource::node(p)
+                    )],
+                    depends_on: deps,
+                }
+            }
             None => Step {
                 resource: Resource::Vip,
                 action: Action::Update,
@@ -356,18 +352,20 @@ pub fn diff(
             old.ip_address, desired.vip
         )];
     }
-    // A node that holds the VIP waits for the VIP to move off it before it is terminated.
-    let holder_replaced = observed
+    // Replacing both nodes: the one not holding the VIP first, so one node is always up to
+    // hold it (a rolling replacement).
+    let holder = observed
         .vip
         .as_ref()
         .filter(|_| observed.vip_is_ours)
         .and_then(|v| v.vnic_id.as_deref())
-        .and_then(|v| observed.node_with_vnic(v))
-        .filter(|&h| node_steps[h].action == Action::Replace);
-    if let Some(h) = holder_replaced.filter(|_| vip_step.action == Action::Update) {
-        node_steps[h]
-            .depends_on
-            .push(dep(Resource::Vip, Milestone::Done));
+        .and_then(|v| observed.node_with_vnic(v));
+    if let Some(h) = holder {
+        if node_steps[h].action == Action::Replace && node_steps[1 - h].action != Action::NoOp {
+            node_steps[h]
+                .depends_on
+                .push(dep(Resource::node(1 - h), Milestone::Done));
+        }
     }
 
     // Dynamic group

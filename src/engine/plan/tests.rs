@@ -186,7 +186,7 @@ fn drift_table() {
             vec![
                 (Resource::Node1, Action::Replace),
                 (Resource::DynamicGroup, Action::Update),
-                (Resource::Vip, Action::Update),
+                (Resource::Vip, Action::Create),
             ],
             "forces replacement because the shape changed",
         ),
@@ -196,7 +196,7 @@ fn drift_table() {
             vec![
                 (Resource::Node1, Action::Replace),
                 (Resource::DynamicGroup, Action::Update),
-                (Resource::Vip, Action::Update),
+                (Resource::Vip, Action::Create),
             ],
             "the ssh keys changed",
         ),
@@ -330,46 +330,52 @@ fn drift_table() {
     }
 }
 
+/// vipsetup never moves the VIP off a node it replaces: that node's agent, MASTER until the
+/// end, would move it straight back. The VIP goes with the VNIC, the peer's agent re-creates it,
+/// and apply adopts that (or creates it) once the replacement is done.
 #[test]
-fn replacing_the_vip_holder_moves_the_vip_first() {
+fn replacing_the_vip_holder_does_not_fight_its_agent() {
     let mut d = desired();
     let o = converged(&d);
     d.nodes[0].image_id = "ocid1.image.oc1..newer".into();
     let plan = diff(&d, &o, &all_recorded(), &[]).unwrap();
-    assert_eq!(plan.action(Resource::Vip), Action::Update);
-    assert!(plan.step(Resource::Vip).unwrap().depends_on.is_empty());
+    assert_eq!(plan.replaced_nodes(), vec![0]);
+    assert_eq!(plan.action(Resource::Vip), Action::Create);
+    assert_eq!(
+        plan.step(Resource::Vip).unwrap().depends_on,
+        vec![dep(Resource::Node1, Milestone::Done)]
+    );
     assert!(plan
+        .render_text()
+        .contains("the agent on the peer re-creates it"));
+    assert!(!plan
         .step(Resource::Node1)
         .unwrap()
         .depends_on
-        .contains(&dep(Resource::Vip, Milestone::Done)));
-    assert_eq!(plan.replaced_nodes(), vec![0]);
+        .iter()
+        .any(|x| x.resource == Resource::Vip));
 }
 
 #[test]
-fn replacing_both_nodes_rolls_so_the_vip_stays_up() {
+fn replacing_both_nodes_rolls_the_vip_holder_last() {
     let d = desired();
     let o = converged(&d);
     let plan = diff(&d, &o, &all_recorded(), &[0, 1]).unwrap();
     assert_eq!(plan.replaced_nodes(), vec![0, 1]);
     assert!(plan.step(Resource::Node1).unwrap().reasons[0].contains("--replace"));
-    // node2 first; the VIP moves onto the new node2; then node1 (the holder) goes.
-    assert_eq!(plan.action(Resource::Vip), Action::Update);
-    assert_eq!(
-        plan.step(Resource::Vip).unwrap().depends_on,
-        vec![dep(Resource::Node2, Milestone::Done)]
-    );
+    // node2 first, then node1 (the holder): one node is always there to hold the VIP.
     assert!(plan
         .step(Resource::Node1)
         .unwrap()
         .depends_on
-        .contains(&dep(Resource::Vip, Milestone::Done)));
+        .contains(&dep(Resource::Node2, Milestone::Done)));
     assert!(!plan
         .step(Resource::Node2)
         .unwrap()
         .depends_on
         .iter()
-        .any(|x| x.resource == Resource::Vip));
+        .any(|x| x.resource == Resource::Node1));
+    assert_eq!(plan.action(Resource::Vip), Action::Create);
 }
 
 #[test]
