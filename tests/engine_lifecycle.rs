@@ -304,3 +304,26 @@ async fn a_changed_vip_address_replaces_the_private_ip() {
     sess.destroy(&yes, &Silent).await.unwrap();
     assert_eq!(counts(&p.world(), "172.16.2.20"), (0, 0, 0, 0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_propagation_lag_is_waited_out() {
+    let p = pair().await;
+    // Right after the dynamic group is made, the policy naming it is "not found" twice.
+    p.sim.inject_fault(
+        "CreatePolicy",
+        2,
+        FaultKind::status(
+            404,
+            "NotAuthorizedOrNotFound",
+            "Authorization failed or requested resource not found.",
+        ),
+    );
+    let out = p
+        .session()
+        .apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    assert_eq!(out.report.vip_holder.as_deref(), Some("instance1"));
+    assert_eq!(p.sim.count("CreatePolicy"), 3);
+    assert_eq!(counts(&p.world(), VIP), (2, 1, 1, 1, 1));
+}

@@ -39,6 +39,19 @@ impl Default for ExecOptions {
     }
 }
 
+/// How long after IAM writes "not found"-like answers are taken for propagation lag.
+const IAM_CONSISTENCY_WINDOW: Duration = Duration::from_secs(240);
+
+/// The answers Oracle's SDKs retry inside the IAM eventual-consistency window.
+fn is_iam_lag(e: &CloudError) -> bool {
+    matches!(
+        (e.status, e.code.as_deref()),
+        (Some(404), _)
+            | (Some(400), Some("RelatedResourceNotAuthorizedOrNotFound"))
+            | (Some(409), Some("NotAuthorizedOrResourceAlreadyExists"))
+    )
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
     #[error(transparent)]
@@ -221,6 +234,29 @@ impl<'a> Executor<'a> {
                 )));
             }
             tokio::time::sleep(self.opts.poll_interval).await;
+        }
+    }
+
+    /// IAM is eventually consistent: right after a write, a new dynamic group may still be
+    /// "not found" for the policy that names it. Retries those answers for up to 4 minutes, as
+    /// Oracle's Go SDK does after IAM writes (creates re-send the same retry token, so a retry
+    /// can't make a second copy).
+    async fn iam_call<T, F, Fut>(&self, r: Resource, mut call: F) -> Result<T, StepError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, CloudError>>,
+    {
+        let window = tokio::time::Instant::now() + IAM_CONSISTENCY_WINDOW;
+        let mut delay = self.opts.poll_interval;
+        loop {
+            match call().await {
+                Err(e) if is_iam_lag(&e) && tokio::time::Instant::now() + delay < window => {
+                    self.progress.status(r, "waiting for IAM to catch up");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
+                other => return other.map_err(StepError::from),
+            }
         }
     }
 
@@ -423,13 +459,16 @@ impl<'a> Executor<'a> {
         let id = if update {
             let id = self.id_of(r)?;
             self.progress.status(r, "updating");
-            self.cloud.update_dynamic_group(&id, &spec).await?;
+            self.iam_call(r, || self.cloud.update_dynamic_group(&id, &spec))
+                .await?;
             id
         } else {
             self.record(|s| s.retire(r))?;
             let token = self.read(|s| token_for(s, r));
             self.progress.status(r, "creating");
-            let id = self.cloud.create_dynamic_group(&spec, &token).await?;
+            let id = self
+                .iam_call(r, || self.cloud.create_dynamic_group(&spec, &token))
+                .await?;
             self.record(|s| {
                 let e = s.entry(r);
                 e.id = Some(id.clone());
@@ -463,13 +502,16 @@ impl<'a> Executor<'a> {
         let id = if update {
             let id = self.id_of(r)?;
             self.progress.status(r, "updating");
-            self.cloud.update_policy(&id, &spec).await?;
+            self.iam_call(r, || self.cloud.update_policy(&id, &spec))
+                .await?;
             id
         } else {
             self.record(|s| s.retire(r))?;
             let token = self.read(|s| token_for(s, r));
             self.progress.status(r, "creating");
-            let id = self.cloud.create_policy(&spec, &token).await?;
+            let id = self
+                .iam_call(r, || self.cloud.create_policy(&spec, &token))
+                .await?;
             self.record(|s| {
                 let e = s.entry(r);
                 e.id = Some(id.clone());
