@@ -1,4 +1,4 @@
-//! Command-line layer: the only module that knows about clap (and, later, indicatif).
+//! Command-line layer: the only module that knows about clap (and indicatif, in `commands`).
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +23,11 @@ pub enum Command {
     Render(commands::render::RenderArgs),
     /// Write a commented starter blueprint (to stdout without FILE)
     Init(commands::init::InitArgs),
+    Plan(commands::plan::PlanArgs),
+    Apply(commands::apply::ApplyArgs),
+    Destroy(commands::destroy::DestroyArgs),
+    Status(commands::status::StatusArgs),
+    ForceUnlock(commands::force_unlock::ForceUnlockArgs),
     /// The local OCI simulator (for tests and first runs)
     #[command(hide = true)]
     Simulator(commands::simulator::SimulatorArgs),
@@ -35,6 +40,11 @@ pub fn main() -> i32 {
         Command::Validate(args) => commands::validate::run(args),
         Command::Render(args) => commands::render::run(args),
         Command::Init(args) => commands::init::run(args),
+        Command::Plan(args) => commands::plan::run(args),
+        Command::Apply(args) => commands::apply::run(args),
+        Command::Destroy(args) => commands::destroy::run(args),
+        Command::Status(args) => commands::status::run(args),
+        Command::ForceUnlock(args) => commands::force_unlock::run(args),
         Command::Simulator(args) => commands::simulator::run(args),
     };
     match result {

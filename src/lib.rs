@@ -8,7 +8,9 @@
 pub mod blueprint;
 pub mod cli;
 pub mod commands;
+pub mod engine;
 pub mod error;
 pub mod oci;
+pub mod ops;
 pub mod render;
 pub mod simulator;

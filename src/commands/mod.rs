@@ -1,6 +1,14 @@
 //! One file per subcommand: each turns parsed flags into options and calls the library.
 
+pub mod apply;
+pub mod confirm;
+pub mod destroy;
+pub mod force_unlock;
 pub mod init;
+pub mod plan;
+pub mod progress;
 pub mod render;
 pub mod simulator;
+pub mod status;
+pub mod target_args;
 pub mod validate;

@@ -1,0 +1,62 @@
+//! `vipsetup apply BLUEPRINT`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::confirm::{check_can_confirm, confirmer};
+use super::progress::for_stdout;
+use super::target_args::{print_json, runtime, OutputFormat, TargetArgs};
+use crate::engine::plan::Action;
+use crate::engine::Resource;
+use crate::error::exit;
+use crate::ops::apply::{apply, ApplyOptions};
+
+/// Build the pair, or bring it back in line with the blueprint; safe to run again
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Don't ask for confirmation
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Allow replacing this node (name or node1/node2), or force its replacement; repeatable
+    #[arg(long, value_name = "NODE")]
+    pub replace: Vec<String>,
+    /// Where to write each node's rendered cloud-config [default: <BLUEPRINT>.rendered/]
+    #[arg(long, value_name = "DIR")]
+    pub user_data_dir: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+pub fn run(args: ApplyArgs) -> anyhow::Result<i32> {
+    check_can_confirm(args.auto_approve, "apply")?;
+    let json = args.output == OutputFormat::Json;
+    let opts = ApplyOptions {
+        target: args.target.options(),
+        replace: args.replace.clone(),
+        user_data_dir: args.user_data_dir.clone(),
+    };
+    let confirm = confirmer(args.auto_approve, !json, "apply");
+    let progress = for_stdout(json);
+    let outcome = runtime()?.block_on(apply(&opts, &confirm, progress.as_ref()))?;
+    if json {
+        print_json(&outcome)?;
+    } else {
+        if !outcome.plan.has_changes() {
+            println!("no changes: the pair matches the blueprint");
+        }
+        print!("\n{}", outcome.report.render_text());
+        let iam_changed = [Resource::DynamicGroup, Resource::Policy]
+            .iter()
+            .any(|r| outcome.plan.action(*r) != Action::NoOp);
+        if iam_changed {
+            println!(
+                "\nnote: IAM changes take up to a few minutes to reach instance principals; \
+                 the agents wait them out before they can move the VIP"
+            );
+        }
+    }
+    Ok(exit::OK)
+}

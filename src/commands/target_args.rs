@@ -1,0 +1,66 @@
+//! Flags shared by plan, apply, destroy and status, and the output format switch.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::ops::target::TargetOptions;
+
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// The pair's blueprint (YAML)
+    pub blueprint: PathBuf,
+    /// State file [default: <BLUEPRINT>.state.json]
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Run against the built-in OCI simulator (no cloud account needed); its world is kept in
+    /// <BLUEPRINT>.sim-world.json so commands run one after another see the same cloud
+    #[arg(long)]
+    pub simulate: bool,
+    /// Profile in the OCI config file
+    #[arg(long, env = "OCI_CLI_PROFILE")]
+    pub profile: Option<String>,
+    /// OCI config file [default: ~/.oci/config]
+    #[arg(long, env = "OCI_CLI_CONFIG_FILE", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+    /// How to authenticate: api_key, security_token or instance_principal
+    #[arg(long, env = "OCI_CLI_AUTH")]
+    pub auth: Option<String>,
+    /// Send every OCI request to this base URL (e.g. a simulator)
+    #[arg(long, env = "VIPSETUP_OCI_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+}
+
+impl TargetArgs {
+    pub fn options(&self) -> TargetOptions {
+        TargetOptions {
+            blueprint: self.blueprint.clone(),
+            state: self.state.clone(),
+            simulate: self.simulate,
+            profile: self.profile.clone(),
+            config_file: self.config_file.clone(),
+            auth: self.auth.clone(),
+            endpoint: self.endpoint.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// A tokio runtime for one command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}

@@ -1,0 +1,633 @@
+//! Carries out a plan as a dependency graph: every step runs as soon as the milestones it
+//! depends on are reached (both instances launch together, the IAM objects are made while the
+//! instances boot, the VIP goes on as soon as its node's VNIC exists), and state is saved after
+//! every call that changed the cloud. A failed step stops only the steps that depend on it.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::cloud::{
+    Cloud, CloudError, DynamicGroupSpec, InstanceSpec, NsgSpec, PolicySpec, PrivateIpSpec,
+};
+use super::iam;
+use super::model::{vrrp_rules, Desired, Resource};
+use super::plan::{Action, Dep, Milestone, Plan, PlanKind, Step};
+use super::progress::Progress;
+use super::state::{State, StateError};
+use super::token::token_for;
+
+#[derive(Clone, Debug)]
+pub struct ExecOptions {
+    /// How often to poll a resource that is on its way to a state.
+    pub poll_interval: Duration,
+    /// How long one wait (e.g. for RUNNING) may take before the step fails.
+    pub wait_timeout: Duration,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions {
+            poll_interval: Duration::from_secs(3),
+            wait_timeout: Duration::from_secs(20 * 60),
+        }
+    }
+}
+
+/// How long after IAM writes "not found"-like answers are taken for propagation lag.
+const IAM_CONSISTENCY_WINDOW: Duration = Duration::from_secs(240);
+
+/// The answers Oracle's SDKs retry inside the IAM eventual-consistency window.
+fn is_iam_lag(e: &CloudError) -> bool {
+    matches!(
+        (e.status, e.code.as_deref()),
+        (Some(404), _)
+            | (Some(400), Some("RelatedResourceNotAuthorizedOrNotFound"))
+            | (Some(409), Some("NotAuthorizedOrResourceAlreadyExists"))
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("{0}")]
+    Failed(String),
+    #[error("not started: {0} failed")]
+    DependencyFailed(Resource),
+}
+
+/// The steps that failed, each with its error; the state is saved as far as it got.
+#[derive(Debug, thiserror::Error)]
+#[error("{}; fix the cause and run the command again (it resumes where it stopped)",
+    .failures.iter().map(|(r, e)| format!("{r}: {e}")).collect::<Vec<_>>().join("; "))]
+pub struct ExecError {
+    pub failures: Vec<(Resource, StepError)>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Progressed {
+    reached: BTreeSet<(Resource, Milestone)>,
+    failed: BTreeSet<Resource>,
+}
+
+pub struct Executor<'a> {
+    cloud: &'a dyn Cloud,
+    desired: Option<&'a Desired>,
+    plan: &'a Plan,
+    state: Mutex<State>,
+    state_path: PathBuf,
+    progress: &'a dyn Progress,
+    opts: ExecOptions,
+    events: watch::Sender<Progressed>,
+}
+
+impl<'a> Executor<'a> {
+    /// `desired` is needed for apply plans, not for destroy plans.
+    pub fn new(
+        cloud: &'a dyn Cloud,
+        desired: Option<&'a Desired>,
+        plan: &'a Plan,
+        state: State,
+        state_path: PathBuf,
+        progress: &'a dyn Progress,
+        opts: ExecOptions,
+    ) -> Executor<'a> {
+        Executor {
+            cloud,
+            desired,
+            plan,
+            state: Mutex::new(state),
+            state_path,
+            progress,
+            opts,
+            events: watch::channel(Progressed::default()).0,
+        }
+    }
+
+    /// Runs every step; returns the final state, or the failures (state saved either way).
+    pub async fn run(self) -> (State, Result<(), ExecError>) {
+        let results =
+            futures_util::future::join_all(self.plan.steps.iter().map(|s| self.run_step(s))).await;
+        let failures: Vec<_> = self
+            .plan
+            .steps
+            .iter()
+            .zip(results)
+            .filter_map(|(s, r)| r.err().map(|e| (s.resource, e)))
+            .collect();
+        let state = self.state.into_inner().unwrap_or_else(|e| e.into_inner());
+        if failures.is_empty() {
+            (state, Ok(()))
+        } else {
+            (state, Err(ExecError { failures }))
+        }
+    }
+
+    async fn run_step(&self, step: &Step) -> Result<(), StepError> {
+        let r = step.resource;
+        if step.action == Action::NoOp {
+            self.reach_all(r);
+            return Ok(());
+        }
+        if let Err(failed) = self.wait_deps(&step.depends_on).await {
+            self.fail(r);
+            self.progress
+                .finished(r, Err(&format!("not started: {failed} failed")));
+            return Err(StepError::DependencyFailed(failed));
+        }
+        self.progress.started(step);
+        let result = match self.plan.kind {
+            PlanKind::Apply => self.apply_step(step).await,
+            PlanKind::Destroy => self.destroy_step(r).await,
+        };
+        match &result {
+            Ok(()) => {
+                self.reach_all(r);
+                self.progress.finished(r, Ok(()));
+            }
+            Err(e) => {
+                self.fail(r);
+                self.progress.finished(r, Err(&e.to_string()));
+            }
+        }
+        result
+    }
+
+    async fn wait_deps(&self, deps: &[Dep]) -> Result<(), Resource> {
+        let mut rx = self.events.subscribe();
+        let outcome = rx
+            .wait_for(|p| {
+                deps.iter().any(|d| p.failed.contains(&d.resource))
+                    || deps
+                        .iter()
+                        .all(|d| p.reached.contains(&(d.resource, d.milestone)))
+            })
+            .await
+            .expect("sender lives as long as the executor");
+        match deps.iter().find(|d| outcome.failed.contains(&d.resource)) {
+            Some(d) => Err(d.resource),
+            None => Ok(()),
+        }
+    }
+
+    fn reach(&self, r: Resource, m: Milestone) {
+        self.events.send_modify(|p| {
+            p.reached.insert((r, m));
+        });
+    }
+
+    fn reach_all(&self, r: Resource) {
+        for m in [Milestone::Launched, Milestone::VnicReady, Milestone::Done] {
+            self.reach(r, m);
+        }
+    }
+
+    fn fail(&self, r: Resource) {
+        self.events.send_modify(|p| {
+            p.failed.insert(r);
+        });
+    }
+
+    /// Changes the state and saves it at once, under the lock, so saves never interleave.
+    fn record(&self, f: impl FnOnce(&mut State)) -> Result<(), StateError> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut s);
+        s.save(&self.state_path)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.state.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn desired(&self) -> &'a Desired {
+        self.desired.expect("apply plans run with a desired state")
+    }
+
+    fn id_of(&self, r: Resource) -> Result<String, StepError> {
+        self.read(|s| s.id(r).map(str::to_string))
+            .ok_or_else(|| StepError::Failed(format!("no {r} recorded in state")))
+    }
+
+    /// Polls `probe` until it returns `Some`, sleeping `poll_interval` between tries.
+    async fn poll<T, F, Fut>(&self, r: Resource, what: &str, mut probe: F) -> Result<T, StepError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<T>, StepError>>,
+    {
+        let deadline = tokio::time::Instant::now() + self.opts.wait_timeout;
+        loop {
+            if let Some(v) = probe().await? {
+                return Ok(v);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(StepError::Failed(format!(
+                    "gave up waiting for {r} to be {what} after {}s; check it in the console, then run the command again",
+                    self.opts.wait_timeout.as_secs()
+                )));
+            }
+            tokio::time::sleep(self.opts.poll_interval).await;
+        }
+    }
+
+    /// IAM is eventually consistent: right after a write, a new dynamic group may still be
+    /// "not found" for the policy that names it. Retries those answers for up to 4 minutes, as
+    /// Oracle's Go SDK does after IAM writes (creates re-send the same retry token, so a retry
+    /// can't make a second copy).
+    async fn iam_call<T, F, Fut>(&self, r: Resource, mut call: F) -> Result<T, StepError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, CloudError>>,
+    {
+        let window = tokio::time::Instant::now() + IAM_CONSISTENCY_WINDOW;
+        let mut delay = self.opts.poll_interval;
+        loop {
+            match call().await {
+                Err(e) if is_iam_lag(&e) && tokio::time::Instant::now() + delay < window => {
+                    self.progress.status(r, "waiting for IAM to catch up");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
+                other => return other.map_err(StepError::from),
+            }
+        }
+    }
+
+    // ---- apply ----
+
+    async fn apply_step(&self, step: &Step) -> Result<(), StepError> {
+        let r = step.resource;
+        match (r, step.action) {
+            (Resource::Nsg, Action::Create) => self.create_nsg().await,
+            (Resource::Nsg, _) => self.ensure_nsg_rules().await,
+            (Resource::Node1 | Resource::Node2, Action::Wait) => {
+                let id = self.id_of(r)?;
+                self.await_node(r, &id).await
+            }
+            (Resource::Node1 | Resource::Node2, action) => {
+                if action == Action::Replace {
+                    self.terminate_node(r).await?;
+                }
+                self.launch_node(r).await
+            }
+            (Resource::DynamicGroup, action) => {
+                if action == Action::Replace {
+                    let id = self.id_of(r)?;
+                    self.cloud.delete_dynamic_group(&id).await?;
+                    self.record(|s| s.retire(r))?;
+                }
+                self.put_dynamic_group(action == Action::Update).await
+            }
+            (Resource::Policy, action) => {
+                if action == Action::Replace {
+                    let id = self.id_of(r)?;
+                    self.cloud.delete_policy(&id).await?;
+                    self.record(|s| s.retire(r))?;
+                }
+                self.put_policy(action == Action::Update).await
+            }
+            (Resource::Vip, Action::Update) => self.move_vip().await,
+            (Resource::Vip, Action::Replace) => {
+                if let Some(old) = self.read(|s| s.id(r).map(str::to_string)) {
+                    self.progress.status(r, "deleting the old address");
+                    self.cloud.delete_private_ip(&old).await?;
+                    self.record(|s| s.retire(r))?;
+                }
+                self.create_vip().await
+            }
+            (Resource::Vip, _) => self.create_vip().await,
+        }
+    }
+
+    async fn create_nsg(&self) -> Result<(), StepError> {
+        let d = self.desired();
+        let r = Resource::Nsg;
+        self.record(|s| s.retire(r))?;
+        let spec = NsgSpec {
+            compartment_id: d.compartment_id.clone(),
+            vcn_id: d.vcn_id.clone(),
+            display_name: d.nsg_name.clone(),
+            tags: d.tags_for(r),
+        };
+        let token = self.read(|s| token_for(s, r));
+        self.progress.status(r, "creating");
+        let id = self.cloud.create_nsg(&spec, &token).await?;
+        self.record(|s| s.entry(r).id = Some(id.clone()))?;
+        self.ensure_nsg_rules().await
+    }
+
+    /// Waits for AVAILABLE and adds whichever VRRP rule is missing (none after a resume).
+    async fn ensure_nsg_rules(&self) -> Result<(), StepError> {
+        let r = Resource::Nsg;
+        let id = self.id_of(r)?;
+        let nsg = self
+            .poll(r, "AVAILABLE", || async {
+                match self.cloud.get_nsg(&id).await? {
+                    None => Err(StepError::Failed(format!(
+                        "network security group {id} disappeared"
+                    ))),
+                    Some(n) if n.lifecycle_state == "AVAILABLE" => Ok(Some(n)),
+                    Some(n) => {
+                        self.progress.status(r, &n.lifecycle_state);
+                        Ok(None)
+                    }
+                }
+            })
+            .await?;
+        // Instances may launch into it from here on; the rules can follow.
+        self.reach(r, Milestone::Launched);
+        let missing: Vec<_> = vrrp_rules(&id)
+            .into_iter()
+            .filter(|w| !nsg.rules.contains(w))
+            .collect();
+        if !missing.is_empty() {
+            self.progress.status(r, "adding VRRP rules");
+            self.cloud.add_nsg_rules(&id, &missing).await?;
+        }
+        Ok(())
+    }
+
+    async fn terminate_node(&self, r: Resource) -> Result<(), StepError> {
+        let Some(id) = self.read(|s| s.id(r).map(str::to_string)) else {
+            return Ok(());
+        };
+        self.progress.status(r, "terminating the old instance");
+        self.cloud.terminate_instance(&id).await?;
+        self.wait_terminated(r, &id).await?;
+        self.record(|s| s.retire(r))?;
+        Ok(())
+    }
+
+    async fn wait_terminated(&self, r: Resource, id: &str) -> Result<(), StepError> {
+        self.poll(r, "TERMINATED", || async {
+            match self.cloud.get_instance(id).await? {
+                None => Ok(Some(())),
+                Some(i) if i.lifecycle_state == "TERMINATED" => Ok(Some(())),
+                Some(i) => {
+                    self.progress.status(r, &i.lifecycle_state);
+                    Ok(None)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn launch_node(&self, r: Resource) -> Result<(), StepError> {
+        let d = self.desired();
+        let i = r.node_index().expect("a node");
+        // A recorded instance that is gone gets a fresh token; an unrecorded one (killed right
+        // after the launch request) re-sends the same token and OCI replays that launch.
+        self.record(|s| s.retire(r))?;
+        let spec = InstanceSpec {
+            compartment_id: d.compartment_id.clone(),
+            subnet_id: d.subnet_id.clone(),
+            nsg_ids: vec![self.id_of(Resource::Nsg)?],
+            node: d.nodes[i].clone(),
+            tags: d.tags_for(r),
+        };
+        let token = self.read(|s| token_for(s, r));
+        self.progress.status(r, "launching");
+        let id = self.cloud.launch_instance(&spec, &token).await?;
+        self.record(|s| {
+            let e = s.entry(r);
+            e.id = Some(id.clone());
+            e.name = Some(d.nodes[i].name.clone());
+        })?;
+        self.reach(r, Milestone::Launched);
+        self.await_node(r, &id).await
+    }
+
+    /// Polls a launched node until its primary VNIC is known (milestone `VnicReady`, which
+    /// the VIP waits for) and it is RUNNING.
+    async fn await_node(&self, r: Resource, id: &str) -> Result<(), StepError> {
+        let d = self.desired();
+        self.reach(r, Milestone::Launched);
+        let id = id.to_string();
+        let vnic_known = AtomicBool::new(false);
+        self.poll(r, "RUNNING", || {
+            let (id, vnic_known) = (id.clone(), &vnic_known);
+            async move {
+                if !vnic_known.load(Ordering::SeqCst) {
+                    if let Some(v) = self.cloud.primary_vnic(&d.compartment_id, &id).await? {
+                        self.record(|s| s.entry(r).vnic_id = Some(v.id.clone()))?;
+                        self.reach(r, Milestone::VnicReady);
+                        vnic_known.store(true, Ordering::SeqCst);
+                    }
+                }
+                let vnic_known = vnic_known.load(Ordering::SeqCst);
+                let inst = self.cloud.get_instance(&id).await?.ok_or_else(|| {
+                    StepError::Failed(format!("instance {id} disappeared while launching"))
+                })?;
+                match inst.lifecycle_state.as_str() {
+                    "RUNNING" if vnic_known => Ok(Some(())),
+                    "TERMINATING" | "TERMINATED" => Err(StepError::Failed(format!(
+                        "instance {id} was terminated while launching (often \"out of host capacity\"); \
+                         try another fault domain or availability domain, then run apply again"
+                    ))),
+                    other => {
+                        self.progress.status(r, other);
+                        Ok(None)
+                    }
+                }
+            }
+        })
+        .await
+    }
+
+    fn dynamic_group_spec(&self) -> Result<DynamicGroupSpec, StepError> {
+        let d = self.desired();
+        let ids = [self.id_of(Resource::Node1)?, self.id_of(Resource::Node2)?];
+        Ok(DynamicGroupSpec {
+            tenancy_id: d.tenancy_id.clone(),
+            name: d.dynamic_group.name.clone(),
+            description: d.dynamic_group.description.clone(),
+            matching_rule: iam::matching_rule(&[&ids[0], &ids[1]]),
+            tags: d.tags_for(Resource::DynamicGroup),
+        })
+    }
+
+    async fn put_dynamic_group(&self, update: bool) -> Result<(), StepError> {
+        let r = Resource::DynamicGroup;
+        let spec = self.dynamic_group_spec()?;
+        let id = if update {
+            let id = self.id_of(r)?;
+            self.progress.status(r, "updating");
+            self.iam_call(r, || self.cloud.update_dynamic_group(&id, &spec))
+                .await?;
+            id
+        } else {
+            self.record(|s| s.retire(r))?;
+            let token = self.read(|s| token_for(s, r));
+            self.progress.status(r, "creating");
+            let id = self
+                .iam_call(r, || self.cloud.create_dynamic_group(&spec, &token))
+                .await?;
+            self.record(|s| {
+                let e = s.entry(r);
+                e.id = Some(id.clone());
+                e.name = Some(spec.name.clone());
+            })?;
+            id
+        };
+        self.poll(r, "ACTIVE", || async {
+            match self.cloud.get_dynamic_group(&id).await? {
+                Some(g) if g.lifecycle_state == "ACTIVE" => Ok(Some(())),
+                Some(g) => {
+                    self.progress.status(r, &g.lifecycle_state);
+                    Ok(None)
+                }
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn put_policy(&self, update: bool) -> Result<(), StepError> {
+        let d = self.desired();
+        let r = Resource::Policy;
+        let spec = PolicySpec {
+            compartment_id: d.compartment_id.clone(),
+            name: d.policy.name.clone(),
+            description: d.policy.description.clone(),
+            statements: d.policy.statements.clone(),
+            tags: d.tags_for(r),
+        };
+        let id = if update {
+            let id = self.id_of(r)?;
+            self.progress.status(r, "updating");
+            self.iam_call(r, || self.cloud.update_policy(&id, &spec))
+                .await?;
+            id
+        } else {
+            self.record(|s| s.retire(r))?;
+            let token = self.read(|s| token_for(s, r));
+            self.progress.status(r, "creating");
+            let id = self
+                .iam_call(r, || self.cloud.create_policy(&spec, &token))
+                .await?;
+            self.record(|s| {
+                let e = s.entry(r);
+                e.id = Some(id.clone());
+                e.name = Some(spec.name.clone());
+            })?;
+            id
+        };
+        self.poll(r, "ACTIVE", || async {
+            match self.cloud.get_policy(&id).await? {
+                Some(p) if p.lifecycle_state == "ACTIVE" => Ok(Some(())),
+                Some(p) => {
+                    self.progress.status(r, &p.lifecycle_state);
+                    Ok(None)
+                }
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn create_vip(&self) -> Result<(), StepError> {
+        let d = self.desired();
+        let r = Resource::Vip;
+        let holder = Resource::node(d.preferred);
+        let vnic_id = self
+            .read(|s| s.get(holder).and_then(|e| e.vnic_id.clone()))
+            .ok_or_else(|| StepError::Failed(format!("no vnic recorded for {holder}")))?;
+        // The agent may have made it already (it re-creates the VIP when it takes over and
+        // finds none): adopt that one rather than fail on an address in use.
+        if let Some(found) = self.adoptable_vip().await? {
+            self.record(|s| s.entry(r).id = Some(found))?;
+            return Ok(());
+        }
+        self.record(|s| s.retire(r))?;
+        let spec = PrivateIpSpec {
+            vnic_id,
+            ip_address: d.vip,
+            display_name: format!("{}-vip", d.pair),
+            tags: d.tags_for(r),
+        };
+        let token = self.read(|s| token_for(s, r));
+        self.progress
+            .status(r, &format!("assigning {} to {holder}", d.vip));
+        let id = self.cloud.create_private_ip(&spec, &token).await?;
+        self.record(|s| s.entry(r).id = Some(id))?;
+        Ok(())
+    }
+
+    /// The VIP's private IP if one exists on one of the pair's VNICs (as recorded now).
+    async fn adoptable_vip(&self) -> Result<Option<String>, StepError> {
+        let d = self.desired();
+        let Some(found) = self.cloud.find_private_ip(&d.subnet_id, d.vip).await? else {
+            return Ok(None);
+        };
+        let ours = self.read(|s| {
+            [Resource::Node1, Resource::Node2]
+                .iter()
+                .any(|n| s.get(*n).and_then(|e| e.vnic_id.as_ref()) == found.vnic_id.as_ref())
+        });
+        if ours && !found.is_primary {
+            Ok(Some(found.id))
+        } else {
+            Err(StepError::Failed(format!(
+                "the vip {} is already in use in the subnet (private ip {} on vnic {}); choose a free address for `vip` in the blueprint",
+                d.vip,
+                found.id,
+                found.vnic_id.as_deref().unwrap_or("none")
+            )))
+        }
+    }
+
+    /// Moves the VIP from a VNIC outside the pair back onto the preferred node.
+    async fn move_vip(&self) -> Result<(), StepError> {
+        let d = self.desired();
+        let r = Resource::Vip;
+        let node = Resource::node(d.preferred);
+        let vnic_id = self
+            .read(|s| s.get(node).and_then(|e| e.vnic_id.clone()))
+            .ok_or_else(|| StepError::Failed(format!("no vnic recorded for {node}")))?;
+        let id = self.id_of(r)?;
+        self.progress.status(r, &format!("moving to {node}"));
+        self.cloud.move_private_ip(&id, &vnic_id).await?;
+        Ok(())
+    }
+
+    // ---- destroy ----
+
+    async fn destroy_step(&self, r: Resource) -> Result<(), StepError> {
+        let Some(id) = self.read(|s| s.id(r).map(str::to_string)) else {
+            return Ok(());
+        };
+        self.progress.status(r, "deleting");
+        match r {
+            Resource::Vip => self.cloud.delete_private_ip(&id).await?,
+            Resource::Node1 | Resource::Node2 => {
+                self.cloud.terminate_instance(&id).await?;
+                self.wait_terminated(r, &id).await?;
+            }
+            Resource::Policy => self.cloud.delete_policy(&id).await?,
+            Resource::DynamicGroup => self.cloud.delete_dynamic_group(&id).await?,
+            Resource::Nsg => {
+                self.cloud.delete_nsg(&id).await?;
+                self.poll(r, "TERMINATED", || async {
+                    Ok(match self.cloud.get_nsg(&id).await? {
+                        None => Some(()),
+                        Some(n) if n.lifecycle_state == "TERMINATED" => Some(()),
+                        Some(_) => None,
+                    })
+                })
+                .await?;
+            }
+        }
+        self.record(|s| s.retire(r))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

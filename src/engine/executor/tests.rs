@@ -1,0 +1,808 @@
+//! Executor tests against an in-memory cloud with lifecycles counted in polls, on tokio's paused
+//! clock (no real waiting).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+use std::sync::Mutex;
+
+use super::*;
+use crate::engine::cloud::{CloudFuture, Tags};
+use crate::engine::model::*;
+use crate::engine::observe::observe;
+use crate::engine::plan::{destroy_plan, diff, tests::desired};
+use crate::engine::progress::Silent;
+
+#[derive(Default)]
+struct World {
+    seq: u64,
+    nsgs: BTreeMap<String, LiveNsg>,
+    instances: BTreeMap<String, (LiveInstance, u32)>,
+    dgs: BTreeMap<String, LiveDynamicGroup>,
+    policies: BTreeMap<String, LivePolicy>,
+    ips: BTreeMap<String, LivePrivateIp>,
+    tokens: HashMap<String, String>,
+    /// Every call, mutating ones prefixed with `!`; plus `RUNNING <name>` events.
+    trace: Vec<String>,
+    fail: BTreeSet<&'static str>,
+}
+
+#[derive(Default)]
+pub(crate) struct FakeCloud {
+    w: Mutex<World>,
+}
+
+impl FakeCloud {
+    fn mutations(&self) -> Vec<String> {
+        self.w
+            .lock()
+            .unwrap()
+            .trace
+            .iter()
+            .filter(|t| t.starts_with('!'))
+            .cloned()
+            .collect()
+    }
+    fn trace(&self) -> Vec<String> {
+        self.w.lock().unwrap().trace.clone()
+    }
+    fn clear_trace(&self) {
+        self.w.lock().unwrap().trace.clear();
+    }
+    fn call<T: Send + 'static>(
+        &self,
+        name: &'static str,
+        f: impl FnOnce(&mut World) -> Result<T, CloudError>,
+    ) -> CloudFuture<'_, T> {
+        let mut w = self.w.lock().unwrap();
+        w.trace.push(name.to_string());
+        let r = if w.fail.contains(name) {
+            Err(CloudError::other(name, "injected failure"))
+        } else {
+            f(&mut w)
+        };
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            r
+        })
+    }
+}
+
+fn new_id(w: &mut World, kind: &str) -> String {
+    w.seq += 1;
+    format!("ocid1.{kind}.oc1..{}", w.seq)
+}
+
+fn create(w: &mut World, token: &str, kind: &str, make: impl FnOnce(&mut World, String)) -> String {
+    if let Some(id) = w.tokens.get(token) {
+        return id.clone();
+    }
+    let id = new_id(w, kind);
+    w.tokens.insert(token.to_string(), id.clone());
+    make(w, id.clone());
+    id
+}
+
+fn tagged(tags: &Tags, pair: &str, role: &str) -> bool {
+    tags.get(TAG_PAIR).map(String::as_str) == Some(pair)
+        && tags.get(TAG_ROLE).map(String::as_str) == Some(role)
+}
+
+impl Cloud for FakeCloud {
+    fn get_subnet<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveSubnet>> {
+        self.call("GetSubnet", |_| {
+            Ok(Some(LiveSubnet {
+                id: id.to_string(),
+                cidr_block: "172.16.2.0/24".into(),
+                vcn_id: "ocid1.vcn.oc1..v".into(),
+                availability_domain: None,
+                lifecycle_state: "AVAILABLE".into(),
+            }))
+        })
+    }
+    fn availability_domains<'a>(&'a self, _: &'a str) -> CloudFuture<'a, Vec<String>> {
+        self.call("ListAvailabilityDomains", |_| {
+            Ok(vec!["Uocm:AP-TOKYO-1-AD-1".into()])
+        })
+    }
+    fn newest_image<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+    ) -> CloudFuture<'a, Option<String>> {
+        self.call("ListImages", |_| Ok(Some("ocid1.image.oc1..img".into())))
+    }
+    fn subnet_ips<'a>(&'a self, _: &'a str) -> CloudFuture<'a, Vec<Ipv4Addr>> {
+        self.call("ListPrivateIps", |w| {
+            let mut v: Vec<Ipv4Addr> = w.ips.values().map(|p| p.ip_address).collect();
+            v.extend(
+                w.instances
+                    .values()
+                    .filter(|(i, _)| !i.is_gone())
+                    .filter_map(|(i, _)| i.vnic.as_ref()?.private_ip),
+            );
+            Ok(v)
+        })
+    }
+    fn get_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveNsg>> {
+        self.call("GetNsg", |w| Ok(w.nsgs.get(id).cloned()))
+    }
+    fn find_nsg<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        pair: &'a str,
+    ) -> CloudFuture<'a, Option<LiveNsg>> {
+        self.call("ListNsgs", |w| {
+            Ok(w.nsgs
+                .values()
+                .find(|n| tagged(&n.tags, pair, "nsg") && n.lifecycle_state != "TERMINATED")
+                .cloned())
+        })
+    }
+    fn create_nsg<'a>(&'a self, spec: &'a NsgSpec, token: &'a str) -> CloudFuture<'a, String> {
+        self.call("!CreateNsg", |w| {
+            Ok(create(w, token, "networksecuritygroup", |w, id| {
+                w.nsgs.insert(
+                    id.clone(),
+                    LiveNsg {
+                        id,
+                        lifecycle_state: "AVAILABLE".into(),
+                        rules: vec![],
+                        tags: spec.tags.clone(),
+                    },
+                );
+            }))
+        })
+    }
+    fn add_nsg_rules<'a>(&'a self, id: &'a str, rules: &'a [NsgRule]) -> CloudFuture<'a, ()> {
+        self.call("!AddNsgRules", |w| {
+            w.nsgs
+                .get_mut(id)
+                .unwrap()
+                .rules
+                .extend(rules.iter().cloned());
+            Ok(())
+        })
+    }
+    fn delete_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        self.call("!DeleteNsg", |w| {
+            if let Some(n) = w.nsgs.get_mut(id) {
+                n.lifecycle_state = "TERMINATED".into();
+            }
+            Ok(())
+        })
+    }
+    fn get_instance<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveInstance>> {
+        self.call("GetInstance", |w| {
+            let Some((inst, polls)) = w.instances.get_mut(id) else {
+                return Ok(None);
+            };
+            // Two polls per transition: PROVISIONING -> RUNNING, TERMINATING -> TERMINATED.
+            *polls += 1;
+            let mut event = None;
+            if *polls >= 2 {
+                match inst.lifecycle_state.as_str() {
+                    "PROVISIONING" => {
+                        inst.lifecycle_state = "RUNNING".into();
+                        event = Some(format!("RUNNING {}", inst.display_name));
+                    }
+                    "TERMINATING" => inst.lifecycle_state = "TERMINATED".into(),
+                    _ => {}
+                }
+            }
+            let mut out = inst.clone();
+            out.vnic = None;
+            if let Some(e) = event {
+                w.trace.push(e);
+            }
+            Ok(Some(out))
+        })
+    }
+    fn find_instance<'a>(
+        &'a self,
+        _: &'a str,
+        pair: &'a str,
+        role: &'a str,
+    ) -> CloudFuture<'a, Option<LiveInstance>> {
+        self.call("ListInstances", |w| {
+            Ok(w.instances
+                .values()
+                .map(|(i, _)| i)
+                .find(|i| tagged(&i.tags, pair, role) && !i.is_gone())
+                .map(|i| LiveInstance {
+                    vnic: None,
+                    ..i.clone()
+                }))
+        })
+    }
+    fn primary_vnic<'a>(&'a self, _: &'a str, id: &'a str) -> CloudFuture<'a, Option<LiveVnic>> {
+        self.call("ListVnicAttachments", |w| {
+            Ok(w.instances.get(id).and_then(|(i, _)| i.vnic.clone()))
+        })
+    }
+    fn launch_instance<'a>(
+        &'a self,
+        spec: &'a InstanceSpec,
+        token: &'a str,
+    ) -> CloudFuture<'a, String> {
+        self.call("!LaunchInstance", |w| {
+            let n = &spec.node;
+            if w.instances.values().any(|(i, _)| {
+                !i.is_gone() && i.vnic.as_ref().unwrap().private_ip == Some(n.private_ip)
+            }) && !w.tokens.contains_key(token)
+            {
+                {
+                    return Err(CloudError::other("LaunchInstance", "private ip in use"));
+                }
+            }
+            Ok(create(w, token, "instance", |w, id| {
+                let vnic = LiveVnic {
+                    id: format!("{id}-vnic"),
+                    private_ip: Some(n.private_ip),
+                    nsg_ids: spec.nsg_ids.clone(),
+                };
+                let inst = LiveInstance {
+                    id: id.clone(),
+                    display_name: n.name.clone(),
+                    lifecycle_state: "PROVISIONING".into(),
+                    availability_domain: n.availability_domain.clone(),
+                    fault_domain: Some(n.fault_domain.clone()),
+                    shape: n.shape.clone(),
+                    ocpus: n.ocpus,
+                    memory_in_gbs: n.memory_in_gbs,
+                    image_id: Some(n.image_id.clone()),
+                    user_data: Some(n.user_data.clone()),
+                    ssh_authorized_keys: Some(n.ssh_authorized_keys.clone()),
+                    tags: spec.tags.clone(),
+                    vnic: Some(vnic),
+                };
+                w.instances.insert(id, (inst, 0));
+            }))
+        })
+    }
+    fn terminate_instance<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        self.call("!TerminateInstance", |w| {
+            let vnic = match w.instances.get_mut(id) {
+                Some((i, polls)) if !i.is_gone() => {
+                    i.lifecycle_state = "TERMINATING".into();
+                    *polls = 0;
+                    i.vnic.as_ref().map(|v| v.id.clone())
+                }
+                _ => None,
+            };
+            // Secondary IPs go with the VNIC.
+            w.ips.retain(|_, ip| ip.vnic_id != vnic);
+            Ok(())
+        })
+    }
+    fn get_dynamic_group<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveDynamicGroup>> {
+        self.call("GetDynamicGroup", |w| Ok(w.dgs.get(id).cloned()))
+    }
+    fn find_dynamic_group<'a>(
+        &'a self,
+        _: &'a str,
+        name: &'a str,
+    ) -> CloudFuture<'a, Option<LiveDynamicGroup>> {
+        self.call("ListDynamicGroups", |w| {
+            Ok(w.dgs.values().find(|g| g.name == name).cloned())
+        })
+    }
+    fn create_dynamic_group<'a>(
+        &'a self,
+        s: &'a DynamicGroupSpec,
+        token: &'a str,
+    ) -> CloudFuture<'a, String> {
+        self.call("!CreateDynamicGroup", |w| {
+            Ok(create(w, token, "dynamicgroup", |w, id| {
+                w.dgs.insert(
+                    id.clone(),
+                    LiveDynamicGroup {
+                        id,
+                        name: s.name.clone(),
+                        description: s.description.clone(),
+                        matching_rule: s.matching_rule.clone(),
+                        lifecycle_state: "ACTIVE".into(),
+                        tags: s.tags.clone(),
+                    },
+                );
+            }))
+        })
+    }
+    fn update_dynamic_group<'a>(
+        &'a self,
+        id: &'a str,
+        s: &'a DynamicGroupSpec,
+    ) -> CloudFuture<'a, ()> {
+        self.call("!UpdateDynamicGroup", |w| {
+            let g = w.dgs.get_mut(id).unwrap();
+            g.matching_rule = s.matching_rule.clone();
+            g.description = s.description.clone();
+            g.tags = s.tags.clone();
+            Ok(())
+        })
+    }
+    fn delete_dynamic_group<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        self.call("!DeleteDynamicGroup", |w| {
+            w.dgs.remove(id);
+            Ok(())
+        })
+    }
+    fn get_policy<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LivePolicy>> {
+        self.call("GetPolicy", |w| Ok(w.policies.get(id).cloned()))
+    }
+    fn find_policy<'a>(&'a self, _: &'a str, name: &'a str) -> CloudFuture<'a, Option<LivePolicy>> {
+        self.call("ListPolicies", |w| {
+            Ok(w.policies.values().find(|p| p.name == name).cloned())
+        })
+    }
+    fn create_policy<'a>(&'a self, s: &'a PolicySpec, token: &'a str) -> CloudFuture<'a, String> {
+        self.call("!CreatePolicy", |w| {
+            Ok(create(w, token, "policy", |w, id| {
+                w.policies.insert(
+                    id.clone(),
+                    LivePolicy {
+                        id,
+                        name: s.name.clone(),
+                        description: s.description.clone(),
+                        statements: s.statements.clone(),
+                        lifecycle_state: "ACTIVE".into(),
+                        tags: s.tags.clone(),
+                    },
+                );
+            }))
+        })
+    }
+    fn update_policy<'a>(&'a self, id: &'a str, s: &'a PolicySpec) -> CloudFuture<'a, ()> {
+        self.call("!UpdatePolicy", |w| {
+            let p = w.policies.get_mut(id).unwrap();
+            p.statements = s.statements.clone();
+            p.description = s.description.clone();
+            p.tags = s.tags.clone();
+            Ok(())
+        })
+    }
+    fn delete_policy<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        self.call("!DeletePolicy", |w| {
+            w.policies.remove(id);
+            Ok(())
+        })
+    }
+    fn get_private_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LivePrivateIp>> {
+        self.call("GetPrivateIp", |w| Ok(w.ips.get(id).cloned()))
+    }
+    fn find_private_ip<'a>(
+        &'a self,
+        _: &'a str,
+        ip: Ipv4Addr,
+    ) -> CloudFuture<'a, Option<LivePrivateIp>> {
+        self.call("ListPrivateIps", |w| {
+            Ok(w.ips.values().find(|p| p.ip_address == ip).cloned())
+        })
+    }
+    fn create_private_ip<'a>(
+        &'a self,
+        s: &'a PrivateIpSpec,
+        token: &'a str,
+    ) -> CloudFuture<'a, String> {
+        self.call("!CreatePrivateIp", |w| {
+            Ok(create(w, token, "privateip", |w, id| {
+                w.ips.insert(
+                    id.clone(),
+                    LivePrivateIp {
+                        id,
+                        ip_address: s.ip_address,
+                        vnic_id: Some(s.vnic_id.clone()),
+                        is_primary: false,
+                        tags: s.tags.clone(),
+                    },
+                );
+            }))
+        })
+    }
+    fn move_private_ip<'a>(&'a self, id: &'a str, vnic: &'a str) -> CloudFuture<'a, ()> {
+        self.call("!UpdatePrivateIp", |w| {
+            w.ips.get_mut(id).unwrap().vnic_id = Some(vnic.to_string());
+            Ok(())
+        })
+    }
+    fn delete_private_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        self.call("!DeletePrivateIp", |w| {
+            w.ips.remove(id);
+            Ok(())
+        })
+    }
+}
+
+fn opts() -> ExecOptions {
+    ExecOptions {
+        poll_interval: Duration::from_secs(1),
+        wait_timeout: Duration::from_secs(60),
+    }
+}
+
+struct Run {
+    state: State,
+    plan: Plan,
+    result: Result<(), ExecError>,
+}
+
+async fn apply(
+    cloud: &FakeCloud,
+    d: &Desired,
+    state: State,
+    path: &std::path::Path,
+    replace: &[usize],
+) -> Run {
+    let mut state = state;
+    let observed = observe(cloud, &d.scope(), &mut state).await.unwrap();
+    let plan = diff(d, &observed, &state.recorded(), replace).unwrap();
+    let ex = Executor::new(
+        cloud,
+        Some(d),
+        &plan,
+        state,
+        path.to_path_buf(),
+        &Silent,
+        opts(),
+    );
+    let (state, result) = ex.run().await;
+    Run {
+        state,
+        plan,
+        result,
+    }
+}
+
+async fn destroy(cloud: &FakeCloud, d: &Desired, state: State, path: &std::path::Path) -> Run {
+    let mut state = state;
+    let observed = observe(cloud, &d.scope(), &mut state).await.unwrap();
+    let plan = destroy_plan(&observed);
+    let ex = Executor::new(
+        cloud,
+        None,
+        &plan,
+        state,
+        path.to_path_buf(),
+        &Silent,
+        opts(),
+    );
+    let (state, result) = ex.run().await;
+    Run {
+        state,
+        plan,
+        result,
+    }
+}
+
+fn pos(trace: &[String], what: &str) -> usize {
+    trace
+        .iter()
+        .position(|t| t == what)
+        .unwrap_or_else(|| panic!("{what} not in {trace:#?}"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn apply_builds_the_pair_concurrently_then_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let d = desired();
+    let run = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    run.result.unwrap();
+    let t = cloud.trace();
+    // Both launches go out before either instance is RUNNING; IAM and the VIP don't wait for boot.
+    let running1 = pos(&t, "RUNNING instance1");
+    assert!(pos(&t, "!CreateNsg") < pos(&t, "!LaunchInstance"));
+    let launches: Vec<_> = t
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| *c == "!LaunchInstance")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(launches.len(), 2);
+    assert!(launches[1] < running1, "{t:#?}");
+    assert!(pos(&t, "!CreateDynamicGroup") < running1, "{t:#?}");
+    assert!(pos(&t, "!CreatePrivateIp") < running1, "{t:#?}");
+    assert!(pos(&t, "!CreatePolicy") > pos(&t, "!CreateDynamicGroup"));
+
+    // The cloud holds what the blueprint asked for.
+    {
+        let w = cloud.w.lock().unwrap();
+        let ids: Vec<&str> = [Resource::Node1, Resource::Node2]
+            .iter()
+            .map(|r| run.state.id(*r).unwrap())
+            .collect();
+        let g = w.dgs.values().next().unwrap();
+        assert_eq!(g.matching_rule, iam::matching_rule(&ids));
+        assert_eq!(
+            w.policies.values().next().unwrap().statements,
+            d.policy.statements
+        );
+        let vip = w.ips.values().next().unwrap();
+        assert_eq!(vip.vnic_id, run.state.get(Resource::Node1).unwrap().vnic_id);
+        assert_eq!(
+            w.nsgs.values().next().unwrap().rules,
+            vrrp_rules(run.state.id(Resource::Nsg).unwrap())
+        );
+        for (inst, _) in w.instances.values() {
+            assert_eq!(inst.tags[TAG_PAIR], "quickstart");
+            assert_eq!(inst.tags["team"], "net");
+        }
+    }
+
+    // The state on disk is the state returned.
+    assert_eq!(State::load(&path, &d.pair).unwrap().unwrap(), run.state);
+
+    // Re-apply: no change, no mutating call.
+    cloud.clear_trace();
+    let again = apply(&cloud, &d, run.state, &path, &[]).await;
+    again.result.unwrap();
+    assert!(!again.plan.has_changes(), "{}", again.plan.render_text());
+    assert!(cloud.mutations().is_empty(), "{:?}", cloud.mutations());
+}
+
+#[tokio::test(start_paused = true)]
+async fn destroy_removes_everything_in_reverse_and_reruns_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let d = desired();
+    let built = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    built.result.unwrap();
+    cloud.clear_trace();
+    let run = destroy(&cloud, &d, built.state, &path).await;
+    run.result.unwrap();
+    let t = cloud.mutations();
+    assert!(pos(&t, "!DeletePrivateIp") < pos(&t, "!TerminateInstance"));
+    assert!(pos(&t, "!DeletePolicy") < pos(&t, "!DeleteDynamicGroup"));
+    // The NSG goes once no VNIC is in it (both instances TERMINATED), alongside the IAM objects.
+    let last_terminate = t.iter().rposition(|c| c == "!TerminateInstance").unwrap();
+    assert!(pos(&t, "!DeleteNsg") > last_terminate);
+    assert!(run.state.recorded().is_empty());
+    {
+        let w = cloud.w.lock().unwrap();
+        assert!(w
+            .instances
+            .values()
+            .all(|(i, _)| i.lifecycle_state == "TERMINATED"));
+        assert!(w.dgs.is_empty() && w.policies.is_empty() && w.ips.is_empty());
+    }
+    cloud.clear_trace();
+    let again = destroy(&cloud, &d, run.state, &path).await;
+    again.result.unwrap();
+    assert!(!again.plan.has_changes());
+    assert!(cloud.mutations().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_state_file_is_rebuilt_from_tags_and_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let d = desired();
+    let first = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    first.result.unwrap();
+    cloud.clear_trace();
+    let rebuilt = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    rebuilt.result.unwrap();
+    assert!(cloud.mutations().is_empty(), "{:?}", cloud.mutations());
+    for r in Resource::ALL {
+        assert_eq!(rebuilt.state.id(r), first.state.id(r), "{r}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_step_stops_only_its_dependents_and_a_rerun_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let d = desired();
+    cloud.w.lock().unwrap().fail.insert("!CreateDynamicGroup");
+    let run = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    let err = run.result.unwrap_err();
+    let failed: Vec<_> = err.failures.iter().map(|(r, _)| *r).collect();
+    assert_eq!(failed, vec![Resource::DynamicGroup, Resource::Policy]);
+    assert!(
+        err.to_string()
+            .contains("policy: not started: dynamic-group failed"),
+        "{err}"
+    );
+    // Independent work went on: both nodes and the VIP exist and are recorded.
+    for r in [
+        Resource::Nsg,
+        Resource::Node1,
+        Resource::Node2,
+        Resource::Vip,
+    ] {
+        assert!(run.state.id(r).is_some(), "{r}");
+    }
+    cloud.w.lock().unwrap().fail.clear();
+    cloud.clear_trace();
+    let again = apply(
+        &cloud,
+        &d,
+        State::load(&path, &d.pair).unwrap().unwrap(),
+        &path,
+        &[],
+    )
+    .await;
+    again.result.unwrap();
+    assert_eq!(
+        cloud.mutations(),
+        vec!["!CreateDynamicGroup", "!CreatePolicy"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_launch_whose_result_was_lost_is_replayed_not_duplicated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let d = desired();
+    // Simulate a kill right after node1's launch: the cloud has it, state does not, and the
+    // instance lost its tags so tag lookup can't find it either (worst case).
+    let mut state = State::new(&d.pair);
+    state.save(&path).unwrap();
+    let spec_token = crate::engine::token::token_for(&state, Resource::Node1);
+    let first = apply(&cloud, &d, state.clone(), &path, &[]).await;
+    first.result.unwrap();
+    let id1 = first.state.id(Resource::Node1).unwrap().to_string();
+    assert_eq!(cloud.w.lock().unwrap().tokens.get(&spec_token), Some(&id1));
+    // Now the same pre-crash state again: the launch is re-sent with the same token.
+    for (i, _) in cloud.w.lock().unwrap().instances.values_mut() {
+        i.tags.clear();
+    }
+    let again = apply(&cloud, &d, state, &path, &[]).await;
+    again.result.unwrap();
+    assert_eq!(again.state.id(Resource::Node1), Some(id1.as_str()));
+    assert_eq!(cloud.w.lock().unwrap().instances.len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn deleted_instance_is_recreated_with_a_fresh_token_and_the_vip_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let d = desired();
+    let first = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    first.result.unwrap();
+    let old = first.state.id(Resource::Node1).unwrap().to_string();
+    // Out of band: node1 (holding the VIP) terminated; its secondary IP went with the VNIC.
+    let _ = cloud.terminate_instance(&old).await;
+    cloud.clear_trace();
+    let again = apply(&cloud, &d, first.state, &path, &[]).await;
+    again.result.unwrap();
+    assert_eq!(again.plan.action(Resource::Node1), Action::Create);
+    assert_ne!(again.state.id(Resource::Node1), Some(old.as_str()));
+    assert_eq!(again.state.generation(Resource::Node1), 1);
+    assert_eq!(
+        cloud.mutations(),
+        vec!["!LaunchInstance", "!UpdateDynamicGroup", "!CreatePrivateIp"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_over_vip_is_left_where_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let d = desired();
+    let first = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    first.result.unwrap();
+    let vnic2 = first
+        .state
+        .get(Resource::Node2)
+        .unwrap()
+        .vnic_id
+        .clone()
+        .unwrap();
+    let vip = first.state.id(Resource::Vip).unwrap().to_string();
+    let _ = cloud.move_private_ip(&vip, &vnic2).await;
+    cloud.clear_trace();
+    let again = apply(&cloud, &d, first.state, &path, &[]).await;
+    again.result.unwrap();
+    assert!(cloud.mutations().is_empty());
+    assert_eq!(
+        cloud.w.lock().unwrap().ips[&vip].vnic_id.as_deref(),
+        Some(vnic2.as_str())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn replacing_the_vip_holder_puts_the_vip_back_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let mut d = desired();
+    let first = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    first.result.unwrap();
+    d.nodes[0].user_data = "Y2hhbmdlZA==".into();
+    cloud.clear_trace();
+    let run = apply(&cloud, &d, first.state, &path, &[]).await;
+    run.result.unwrap();
+    assert_eq!(run.plan.replaced_nodes(), vec![0]);
+    assert_eq!(
+        cloud.mutations(),
+        vec![
+            "!TerminateInstance",
+            "!LaunchInstance",
+            "!UpdateDynamicGroup",
+            "!CreatePrivateIp"
+        ]
+    );
+    let w = cloud.w.lock().unwrap();
+    let vip = w.ips.values().next().unwrap();
+    assert_eq!(vip.vnic_id, run.state.get(Resource::Node1).unwrap().vnic_id);
+}
+
+#[tokio::test(start_paused = true)]
+async fn replacing_both_nodes_is_rolling() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let d = desired();
+    let first = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    first.result.unwrap();
+    cloud.clear_trace();
+    let run = apply(&cloud, &d, first.state, &path, &[0, 1]).await;
+    run.result.unwrap();
+    let t = cloud.trace();
+    // node2 is replaced and RUNNING before node1 (the VIP's holder) is terminated.
+    let running2 = pos(&t, "RUNNING instance2");
+    let terminations: Vec<_> = t
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| *c == "!TerminateInstance")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(terminations.len(), 2);
+    assert!(
+        terminations[0] < running2 && running2 < terminations[1],
+        "{t:#?}"
+    );
+    assert_eq!(cloud.w.lock().unwrap().ips.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_vip_the_agent_recreated_untagged_on_a_node_is_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let d = desired();
+    let first = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    first.result.unwrap();
+    // The VIP object vanished and the agent on node2 made a new one, without vipsetup's tags.
+    let vnic2 = first
+        .state
+        .get(Resource::Node2)
+        .unwrap()
+        .vnic_id
+        .clone()
+        .unwrap();
+    let old = first.state.id(Resource::Vip).unwrap().to_string();
+    {
+        let mut w = cloud.w.lock().unwrap();
+        w.ips.remove(&old);
+        w.ips.insert(
+            "ocid1.privateip.oc1..byagent".into(),
+            LivePrivateIp {
+                id: "ocid1.privateip.oc1..byagent".into(),
+                ip_address: d.vip,
+                vnic_id: Some(vnic2),
+                is_primary: false,
+                tags: BTreeMap::new(),
+            },
+        );
+    }
+    cloud.clear_trace();
+    let again = apply(&cloud, &d, first.state, &path, &[]).await;
+    again.result.unwrap();
+    assert!(!again.plan.has_changes(), "{}", again.plan.render_text());
+    assert!(cloud.mutations().is_empty());
+    assert_eq!(
+        again.state.id(Resource::Vip),
+        Some("ocid1.privateip.oc1..byagent")
+    );
+}

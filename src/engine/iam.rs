@@ -1,0 +1,100 @@
+//! The IAM text vipsetup writes: the dynamic group's matching rule and the least-privilege
+//! policy statements that let the two nodes move the VIP.
+//!
+//! Permissions, from Oracle's "Details for the Core Services" policy reference:
+//! UpdatePrivateIp needs PRIVATE_IP_UPDATE (`use private-ips`) plus VNIC_ASSIGN and VNIC_UNASSIGN
+//! (`use vnics`); CreatePrivateIp (the agent's fallback when the VIP's object is gone) also needs
+//! SUBNET_ATTACH (`use subnets`); ListPrivateIps/GetPrivateIp/GetVnic are covered by those verbs.
+//! Nothing broader (no `manage`, no tenancy-wide scope) is granted.
+
+/// `ANY {instance.id = 'a', instance.id = 'b'}` for the pair's instances.
+pub fn matching_rule(instance_ids: &[&str]) -> String {
+    let conditions: Vec<String> = instance_ids
+        .iter()
+        .map(|id| format!("instance.id = '{id}'"))
+        .collect();
+    format!("ANY {{{}}}", conditions.join(", "))
+}
+
+/// Whitespace- and keyword-case-insensitive comparison, so a rule OCI echoes back with other
+/// spacing is not reported as drift.
+pub fn same_matching_rule(a: &str, b: &str) -> bool {
+    fn norm(s: &str) -> String {
+        let squeezed: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+        match squeezed.get(..4) {
+            Some(p) if p.eq_ignore_ascii_case("any{") => format!("ANY{{{}", &squeezed[4..]),
+            _ => squeezed,
+        }
+    }
+    norm(a) == norm(b)
+}
+
+/// The three statements the agent needs, scoped to the pair's compartment (`in tenancy` when
+/// the pair lives in the root compartment, which `compartment id` can't name), then the extras.
+pub fn policy_statements(
+    dynamic_group: &str,
+    compartment_id: &str,
+    extra: &[String],
+) -> Vec<String> {
+    let scope = if compartment_id.starts_with("ocid1.tenancy.") {
+        "tenancy".to_string()
+    } else {
+        format!("compartment id {compartment_id}")
+    };
+    let mut statements: Vec<String> = ["private-ips", "vnics", "subnets"]
+        .iter()
+        .map(|r| format!("Allow dynamic-group {dynamic_group} to use {r} in {scope}"))
+        .collect();
+    statements.extend(extra.iter().cloned());
+    statements
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matching_rule_names_both_instances() {
+        assert_eq!(
+            matching_rule(&["ocid1.instance.oc1..a", "ocid1.instance.oc1..b"]),
+            "ANY {instance.id = 'ocid1.instance.oc1..a', instance.id = 'ocid1.instance.oc1..b'}"
+        );
+    }
+
+    #[test]
+    fn matching_rules_compare_loosely_on_spacing_only() {
+        let ours = matching_rule(&["x", "y"]);
+        assert!(same_matching_rule(
+            &ours,
+            "any {instance.id='x',instance.id='y'}"
+        ));
+        assert!(!same_matching_rule(&ours, "ANY {instance.id = 'x'}"));
+        assert!(!same_matching_rule(
+            &ours,
+            "ALL {instance.id = 'x', instance.id = 'y'}"
+        ));
+    }
+
+    #[test]
+    fn statements_are_least_privilege_in_the_compartment() {
+        let s = policy_statements("vip-dg", "ocid1.compartment.oc1..c", &["Allow x".into()]);
+        assert_eq!(s.len(), 4);
+        for st in &s[..3] {
+            assert!(st.starts_with("Allow dynamic-group vip-dg to use "), "{st}");
+            assert!(
+                st.ends_with(" in compartment id ocid1.compartment.oc1..c"),
+                "{st}"
+            );
+        }
+        assert!(s
+            .iter()
+            .all(|st| !st.contains("manage") && !st.contains("tenancy")));
+        assert_eq!(s[3], "Allow x");
+    }
+
+    #[test]
+    fn the_root_compartment_is_named_as_the_tenancy() {
+        let s = policy_statements("dg", "ocid1.tenancy.oc1..t", &[]);
+        assert_eq!(s[0], "Allow dynamic-group dg to use private-ips in tenancy");
+    }
+}

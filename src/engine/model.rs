@@ -1,0 +1,267 @@
+//! The engine's vocabulary: which resources a pair has, what the blueprint wants of each
+//! (`Desired`), and what the cloud shows of each (`Observed`). Plain data, no I/O.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+/// Freeform tag naming the pair a resource belongs to; lost state is rebuilt from it.
+pub const TAG_PAIR: &str = "vipsetup-pair";
+/// Freeform tag naming a resource's role in its pair (`node1`, `vip`, ...).
+pub const TAG_ROLE: &str = "vipsetup-role";
+
+/// One of the six resources a VIP pair is made of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Resource {
+    Nsg,
+    Node1,
+    Node2,
+    DynamicGroup,
+    Policy,
+    Vip,
+}
+
+impl Resource {
+    /// Every resource, in the order apply makes them (and the reverse of destroy's).
+    pub const ALL: [Resource; 6] = [
+        Resource::Nsg,
+        Resource::Node1,
+        Resource::Node2,
+        Resource::DynamicGroup,
+        Resource::Policy,
+        Resource::Vip,
+    ];
+
+    /// The node resource for index 0 or 1.
+    pub fn node(index: usize) -> Resource {
+        if index == 0 {
+            Resource::Node1
+        } else {
+            Resource::Node2
+        }
+    }
+
+    /// 0 or 1 for a node, `None` for the others.
+    pub fn node_index(self) -> Option<usize> {
+        match self {
+            Resource::Node1 => Some(0),
+            Resource::Node2 => Some(1),
+            _ => None,
+        }
+    }
+
+    /// The role name used in tags, state and output.
+    pub fn key(self) -> &'static str {
+        match self {
+            Resource::Nsg => "nsg",
+            Resource::Node1 => "node1",
+            Resource::Node2 => "node2",
+            Resource::DynamicGroup => "dynamic-group",
+            Resource::Policy => "policy",
+            Resource::Vip => "vip",
+        }
+    }
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// What the blueprint (plus live facts) asks for. Built by `ops`; the engine never reads YAML.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Desired {
+    pub pair: String,
+    pub tenancy_id: String,
+    pub compartment_id: String,
+    pub vcn_id: String,
+    pub subnet_id: String,
+    pub vip: Ipv4Addr,
+    /// Index (0 or 1) of the node that holds the VIP when apply creates it.
+    pub preferred: usize,
+    pub nodes: [DesiredNode; 2],
+    pub nsg_name: String,
+    pub dynamic_group: DesiredDynamicGroup,
+    pub policy: DesiredPolicy,
+    /// The blueprint's freeform tags; the pair and role tags are added per resource.
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DesiredNode {
+    pub name: String,
+    pub availability_domain: String,
+    pub fault_domain: String,
+    pub shape: String,
+    pub ocpus: Option<f32>,
+    pub memory_in_gbs: Option<f32>,
+    pub image_id: String,
+    pub private_ip: Ipv4Addr,
+    /// Newline-separated public keys, as OCI's `ssh_authorized_keys` metadata wants them.
+    pub ssh_authorized_keys: String,
+    /// Base64 cloud-init user data from the renderer.
+    pub user_data: String,
+    pub assign_public_ip: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DesiredDynamicGroup {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DesiredPolicy {
+    pub name: String,
+    pub description: String,
+    pub statements: Vec<String>,
+}
+
+impl Desired {
+    /// The freeform tags a resource of this pair carries: the blueprint's, plus pair and role.
+    pub fn tags_for(&self, resource: Resource) -> BTreeMap<String, String> {
+        let mut tags = self.tags.clone();
+        tags.insert(TAG_PAIR.to_string(), self.pair.clone());
+        tags.insert(TAG_ROLE.to_string(), resource.key().to_string());
+        tags
+    }
+}
+
+/// A security rule as far as the engine cares (the VRRP pair of rules).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NsgRule {
+    /// `INGRESS` or `EGRESS`.
+    pub direction: String,
+    /// IANA protocol number as a string, or `all`.
+    pub protocol: String,
+    /// The peer: for VRRP, the NSG itself.
+    pub peer: Option<String>,
+}
+
+/// The rules the pair's NSG must hold: VRRP (IP protocol 112) in and out between its members.
+pub fn vrrp_rules(nsg_id: &str) -> Vec<NsgRule> {
+    ["INGRESS", "EGRESS"]
+        .iter()
+        .map(|d| NsgRule {
+            direction: d.to_string(),
+            protocol: "112".to_string(),
+            peer: Some(nsg_id.to_string()),
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LiveNsg {
+    pub id: String,
+    pub lifecycle_state: String,
+    pub rules: Vec<NsgRule>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LiveInstance {
+    pub id: String,
+    pub display_name: String,
+    pub lifecycle_state: String,
+    pub availability_domain: String,
+    pub fault_domain: Option<String>,
+    pub shape: String,
+    pub ocpus: Option<f32>,
+    pub memory_in_gbs: Option<f32>,
+    pub image_id: Option<String>,
+    pub user_data: Option<String>,
+    pub ssh_authorized_keys: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// The primary VNIC once attached (looked up through the VNIC attachments).
+    pub vnic: Option<LiveVnic>,
+}
+
+impl LiveInstance {
+    /// TERMINATING and TERMINATED instances are as good as gone for planning.
+    pub fn is_gone(&self) -> bool {
+        matches!(self.lifecycle_state.as_str(), "TERMINATING" | "TERMINATED")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LiveVnic {
+    pub id: String,
+    pub private_ip: Option<Ipv4Addr>,
+    pub nsg_ids: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LiveDynamicGroup {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub matching_rule: String,
+    pub lifecycle_state: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LivePolicy {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub statements: Vec<String>,
+    pub lifecycle_state: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LivePrivateIp {
+    pub id: String,
+    pub ip_address: Ipv4Addr,
+    pub vnic_id: Option<String>,
+    pub is_primary: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What the cloud shows of the pair right now (absent = not found, or terminated).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Observed {
+    pub nsg: Option<LiveNsg>,
+    pub nodes: [Option<LiveInstance>; 2],
+    pub dynamic_group: Option<LiveDynamicGroup>,
+    pub policy: Option<LivePolicy>,
+    /// The private IP holding the VIP address in the subnet, whoever owns it.
+    pub vip: Option<LivePrivateIp>,
+    /// Whether `vip` belongs to this pair (recorded in state or tagged with the pair's name).
+    pub vip_is_ours: bool,
+    /// The pair's recorded VIP object when it holds an address the blueprint no longer names.
+    pub stale_vip: Option<LivePrivateIp>,
+}
+
+impl Observed {
+    /// The node whose primary VNIC has this id.
+    pub fn node_with_vnic(&self, vnic_id: &str) -> Option<usize> {
+        (0..2).find(|&i| {
+            self.nodes[i]
+                .as_ref()
+                .filter(|n| !n.is_gone())
+                .and_then(|n| n.vnic.as_ref())
+                .is_some_and(|v| v.id == vnic_id)
+        })
+    }
+
+    /// A live (not terminating) node.
+    pub fn live_node(&self, index: usize) -> Option<&LiveInstance> {
+        self.nodes[index].as_ref().filter(|n| !n.is_gone())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LiveSubnet {
+    pub id: String,
+    pub cidr_block: String,
+    pub vcn_id: String,
+    /// `None` for a regional subnet.
+    pub availability_domain: Option<String>,
+    pub lifecycle_state: String,
+}

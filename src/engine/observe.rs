@@ -1,0 +1,263 @@
+//! Reading the live cloud for a pair: each resource by its recorded OCID, or, when state has none
+//! (first run, killed run, lost state file), by the pair's tags or unique name. Found resources
+//! are adopted into state; read-only, so a converged re-apply makes no mutating call.
+
+use super::cloud::{Cloud, CloudError};
+use std::net::Ipv4Addr;
+
+use super::model::{
+    Desired, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, Observed,
+    Resource, TAG_PAIR,
+};
+use super::state::State;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+    #[error(
+        "a {kind} named {name:?} ({id}) already exists and does not belong to pair {pair:?} \
+         (its freeform tag {TAG_PAIR} differs); choose another name in the blueprint or delete it"
+    )]
+    NameTaken {
+        kind: &'static str,
+        name: String,
+        id: String,
+        pair: String,
+    },
+}
+
+/// Where to look for a pair's resources: known before node addresses and user data are.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scope {
+    pub pair: String,
+    pub tenancy_id: String,
+    pub compartment_id: String,
+    pub vcn_id: String,
+    pub subnet_id: String,
+    pub vip: Ipv4Addr,
+    pub dynamic_group: String,
+    pub policy: String,
+}
+
+impl Desired {
+    pub fn scope(&self) -> Scope {
+        Scope {
+            pair: self.pair.clone(),
+            tenancy_id: self.tenancy_id.clone(),
+            compartment_id: self.compartment_id.clone(),
+            vcn_id: self.vcn_id.clone(),
+            subnet_id: self.subnet_id.clone(),
+            vip: self.vip,
+            dynamic_group: self.dynamic_group.name.clone(),
+            policy: self.policy.name.clone(),
+        }
+    }
+}
+
+fn ours(tags: &std::collections::BTreeMap<String, String>, pair: &str) -> bool {
+    tags.get(TAG_PAIR).is_some_and(|p| p == pair)
+}
+
+fn not_deleted(state: &str) -> bool {
+    !matches!(state, "DELETED" | "DELETING" | "TERMINATED" | "TERMINATING")
+}
+
+async fn observe_nsg(
+    cloud: &dyn Cloud,
+    d: &Scope,
+    id: Option<String>,
+) -> Result<Option<LiveNsg>, ObserveError> {
+    let by_id = match id {
+        Some(id) => cloud
+            .get_nsg(&id)
+            .await?
+            .filter(|n| not_deleted(&n.lifecycle_state)),
+        None => None,
+    };
+    match by_id {
+        Some(n) => Ok(Some(n)),
+        None => Ok(cloud
+            .find_nsg(&d.compartment_id, &d.vcn_id, &d.pair)
+            .await?),
+    }
+}
+
+async fn observe_node(
+    cloud: &dyn Cloud,
+    d: &Scope,
+    r: Resource,
+    id: Option<String>,
+) -> Result<Option<LiveInstance>, ObserveError> {
+    let mut inst = match id {
+        Some(id) => cloud.get_instance(&id).await?,
+        None => None,
+    };
+    // Gone (or never recorded): a run killed before recording may have made it; find it by tags.
+    if inst.as_ref().is_none_or(|x| x.is_gone()) {
+        if let Some(found) = cloud
+            .find_instance(&d.compartment_id, &d.pair, r.key())
+            .await?
+        {
+            inst = Some(found);
+        }
+    }
+    if let Some(x) = inst.as_mut().filter(|x| !x.is_gone()) {
+        x.vnic = cloud.primary_vnic(&d.compartment_id, &x.id).await?;
+    }
+    Ok(inst)
+}
+
+async fn observe_dynamic_group(
+    cloud: &dyn Cloud,
+    d: &Scope,
+    id: Option<String>,
+) -> Result<Option<LiveDynamicGroup>, ObserveError> {
+    let by_id = match id {
+        Some(id) => cloud
+            .get_dynamic_group(&id)
+            .await?
+            .filter(|g| not_deleted(&g.lifecycle_state)),
+        None => None,
+    };
+    if by_id.is_some() {
+        return Ok(by_id);
+    }
+    // Names are unique in the tenancy: one with ours that is not tagged as ours is someone else's.
+    let found = cloud
+        .find_dynamic_group(&d.tenancy_id, &d.dynamic_group)
+        .await?
+        .filter(|g| not_deleted(&g.lifecycle_state));
+    match found {
+        Some(g) if !ours(&g.tags, &d.pair) => Err(ObserveError::NameTaken {
+            kind: "dynamic group",
+            name: g.name,
+            id: g.id,
+            pair: d.pair.clone(),
+        }),
+        other => Ok(other),
+    }
+}
+
+async fn observe_policy(
+    cloud: &dyn Cloud,
+    d: &Scope,
+    id: Option<String>,
+) -> Result<Option<LivePolicy>, ObserveError> {
+    let by_id = match id {
+        Some(id) => cloud
+            .get_policy(&id)
+            .await?
+            .filter(|p| not_deleted(&p.lifecycle_state)),
+        None => None,
+    };
+    if by_id.is_some() {
+        return Ok(by_id);
+    }
+    let found = cloud
+        .find_policy(&d.compartment_id, &d.policy)
+        .await?
+        .filter(|p| not_deleted(&p.lifecycle_state));
+    match found {
+        Some(p) if !ours(&p.tags, &d.pair) => Err(ObserveError::NameTaken {
+            kind: "policy",
+            name: p.name,
+            id: p.id,
+            pair: d.pair.clone(),
+        }),
+        other => Ok(other),
+    }
+}
+
+/// The private IP holding the VIP address, by OCID or by address (at most one holds it), and
+/// whether it is this pair's.
+async fn observe_vip(
+    cloud: &dyn Cloud,
+    d: &Scope,
+    id: Option<String>,
+) -> Result<(Option<LivePrivateIp>, bool, Option<LivePrivateIp>), ObserveError> {
+    let by_id = match &id {
+        Some(id) => cloud.get_private_ip(id).await?,
+        None => None,
+    };
+    // The recorded VIP at another address: the blueprint's `vip` changed.
+    let (mut vip, stale) = match by_id {
+        Some(v) if v.ip_address != d.vip => (None, Some(v)),
+        other => (other, None),
+    };
+    if vip.is_none() {
+        vip = cloud.find_private_ip(&d.subnet_id, d.vip).await?;
+    }
+    let is_ours = vip.as_ref().is_some_and(|v| {
+        !v.is_primary && (id.as_deref() == Some(v.id.as_str()) || ours(&v.tags, &d.pair))
+    });
+    Ok((vip, is_ours, stale))
+}
+
+/// Observes the pair (each resource concurrently) and adopts what it finds into `state` (the
+/// caller saves it). Read-only.
+pub async fn observe(
+    cloud: &dyn Cloud,
+    d: &Scope,
+    state: &mut State,
+) -> Result<Observed, ObserveError> {
+    let id = |r: Resource| state.id(r).map(str::to_string);
+    let (nsg, node1, node2, dynamic_group, policy, (vip, vip_is_ours, stale_vip)) = tokio::try_join!(
+        observe_nsg(cloud, d, id(Resource::Nsg)),
+        observe_node(cloud, d, Resource::Node1, id(Resource::Node1)),
+        observe_node(cloud, d, Resource::Node2, id(Resource::Node2)),
+        observe_dynamic_group(cloud, d, id(Resource::DynamicGroup)),
+        observe_policy(cloud, d, id(Resource::Policy)),
+        observe_vip(cloud, d, id(Resource::Vip)),
+    )?;
+    // A secondary IP with the VIP's address on one of the pair's own VNICs is the pair's VIP even
+    // when untagged: the agent re-creates it when it finds none (e.g. after the node holding it
+    // was replaced), and vipsetup must adopt that one, not call the address taken.
+    let on_our_vnic = vip.as_ref().is_some_and(|v| {
+        !v.is_primary
+            && v.vnic_id.as_ref().is_some_and(|vn| {
+                [&node1, &node2].iter().any(|n| {
+                    n.as_ref()
+                        .filter(|n| !n.is_gone())
+                        .and_then(|n| n.vnic.as_ref())
+                        .is_some_and(|x| &x.id == vn)
+                })
+            })
+    });
+    let vip_is_ours = vip_is_ours || on_our_vnic;
+    // Adopt what was found. What is gone stays recorded: the next create must use a new retry
+    // token (`State::retire`), which needs to know there was one.
+    if let Some(n) = &nsg {
+        state.entry(Resource::Nsg).id = Some(n.id.clone());
+    }
+    for (r, inst) in [(Resource::Node1, &node1), (Resource::Node2, &node2)] {
+        if let Some(x) = inst.as_ref().filter(|x| !x.is_gone()) {
+            let e = state.entry(r);
+            e.id = Some(x.id.clone());
+            e.name = Some(x.display_name.clone());
+            e.vnic_id = x.vnic.as_ref().map(|v| v.id.clone());
+        }
+    }
+    if let Some(g) = &dynamic_group {
+        let e = state.entry(Resource::DynamicGroup);
+        e.id = Some(g.id.clone());
+        e.name = Some(g.name.clone());
+    }
+    if let Some(p) = &policy {
+        let e = state.entry(Resource::Policy);
+        e.id = Some(p.id.clone());
+        e.name = Some(p.name.clone());
+    }
+    if let Some(v) = vip.as_ref().filter(|_| vip_is_ours) {
+        state.entry(Resource::Vip).id = Some(v.id.clone());
+    }
+    Ok(Observed {
+        nsg,
+        nodes: [node1, node2],
+        dynamic_group,
+        policy,
+        vip,
+        vip_is_ours,
+        stale_vip,
+    })
+}

@@ -1,0 +1,642 @@
+//! `Cloud` over the real OCI client: each engine operation as one or a few OCI calls, "not found"
+//! turned into `None` (gets) or success (deletes), and OCI errors kept with their request ids.
+
+use std::net::Ipv4Addr;
+
+use crate::oci::models::{
+    AddNetworkSecurityGroupSecurityRulesDetails, AddSecurityRuleDetails, CreateDynamicGroupDetails,
+    CreateNetworkSecurityGroupDetails, CreatePolicyDetails, CreatePrivateIpDetails,
+    CreateVnicDetails, DynamicGroup, Instance, InstanceSourceViaImageDetails,
+    LaunchInstanceDetails, LaunchInstanceShapeConfigDetails, NetworkSecurityGroup, Policy,
+    PrivateIp, SecurityRuleDirection, UpdateDynamicGroupDetails, UpdatePolicyDetails,
+    UpdatePrivateIpDetails,
+};
+use crate::oci::{
+    Client, ListImagesRequest, ListInstancesRequest, ListPrivateIpsRequest, OciError,
+};
+
+use super::cloud::{
+    Cloud, CloudError, CloudFuture, DynamicGroupSpec, InstanceSpec, NsgSpec, PolicySpec,
+    PrivateIpSpec,
+};
+use super::model::{
+    LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LiveSubnet, LiveVnic,
+    NsgRule, TAG_PAIR, TAG_ROLE,
+};
+
+pub struct OciCloud {
+    pub client: Client,
+}
+
+fn cloud_err(operation: &str, e: OciError) -> CloudError {
+    match e.api() {
+        Some(a) => CloudError {
+            operation: a.operation.clone(),
+            status: Some(a.status),
+            code: Some(a.code.clone()).filter(|c| !c.is_empty()),
+            message: match &a.hint {
+                Some(h) => format!("{}; {h}", a.message),
+                None => a.message.clone(),
+            },
+            request_id: a.opc_request_id.clone(),
+        },
+        None => CloudError::other(operation, e.to_string()),
+    }
+}
+
+/// `None` for 404 (gone, or never visible to us).
+fn found<T>(operation: &str, r: Result<T, OciError>) -> Result<Option<T>, CloudError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.status() == Some(404) => Ok(None),
+        Err(e) => Err(cloud_err(operation, e)),
+    }
+}
+
+/// 404 on delete: already gone, which is what we wanted.
+fn gone(operation: &str, r: Result<(), OciError>) -> Result<(), CloudError> {
+    match r {
+        Err(e) if e.status() != Some(404) => Err(cloud_err(operation, e)),
+        _ => Ok(()),
+    }
+}
+
+fn ok<T>(operation: &str, r: Result<T, OciError>) -> Result<T, CloudError> {
+    r.map_err(|e| cloud_err(operation, e))
+}
+
+fn ours(tags: &std::collections::BTreeMap<String, String>, pair: &str, role: &str) -> bool {
+    tags.get(TAG_PAIR).is_some_and(|p| p == pair) && tags.get(TAG_ROLE).is_some_and(|r| r == role)
+}
+
+fn live_instance(i: Instance) -> LiveInstance {
+    let shape = i.shape_config.clone().unwrap_or_default();
+    LiveInstance {
+        display_name: i.display_name.clone().unwrap_or_default(),
+        lifecycle_state: i.lifecycle_state.as_str().to_string(),
+        availability_domain: i.availability_domain.clone(),
+        fault_domain: i.fault_domain.clone(),
+        shape: i.shape.clone(),
+        ocpus: shape.ocpus.map(|v| v as f32),
+        memory_in_gbs: shape.memory_in_gbs.map(|v| v as f32),
+        image_id: i.image_id.clone(),
+        user_data: i.metadata.get("user_data").cloned(),
+        ssh_authorized_keys: i.metadata.get("ssh_authorized_keys").cloned(),
+        tags: i.freeform_tags.clone(),
+        vnic: None,
+        id: i.id,
+    }
+}
+
+fn live_dg(g: DynamicGroup) -> LiveDynamicGroup {
+    LiveDynamicGroup {
+        id: g.id,
+        name: g.name,
+        description: g.description.unwrap_or_default(),
+        matching_rule: g.matching_rule,
+        lifecycle_state: g.lifecycle_state.as_str().to_string(),
+        tags: g.freeform_tags,
+    }
+}
+
+fn live_policy(p: Policy) -> LivePolicy {
+    LivePolicy {
+        id: p.id,
+        name: p.name,
+        description: p.description.unwrap_or_default(),
+        statements: p.statements,
+        lifecycle_state: p.lifecycle_state.as_str().to_string(),
+        tags: p.freeform_tags,
+    }
+}
+
+fn live_ip(p: PrivateIp) -> Option<LivePrivateIp> {
+    Some(LivePrivateIp {
+        ip_address: p.ip_address.parse().ok()?,
+        id: p.id,
+        vnic_id: p.vnic_id,
+        is_primary: p.is_primary.unwrap_or(false),
+        tags: p.freeform_tags,
+    })
+}
+
+impl OciCloud {
+    async fn nsg_with_rules(&self, n: NetworkSecurityGroup) -> Result<LiveNsg, CloudError> {
+        let rules = ok(
+            "ListNetworkSecurityGroupSecurityRules",
+            self.client
+                .list_network_security_group_security_rules(&n.id, None)
+                .await,
+        )?;
+        Ok(LiveNsg {
+            lifecycle_state: n.lifecycle_state.as_str().to_string(),
+            rules: rules
+                .into_iter()
+                .map(|r| NsgRule {
+                    direction: r.direction.as_str().to_string(),
+                    protocol: r.protocol,
+                    peer: r.source.or(r.destination),
+                })
+                .collect(),
+            tags: n.freeform_tags,
+            id: n.id,
+        })
+    }
+}
+
+impl Cloud for OciCloud {
+    fn get_subnet<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveSubnet>> {
+        Box::pin(async move {
+            let s = found("GetSubnet", self.client.get_subnet(id).await)?;
+            Ok(s.map(|s| LiveSubnet {
+                id: s.value.id,
+                cidr_block: s.value.cidr_block,
+                vcn_id: s.value.vcn_id,
+                availability_domain: s.value.availability_domain,
+                lifecycle_state: s.value.lifecycle_state.as_str().to_string(),
+            }))
+        })
+    }
+
+    fn availability_domains<'a>(&'a self, tenancy_id: &'a str) -> CloudFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let ads = ok(
+                "ListAvailabilityDomains",
+                self.client.list_availability_domains(tenancy_id).await,
+            )?;
+            Ok(ads.into_iter().map(|a| a.name).collect())
+        })
+    }
+
+    fn newest_image<'a>(
+        &'a self,
+        compartment_id: &'a str,
+        os: &'a str,
+        version: &'a str,
+        shape: &'a str,
+    ) -> CloudFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let q = ListImagesRequest {
+                compartment_id: compartment_id.to_string(),
+                operating_system: Some(os.to_string()),
+                operating_system_version: Some(version.to_string()),
+                shape: Some(shape.to_string()),
+                lifecycle_state: Some("AVAILABLE".into()),
+                sort_by: Some("TIMECREATED".into()),
+                sort_order: Some("DESC".into()),
+                ..Default::default()
+            };
+            let images = ok("ListImages", self.client.list_images(&q).await)?;
+            Ok(images.into_iter().next().map(|i| i.id))
+        })
+    }
+
+    fn subnet_ips<'a>(&'a self, subnet_id: &'a str) -> CloudFuture<'a, Vec<Ipv4Addr>> {
+        Box::pin(async move {
+            let q = ListPrivateIpsRequest {
+                subnet_id: Some(subnet_id.to_string()),
+                ..Default::default()
+            };
+            let ips = ok("ListPrivateIps", self.client.list_private_ips(&q).await)?;
+            Ok(ips
+                .iter()
+                .filter_map(|p| p.ip_address.parse().ok())
+                .collect())
+        })
+    }
+
+    fn get_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveNsg>> {
+        Box::pin(async move {
+            match found(
+                "GetNetworkSecurityGroup",
+                self.client.get_network_security_group(id).await,
+            )? {
+                Some(n) => Ok(Some(self.nsg_with_rules(n.value).await?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn find_nsg<'a>(
+        &'a self,
+        compartment_id: &'a str,
+        vcn_id: &'a str,
+        pair: &'a str,
+    ) -> CloudFuture<'a, Option<LiveNsg>> {
+        Box::pin(async move {
+            let all = ok(
+                "ListNetworkSecurityGroups",
+                self.client
+                    .list_network_security_groups(compartment_id, Some(vcn_id), None)
+                    .await,
+            )?;
+            let n = all.into_iter().find(|n| {
+                ours(&n.freeform_tags, pair, "nsg")
+                    && !matches!(n.lifecycle_state.as_str(), "TERMINATING" | "TERMINATED")
+            });
+            match n {
+                Some(n) => Ok(Some(self.nsg_with_rules(n).await?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn create_nsg<'a>(&'a self, spec: &'a NsgSpec, token: &'a str) -> CloudFuture<'a, String> {
+        Box::pin(async move {
+            let d = CreateNetworkSecurityGroupDetails {
+                compartment_id: spec.compartment_id.clone(),
+                vcn_id: spec.vcn_id.clone(),
+                display_name: Some(spec.display_name.clone()),
+                freeform_tags: Some(spec.tags.clone()),
+                defined_tags: None,
+            };
+            let n = ok(
+                "CreateNetworkSecurityGroup",
+                self.client
+                    .create_network_security_group(&d, Some(token))
+                    .await,
+            )?;
+            Ok(n.value.id)
+        })
+    }
+
+    fn add_nsg_rules<'a>(&'a self, nsg_id: &'a str, rules: &'a [NsgRule]) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            let security_rules = rules
+                .iter()
+                .map(|r| {
+                    let ingress = r.direction == "INGRESS";
+                    AddSecurityRuleDetails {
+                        direction: if ingress {
+                            SecurityRuleDirection::Ingress
+                        } else {
+                            SecurityRuleDirection::Egress
+                        },
+                        protocol: r.protocol.clone(),
+                        source: if ingress { r.peer.clone() } else { None },
+                        source_type: if ingress {
+                            Some("NETWORK_SECURITY_GROUP".into())
+                        } else {
+                            None
+                        },
+                        destination: if ingress { None } else { r.peer.clone() },
+                        destination_type: if ingress {
+                            None
+                        } else {
+                            Some("NETWORK_SECURITY_GROUP".into())
+                        },
+                        is_stateless: Some(false),
+                        description: Some("VRRP between the pair's nodes (vipsetup)".into()),
+                        tcp_options: None,
+                        udp_options: None,
+                        icmp_options: None,
+                    }
+                })
+                .collect();
+            let d = AddNetworkSecurityGroupSecurityRulesDetails { security_rules };
+            ok(
+                "AddNetworkSecurityGroupSecurityRules",
+                self.client
+                    .add_network_security_group_security_rules(nsg_id, &d)
+                    .await,
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            gone(
+                "DeleteNetworkSecurityGroup",
+                self.client.delete_network_security_group(id, None).await,
+            )
+        })
+    }
+
+    fn get_instance<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveInstance>> {
+        Box::pin(async move {
+            Ok(found("GetInstance", self.client.get_instance(id).await)?
+                .map(|v| live_instance(v.value)))
+        })
+    }
+
+    fn find_instance<'a>(
+        &'a self,
+        compartment_id: &'a str,
+        pair: &'a str,
+        role: &'a str,
+    ) -> CloudFuture<'a, Option<LiveInstance>> {
+        Box::pin(async move {
+            let q = ListInstancesRequest {
+                compartment_id: compartment_id.to_string(),
+                ..Default::default()
+            };
+            let all = ok("ListInstances", self.client.list_instances(&q).await)?;
+            Ok(all
+                .into_iter()
+                .map(live_instance)
+                .find(|i| ours(&i.tags, pair, role) && !i.is_gone()))
+        })
+    }
+
+    fn primary_vnic<'a>(
+        &'a self,
+        compartment_id: &'a str,
+        instance_id: &'a str,
+    ) -> CloudFuture<'a, Option<LiveVnic>> {
+        Box::pin(async move {
+            let atts = ok(
+                "ListVnicAttachments",
+                self.client
+                    .list_vnic_attachments(compartment_id, Some(instance_id))
+                    .await,
+            )?;
+            for a in atts
+                .iter()
+                .filter(|a| a.lifecycle_state.as_str() == "ATTACHED")
+            {
+                let Some(vnic_id) = &a.vnic_id else { continue };
+                if let Some(v) = found("GetVnic", self.client.get_vnic(vnic_id).await)? {
+                    let v = v.value;
+                    if v.is_primary.unwrap_or(a.nic_index == Some(0)) {
+                        return Ok(Some(LiveVnic {
+                            private_ip: v.private_ip.as_deref().and_then(|p| p.parse().ok()),
+                            nsg_ids: v.nsg_ids,
+                            id: v.id,
+                        }));
+                    }
+                }
+            }
+            Ok(None)
+        })
+    }
+
+    fn launch_instance<'a>(
+        &'a self,
+        spec: &'a InstanceSpec,
+        token: &'a str,
+    ) -> CloudFuture<'a, String> {
+        Box::pin(async move {
+            let n = &spec.node;
+            let shape_config = (n.ocpus.is_some() || n.memory_in_gbs.is_some()).then(|| {
+                LaunchInstanceShapeConfigDetails {
+                    ocpus: n.ocpus.map(f64::from),
+                    memory_in_gbs: n.memory_in_gbs.map(f64::from),
+                }
+            });
+            let mut metadata = std::collections::BTreeMap::new();
+            metadata.insert("user_data".to_string(), n.user_data.clone());
+            metadata.insert(
+                "ssh_authorized_keys".to_string(),
+                n.ssh_authorized_keys.clone(),
+            );
+            let d = LaunchInstanceDetails {
+                availability_domain: n.availability_domain.clone(),
+                compartment_id: spec.compartment_id.clone(),
+                shape: n.shape.clone(),
+                shape_config,
+                display_name: Some(n.name.clone()),
+                source_details: InstanceSourceViaImageDetails::new(&n.image_id),
+                create_vnic_details: CreateVnicDetails {
+                    subnet_id: spec.subnet_id.clone(),
+                    assign_public_ip: Some(n.assign_public_ip),
+                    private_ip: Some(n.private_ip.to_string()),
+                    nsg_ids: Some(spec.nsg_ids.clone()),
+                    hostname_label: Some(n.name.clone()),
+                    display_name: None,
+                    skip_source_dest_check: None,
+                    freeform_tags: Some(spec.tags.clone()),
+                },
+                metadata,
+                fault_domain: Some(n.fault_domain.clone()),
+                freeform_tags: Some(spec.tags.clone()),
+                defined_tags: None,
+            };
+            Ok(ok(
+                "LaunchInstance",
+                self.client.launch_instance(&d, Some(token)).await,
+            )?
+            .value
+            .id)
+        })
+    }
+
+    fn terminate_instance<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            gone(
+                "TerminateInstance",
+                self.client.terminate_instance(id, false, None).await,
+            )
+        })
+    }
+
+    fn get_dynamic_group<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveDynamicGroup>> {
+        Box::pin(async move {
+            Ok(
+                found("GetDynamicGroup", self.client.get_dynamic_group(id).await)?
+                    .map(|g| live_dg(g.value)),
+            )
+        })
+    }
+
+    fn find_dynamic_group<'a>(
+        &'a self,
+        tenancy_id: &'a str,
+        name: &'a str,
+    ) -> CloudFuture<'a, Option<LiveDynamicGroup>> {
+        Box::pin(async move {
+            let all = ok(
+                "ListDynamicGroups",
+                self.client
+                    .list_dynamic_groups(tenancy_id, Some(name))
+                    .await,
+            )?;
+            Ok(all.into_iter().find(|g| g.name == name).map(live_dg))
+        })
+    }
+
+    fn create_dynamic_group<'a>(
+        &'a self,
+        s: &'a DynamicGroupSpec,
+        token: &'a str,
+    ) -> CloudFuture<'a, String> {
+        Box::pin(async move {
+            let d = CreateDynamicGroupDetails {
+                compartment_id: s.tenancy_id.clone(),
+                name: s.name.clone(),
+                matching_rule: s.matching_rule.clone(),
+                description: s.description.clone(),
+                freeform_tags: Some(s.tags.clone()),
+                defined_tags: None,
+            };
+            Ok(ok(
+                "CreateDynamicGroup",
+                self.client.create_dynamic_group(&d, Some(token)).await,
+            )?
+            .value
+            .id)
+        })
+    }
+
+    fn update_dynamic_group<'a>(
+        &'a self,
+        id: &'a str,
+        s: &'a DynamicGroupSpec,
+    ) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            let d = UpdateDynamicGroupDetails {
+                description: Some(s.description.clone()),
+                matching_rule: Some(s.matching_rule.clone()),
+                freeform_tags: Some(s.tags.clone()),
+                defined_tags: None,
+            };
+            ok(
+                "UpdateDynamicGroup",
+                self.client.update_dynamic_group(id, &d, None).await,
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_dynamic_group<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            gone(
+                "DeleteDynamicGroup",
+                self.client.delete_dynamic_group(id, None).await,
+            )
+        })
+    }
+
+    fn get_policy<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LivePolicy>> {
+        Box::pin(async move {
+            Ok(found("GetPolicy", self.client.get_policy(id).await)?.map(|p| live_policy(p.value)))
+        })
+    }
+
+    fn find_policy<'a>(
+        &'a self,
+        compartment_id: &'a str,
+        name: &'a str,
+    ) -> CloudFuture<'a, Option<LivePolicy>> {
+        Box::pin(async move {
+            let all = ok(
+                "ListPolicies",
+                self.client.list_policies(compartment_id, Some(name)).await,
+            )?;
+            Ok(all.into_iter().find(|p| p.name == name).map(live_policy))
+        })
+    }
+
+    fn create_policy<'a>(&'a self, s: &'a PolicySpec, token: &'a str) -> CloudFuture<'a, String> {
+        Box::pin(async move {
+            let d = CreatePolicyDetails {
+                compartment_id: s.compartment_id.clone(),
+                name: s.name.clone(),
+                statements: s.statements.clone(),
+                description: s.description.clone(),
+                version_date: None,
+                freeform_tags: Some(s.tags.clone()),
+                defined_tags: None,
+            };
+            Ok(ok(
+                "CreatePolicy",
+                self.client.create_policy(&d, Some(token)).await,
+            )?
+            .value
+            .id)
+        })
+    }
+
+    fn update_policy<'a>(&'a self, id: &'a str, s: &'a PolicySpec) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            let d = UpdatePolicyDetails {
+                description: Some(s.description.clone()),
+                statements: Some(s.statements.clone()),
+                version_date: None,
+                freeform_tags: Some(s.tags.clone()),
+                defined_tags: None,
+            };
+            ok(
+                "UpdatePolicy",
+                self.client.update_policy(id, &d, None).await,
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_policy<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        Box::pin(async move { gone("DeletePolicy", self.client.delete_policy(id, None).await) })
+    }
+
+    fn get_private_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LivePrivateIp>> {
+        Box::pin(async move {
+            Ok(found("GetPrivateIp", self.client.get_private_ip(id).await)?
+                .and_then(|p| live_ip(p.value)))
+        })
+    }
+
+    fn find_private_ip<'a>(
+        &'a self,
+        subnet_id: &'a str,
+        ip: Ipv4Addr,
+    ) -> CloudFuture<'a, Option<LivePrivateIp>> {
+        Box::pin(async move {
+            let q = ListPrivateIpsRequest {
+                ip_address: Some(ip.to_string()),
+                subnet_id: Some(subnet_id.to_string()),
+                vnic_id: None,
+            };
+            let all = ok("ListPrivateIps", self.client.list_private_ips(&q).await)?;
+            Ok(all
+                .into_iter()
+                .filter_map(live_ip)
+                .find(|p| p.ip_address == ip))
+        })
+    }
+
+    fn create_private_ip<'a>(
+        &'a self,
+        s: &'a PrivateIpSpec,
+        token: &'a str,
+    ) -> CloudFuture<'a, String> {
+        Box::pin(async move {
+            let d = CreatePrivateIpDetails {
+                vnic_id: Some(s.vnic_id.clone()),
+                ip_address: Some(s.ip_address.to_string()),
+                display_name: Some(s.display_name.clone()),
+                hostname_label: None,
+                freeform_tags: Some(s.tags.clone()),
+                defined_tags: None,
+            };
+            Ok(ok(
+                "CreatePrivateIp",
+                self.client.create_private_ip(&d, Some(token)).await,
+            )?
+            .value
+            .id)
+        })
+    }
+
+    fn move_private_ip<'a>(&'a self, id: &'a str, vnic_id: &'a str) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            let d = UpdatePrivateIpDetails {
+                vnic_id: Some(vnic_id.to_string()),
+                ..Default::default()
+            };
+            ok(
+                "UpdatePrivateIp",
+                self.client.update_private_ip(id, &d, None).await,
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_private_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            gone(
+                "DeletePrivateIp",
+                self.client.delete_private_ip(id, None).await,
+            )
+        })
+    }
+}

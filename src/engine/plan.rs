@@ -1,0 +1,646 @@
+//! The plan as a value: what apply (or destroy) will do to each resource and why, with the
+//! dependencies the executor honours. `diff` is a pure function of desired, observed and recorded
+//! state, so every decision here is table-tested without a cloud.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::Serialize;
+
+use super::iam;
+use super::model::{Desired, LiveInstance, Observed, Resource};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Create,
+    Update,
+    Replace,
+    Delete,
+    /// Nothing to change, but it is still on its way (e.g. an instance launched by a run that
+    /// was killed is PROVISIONING): apply waits for it, making no call that changes anything.
+    Wait,
+    NoOp,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Create => "create",
+            Action::Update => "update in place",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+            Action::Wait => "wait until ready",
+            Action::NoOp => "no change",
+        })
+    }
+}
+
+/// Points in a step's life other steps can wait for. Only nodes pass the first two; the VIP
+/// waits for its node's VNIC, not for the node to finish booting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Milestone {
+    /// The resource exists and can be referred to: an instance's launch was accepted (its
+    /// OCID is known); the NSG is AVAILABLE (instances may launch into it).
+    Launched,
+    /// The instance's primary VNIC is attached and its OCID known.
+    VnicReady,
+    /// The step is complete.
+    Done,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Dep {
+    pub resource: Resource,
+    pub milestone: Milestone,
+}
+
+fn dep(resource: Resource, milestone: Milestone) -> Dep {
+    Dep {
+        resource,
+        milestone,
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Step {
+    pub resource: Resource,
+    pub action: Action,
+    /// Why: each changed field, "forces replacement because ...", or a note on a no-op.
+    pub reasons: Vec<String>,
+    pub depends_on: Vec<Dep>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlanKind {
+    Apply,
+    Destroy,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Plan {
+    pub kind: PlanKind,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PlanError {
+    #[error(
+        "the vip {ip} is already in use in the subnet (private ip {id} on vnic {vnic}); \
+         choose a free address for `vip` in the blueprint"
+    )]
+    VipTaken {
+        ip: String,
+        id: String,
+        vnic: String,
+    },
+}
+
+impl Plan {
+    pub fn step(&self, resource: Resource) -> Option<&Step> {
+        self.steps.iter().find(|s| s.resource == resource)
+    }
+
+    pub fn action(&self, resource: Resource) -> Action {
+        self.step(resource).map_or(Action::NoOp, |s| s.action)
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.steps.iter().any(|s| s.action != Action::NoOp)
+    }
+
+    /// Nodes the plan replaces (0/1), which apply only does when the user named them.
+    pub fn replaced_nodes(&self) -> Vec<usize> {
+        self.steps
+            .iter()
+            .filter(|s| s.action == Action::Replace)
+            .filter_map(|s| s.resource.node_index())
+            .collect()
+    }
+
+    /// "2 to create, 1 to update, 0 to replace, 3 unchanged" (or "... to delete" for destroy).
+    pub fn summary(&self) -> String {
+        let count = |a| self.steps.iter().filter(|s| s.action == a).count();
+        match self.kind {
+            PlanKind::Apply => {
+                let mut s = format!(
+                    "{} to create, {} to update, {} to replace, {} unchanged",
+                    count(Action::Create),
+                    count(Action::Update),
+                    count(Action::Replace),
+                    count(Action::NoOp)
+                );
+                if count(Action::Wait) > 0 {
+                    s.push_str(&format!(", {} to wait for", count(Action::Wait)));
+                }
+                s
+            }
+            PlanKind::Destroy => format!(
+                "{} to delete, {} already gone",
+                count(Action::Delete),
+                count(Action::NoOp)
+            ),
+        }
+    }
+
+    /// The human rendering `plan` prints (stable; tests compare against it).
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        for s in &self.steps {
+            let sign = match s.action {
+                Action::Create => "+",
+                Action::Update => "~",
+                Action::Replace => "-/+",
+                Action::Delete => "-",
+                Action::Wait => "..",
+                Action::NoOp => " ",
+            };
+            out.push_str(&format!(
+                "{sign:>3} {:<14} {}\n",
+                s.resource.key(),
+                s.action
+            ));
+            for r in &s.reasons {
+                out.push_str(&format!("      {r}\n"));
+            }
+        }
+        out.push_str(&format!("plan: {}\n", self.summary()));
+        out
+    }
+}
+
+/// Compare what the blueprint wants with what is there. `recorded` names the resources state has
+/// an OCID for (so a missing one can be called "deleted outside vipsetup"); `replace` are node
+/// indexes the user asked to replace (`--replace NODE`).
+pub fn diff(
+    desired: &Desired,
+    observed: &Observed,
+    recorded: &BTreeSet<Resource>,
+    replace: &[usize],
+) -> Result<Plan, PlanError> {
+    let gone_note = |r: Resource| {
+        if recorded.contains(&r) {
+            vec![format!(
+                "{r} recorded in state was deleted outside vipsetup"
+            )]
+        } else {
+            Vec::new()
+        }
+    };
+
+    // NSG
+    let nsg_step = match &observed.nsg {
+        None => Step {
+            resource: Resource::Nsg,
+            action: Action::Create,
+            reasons: gone_note(Resource::Nsg),
+            depends_on: vec![],
+        },
+        Some(nsg) => {
+            let missing: Vec<_> = super::model::vrrp_rules(&nsg.id)
+                .into_iter()
+                .filter(|want| !nsg.rules.contains(want))
+                .collect();
+            if missing.is_empty() {
+                noop(Resource::Nsg, vec![])
+            } else {
+                Step {
+                    resource: Resource::Nsg,
+                    action: Action::Update,
+                    reasons: missing
+                        .iter()
+                        .map(|r| {
+                            format!("rules: add {} protocol {} (VRRP)", r.direction, r.protocol)
+                        })
+                        .collect(),
+                    depends_on: vec![],
+                }
+            }
+        }
+    };
+    let nsg_new = nsg_step.action == Action::Create;
+
+    // Nodes
+    let mut node_steps = Vec::new();
+    for i in 0..2 {
+        let r = Resource::node(i);
+        let step = match observed.live_node(i) {
+            None => Step {
+                resource: r,
+                action: Action::Create,
+                reasons: gone_note(r),
+                depends_on: vec![dep(Resource::Nsg, Milestone::Launched)],
+            },
+            Some(live) => {
+                let mut reasons = replacement_reasons(&desired.nodes[i], live, observed, nsg_new);
+                if replace.contains(&i) && reasons.is_empty() {
+                    reasons.push("replacement requested with --replace".to_string());
+                }
+                let settling = matches!(
+                    live.lifecycle_state.as_str(),
+                    "PROVISIONING" | "STARTING" | "MOVING"
+                );
+                if reasons.is_empty() && (settling || live.vnic.is_none()) {
+                    Step {
+                        resource: r,
+                        action: Action::Wait,
+                        reasons: vec![format!(
+                            "{} (launched by an earlier run): wait for its vnic and RUNNING",
+                            live.lifecycle_state
+                        )],
+                        depends_on: vec![],
+                    }
+                } else if reasons.is_empty() {
+                    let note = if live.lifecycle_state == "RUNNING" {
+                        vec![]
+                    } else {
+                        vec![format!("{} (vipsetup leaves it so; start it in the console if that is not intended)", live.lifecycle_state)]
+                    };
+                    noop(r, note)
+                } else {
+                    Step {
+                        resource: r,
+                        action: Action::Replace,
+                        reasons: reasons
+                            .into_iter()
+                            .map(|why| format!("forces replacement because {why}"))
+                            .collect(),
+                        depends_on: vec![dep(Resource::Nsg, Milestone::Launched)],
+                    }
+                }
+            }
+        };
+        node_steps.push(step);
+    }
+    let new_nodes: [bool; 2] =
+        [0, 1].map(|i| matches!(node_steps[i].action, Action::Create | Action::Replace));
+    let node_new = |i: usize| new_nodes[i];
+
+    // VIP: wherever the agent put it among the two nodes is fine (never fight the agent).
+    let p = desired.preferred;
+    let vip_on_preferred_vnic = vec![dep(Resource::node(p), Milestone::VnicReady)];
+    let vip_step = match &observed.vip {
+        Some(ip) if !observed.vip_is_ours => {
+            return Err(PlanError::VipTaken {
+                ip: ip.ip_address.to_string(),
+                id: ip.id.clone(),
+                vnic: ip.vnic_id.clone().unwrap_or_else(|| "none".into()),
+            })
+        }
+        None => Step {
+            resource: Resource::Vip,
+            action: Action::Create,
+            reasons: gone_note(Resource::Vip),
+            depends_on: vip_on_preferred_vnic,
+        },
+        Some(ip) => match ip
+            .vnic_id
+            .as_deref()
+            .and_then(|v| observed.node_with_vnic(v))
+        {
+            Some(holder) if !node_new(holder) => {
+                let note = if holder == p {
+                    vec![format!("on {}", Resource::node(holder))]
+                } else {
+                    vec![format!(
+                        "on {} (failed over by the agent; left where it is)",
+                        Resource::node(holder)
+                    )]
+                };
+                noop(Resource::Vip, note)
+            }
+            // Its node is replaced: the private IP goes with that node's VNIC. vipsetup does not
+            // move it away first: the old node's agent, MASTER until it dies, would only move it
+            // back. The peer's agent takes over and re-creates it; apply then adopts that one, or
+            // creates it on the preferred node if no agent did.
+            Some(holder) => {
+                let mut deps = vec![dep(Resource::node(holder), Milestone::Done)];
+                if p != holder {
+                    deps.push(dep(Resource::node(p), Milestone::VnicReady));
+                }
+                Step {
+                    resource: Resource::Vip,
+                    action: Action::Create,
+                    reasons: vec![format!(
+                        "its private ip goes away with {}'s vnic; the agent on the peer re-creates it \
+                         when it takes over, which apply adopts (or apply creates it on {})",
+                        Resource::node(holder),
+                        Resource::node(p)
+                    )],
+                    depends_on: deps,
+                }
+            }
+            None => Step {
+                resource: Resource::Vip,
+                action: Action::Update,
+                reasons: vec![format!(
+                    "vnic: move to {} (it is on a vnic outside the pair)",
+                    Resource::node(p)
+                )],
+                depends_on: vip_on_preferred_vnic,
+            },
+        },
+    };
+    // The VIP's address changed: its private IP object is deleted and one made at the new address.
+    let mut vip_step = vip_step;
+    if let (Some(old), Action::Create) = (&observed.stale_vip, vip_step.action) {
+        vip_step.action = Action::Replace;
+        vip_step.reasons = vec![format!(
+            "forces replacement because the address changed ({} -> {})",
+            old.ip_address, desired.vip
+        )];
+    }
+    // Replacing both nodes: the one not holding the VIP first, so one node is always up to
+    // hold it (a rolling replacement).
+    let holder = observed
+        .vip
+        .as_ref()
+        .filter(|_| observed.vip_is_ours)
+        .and_then(|v| v.vnic_id.as_deref())
+        .and_then(|v| observed.node_with_vnic(v));
+    if let Some(h) = holder {
+        if node_steps[h].action == Action::Replace && node_steps[1 - h].action != Action::NoOp {
+            node_steps[h]
+                .depends_on
+                .push(dep(Resource::node(1 - h), Milestone::Done));
+        }
+    }
+
+    // Dynamic group
+    let launched = vec![
+        dep(Resource::Node1, Milestone::Launched),
+        dep(Resource::Node2, Milestone::Launched),
+    ];
+    let dg = &desired.dynamic_group;
+    let dg_tags = desired.tags_for(Resource::DynamicGroup);
+    let dg_step = match &observed.dynamic_group {
+        None => Step {
+            resource: Resource::DynamicGroup,
+            action: Action::Create,
+            reasons: gone_note(Resource::DynamicGroup),
+            depends_on: launched.clone(),
+        },
+        Some(live) if live.name != dg.name => Step {
+            resource: Resource::DynamicGroup,
+            action: Action::Replace,
+            reasons: vec![format!(
+                "forces replacement because the name changed ({} -> {}) and OCI can't rename a dynamic group",
+                live.name, dg.name
+            )],
+            depends_on: launched.clone(),
+        },
+        Some(live) => {
+            let mut reasons = Vec::new();
+            if node_new(0) || node_new(1) {
+                reasons.push("matching rule: names the new instance ids".to_string());
+            } else {
+                let ids: Vec<&str> = (0..2)
+                    .filter_map(|i| observed.live_node(i).map(|n| n.id.as_str()))
+                    .collect();
+                let want = iam::matching_rule(&ids);
+                if !iam::same_matching_rule(&live.matching_rule, &want) {
+                    reasons.push(format!("matching rule: {:?} -> {:?}", live.matching_rule, want));
+                }
+            }
+            if live.description != dg.description {
+                reasons.push(format!("description: {:?} -> {:?}", live.description, dg.description));
+            }
+            if live.tags != dg_tags {
+                reasons.push("freeform tags differ".to_string());
+            }
+            changed_or_noop(Resource::DynamicGroup, reasons, launched.clone())
+        }
+    };
+
+    // Policy
+    let pol = &desired.policy;
+    let pol_tags = desired.tags_for(Resource::Policy);
+    let after_dg = vec![dep(Resource::DynamicGroup, Milestone::Done)];
+    let pol_step = match &observed.policy {
+        None => Step {
+            resource: Resource::Policy,
+            action: Action::Create,
+            reasons: gone_note(Resource::Policy),
+            depends_on: after_dg,
+        },
+        Some(live) if live.name != pol.name => Step {
+            resource: Resource::Policy,
+            action: Action::Replace,
+            reasons: vec![format!(
+                "forces replacement because the name changed ({} -> {})",
+                live.name, pol.name
+            )],
+            depends_on: after_dg,
+        },
+        Some(live) => {
+            let mut reasons = Vec::new();
+            if live.statements != pol.statements {
+                for s in pol
+                    .statements
+                    .iter()
+                    .filter(|s| !live.statements.contains(s))
+                {
+                    reasons.push(format!("statements: add {s:?}"));
+                }
+                for s in live
+                    .statements
+                    .iter()
+                    .filter(|s| !pol.statements.contains(s))
+                {
+                    reasons.push(format!("statements: remove {s:?}"));
+                }
+                if reasons.is_empty() {
+                    reasons.push("statements: reorder".to_string());
+                }
+            }
+            if live.description != pol.description {
+                reasons.push(format!(
+                    "description: {:?} -> {:?}",
+                    live.description, pol.description
+                ));
+            }
+            if live.tags != pol_tags {
+                reasons.push("freeform tags differ".to_string());
+            }
+            changed_or_noop(Resource::Policy, reasons, after_dg)
+        }
+    };
+
+    let mut steps = vec![nsg_step];
+    steps.extend(node_steps);
+    steps.extend([dg_step, pol_step, vip_step]);
+    Ok(Plan {
+        kind: PlanKind::Apply,
+        steps,
+    })
+}
+
+/// The reverse: delete what is there (VIP, instances waited to TERMINATED, policy, dynamic
+/// group, NSG). Resources already gone are no-ops, so destroy can always be run again.
+pub fn destroy_plan(observed: &Observed) -> Plan {
+    let present = |b: bool, r: Resource, deps: Vec<Dep>| Step {
+        resource: r,
+        action: if b { Action::Delete } else { Action::NoOp },
+        reasons: if b {
+            vec![]
+        } else {
+            vec!["already gone".to_string()]
+        },
+        depends_on: if b { deps } else { vec![] },
+    };
+    let node_present = |i: usize| {
+        observed.nodes[i]
+            .as_ref()
+            .is_some_and(|n| n.lifecycle_state != "TERMINATED")
+    };
+    let nodes_done = vec![
+        dep(Resource::Node1, Milestone::Done),
+        dep(Resource::Node2, Milestone::Done),
+    ];
+    let steps = vec![
+        present(
+            (observed.vip.is_some() && observed.vip_is_ours) || observed.stale_vip.is_some(),
+            Resource::Vip,
+            vec![],
+        ),
+        present(
+            node_present(0),
+            Resource::Node1,
+            vec![dep(Resource::Vip, Milestone::Done)],
+        ),
+        present(
+            node_present(1),
+            Resource::Node2,
+            vec![dep(Resource::Vip, Milestone::Done)],
+        ),
+        present(
+            observed.policy.is_some(),
+            Resource::Policy,
+            nodes_done.clone(),
+        ),
+        present(
+            observed.dynamic_group.is_some(),
+            Resource::DynamicGroup,
+            vec![dep(Resource::Policy, Milestone::Done)],
+        ),
+        present(observed.nsg.is_some(), Resource::Nsg, nodes_done),
+    ];
+    Plan {
+        kind: PlanKind::Destroy,
+        steps,
+    }
+}
+
+fn noop(resource: Resource, reasons: Vec<String>) -> Step {
+    Step {
+        resource,
+        action: Action::NoOp,
+        reasons,
+        depends_on: vec![],
+    }
+}
+
+fn changed_or_noop(resource: Resource, reasons: Vec<String>, deps: Vec<Dep>) -> Step {
+    if reasons.is_empty() {
+        noop(resource, vec![])
+    } else {
+        Step {
+            resource,
+            action: Action::Update,
+            reasons,
+            depends_on: deps,
+        }
+    }
+}
+
+/// Why an existing instance can't be kept. OCI fixes these at launch (user data and ssh keys are
+/// immutable metadata; the VNIC's address, the AD and the image belong to the launch).
+fn replacement_reasons(
+    want: &super::model::DesiredNode,
+    live: &LiveInstance,
+    observed: &Observed,
+    nsg_new: bool,
+) -> Vec<String> {
+    let mut why = Vec::new();
+    if live.display_name != want.name {
+        why.push(format!(
+            "the name changed ({} -> {})",
+            live.display_name, want.name
+        ));
+    }
+    if live.availability_domain != want.availability_domain {
+        why.push(format!(
+            "the availability domain changed ({} -> {})",
+            live.availability_domain, want.availability_domain
+        ));
+    }
+    if let Some(fd) = &live.fault_domain {
+        if fd != &want.fault_domain {
+            why.push(format!(
+                "the fault domain changed ({fd} -> {})",
+                want.fault_domain
+            ));
+        }
+    }
+    if live.shape != want.shape {
+        why.push(format!(
+            "the shape changed ({} -> {})",
+            live.shape, want.shape
+        ));
+    }
+    if want.ocpus.is_some() && live.ocpus.is_some() && live.ocpus != want.ocpus {
+        why.push(format!(
+            "ocpus changed ({} -> {})",
+            live.ocpus.unwrap_or_default(),
+            want.ocpus.unwrap_or_default()
+        ));
+    }
+    if want.memory_in_gbs.is_some()
+        && live.memory_in_gbs.is_some()
+        && live.memory_in_gbs != want.memory_in_gbs
+    {
+        why.push(format!(
+            "memory changed ({} GB -> {} GB)",
+            live.memory_in_gbs.unwrap_or_default(),
+            want.memory_in_gbs.unwrap_or_default()
+        ));
+    }
+    if let Some(image) = &live.image_id {
+        if image != &want.image_id {
+            why.push(format!("the image changed ({image} -> {})", want.image_id));
+        }
+    }
+    if let Some(ud) = &live.user_data {
+        if ud != &want.user_data {
+            why.push("the user data changed (cloud-init only runs it at first boot)".to_string());
+        }
+    }
+    if let Some(keys) = &live.ssh_authorized_keys {
+        if keys.trim() != want.ssh_authorized_keys.trim() {
+            why.push("the ssh keys changed (OCI metadata is fixed at launch)".to_string());
+        }
+    }
+    if let Some(vnic) = &live.vnic {
+        if let Some(ip) = vnic.private_ip {
+            if ip != want.private_ip {
+                why.push(format!(
+                    "the private ip changed ({ip} -> {})",
+                    want.private_ip
+                ));
+            }
+        }
+        let in_nsg = observed
+            .nsg
+            .as_ref()
+            .is_some_and(|n| vnic.nsg_ids.contains(&n.id));
+        if nsg_new || !in_nsg {
+            why.push("its vnic is not in the pair's network security group".to_string());
+        }
+    }
+    why
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,207 @@
+//! What apply and status tell the user at the end: the VIP and who holds it, each node's name,
+//! address and OCIDs, and the other resources' OCIDs. Plain data (serialized for
+//! `--output json`) with a text rendering; built from state plus what the cloud shows.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::model::{Desired, Observed, Resource};
+use super::state::State;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NodeReport {
+    pub role: String,
+    pub name: String,
+    pub private_ip: Option<Ipv4Addr>,
+    pub instance_id: Option<String>,
+    pub vnic_id: Option<String>,
+    pub fault_domain: Option<String>,
+    /// Live lifecycle state, or `ABSENT`.
+    pub state: String,
+    /// Where its rendered cloud-config was written, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_data_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ResourceReport {
+    pub role: String,
+    pub id: Option<String>,
+    pub state: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub pair: String,
+    pub vip: Ipv4Addr,
+    pub vip_id: Option<String>,
+    /// Name of the node whose VNIC holds the VIP, per the API.
+    pub vip_holder: Option<String>,
+    pub nodes: Vec<NodeReport>,
+    pub resources: Vec<ResourceReport>,
+}
+
+/// What a report needs from the blueprint side: names and the addresses asked for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Labels {
+    pub pair: String,
+    pub vip: Ipv4Addr,
+    pub names: [String; 2],
+    /// Shown when a node is absent (from the blueprint, or picked and kept in state).
+    pub addresses: [Option<Ipv4Addr>; 2],
+}
+
+impl From<&Desired> for Labels {
+    fn from(d: &Desired) -> Labels {
+        Labels {
+            pair: d.pair.clone(),
+            vip: d.vip,
+            names: [d.nodes[0].name.clone(), d.nodes[1].name.clone()],
+            addresses: [Some(d.nodes[0].private_ip), Some(d.nodes[1].private_ip)],
+        }
+    }
+}
+
+impl Report {
+    pub fn build(
+        d: &Labels,
+        o: &Observed,
+        s: &State,
+        user_data_files: Option<[PathBuf; 2]>,
+    ) -> Report {
+        let nodes: Vec<NodeReport> = (0..2)
+            .map(|i| {
+                let r = Resource::node(i);
+                let live = o.nodes[i].as_ref();
+                NodeReport {
+                    role: r.key().to_string(),
+                    name: live.map_or(d.names[i].clone(), |n| n.display_name.clone()),
+                    private_ip: live
+                        .and_then(|n| n.vnic.as_ref())
+                        .and_then(|v| v.private_ip)
+                        .or(d.addresses[i]),
+                    instance_id: live
+                        .map(|n| n.id.clone())
+                        .or_else(|| s.id(r).map(str::to_string)),
+                    vnic_id: live.and_then(|n| n.vnic.as_ref()).map(|v| v.id.clone()),
+                    fault_domain: live.and_then(|n| n.fault_domain.clone()),
+                    state: live.map_or("ABSENT".to_string(), |n| n.lifecycle_state.clone()),
+                    user_data_file: user_data_files.as_ref().map(|f| f[i].clone()),
+                }
+            })
+            .collect();
+        let vip_holder = o
+            .vip
+            .as_ref()
+            .filter(|_| o.vip_is_ours)
+            .and_then(|v| v.vnic_id.as_deref())
+            .and_then(|v| o.node_with_vnic(v))
+            .map(|i| nodes[i].name.clone());
+        let res = |r: Resource, id: Option<&String>, state: Option<&String>| ResourceReport {
+            role: r.key().to_string(),
+            id: id.cloned(),
+            state: state.cloned().unwrap_or_else(|| "ABSENT".to_string()),
+        };
+        let assigned = "ASSIGNED".to_string();
+        let resources = vec![
+            res(
+                Resource::Nsg,
+                o.nsg.as_ref().map(|n| &n.id),
+                o.nsg.as_ref().map(|n| &n.lifecycle_state),
+            ),
+            res(
+                Resource::DynamicGroup,
+                o.dynamic_group.as_ref().map(|g| &g.id),
+                o.dynamic_group.as_ref().map(|g| &g.lifecycle_state),
+            ),
+            res(
+                Resource::Policy,
+                o.policy.as_ref().map(|p| &p.id),
+                o.policy.as_ref().map(|p| &p.lifecycle_state),
+            ),
+            res(
+                Resource::Vip,
+                o.vip.as_ref().filter(|_| o.vip_is_ours).map(|v| &v.id),
+                o.vip.as_ref().filter(|_| o.vip_is_ours).map(|_| &assigned),
+            ),
+        ];
+        Report {
+            pair: d.pair.clone(),
+            vip: d.vip,
+            vip_id: o
+                .vip
+                .as_ref()
+                .filter(|_| o.vip_is_ours)
+                .map(|v| v.id.clone()),
+            vip_holder,
+            nodes,
+            resources,
+        }
+    }
+
+    pub fn render_text(&self) -> String {
+        let mut out = format!(
+            "pair {}: vip {} {}\n",
+            self.pair,
+            self.vip,
+            match &self.vip_holder {
+                Some(h) => format!("on {h}"),
+                None => "not assigned to either node".to_string(),
+            }
+        );
+        for n in &self.nodes {
+            out.push_str(&format!(
+                "  {:<6} {:<16} {:<15} {:<12} {}\n",
+                n.role,
+                n.name,
+                n.private_ip.map(|i| i.to_string()).unwrap_or_default(),
+                n.state,
+                n.instance_id.as_deref().unwrap_or("-")
+            ));
+            if let Some(f) = &n.user_data_file {
+                out.push_str(&format!("         user data: {}\n", f.display()));
+            }
+        }
+        for r in &self.resources {
+            out.push_str(&format!(
+                "  {:<14} {:<10} {}\n",
+                r.role,
+                r.state,
+                r.id.as_deref().unwrap_or("-")
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::plan::tests::{converged, desired};
+
+    #[test]
+    fn names_the_vip_holder_per_the_api() {
+        let d = desired();
+        let mut o = converged(&d);
+        let r = Report::build(&(&d).into(), &o, &State::new("quickstart"), None);
+        assert_eq!(r.vip_holder.as_deref(), Some("instance1"));
+        assert!(
+            r.render_text().contains("vip 172.16.2.10 on instance1"),
+            "{}",
+            r.render_text()
+        );
+        o.vip.as_mut().unwrap().vnic_id = Some("ocid1.vnic.oc1..v1".into());
+        let r = Report::build(&(&d).into(), &o, &State::new("quickstart"), None);
+        assert_eq!(r.vip_holder.as_deref(), Some("instance2"));
+        o.vip = None;
+        o.nodes[1] = None;
+        let r = Report::build(&(&d).into(), &o, &State::new("quickstart"), None);
+        assert_eq!(r.vip_holder, None);
+        assert_eq!(r.nodes[1].state, "ABSENT");
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["vip"], "172.16.2.10");
+        assert_eq!(json["resources"][3]["state"], "ABSENT");
+    }
+}

@@ -1,0 +1,352 @@
+//! From what the user wrote (`PairSpec`, the blueprint as the engine needs it) to what apply
+//! wants (`Desired`): the live lookups (subnet CIDR and VCN, availability domain, image), the node
+//! addresses (fixed, kept from state or the live nodes, or picked free), names and policy text.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use super::addresses::{choose_node_ips, AddressError, Cidr};
+use super::cloud::{Cloud, CloudError};
+use super::iam;
+use super::model::{
+    Desired, DesiredDynamicGroup, DesiredNode, DesiredPolicy, LiveSubnet, Observed,
+};
+use super::observe::Scope;
+use super::state::State;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ImageChoice {
+    Ocid(String),
+    Lookup { os: String, version: String },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeSpec {
+    pub name: String,
+    pub private_ip: Option<Ipv4Addr>,
+    pub fault_domain: Option<String>,
+}
+
+/// The blueprint, as far as the engine is concerned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairSpec {
+    pub pair: String,
+    pub compartment_id: String,
+    pub subnet_id: String,
+    pub vip: Ipv4Addr,
+    pub preferred: usize,
+    pub nodes: [NodeSpec; 2],
+    pub shape: String,
+    pub ocpus: Option<f32>,
+    pub memory_in_gbs: Option<f32>,
+    pub availability_domain: Option<String>,
+    pub image: ImageChoice,
+    pub ssh_authorized_keys: String,
+    pub assign_public_ip: bool,
+    pub dynamic_group: String,
+    pub policy: String,
+    pub extra_statements: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error(
+        "subnet {id} was not found (or this user may not read it); check `network.subnet` in the \
+         blueprint, the region, and that a policy lets you `use subnets` in its compartment"
+    )]
+    SubnetNotFound { id: String },
+    #[error("subnet {id} is {state}, not AVAILABLE; wait for it or pick another subnet")]
+    SubnetNotAvailable { id: String, state: String },
+    #[error(
+        "subnet {id} has a CIDR vipsetup can't read ({cidr:?}); only IPv4 subnets are supported"
+    )]
+    BadCidr { id: String, cidr: String },
+    #[error("no availability domain is visible in tenancy {tenancy}; check the region and your policies")]
+    NoAvailabilityDomain { tenancy: String },
+    #[error(
+        "no AVAILABLE image for {os} {version} on shape {shape}; set `instance.image` to an image \
+         OCID or another operating system version"
+    )]
+    ImageNotFound {
+        os: String,
+        version: String,
+        shape: String,
+    },
+    #[error(transparent)]
+    Address(#[from] AddressError),
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+}
+
+/// Facts read from the cloud before anything is planned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lookups {
+    pub tenancy_id: String,
+    pub subnet: LiveSubnet,
+    pub cidr: Cidr,
+    pub availability_domain: String,
+    pub image_id: String,
+}
+
+pub async fn look_up(
+    cloud: &dyn Cloud,
+    tenancy_id: &str,
+    spec: &PairSpec,
+) -> Result<Lookups, ResolveError> {
+    let subnet =
+        cloud
+            .get_subnet(&spec.subnet_id)
+            .await?
+            .ok_or_else(|| ResolveError::SubnetNotFound {
+                id: spec.subnet_id.clone(),
+            })?;
+    if subnet.lifecycle_state != "AVAILABLE" {
+        return Err(ResolveError::SubnetNotAvailable {
+            id: subnet.id,
+            state: subnet.lifecycle_state,
+        });
+    }
+    let cidr = Cidr::parse(&subnet.cidr_block).ok_or_else(|| ResolveError::BadCidr {
+        id: subnet.id.clone(),
+        cidr: subnet.cidr_block.clone(),
+    })?;
+    // Checked here, before any lookup that costs more, so a typo fails fast.
+    if !cidr.contains(spec.vip) {
+        return Err(AddressError::VipOutsideSubnet {
+            vip: spec.vip,
+            cidr: cidr.to_string(),
+        }
+        .into());
+    }
+    let availability_domain = match (&spec.availability_domain, &subnet.availability_domain) {
+        (Some(ad), _) => ad.clone(),
+        (None, Some(ad)) => ad.clone(),
+        (None, None) => cloud
+            .availability_domains(tenancy_id)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ResolveError::NoAvailabilityDomain {
+                tenancy: tenancy_id.to_string(),
+            })?,
+    };
+    let image_id = match &spec.image {
+        ImageChoice::Ocid(id) => id.clone(),
+        ImageChoice::Lookup { os, version } => cloud
+            .newest_image(&spec.compartment_id, os, version, &spec.shape)
+            .await?
+            .ok_or_else(|| ResolveError::ImageNotFound {
+                os: os.clone(),
+                version: version.clone(),
+                shape: spec.shape.clone(),
+            })?,
+    };
+    Ok(Lookups {
+        tenancy_id: tenancy_id.to_string(),
+        subnet,
+        cidr,
+        availability_domain,
+        image_id,
+    })
+}
+
+pub fn scope(spec: &PairSpec, l: &Lookups) -> Scope {
+    Scope {
+        pair: spec.pair.clone(),
+        tenancy_id: l.tenancy_id.clone(),
+        compartment_id: spec.compartment_id.clone(),
+        vcn_id: l.subnet.vcn_id.clone(),
+        subnet_id: spec.subnet_id.clone(),
+        vip: spec.vip,
+        dynamic_group: spec.dynamic_group.clone(),
+        policy: spec.policy.clone(),
+    }
+}
+
+/// Each node's address: fixed in the blueprint; else the one state remembers; else the live
+/// node's; else the lowest free one. A picked address is kept in state so it never moves.
+pub async fn node_ips(
+    cloud: &dyn Cloud,
+    spec: &PairSpec,
+    l: &Lookups,
+    state: &State,
+    observed: &Observed,
+) -> Result<[Ipv4Addr; 2], ResolveError> {
+    let known: [Option<Ipv4Addr>; 2] = [0, 1].map(|i| {
+        spec.nodes[i]
+            .private_ip
+            .or_else(|| state.node_ips.map(|ips| ips[i]))
+            .or_else(|| {
+                observed
+                    .live_node(i)
+                    .and_then(|n| n.vnic.as_ref())
+                    .and_then(|v| v.private_ip)
+            })
+    });
+    let used = if known.iter().all(Option::is_some) {
+        Vec::new()
+    } else {
+        cloud.subnet_ips(&spec.subnet_id).await?
+    };
+    Ok(choose_node_ips(l.cidr, spec.vip, known, &used)?)
+}
+
+/// The full desired state, once addresses are fixed and user data rendered for them.
+pub fn desired(
+    spec: &PairSpec,
+    l: &Lookups,
+    ips: [Ipv4Addr; 2],
+    user_data: [String; 2],
+) -> Desired {
+    let [ud0, ud1] = user_data;
+    let node = |i: usize, user_data: String| DesiredNode {
+        name: spec.nodes[i].name.clone(),
+        availability_domain: l.availability_domain.clone(),
+        // Different fault domains unless told otherwise: one hardware fault must not take both.
+        fault_domain: spec.nodes[i]
+            .fault_domain
+            .clone()
+            .unwrap_or_else(|| format!("FAULT-DOMAIN-{}", i + 1)),
+        shape: spec.shape.clone(),
+        ocpus: spec.ocpus,
+        memory_in_gbs: spec.memory_in_gbs,
+        image_id: l.image_id.clone(),
+        private_ip: ips[i],
+        ssh_authorized_keys: spec.ssh_authorized_keys.clone(),
+        user_data,
+        assign_public_ip: spec.assign_public_ip,
+    };
+    // No address in it: a changed VIP must not ripple into IAM updates.
+    let description = format!(
+        "vipsetup pair {}: lets its two nodes move the VIP",
+        spec.pair
+    );
+    Desired {
+        pair: spec.pair.clone(),
+        tenancy_id: l.tenancy_id.clone(),
+        compartment_id: spec.compartment_id.clone(),
+        vcn_id: l.subnet.vcn_id.clone(),
+        subnet_id: spec.subnet_id.clone(),
+        vip: spec.vip,
+        preferred: spec.preferred,
+        nodes: [node(0, ud0), node(1, ud1)],
+        nsg_name: format!("{}-vrrp", spec.pair),
+        dynamic_group: DesiredDynamicGroup {
+            name: spec.dynamic_group.clone(),
+            description: description.clone(),
+        },
+        policy: DesiredPolicy {
+            name: spec.policy.clone(),
+            description,
+            statements: iam::policy_statements(
+                &spec.dynamic_group,
+                &spec.compartment_id,
+                &spec.extra_statements,
+            ),
+        },
+        tags: spec.tags.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::executor::tests::FakeCloud;
+
+    pub(crate) fn spec() -> PairSpec {
+        PairSpec {
+            pair: "quickstart".into(),
+            compartment_id: "ocid1.compartment.oc1..c".into(),
+            subnet_id: "ocid1.subnet.oc1..s".into(),
+            vip: "172.16.2.10".parse().unwrap(),
+            preferred: 0,
+            nodes: [
+                NodeSpec {
+                    name: "instance1".into(),
+                    private_ip: Some("172.16.2.11".parse().unwrap()),
+                    fault_domain: None,
+                },
+                NodeSpec {
+                    name: "instance2".into(),
+                    private_ip: None,
+                    fault_domain: Some("FAULT-DOMAIN-3".into()),
+                },
+            ],
+            shape: "VM.Standard.E4.Flex".into(),
+            ocpus: Some(1.0),
+            memory_in_gbs: Some(8.0),
+            availability_domain: None,
+            image: ImageChoice::Lookup {
+                os: "Oracle Linux".into(),
+                version: "9".into(),
+            },
+            ssh_authorized_keys: "ssh-ed25519 AAAA me".into(),
+            assign_public_ip: false,
+            dynamic_group: "quickstart-dg".into(),
+            policy: "quickstart-policy".into(),
+            extra_statements: vec![],
+            tags: BTreeMap::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn lookups_fill_vcn_ad_image_and_free_addresses() {
+        let cloud = FakeCloud::default();
+        let s = spec();
+        let l = look_up(&cloud, "ocid1.tenancy.oc1..t", &s).await.unwrap();
+        assert_eq!(l.image_id, "ocid1.image.oc1..img");
+        assert_eq!(l.availability_domain, "Uocm:AP-TOKYO-1-AD-1");
+        let ips = node_ips(
+            &cloud,
+            &s,
+            &l,
+            &State::new("quickstart"),
+            &Observed::default(),
+        )
+        .await
+        .unwrap();
+        // .0/.1 reserved, .10 is the VIP, .11 fixed for node1: node2 gets .2.
+        assert_eq!(
+            ips,
+            [
+                "172.16.2.11".parse::<Ipv4Addr>().unwrap(),
+                "172.16.2.2".parse::<Ipv4Addr>().unwrap()
+            ]
+        );
+        let d = desired(&s, &l, ips, ["a".into(), "b".into()]);
+        assert_eq!(d.nodes[0].fault_domain, "FAULT-DOMAIN-1");
+        assert_eq!(d.nodes[1].fault_domain, "FAULT-DOMAIN-3");
+        assert_eq!(d.vcn_id, "ocid1.vcn.oc1..v");
+        assert_eq!(d.policy.statements.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_picked_address_is_kept_from_state() {
+        let cloud = FakeCloud::default();
+        let s = spec();
+        let l = look_up(&cloud, "t", &s).await.unwrap();
+        let mut st = State::new("quickstart");
+        st.node_ips = Some([
+            "172.16.2.11".parse().unwrap(),
+            "172.16.2.99".parse().unwrap(),
+        ]);
+        let ips = node_ips(&cloud, &s, &l, &st, &Observed::default())
+            .await
+            .unwrap();
+        assert_eq!(ips[1], "172.16.2.99".parse::<Ipv4Addr>().unwrap());
+    }
+
+    #[tokio::test]
+    async fn vip_outside_the_subnet_fails_before_anything_else() {
+        let cloud = FakeCloud::default();
+        let mut s = spec();
+        s.vip = "10.9.9.9".parse().unwrap();
+        let e = look_up(&cloud, "t", &s).await.unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("the vip 10.9.9.9 is outside the subnet 172.16.2.0/24"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,32 @@
+//! `vipsetup apply`: plan, confirm, build or repair the pair, report its outputs.
+
+use std::path::PathBuf;
+
+use crate::engine::plan::Plan;
+use crate::engine::progress::Progress;
+
+use super::pair::OpsError;
+use super::pair::{default_user_data_dir, Outcome};
+use super::target::{open, TargetOptions};
+
+pub struct ApplyOptions {
+    pub target: TargetOptions,
+    pub replace: Vec<String>,
+    /// Default: `<blueprint>.rendered/`.
+    pub user_data_dir: Option<PathBuf>,
+}
+
+pub async fn apply(
+    opts: &ApplyOptions,
+    confirm: &(dyn Fn(&Plan) -> bool + Sync),
+    progress: &dyn Progress,
+) -> Result<Outcome, OpsError> {
+    let t = open(&opts.target).await?;
+    let sess = t.session(opts.target.state_path());
+    let replace = sess.node_indexes(&opts.replace)?;
+    let dir = opts
+        .user_data_dir
+        .clone()
+        .unwrap_or_else(|| default_user_data_dir(&opts.target.blueprint));
+    sess.apply(&replace, confirm, progress, &dir).await
+}

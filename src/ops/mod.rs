@@ -1,0 +1,10 @@
+//! Operations behind the subcommands: each command builds its options and calls one function here.
+
+pub mod apply;
+pub mod blueprint_view;
+pub mod destroy;
+pub mod pair;
+pub mod plan;
+pub mod simulate;
+pub mod status;
+pub mod target;

@@ -1,0 +1,452 @@
+//! The operations on one VIP pair (plan, apply, destroy, status) over any `Cloud`: load state,
+//! look the pair up, render user data for the chosen addresses, plan, confirm, execute, report.
+//! The commands build a `Session` (blueprint view, cloud, renderer) and call one function here.
+
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::engine::addresses::Cidr;
+use crate::engine::executor::{ExecError, ExecOptions, Executor};
+use crate::engine::lock::{Lock, LockError};
+use crate::engine::model::{Desired, Observed};
+use crate::engine::observe::{observe, ObserveError, Scope};
+use crate::engine::plan::{destroy_plan, diff, Plan, PlanError};
+use crate::engine::progress::Progress;
+use crate::engine::report::{Labels, Report};
+use crate::engine::resolve::{self, Lookups, PairSpec, ResolveError};
+use crate::engine::state::{State, StateError};
+use crate::engine::{Cloud, Resource};
+
+/// What the renderer needs from the live cloud (the rest comes from the blueprint).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenderFacts {
+    pub node_ips: [Ipv4Addr; 2],
+    pub subnet_cidr: Cidr,
+}
+
+/// One node's rendered cloud-init.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenderedUserData {
+    pub name: String,
+    /// The `#cloud-config` document, written next to the state for the user to read.
+    pub cloud_config: String,
+    /// What goes into the instance's `user_data` metadata (base64, maybe gzip).
+    pub user_data: String,
+}
+
+pub type Renderer<'a> =
+    dyn Fn(&RenderFacts) -> Result<[RenderedUserData; 2], String> + Send + Sync + 'a;
+
+pub struct Session<'a> {
+    pub cloud: &'a dyn Cloud,
+    pub tenancy_id: String,
+    pub spec: PairSpec,
+    pub state_path: PathBuf,
+    pub render: &'a Renderer<'a>,
+    pub exec: ExecOptions,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error(transparent)]
+    Observe(#[from] ObserveError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("cannot render the user data: {0}")]
+    Render(String),
+    #[error("cannot write the rendered user data to {path}: {source}; check the directory's permissions")]
+    WriteUserData {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the plan replaces {}: {}; run again with {} to confirm",
+        .nodes.join(" and "), .reasons.join("; "),
+        .nodes.iter().map(|n| format!("--replace {n}")).collect::<Vec<_>>().join(" ")
+    )]
+    ReplaceNotConfirmed {
+        nodes: Vec<String>,
+        reasons: Vec<String>,
+    },
+    #[error(
+        "--replace {0}: no node of this pair has that name; use one of the blueprint's node names"
+    )]
+    UnknownNode(String),
+    #[error("apply cancelled; nothing was changed")]
+    Cancelled,
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    #[error(transparent)]
+    Open(#[from] super::target::OpenError),
+}
+
+/// Everything known before anything changes.
+pub struct Prepared {
+    pub state: State,
+    pub lookups: Lookups,
+    pub observed: Observed,
+    pub desired: Desired,
+    pub rendered: [RenderedUserData; 2],
+    pub plan: Plan,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    pub plan: Plan,
+    pub report: Report,
+}
+
+impl Session<'_> {
+    /// Node names given to `--replace`, as indexes.
+    pub fn node_indexes(&self, names: &[String]) -> Result<Vec<usize>, OpsError> {
+        names
+            .iter()
+            .map(|n| {
+                (0..2)
+                    .find(|&i| &self.spec.nodes[i].name == n || Resource::node(i).key() == n)
+                    .ok_or_else(|| OpsError::UnknownNode(n.clone()))
+            })
+            .collect()
+    }
+
+    fn load_state(&self) -> Result<State, OpsError> {
+        Ok(State::load(&self.state_path, &self.spec.pair)?
+            .unwrap_or_else(|| State::new(&self.spec.pair)))
+    }
+
+    /// Reads state and the cloud, renders, and plans. Changes nothing (state is not saved).
+    pub async fn prepare(&self, replace: &[usize]) -> Result<Prepared, OpsError> {
+        let mut state = self.load_state()?;
+        let lookups = resolve::look_up(self.cloud, &self.tenancy_id, &self.spec).await?;
+        let scope = resolve::scope(&self.spec, &lookups);
+        let observed = observe(self.cloud, &scope, &mut state).await?;
+        let ips = resolve::node_ips(self.cloud, &self.spec, &lookups, &state, &observed).await?;
+        let rendered = (self.render)(&RenderFacts {
+            node_ips: ips,
+            subnet_cidr: lookups.cidr,
+        })
+        .map_err(OpsError::Render)?;
+        let user_data = [rendered[0].user_data.clone(), rendered[1].user_data.clone()];
+        let desired = resolve::desired(&self.spec, &lookups, ips, user_data);
+        let plan = diff(&desired, &observed, &state.recorded(), replace)?;
+        Ok(Prepared {
+            state,
+            lookups,
+            observed,
+            desired,
+            rendered,
+            plan,
+        })
+    }
+
+    pub async fn plan(&self, replace: &[usize]) -> Result<Plan, OpsError> {
+        Ok(self.prepare(replace).await?.plan)
+    }
+
+    /// Plans, asks `confirm` (unless there is nothing to do), executes, and reports.
+    pub async fn apply(
+        &self,
+        replace: &[usize],
+        confirm: &(dyn Fn(&Plan) -> bool + Sync),
+        progress: &dyn Progress,
+        user_data_dir: &Path,
+    ) -> Result<Outcome, OpsError> {
+        let _lock = Lock::acquire(&self.state_path, "vipsetup apply")?;
+        let p = self.prepare(replace).await?;
+        let unconfirmed: Vec<usize> = p
+            .plan
+            .replaced_nodes()
+            .into_iter()
+            .filter(|i| !replace.contains(i))
+            .collect();
+        if !unconfirmed.is_empty() {
+            return Err(OpsError::ReplaceNotConfirmed {
+                nodes: unconfirmed
+                    .iter()
+                    .map(|&i| self.spec.nodes[i].name.clone())
+                    .collect(),
+                reasons: unconfirmed
+                    .iter()
+                    .flat_map(|&i| {
+                        p.plan
+                            .step(Resource::node(i))
+                            .map(|s| s.reasons.clone())
+                            .unwrap_or_default()
+                    })
+                    .collect(),
+            });
+        }
+        if p.plan.has_changes() && !confirm(&p.plan) {
+            return Err(OpsError::Cancelled);
+        }
+        let files = write_user_data(user_data_dir, &p.rendered)?;
+        let mut state = p.state;
+        // Picked addresses are remembered before any launch, so a resumed apply renders the same.
+        state.node_ips = Some([p.desired.nodes[0].private_ip, p.desired.nodes[1].private_ip]);
+        state.save(&self.state_path)?;
+        let state = if p.plan.has_changes() {
+            let ex = Executor::new(
+                self.cloud,
+                Some(&p.desired),
+                &p.plan,
+                state,
+                self.state_path.clone(),
+                progress,
+                self.exec.clone(),
+            );
+            let (state, result) = ex.run().await;
+            result?;
+            state
+        } else {
+            state
+        };
+        let mut state = state;
+        let observed = observe(self.cloud, &p.desired.scope(), &mut state).await?;
+        Ok(Outcome {
+            report: Report::build(&(&p.desired).into(), &observed, &state, Some(files)),
+            plan: p.plan,
+        })
+    }
+
+    /// State and the live pair, without the lookups and rendering only apply needs (so
+    /// destroy and status work even when, say, the image is no longer available).
+    pub async fn observe(&self) -> Result<(State, Scope, Observed, Labels), OpsError> {
+        let mut state = self.load_state()?;
+        let subnet = self
+            .cloud
+            .get_subnet(&self.spec.subnet_id)
+            .await
+            .map_err(ResolveError::from)?
+            .ok_or_else(|| ResolveError::SubnetNotFound {
+                id: self.spec.subnet_id.clone(),
+            })?;
+        let spec = &self.spec;
+        let scope = Scope {
+            pair: spec.pair.clone(),
+            tenancy_id: self.tenancy_id.clone(),
+            compartment_id: spec.compartment_id.clone(),
+            vcn_id: subnet.vcn_id,
+            subnet_id: spec.subnet_id.clone(),
+            vip: spec.vip,
+            dynamic_group: spec.dynamic_group.clone(),
+            policy: spec.policy.clone(),
+        };
+        let observed = observe(self.cloud, &scope, &mut state).await?;
+        let labels = Labels {
+            pair: spec.pair.clone(),
+            vip: spec.vip,
+            names: [spec.nodes[0].name.clone(), spec.nodes[1].name.clone()],
+            addresses: [0, 1].map(|i| spec.nodes[i].private_ip.or(state.node_ips.map(|a| a[i]))),
+        };
+        Ok((state, scope, observed, labels))
+    }
+
+    /// The destroy plan, from what exists now.
+    pub async fn destroy_plan(&self) -> Result<Plan, OpsError> {
+        let (_, _, observed, _) = self.observe().await?;
+        Ok(destroy_plan(&observed))
+    }
+
+    pub async fn destroy(
+        &self,
+        confirm: &(dyn Fn(&Plan) -> bool + Sync),
+        progress: &dyn Progress,
+    ) -> Result<Outcome, OpsError> {
+        let _lock = Lock::acquire(&self.state_path, "vipsetup destroy")?;
+        let (state, scope, observed, labels) = self.observe().await?;
+        let plan = destroy_plan(&observed);
+        if plan.has_changes() && !confirm(&plan) {
+            return Err(OpsError::Cancelled);
+        }
+        let mut state = state;
+        state.save(&self.state_path)?;
+        let ex = Executor::new(
+            self.cloud,
+            None,
+            &plan,
+            state,
+            self.state_path.clone(),
+            progress,
+            self.exec.clone(),
+        );
+        let (mut state, result) = ex.run().await;
+        result?;
+        let observed = observe(self.cloud, &scope, &mut state).await?;
+        Ok(Outcome {
+            report: Report::build(&labels, &observed, &state, None),
+            plan,
+        })
+    }
+
+    /// Each resource's live state and where the VIP is, per the API. Read-only.
+    pub async fn status(&self) -> Result<Report, OpsError> {
+        let (state, _, observed, labels) = self.observe().await?;
+        Ok(Report::build(&labels, &observed, &state, None))
+    }
+}
+
+/// `<dir>/<node>.cloud-init.yaml`, mode 0600 (user data can hold site secrets).
+fn write_user_data(dir: &Path, rendered: &[RenderedUserData; 2]) -> Result<[PathBuf; 2], OpsError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| OpsError::WriteUserData { path, source }
+    };
+    fs::create_dir_all(dir).map_err(err(dir))?;
+    let write = |r: &RenderedUserData| -> Result<PathBuf, OpsError> {
+        let path = dir.join(format!("{}.cloud-init.yaml", r.name));
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(err(&path))?;
+        f.write_all(r.cloud_config.as_bytes()).map_err(err(&path))?;
+        Ok(path)
+    };
+    Ok([write(&rendered[0])?, write(&rendered[1])?])
+}
+
+/// The default directory for rendered user data: `<blueprint>.rendered/` next to it.
+pub fn default_user_data_dir(blueprint: &Path) -> PathBuf {
+    let mut name = blueprint.file_name().unwrap_or_default().to_os_string();
+    name.push(".rendered");
+    blueprint.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::executor::tests::FakeCloud;
+    use crate::engine::progress::Silent;
+    use crate::engine::resolve::{ImageChoice, NodeSpec};
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    fn spec() -> PairSpec {
+        PairSpec {
+            pair: "quickstart".into(),
+            compartment_id: "ocid1.compartment.oc1..c".into(),
+            subnet_id: "ocid1.subnet.oc1..s".into(),
+            vip: "172.16.2.10".parse().unwrap(),
+            preferred: 0,
+            nodes: [
+                NodeSpec {
+                    name: "instance1".into(),
+                    private_ip: None,
+                    fault_domain: None,
+                },
+                NodeSpec {
+                    name: "instance2".into(),
+                    private_ip: None,
+                    fault_domain: None,
+                },
+            ],
+            shape: "VM.Standard.E4.Flex".into(),
+            ocpus: Some(1.0),
+            memory_in_gbs: Some(8.0),
+            availability_domain: None,
+            image: ImageChoice::Ocid("ocid1.image.oc1..img".into()),
+            ssh_authorized_keys: "ssh-ed25519 AAAA me".into(),
+            assign_public_ip: false,
+            dynamic_group: "quickstart-dg".into(),
+            policy: "quickstart-policy".into(),
+            extra_statements: vec![],
+            tags: BTreeMap::new(),
+        }
+    }
+
+    fn render(f: &RenderFacts) -> Result<[RenderedUserData; 2], String> {
+        Ok([0, 1].map(|i| RenderedUserData {
+            name: format!("instance{}", i + 1),
+            cloud_config: format!(
+                "#cloud-config\n# me {} peer {}\n",
+                f.node_ips[i],
+                f.node_ips[1 - i]
+            ),
+            user_data: format!("ud-{}-{}", f.node_ips[i], f.node_ips[1 - i]),
+        }))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn apply_picks_addresses_once_writes_user_data_and_refuses_silent_replacement() {
+        let dir = tempfile::tempdir().unwrap();
+        let cloud = FakeCloud::default();
+        let mut sess = Session {
+            cloud: &cloud,
+            tenancy_id: "ocid1.tenancy.oc1..t".into(),
+            spec: spec(),
+            state_path: dir.path().join("bp.yaml.state.json"),
+            render: &render,
+            exec: ExecOptions {
+                poll_interval: Duration::from_secs(1),
+                wait_timeout: Duration::from_secs(60),
+            },
+        };
+        let yes = |_: &Plan| true;
+        let out = sess
+            .apply(&[], &yes, &Silent, &dir.path().join("rendered"))
+            .await
+            .unwrap();
+        assert_eq!(out.report.vip_holder.as_deref(), Some("instance1"));
+        let ips: Vec<_> = out
+            .report
+            .nodes
+            .iter()
+            .map(|n| n.private_ip.unwrap().to_string())
+            .collect();
+        assert_eq!(ips, ["172.16.2.2", "172.16.2.3"]);
+        let cfg =
+            fs::read_to_string(dir.path().join("rendered/instance1.cloud-init.yaml")).unwrap();
+        assert!(cfg.contains("me 172.16.2.2 peer 172.16.2.3"), "{cfg}");
+        // The picked addresses stay even though the subnet now shows them as used.
+        let plan = sess.plan(&[]).await.unwrap();
+        assert!(!plan.has_changes(), "{}", plan.render_text());
+
+        // A change that forces replacement needs --replace.
+        sess.spec.shape = "VM.Standard.E5.Flex".into();
+        let e = sess
+            .apply(&[], &yes, &Silent, &dir.path().join("rendered"))
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("run again with --replace instance1 --replace instance2"),
+            "{e}"
+        );
+        let no = |_: &Plan| false;
+        let e = sess
+            .apply(&[0, 1], &no, &Silent, &dir.path().join("rendered"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, OpsError::Cancelled));
+        assert_eq!(sess.node_indexes(&["instance2".into()]).unwrap(), vec![1]);
+        assert!(sess.node_indexes(&["nope".into()]).is_err());
+
+        let gone = sess.destroy(&yes, &Silent).await.unwrap();
+        assert!(gone
+            .report
+            .resources
+            .iter()
+            .all(|r| r.state == "ABSENT" || r.state == "TERMINATED"));
+        assert!(
+            gone.report
+                .nodes
+                .iter()
+                .all(|n| n.state == "ABSENT" || n.state == "TERMINATED"),
+            "{:?}",
+            gone.report
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! `vipsetup plan`: what apply (or destroy, with `--destroy`) would do, changing nothing.
+
+use crate::engine::plan::Plan;
+
+use super::pair::OpsError;
+use super::target::{open, TargetOptions};
+
+pub struct PlanOptions {
+    pub target: TargetOptions,
+    /// Node names (or node1/node2) to plan a replacement for.
+    pub replace: Vec<String>,
+    pub destroy: bool,
+}
+
+pub async fn plan(opts: &PlanOptions) -> Result<Plan, OpsError> {
+    let t = open(&opts.target).await?;
+    let sess = t.session(opts.target.state_path());
+    if opts.destroy {
+        return sess.destroy_plan().await;
+    }
+    let replace = sess.node_indexes(&opts.replace)?;
+    sess.plan(&replace).await
+}

@@ -1,0 +1,164 @@
+//! `--simulate`: the built-in OCI simulator, in process, seeded with what the blueprint names
+//! (region, compartment, subnet) and kept in `<blueprint>.sim-world.json`, so plan, apply,
+//! status and destroy run one after another see the same cloud. The simulated user's API key
+//! lives in `<blueprint>.sim-user.json` (mode 0600).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::blueprint::Blueprint;
+use crate::simulator::{
+    SeedSpec, Seeded, SimConfig, SimError, SimHandle, Simulator, World, WorldError,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    #[error(transparent)]
+    World(#[from] WorldError),
+    #[error(transparent)]
+    Start(#[from] SimError),
+    #[error("cannot read or write the simulator's user file {path}: {source}; check the directory's permissions")]
+    UserFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a simulator user file ({source}); delete it and the world file next to it to start over")]
+    UserFileParse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+/// Where the simulated world of a blueprint is kept.
+pub fn world_path(blueprint: &Path) -> PathBuf {
+    sibling(blueprint, ".sim-world.json")
+}
+
+/// The seeded user (API key) of a blueprint's simulated world.
+pub fn user_path(blueprint: &Path) -> PathBuf {
+    sibling(blueprint, ".sim-user.json")
+}
+
+fn sibling(blueprint: &Path, suffix: &str) -> PathBuf {
+    let mut name = blueprint.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    blueprint.with_file_name(name)
+}
+
+/// Lifecycle delays: a few seconds so a newcomer sees the progress display; tests and the
+/// benchmark scale them with `VIPSETUP_SIM_PROVISIONING_MS` / `VIPSETUP_SIM_TERMINATING_MS`.
+fn delay_ms(var: &str, default: u64) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Starts the simulator for this blueprint, seeding its world on first use.
+pub async fn start(
+    bp: &Blueprint,
+    blueprint_path: &Path,
+) -> Result<(SimHandle, Seeded), SimulateError> {
+    let wpath = world_path(blueprint_path);
+    let upath = user_path(blueprint_path);
+    let (world, seeded) = if wpath.exists() && upath.exists() {
+        let world = World::load(&wpath)?;
+        let text = fs::read_to_string(&upath).map_err(|source| SimulateError::UserFile {
+            path: upath.clone(),
+            source,
+        })?;
+        let seeded: Seeded =
+            serde_json::from_str(&text).map_err(|source| SimulateError::UserFileParse {
+                path: upath.clone(),
+                source,
+            })?;
+        (world, seeded)
+    } else {
+        let (world, seeded) = seed_for(bp)?;
+        world.save(&wpath)?;
+        let text = serde_json::to_string_pretty(&seeded).expect("seeded serializes");
+        write_private(&upath, &text).map_err(|source| SimulateError::UserFile {
+            path: upath.clone(),
+            source,
+        })?;
+        (world, seeded)
+    };
+    let config = SimConfig {
+        provisioning_delay_ms: delay_ms("VIPSETUP_SIM_PROVISIONING_MS", 4000),
+        terminating_delay_ms: delay_ms("VIPSETUP_SIM_TERMINATING_MS", 2000),
+        world_file: Some(wpath),
+        ..SimConfig::default()
+    };
+    let handle = Simulator::start(config, world).await?;
+    Ok((handle, seeded))
+}
+
+/// A world whose home region, compartment and subnet are the ones the blueprint names, with the
+/// subnet sized from the VIP's prefix (default /24).
+pub fn seed_for(bp: &Blueprint) -> Result<(World, Seeded), WorldError> {
+    let prefix = bp.network.vip_prefix.unwrap_or(24).clamp(16, 30);
+    let vip = u32::from(bp.network.vip);
+    let mask = u32::MAX << (32 - prefix);
+    let subnet = std::net::Ipv4Addr::from(vip & mask);
+    let vcn = std::net::Ipv4Addr::from(vip & (u32::MAX << 16));
+    let home = bp
+        .oci
+        .region
+        .clone()
+        .unwrap_or_else(|| "ap-tokyo-1".to_string());
+    let spec = SeedSpec {
+        home_region: home.clone(),
+        other_regions: vec![if home == "us-phoenix-1" {
+            "us-ashburn-1"
+        } else {
+            "us-phoenix-1"
+        }
+        .to_string()],
+        vcn_cidr: format!("{vcn}/16"),
+        subnet_cidr: format!("{subnet}/{prefix}"),
+        ..SeedSpec::default()
+    };
+    let (mut world, mut seeded) = World::seed(&spec)?;
+    let comp = bp.oci.compartment.to_string();
+    let sub = bp.network.subnet.to_string();
+    rename_id(&mut world, &seeded.compartment_id, &comp);
+    rename_id(&mut world, &seeded.subnet_id, &sub);
+    seeded.compartment_id = comp;
+    seeded.subnet_id = sub;
+    Ok((world, seeded))
+}
+
+/// Gives a seeded resource the OCID the blueprint uses, everywhere it is referenced.
+fn rename_id(world: &mut World, old: &str, new: &str) {
+    fn replace(v: &mut Value, old: &str, new: &str) {
+        match v {
+            Value::String(s) if s == old => *s = new.to_string(),
+            Value::Array(a) => a.iter_mut().for_each(|x| replace(x, old, new)),
+            Value::Object(m) => m.values_mut().for_each(|x| replace(x, old, new)),
+            _ => {}
+        }
+    }
+    for docs in world.resources.values_mut() {
+        if let Some(mut doc) = docs.remove(old) {
+            doc.insert("id".into(), Value::String(new.to_string()));
+            docs.insert(new.to_string(), doc);
+        }
+        for doc in docs.values_mut() {
+            doc.values_mut().for_each(|x| replace(x, old, new));
+        }
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}

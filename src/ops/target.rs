@@ -1,0 +1,198 @@
+//! Opening a pair: the blueprint read into the engine's view, a renderer bound to it, and the
+//! cloud to talk to (OCI through `oci::Client`, or the built-in simulator with `--simulate`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::blueprint::Blueprint;
+use crate::engine::cloud::KillAfter;
+use crate::engine::executor::ExecOptions;
+use crate::engine::oci_cloud::OciCloud;
+use crate::engine::resolve::PairSpec;
+use crate::engine::state;
+use crate::engine::Cloud;
+use crate::oci::{
+    AuthError, AuthOptions, Client, Credentials, KeyError, OciError, PrivateKey, RetryPolicy,
+};
+use crate::render::AgentSettings;
+use crate::simulator::Seeded;
+
+use super::pair::{RenderFacts, RenderedUserData, Session};
+use super::{blueprint_view, simulate};
+
+/// Flags shared by plan, apply, destroy and status.
+#[derive(Clone, Debug, Default)]
+pub struct TargetOptions {
+    pub blueprint: PathBuf,
+    /// Default: `<blueprint>.state.json`.
+    pub state: Option<PathBuf>,
+    /// Use the built-in OCI simulator (world kept next to the blueprint).
+    pub simulate: bool,
+    pub profile: Option<String>,
+    pub config_file: Option<PathBuf>,
+    pub auth: Option<String>,
+    pub endpoint: Option<String>,
+}
+
+impl TargetOptions {
+    pub fn state_path(&self) -> PathBuf {
+        self.state
+            .clone()
+            .unwrap_or_else(|| state::default_path(&self.blueprint))
+    }
+}
+
+pub type BoxRenderer =
+    Box<dyn Fn(&RenderFacts) -> Result<[RenderedUserData; 2], String> + Send + Sync>;
+
+/// An opened pair: everything a `Session` borrows.
+pub struct Target {
+    pub spec: PairSpec,
+    pub render: BoxRenderer,
+    pub cloud: Box<dyn Cloud>,
+    pub tenancy_id: String,
+    pub exec: ExecOptions,
+    /// Keeps an in-process simulator alive for as long as the target is.
+    pub keep_alive: Option<Box<dyn std::any::Any + Send>>,
+}
+
+/// Poll interval override for tests and benchmarks (`VIPSETUP_POLL_MS`).
+pub fn exec_options() -> ExecOptions {
+    let mut o = ExecOptions::default();
+    if let Some(ms) = std::env::var("VIPSETUP_POLL_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        o.poll_interval = Duration::from_millis(ms);
+    }
+    o
+}
+
+/// Test hook: `VIPSETUP_TEST_KILL_AFTER_MUTATIONS=N` SIGKILLs the process right after the Nth
+/// mutating API call returns (crash-safety tests).
+fn with_kill_hook(cloud: Box<dyn Cloud>) -> Box<dyn Cloud> {
+    match std::env::var("VIPSETUP_TEST_KILL_AFTER_MUTATIONS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        Some(n) if n > 0 => Box::new(KillAfter::new(cloud, n)),
+        _ => cloud,
+    }
+}
+
+/// Reads the blueprint and connects to OCI (or starts the simulator with `--simulate`).
+/// Why a pair could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Blueprint(#[from] blueprint_view::BlueprintError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Oci(#[from] OciError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Simulate(#[from] simulate::SimulateError),
+}
+
+pub async fn open(opts: &TargetOptions) -> Result<Target, OpenError> {
+    let bp = blueprint_view::load(&opts.blueprint)?;
+    let spec = blueprint_view::pair_spec(&bp);
+    if opts.simulate {
+        return open_simulated(bp, spec, opts).await;
+    }
+    let auth = AuthOptions {
+        config_file: opts.config_file.clone(),
+        profile: opts
+            .profile
+            .clone()
+            .or_else(|| Some(bp.oci.profile.clone())),
+        auth: opts.auth.as_deref().map(str::parse).transpose()?,
+        region: bp.oci.region.clone(),
+        endpoint: opts.endpoint.clone(),
+        ..AuthOptions::default()
+    }
+    .with_process_env()?;
+    let client = Client::from_options(&auth).await?;
+    for w in client.warnings() {
+        eprintln!("warning: {w}");
+    }
+    let tenancy_id = client.tenancy_id().to_string();
+    let region = client.region().to_string();
+    Ok(Target {
+        spec,
+        render: blueprint_view::renderer(bp, region, AgentSettings::default()),
+        cloud: with_kill_hook(Box::new(OciCloud { client })),
+        tenancy_id,
+        exec: exec_options(),
+        keep_alive: None,
+    })
+}
+
+/// The built-in simulator, in process, with the blueprint's world; the client signs as the
+/// seeded user.
+async fn open_simulated(
+    bp: Blueprint,
+    spec: PairSpec,
+    opts: &TargetOptions,
+) -> Result<Target, OpenError> {
+    let (handle, seeded) = simulate::start(&bp, &opts.blueprint).await?;
+    let mut t = simulated(
+        bp,
+        spec,
+        &handle.base_url(),
+        &seeded,
+        RetryPolicy::default(),
+    )?;
+    t.keep_alive = Some(Box::new(handle));
+    Ok(t)
+}
+
+/// A target on a running simulator at `base_url`, signing as its seeded user (tests, benchmark).
+pub fn simulated(
+    bp: Blueprint,
+    spec: PairSpec,
+    base_url: &str,
+    seeded: &Seeded,
+    retry: RetryPolicy,
+) -> Result<Target, OpenError> {
+    let key = PrivateKey::from_pem(
+        seeded.private_key_pem.as_bytes(),
+        None,
+        "the simulator's user key",
+    )?;
+    let credentials = Credentials::api_key(
+        &seeded.tenancy_id,
+        &seeded.user_id,
+        key,
+        &seeded.home_region,
+    );
+    let client = Client::builder(credentials)
+        .endpoint(Some(base_url))
+        .region(Some(&seeded.home_region))
+        .retry_policy(retry)
+        .build()?;
+    Ok(Target {
+        spec,
+        render: blueprint_view::renderer(bp, seeded.home_region.clone(), AgentSettings::default()),
+        cloud: with_kill_hook(Box::new(OciCloud { client })),
+        tenancy_id: seeded.tenancy_id.clone(),
+        exec: exec_options(),
+        keep_alive: None,
+    })
+}
+
+impl Target {
+    /// The session for this pair with its state at `state_path`.
+    pub fn session(&self, state_path: PathBuf) -> Session<'_> {
+        Session {
+            cloud: self.cloud.as_ref(),
+            tenancy_id: self.tenancy_id.clone(),
+            spec: self.spec.clone(),
+            state_path,
+            render: self.render.as_ref(),
+            exec: self.exec.clone(),
+        }
+    }
+}

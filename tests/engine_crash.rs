@@ -1,0 +1,102 @@
+//! Crash safety, with the real binary and `--simulate`: for every mutating call of apply (and of
+//! destroy), vipsetup is SIGKILLed right after that call's response arrives, before it can record
+//! the result; run again, it finishes, and the simulated cloud holds exactly one of each resource
+//! (or, for destroy, nothing of the pair).
+
+mod engine_support;
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use engine_support::*;
+use vipsetup::simulator::World;
+
+const APPLY_MUTATIONS: u64 = 7; // NSG, its rules, 2 launches, dynamic group, policy, VIP
+const DESTROY_MUTATIONS: u64 = 6; // VIP, 2 terminations, policy, dynamic group, NSG
+const VIP: &str = "172.16.2.10";
+
+fn vipsetup(blueprint: &Path, args: &[&str], kill_after: Option<u64>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vipsetup"));
+    cmd.args(args).arg(blueprint).arg("--simulate");
+    if matches!(args[0], "apply" | "destroy") {
+        cmd.arg("--auto-approve");
+    }
+    cmd.env("VIPSETUP_SIM_PROVISIONING_MS", "100")
+        .env("VIPSETUP_SIM_TERMINATING_MS", "60")
+        .env("VIPSETUP_POLL_MS", "20")
+        .env_remove("VIPSETUP_TEST_KILL_AFTER_MUTATIONS");
+    if let Some(n) = kill_after {
+        cmd.env("VIPSETUP_TEST_KILL_AFTER_MUTATIONS", n.to_string());
+    }
+    cmd.output().expect("run vipsetup")
+}
+
+fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed: {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn assert_killed(out: &Output, what: &str) {
+    assert_eq!(
+        out.status.signal(),
+        Some(9),
+        "{what} should have been SIGKILLed by the test hook: {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn world_of(blueprint: &Path) -> World {
+    let mut w = World::load(&vipsetup::ops::simulate::world_path(blueprint)).unwrap();
+    w.sweep();
+    w
+}
+
+#[test]
+fn apply_killed_after_any_call_resumes_without_duplicates() {
+    for n in 1..=APPLY_MUTATIONS {
+        let dir = tempfile::tempdir().unwrap();
+        let bp = quickstart_in(dir.path(), |t| t);
+        let killed = vipsetup(&bp, &["apply"], Some(n));
+        assert_killed(&killed, &format!("apply killed after mutation {n}"));
+        let rerun = vipsetup(&bp, &["apply"], None);
+        assert_ok(&rerun, &format!("apply after a kill at mutation {n}"));
+        assert_eq!(
+            counts(&world_of(&bp), VIP),
+            (2, 1, 1, 1, 1),
+            "after a kill at mutation {n}"
+        );
+        let plan = vipsetup(&bp, &["plan", "--detailed-exitcode"], None);
+        assert_eq!(
+            plan.status.code(),
+            Some(0),
+            "converged after a kill at mutation {n}: {}",
+            String::from_utf8_lossy(&plan.stdout)
+        );
+    }
+}
+
+#[test]
+fn destroy_killed_after_any_call_resumes_and_removes_everything() {
+    for n in 1..=DESTROY_MUTATIONS {
+        let dir = tempfile::tempdir().unwrap();
+        let bp = quickstart_in(dir.path(), |t| t);
+        assert_ok(&vipsetup(&bp, &["apply"], None), "apply");
+        let killed = vipsetup(&bp, &["destroy"], Some(n));
+        assert_killed(&killed, &format!("destroy killed after mutation {n}"));
+        let rerun = vipsetup(&bp, &["destroy"], None);
+        assert_ok(&rerun, &format!("destroy after a kill at mutation {n}"));
+        assert_eq!(
+            counts(&world_of(&bp), VIP),
+            (0, 0, 0, 0, 0),
+            "after a kill at mutation {n}"
+        );
+    }
+}

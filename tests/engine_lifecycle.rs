@@ -1,0 +1,329 @@
+//! apply / plan / status / destroy of the quickstart pair against the in-process simulator:
+//! the resources and their fields, idempotence (zero mutating calls), drift, lost state, the
+//! agent's failover left alone, and faults.
+
+mod engine_support;
+
+use engine_support::*;
+use serde_json::Value;
+use vipsetup::engine::plan::{Action, Plan};
+use vipsetup::engine::progress::Silent;
+use vipsetup::engine::Resource;
+use vipsetup::render::{self, AgentSettings, Facts};
+use vipsetup::simulator::{world, FaultKind, RandomFaults};
+
+fn yes(_: &Plan) -> bool {
+    true
+}
+
+const VIP: &str = "172.16.2.10";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_lifecycle_holds_the_expected_resources_then_nothing() {
+    let p = pair().await;
+    let sess = p.session();
+    let out = sess
+        .apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    assert_eq!(out.report.vip_holder.as_deref(), Some("instance1"));
+
+    let w = p.world();
+    assert_eq!(
+        counts(&w, VIP),
+        (1 + 1, 1, 1, 1, 1),
+        "two instances, one of everything else"
+    );
+    let state = vipsetup::engine::State::load(&p.state_path(), "quickstart")
+        .unwrap()
+        .unwrap();
+    let id = |r: Resource| state.id(r).unwrap().to_string();
+
+    // Instances: names, fault domains, tags, user data = the rendered cloud-config.
+    let bp = vipsetup::ops::blueprint_view::load(&p.blueprint).unwrap();
+    let facts = Facts {
+        node_ips: [
+            "172.16.2.11".parse().unwrap(),
+            "172.16.2.12".parse().unwrap(),
+        ],
+        subnet_cidr: "172.16.2.0/24".parse().unwrap(),
+        region: "ap-tokyo-1".into(),
+        agent: AgentSettings::default(),
+    };
+    let rendered = render::render(&bp, &facts).unwrap();
+    for (i, r) in [Resource::Node1, Resource::Node2].into_iter().enumerate() {
+        let inst = Value::Object(w.get(world::INSTANCE, &id(r)).unwrap().clone());
+        assert_eq!(inst["displayName"], format!("instance{}", i + 1));
+        assert_eq!(inst["faultDomain"], format!("FAULT-DOMAIN-{}", i + 1));
+        assert_eq!(inst["shape"], "VM.Standard.E4.Flex");
+        assert_eq!(inst["freeformTags"]["vipsetup-pair"], "quickstart");
+        assert_eq!(inst["freeformTags"]["vipsetup-role"], r.key());
+        let ud = decode_user_data(inst["metadata"]["user_data"].as_str().unwrap());
+        assert_eq!(ud, rendered[i].cloud_config, "node {i} user data");
+        let on_disk = std::fs::read_to_string(
+            p.rendered_dir()
+                .join(format!("instance{}.cloud-init.yaml", i + 1)),
+        )
+        .unwrap();
+        assert_eq!(on_disk, ud);
+        assert!(inst["metadata"]["ssh_authorized_keys"]
+            .as_str()
+            .unwrap()
+            .starts_with("ssh-"));
+    }
+
+    // Dynamic group: both instances, in the tenancy.
+    let dg = Value::Object(
+        w.get(world::DYNAMIC_GROUP, &id(Resource::DynamicGroup))
+            .unwrap()
+            .clone(),
+    );
+    assert_eq!(
+        dg["matchingRule"],
+        format!(
+            "ANY {{instance.id = '{}', instance.id = '{}'}}",
+            id(Resource::Node1),
+            id(Resource::Node2)
+        )
+    );
+    assert_eq!(dg["compartmentId"], w.tenancy_id.as_str());
+    assert_eq!(dg["freeformTags"]["vipsetup-role"], "dynamic-group");
+
+    // Policy: least privilege in the compartment.
+    let pol = Value::Object(w.get(world::POLICY, &id(Resource::Policy)).unwrap().clone());
+    let comp = bp.oci.compartment.to_string();
+    let want: Vec<String> = ["private-ips", "vnics", "subnets"]
+        .iter()
+        .map(|r| format!("Allow dynamic-group quickstart-dg to use {r} in compartment id {comp}"))
+        .collect();
+    assert_eq!(pol["statements"], serde_json::json!(want));
+
+    // NSG: VRRP in and out between its members, and both VNICs in it.
+    let nsg = id(Resource::Nsg);
+    let rules: Vec<Value> = w
+        .all(world::SECURITY_RULE)
+        .filter(|r| r.get("_nsgId").and_then(Value::as_str) == Some(nsg.as_str()))
+        .map(|r| Value::Object(r.clone()))
+        .collect();
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    for r in &rules {
+        assert_eq!(r["protocol"], "112");
+        let peer = if r["direction"] == "INGRESS" {
+            &r["source"]
+        } else {
+            &r["destination"]
+        };
+        assert_eq!(peer, nsg.as_str());
+    }
+    for r in [Resource::Node1, Resource::Node2] {
+        let vnic = state.get(r).unwrap().vnic_id.clone().unwrap();
+        let v = Value::Object(w.get(world::VNIC, &vnic).unwrap().clone());
+        assert_eq!(v["nsgIds"], serde_json::json!([nsg]));
+    }
+
+    // The VIP: a secondary IP on node1's VNIC.
+    let vip = Value::Object(
+        w.get(world::PRIVATE_IP, &id(Resource::Vip))
+            .unwrap()
+            .clone(),
+    );
+    assert_eq!(vip["ipAddress"], VIP);
+    assert_eq!(
+        vip["vnicId"],
+        state.get(Resource::Node1).unwrap().vnic_id.clone().unwrap()
+    );
+    assert_eq!(vip["isPrimary"], false);
+
+    // Re-apply right after: no mutating call at all.
+    p.sim.clear_log();
+    let again = sess
+        .apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    assert!(!again.plan.has_changes(), "{}", again.plan.render_text());
+    assert!(p.mutations().is_empty(), "{:?}", p.mutations());
+
+    // Destroy: nothing of the pair is left; a second destroy has nothing to do.
+    let gone = sess.destroy(&yes, &Silent).await.unwrap();
+    assert!(gone.plan.has_changes());
+    assert_eq!(counts(&p.world(), VIP), (0, 0, 0, 0, 0));
+    p.sim.clear_log();
+    let again = sess.destroy(&yes, &Silent).await.unwrap();
+    assert!(!again.plan.has_changes());
+    assert!(p.mutations().is_empty(), "{:?}", p.mutations());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_state_is_rebuilt_from_tags() {
+    let p = pair().await;
+    let sess = p.session();
+    sess.apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    std::fs::remove_file(p.state_path()).unwrap();
+    p.sim.clear_log();
+    let plan = sess.plan(&[]).await.unwrap();
+    assert!(!plan.has_changes(), "{}", plan.render_text());
+    let again = sess
+        .apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    assert!(!again.plan.has_changes());
+    assert!(p.mutations().is_empty(), "{:?}", p.mutations());
+    let state = vipsetup::engine::State::load(&p.state_path(), "quickstart")
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.recorded().len(), 6, "{state:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_deleted_out_of_band_shows_in_plan_and_is_recreated() {
+    let p = pair().await;
+    let sess = p.session();
+    sess.apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    let state = vipsetup::engine::State::load(&p.state_path(), "quickstart")
+        .unwrap()
+        .unwrap();
+    let old = state.id(Resource::Node2).unwrap().to_string();
+    // Terminate node2 behind vipsetup's back, as a console user would.
+    p.target.cloud.terminate_instance(&old).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(TERMINATING_MS * 3)).await;
+
+    let plan = sess.plan(&[]).await.unwrap();
+    assert_eq!(plan.action(Resource::Node2), Action::Create);
+    assert!(
+        plan.render_text()
+            .contains("node2 recorded in state was deleted outside vipsetup"),
+        "{}",
+        plan.render_text()
+    );
+    assert_eq!(plan.action(Resource::DynamicGroup), Action::Update);
+
+    let out = sess
+        .apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    let new = out.report.nodes[1].instance_id.clone().unwrap();
+    assert_ne!(new, old);
+    let w = p.world();
+    assert_eq!(counts(&w, VIP), (2, 1, 1, 1, 1));
+    let dg = live(&w, world::DYNAMIC_GROUP).remove(0);
+    assert!(dg["matchingRule"].as_str().unwrap().contains(&new));
+    assert!(!sess.plan(&[]).await.unwrap().has_changes());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_over_vip_is_left_where_it_is() {
+    let p = pair().await;
+    let sess = p.session();
+    sess.apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    let state = vipsetup::engine::State::load(&p.state_path(), "quickstart")
+        .unwrap()
+        .unwrap();
+    let vip = state.id(Resource::Vip).unwrap().to_string();
+    let vnic2 = state.get(Resource::Node2).unwrap().vnic_id.clone().unwrap();
+    // The agent on node2 took the VIP over.
+    p.target.cloud.move_private_ip(&vip, &vnic2).await.unwrap();
+
+    p.sim.clear_log();
+    let plan = sess.plan(&[]).await.unwrap();
+    assert!(!plan.has_changes(), "{}", plan.render_text());
+    assert!(plan
+        .render_text()
+        .contains("on node2 (failed over by the agent; left where it is)"));
+    let out = sess
+        .apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    assert!(p.mutations().is_empty(), "{:?}", p.mutations());
+    assert_eq!(out.report.vip_holder.as_deref(), Some("instance2"));
+    let w = p.world();
+    assert_eq!(
+        w.get(world::PRIVATE_IP, &vip).unwrap()["vnicId"],
+        vnic2.as_str()
+    );
+    let status = sess.status().await.unwrap();
+    assert_eq!(status.vip_holder.as_deref(), Some("instance2"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_and_destroy_finish_with_a_fifth_of_calls_failing() {
+    let p = pair_with(|t| t, fast_retries()).await;
+    p.sim.set_random_faults(Some(RandomFaults {
+        rate: 0.2,
+        operations: vec![],
+        faults: vec![
+            FaultKind::too_many_requests(),
+            FaultKind::internal_error(),
+            FaultKind::Drop,
+        ],
+    }));
+    let sess = p.session();
+    sess.apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    let faulted = p.sim.log().iter().filter(|e| e.status >= 429).count();
+    assert!(faulted > 0, "the fault injection must have hit some calls");
+    assert_eq!(counts(&p.world(), VIP), (2, 1, 1, 1, 1));
+    sess.destroy(&yes, &Silent).await.unwrap();
+    assert_eq!(counts(&p.world(), VIP), (0, 0, 0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_vip_address_replaces_the_private_ip() {
+    let mut p = pair().await;
+    p.session()
+        .apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    p.target.spec.vip = "172.16.2.20".parse().unwrap();
+    let sess = p.session();
+    let plan = sess.plan(&[]).await.unwrap();
+    assert_eq!(
+        plan.action(Resource::Vip),
+        Action::Replace,
+        "{}",
+        plan.render_text()
+    );
+    assert!(plan
+        .render_text()
+        .contains("forces replacement because the address changed (172.16.2.10 -> 172.16.2.20)"));
+    let out = sess
+        .apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    assert_eq!(out.report.vip_holder.as_deref(), Some("instance1"));
+    let w = p.world();
+    assert_eq!(counts(&w, VIP).4, 0, "the old address is gone");
+    assert_eq!(counts(&w, "172.16.2.20").4, 1, "the new one is there");
+    assert!(!sess.plan(&[]).await.unwrap().has_changes());
+    sess.destroy(&yes, &Silent).await.unwrap();
+    assert_eq!(counts(&p.world(), "172.16.2.20"), (0, 0, 0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_propagation_lag_is_waited_out() {
+    let p = pair().await;
+    // Right after the dynamic group is made, the policy naming it is "not found" twice.
+    p.sim.inject_fault(
+        "CreatePolicy",
+        2,
+        FaultKind::status(
+            404,
+            "NotAuthorizedOrNotFound",
+            "Authorization failed or requested resource not found.",
+        ),
+    );
+    let out = p
+        .session()
+        .apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    assert_eq!(out.report.vip_holder.as_deref(), Some("instance1"));
+    assert_eq!(p.sim.count("CreatePolicy"), 3);
+    assert_eq!(counts(&p.world(), VIP), (2, 1, 1, 1, 1));
+}
