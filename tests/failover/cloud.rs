@@ -2,7 +2,6 @@
 //! namespace (API, federation and metadata on one listener), driven through its `/_sim/`
 //! control API with curl run inside that namespace (the test process has no route there).
 
-use super::netns::Netns;
 use super::process::run;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -133,41 +132,4 @@ impl SimCtl {
     pub fn clear_faults(&self) -> Result<(), String> {
         self.call("DELETE", "/_sim/faults", None).map(|_| ())
     }
-}
-
-/// Runs the provisioning script (Oracle's Python SDK as the seeded user) inside the cloud
-/// namespace, against the simulator on loopback there.
-pub fn provision(cloud: &Netns, python: &Path, spec: &Value) -> Result<Value, String> {
-    use std::io::Write;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/failover/provision.py");
-    let mut child = cloud
-        .command(&python.to_string_lossy())
-        .arg(&script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run provision.py: {e}"))?;
-    child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(spec.to_string().as_bytes())
-        .map_err(|e| format!("cannot write provision spec: {e}"))?;
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("provision.py: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "provision.py failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| {
-        format!(
-            "provision.py printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
 }

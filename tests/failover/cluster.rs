@@ -9,7 +9,7 @@ use super::process::Proc;
 use super::{wait, Lab};
 use serde_json::{json, Value};
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 pub const NODE_IPS: [Ipv4Addr; 2] = [Ipv4Addr::new(172, 16, 2, 11), Ipv4Addr::new(172, 16, 2, 12)];
@@ -65,12 +65,6 @@ pub struct Cluster {
     pub private_ip_id: String,
     pub files: Vec<Vec<NodeFile>>,
     pub seed: Seed,
-}
-
-fn venv() -> PathBuf {
-    std::env::var_os("VIPSETUP_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/opt/vipsetup-venv"))
 }
 
 /// The blueprint a user would write for this pair (ids from the seeded world).
@@ -207,62 +201,48 @@ impl Cluster {
         )
         .map_err(|e| format!("{e}\n{}", lab.diagnostics()))?;
 
-        let world = sim.world()?;
-        // The seeded images each list the shapes they run on; take one that runs the blueprint's.
-        let shape = "VM.Standard.E4.Flex".to_string();
-        let image_id = seed.creds["image_ids"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .find(|id| {
-                world["resources"]["image"][*id]["_shapes"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(&shape)))
-            })
-            .ok_or_else(|| format!("no seeded image runs {shape}"))?
-            .to_string();
-        let ids = ["@INSTANCE1@", "@INSTANCE2@"];
-        let spec = json!({
-            "configFile": seed.oci_config,
-            "endpoint": format!("http://127.0.0.1:{PORT}"),
-            "pair": bp.name,
-            "tenancyId": seed.id("tenancy_id"),
-            "compartmentId": seed.id("compartment_id"),
-            "policyCompartmentId": seed.id("compartment_id"),
-            "subnetId": seed.id("subnet_id"),
-            "availabilityDomain": seed.creds["availability_domains"][0],
-            "imageId": image_id,
-            "shape": shape,
-            "nodes": rendered.iter().zip(NODE_IPS).map(|(r, ip)| json!({
-                "name": r.name, "ip": ip.to_string(), "userData": r.user_data,
-            })).collect::<Vec<_>>(),
-            "vip": VIP.to_string(),
-            "dynamicGroup": bp.iam.dynamic_group,
-            "policy": bp.iam.policy,
-            "matchingRule": super::iam::matching_rule(&ids),
-            "statements": super::iam::policy_statements(&bp.iam.dynamic_group, &seed.id("compartment_id"), &bp.iam.extra_statements),
-            "tags": {"vipsetup-pair": bp.name},
-        });
-        let python = venv().join("bin/python");
-        let made = cloud::provision(&lab.topo.cloud, &python, &spec)
-            .map_err(|e| format!("{e}\n{}", lab.diagnostics()))?;
-        let strings = |v: &Value| -> Vec<String> {
-            v.as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default()
+        // The pair is built by `vipsetup apply` itself, run inside the cloud namespace against
+        // the simulator as the seeded user: the instances (fixed IPs, rendered user data), the
+        // NSG, the dynamic group, the policy and the VIP on node 1, exactly as a user gets them.
+        let out = super::process::run(
+            lab.topo
+                .cloud
+                .command(&bin.to_string_lossy())
+                .arg("apply")
+                .arg(&bp_path)
+                .arg("--config-file")
+                .arg(&seed.oci_config)
+                .args(["--endpoint", &format!("http://127.0.0.1:{PORT}")])
+                .args(["--auto-approve", "--output", "json"]),
+        )
+        .map_err(|e| {
+            format!(
+                "vipsetup apply against the simulator failed: {e}\n{}",
+                lab.diagnostics()
+            )
+        })?;
+        let applied: Value = serde_json::from_str(&out)
+            .map_err(|e| format!("apply printed no JSON ({e}): {out}"))?;
+        let report = &applied["report"];
+        let field = |node: usize, key: &str| -> Result<String, String> {
+            report["nodes"][node][key]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("apply's report has no nodes[{node}].{key}: {report}"))
         };
+        let instances = vec![field(0, "instance_id")?, field(1, "instance_id")?];
+        let vnics = vec![field(0, "vnic_id")?, field(1, "vnic_id")?];
+        let private_ip_id = report["vip_id"]
+            .as_str()
+            .ok_or_else(|| format!("apply's report has no vip_id: {report}"))?
+            .to_string();
         Ok(Cluster {
             lab,
             sim,
             opts,
-            instances: strings(&made["instances"]),
-            vnics: strings(&made["vnics"]),
-            private_ip_id: made["privateIpId"].as_str().unwrap_or_default().to_string(),
+            instances,
+            vnics,
+            private_ip_id,
             files,
             seed,
         })

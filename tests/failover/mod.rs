@@ -6,7 +6,6 @@
 
 pub mod cloud;
 pub mod cluster;
-pub mod iam;
 pub mod netns;
 pub mod node;
 pub mod prereq;
