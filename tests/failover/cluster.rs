@@ -1,11 +1,10 @@
 //! A whole VIP pair under test: the lab (namespaces, nodes), the simulator in the cloud
-//! namespace holding what `apply` would create, and each node's files from the real renderer.
+//! namespace holding what `vipsetup apply` created, and each node's files from the real renderer.
 
 use super::cloud::{self, Seed, SimCtl, PORT};
 use super::netns::{API_ADDR, IMDS_ADDR};
 use super::node::NodeFile;
 use super::prereq::Prereqs;
-use super::process::Proc;
 use super::{wait, Lab};
 use serde_json::{json, Value};
 use std::net::Ipv4Addr;
@@ -449,9 +448,5 @@ impl Cluster {
             }
         }
         out
-    }
-
-    pub fn sim_proc(&mut self) -> &mut Proc {
-        &mut self.lab.procs[0]
     }
 }
