@@ -25,10 +25,18 @@ pub fn check() -> Result<Prereqs, String> {
                 .into(),
         );
     }
-    let missing: Vec<&str> = ["ip", "nft", "keepalived", "unshare", "mount", "curl", "logger"]
-        .into_iter()
-        .filter(|t| !on_path(t))
-        .collect();
+    let missing: Vec<&str> = [
+        "ip",
+        "nft",
+        "keepalived",
+        "unshare",
+        "mount",
+        "curl",
+        "logger",
+    ]
+    .into_iter()
+    .filter(|t| !on_path(t))
+    .collect();
     if !missing.is_empty() {
         return Err(format!(
             "missing tools: {}; install them (apt-get install iproute2 nftables keepalived \
