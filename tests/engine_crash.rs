@@ -59,6 +59,20 @@ fn world_of(blueprint: &Path) -> World {
     w
 }
 
+/// The hook must not fire past the last mutation: otherwise a step added to apply or destroy
+/// (one more mutating call) would never be killed after, and the loops below would miss it.
+#[test]
+fn the_mutation_counts_cover_every_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let bp = quickstart_in(dir.path(), |t| t);
+    let apply = vipsetup(&bp, &["apply"], Some(APPLY_MUTATIONS + 1));
+    assert_ok(&apply, "apply with the hook one past its last mutation");
+    assert_eq!(counts(&world_of(&bp), VIP), (2, 1, 1, 1, 1));
+    let destroy = vipsetup(&bp, &["destroy"], Some(DESTROY_MUTATIONS + 1));
+    assert_ok(&destroy, "destroy with the hook one past its last mutation");
+    assert_eq!(counts(&world_of(&bp), VIP), (0, 0, 0, 0, 0));
+}
+
 #[test]
 fn apply_killed_after_any_call_resumes_without_duplicates() {
     for n in 1..=APPLY_MUTATIONS {
