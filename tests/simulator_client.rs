@@ -243,7 +243,7 @@ async fn instance_principal_client_moves_the_vip() {
         .await
         .unwrap();
     assert_eq!(moved.value.vnic_id.as_deref(), Some(v2.as_str()));
-    let _ = dg;
+    assert_eq!(dg.value.name, "vip");
     assert!(sim
         .log()
         .iter()
