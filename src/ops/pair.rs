@@ -78,9 +78,10 @@ pub enum OpsError {
         reasons: Vec<String>,
     },
     #[error(
-        "--replace {0}: no node of this pair has that name; use one of the blueprint's node names"
+        "--replace {name}: no node of this pair has that name; use {} or {} (or node1, node2)",
+        .nodes[0], .nodes[1]
     )]
-    UnknownNode(String),
+    UnknownNode { name: String, nodes: [String; 2] },
     #[error("apply cancelled; nothing was changed")]
     Cancelled,
     #[error(transparent)]
@@ -113,7 +114,10 @@ impl Session<'_> {
             .map(|n| {
                 (0..2)
                     .find(|&i| &self.spec.nodes[i].name == n || Resource::node(i).key() == n)
-                    .ok_or_else(|| OpsError::UnknownNode(n.clone()))
+                    .ok_or_else(|| OpsError::UnknownNode {
+                        name: n.clone(),
+                        nodes: self.spec.nodes.clone().map(|node| node.name),
+                    })
             })
             .collect()
     }
@@ -408,7 +412,8 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, OpsError::Cancelled));
         assert_eq!(sess.node_indexes(&["instance2".into()]).unwrap(), vec![1]);
-        assert!(sess.node_indexes(&["nope".into()]).is_err());
+        let e = sess.node_indexes(&["nope".into()]).unwrap_err();
+        assert!(e.to_string().contains("use instance1 or instance2"), "{e}");
 
         let gone = sess.destroy(&yes, &Silent).await.unwrap();
         assert!(gone
