@@ -263,17 +263,7 @@ fn cli_recipe(
     let key = dir.join("cli-key.pem");
     std::fs::write(&key, &seeded.private_key_pem)?;
     let config = dir.join("oci-config");
-    std::fs::write(
-        &config,
-        format!(
-            "[DEFAULT]\nuser={}\nfingerprint={}\ntenancy={}\nregion={}\nkey_file={}\n",
-            seeded.user_id,
-            seeded.fingerprint,
-            seeded.tenancy_id,
-            seeded.home_region,
-            key.display()
-        ),
-    )?;
+    std::fs::write(&config, seeded.oci_config(&key.display().to_string()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

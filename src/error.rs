@@ -12,12 +12,24 @@ pub mod exit {
     pub const USAGE: i32 = 2;
 }
 
-/// Prints an error chain the way every vipsetup command does: `error: <top>` then each cause.
+/// Prints an error chain the way every vipsetup command does: `error: <top>` then each cause
+/// the lines above do not already quote (many messages embed their cause so that the hint on
+/// what to do can follow it).
 pub fn report(err: &anyhow::Error) {
-    eprintln!("error: {err}");
-    for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+    for line in report_lines(err) {
+        eprintln!("{line}");
     }
+}
+
+fn report_lines(err: &anyhow::Error) -> Vec<String> {
+    let mut lines = vec![format!("error: {err}")];
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !lines.iter().any(|l| l.contains(&cause)) {
+            lines.push(format!("  caused by: {cause}"));
+        }
+    }
+    lines
 }
 
 /// One line holding an error and every cause under it (`top: cause: root cause`), for errors
@@ -31,4 +43,37 @@ pub fn chain_message(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot read {path}: {source}; check it")]
+    struct Quoting {
+        path: String,
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_the_message_already_quotes_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let err = anyhow::Error::new(Quoting {
+            path: "/x".into(),
+            source: io,
+        });
+        assert_eq!(
+            report_lines(&err),
+            ["error: cannot read /x: no such file; check it"]
+        );
+        let wrapped = err.context("opening the pair");
+        assert_eq!(
+            report_lines(&wrapped),
+            [
+                "error: opening the pair",
+                "  caused by: cannot read /x: no such file; check it"
+            ]
+        );
+    }
 }

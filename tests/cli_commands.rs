@@ -213,10 +213,33 @@ fn init_without_file_prints_the_starter() {
 }
 
 #[test]
-fn help_lists_only_working_commands() {
+fn help_lists_every_command_and_each_has_its_own_help() {
     let out = vipsetup(&repo(), &["--help"]);
+    assert!(out.status.success());
     let help = text(&out.stdout);
-    for cmd in ["validate", "render", "init"] {
-        assert!(help.contains(cmd), "{help}");
+    let commands = [
+        "validate",
+        "render",
+        "init",
+        "plan",
+        "apply",
+        "destroy",
+        "status",
+        "force-unlock",
+    ];
+    for cmd in commands {
+        // Listed as a command (indented, then its summary), not just mentioned in passing.
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{cmd} "))),
+            "{cmd} missing from:\n{help}"
+        );
+        let sub = vipsetup(&repo(), &[cmd, "--help"]);
+        assert!(sub.status.success(), "{cmd} --help: {}", text(&sub.stderr));
+        assert!(
+            text(&sub.stdout).contains(&format!("Usage: vipsetup {cmd}")),
+            "{cmd} --help:\n{}",
+            text(&sub.stdout)
+        );
     }
 }

@@ -49,12 +49,10 @@ fn api_key_home(seeded: &Seeded) -> tempfile::TempDir {
     let key = oci.join("oci_api_key.pem");
     std::fs::write(&key, &seeded.private_key_pem).unwrap();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // `~` in key_file: the client expands it as Oracle's CLI does.
     std::fs::write(
         oci.join("config"),
-        format!(
-            "[DEFAULT]\nuser={}\nfingerprint={}\nkey_file=~/.oci/oci_api_key.pem\ntenancy={}\nregion={}\n",
-            seeded.user_id, seeded.fingerprint, seeded.tenancy_id, seeded.home_region
-        ),
+        seeded.oci_config("~/.oci/oci_api_key.pem"),
     )
     .unwrap();
     home

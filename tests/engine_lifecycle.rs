@@ -106,6 +106,12 @@ async fn full_lifecycle_holds_the_expected_resources_then_nothing() {
         .map(|r| Value::Object(r.clone()))
         .collect();
     assert_eq!(rules.len(), 2, "{rules:?}");
+    let mut directions: Vec<&str> = rules
+        .iter()
+        .filter_map(|r| r["direction"].as_str())
+        .collect();
+    directions.sort();
+    assert_eq!(directions, ["EGRESS", "INGRESS"], "{rules:?}");
     for r in &rules {
         assert_eq!(r["protocol"], "112");
         let peer = if r["direction"] == "INGRESS" {

@@ -70,6 +70,7 @@ fn the_agent_can_move_and_recreate_the_vip_in_the_compartment_only() {
 fn fewer_statements_would_not_do() {
     let statements = policy_statements("dg", COMP, &[]);
     // Each of the three statements is needed for one of the agent's calls.
+    assert_eq!(statements.len(), 3, "{statements:#?}");
     for skip in 0..statements.len() {
         let some: Vec<String> = statements
             .iter()

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use render_support::{load_variant, repo, require};
-use vipsetup::render::{self, paths, AgentSettings, Facts};
+use render_support::{load_variant, repo, require, write_agent};
+use vipsetup::render::{self, AgentSettings, Facts};
 
 const MINE: &str = "ocid1.vnic.oc1.ap-tokyo-1.mine";
 const OTHER: &str = "ocid1.vnic.oc1.ap-tokyo-1.other";
@@ -68,15 +68,7 @@ impl Agent {
         let mut facts = Facts::offline(&bp).unwrap();
         facts.agent = agent;
         let node = render::render(&bp, &facts).unwrap().remove(0);
-        for f in &node.files {
-            if f.path == paths::AGENT || f.path == paths::AGENT_ENV {
-                std::fs::write(
-                    dir.path().join(f.path.rsplit('/').next().unwrap()),
-                    &f.content,
-                )
-                .unwrap();
-            }
-        }
+        write_agent(&node, dir.path());
         // Short intervals so the test does not wait on production timings.
         let mut env = std::fs::OpenOptions::new()
             .append(true)

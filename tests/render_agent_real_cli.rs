@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use render_support::{load_variant, require};
-use vipsetup::render::{self, paths, AgentAuth, AgentSettings, Facts};
+use render_support::{load_variant, require, write_agent};
+use vipsetup::render::{self, AgentAuth, AgentSettings, Facts};
 
 const MINE: &str = "ocid1.vnic.oc1.ap-tokyo-1.mine";
 const OTHER: &str = "ocid1.vnic.oc1.ap-tokyo-1.other";
@@ -186,15 +186,7 @@ fn the_agent_moves_and_creates_the_vip_with_the_real_cli() {
         ..AgentSettings::default()
     };
     let node = render::render(&bp, &facts).unwrap().remove(0);
-    for f in &node.files {
-        if f.path == paths::AGENT || f.path == paths::AGENT_ENV {
-            std::fs::write(
-                dir.path().join(f.path.rsplit('/').next().unwrap()),
-                &f.content,
-            )
-            .unwrap();
-        }
-    }
+    write_agent(&node, dir.path());
     let claim_once = || {
         let out = Command::new("bash")
             .arg(dir.path().join("vip-agent"))

@@ -4,9 +4,6 @@
 
 mod render_support;
 
-use std::io::Read as _;
-
-use base64::Engine as _;
 use render_support::{rendered, repo};
 use vipsetup::render::{self, AgentAuth, AgentSettings, Facts, RenderError};
 
@@ -54,19 +51,15 @@ fn cloud_configs_match_snapshots() {
 fn user_data_decodes_to_the_cloud_config() {
     for (variant, bp, nodes) in rendered() {
         for n in nodes {
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(&n.user_data)
-                .unwrap();
-            let text = if n.gzipped {
-                let mut s = String::new();
-                flate2::read::GzDecoder::new(&raw[..])
-                    .read_to_string(&mut s)
-                    .unwrap();
-                s
-            } else {
-                String::from_utf8(raw).unwrap()
-            };
+            let text = render::decode_user_data(&n.user_data).unwrap();
             assert_eq!(text, n.cloud_config, "{variant}/{}", n.name);
+            // "H4sI" is base64 of gzip's magic bytes and method: the flag says what was sent.
+            assert_eq!(
+                n.user_data.starts_with("H4sI"),
+                n.gzipped,
+                "{variant}/{}",
+                n.name
+            );
             assert_eq!(
                 n.metadata_bytes,
                 n.user_data.len() + bp.instance.ssh_authorized_keys().len()

@@ -31,18 +31,8 @@ fn write_profile(dir: &Path, seeded: &Seeded, extra: &str) -> std::path::PathBuf
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
     let cfg = dir.join("config");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[DEFAULT]\nuser={}\nfingerprint={}\ntenancy={}\nregion={}\nkey_file={}\n{extra}",
-            seeded.user_id,
-            seeded.fingerprint,
-            seeded.tenancy_id,
-            seeded.home_region,
-            key.display()
-        ),
-    )
-    .unwrap();
+    let profile = seeded.oci_config(&key.display().to_string());
+    std::fs::write(&cfg, format!("{profile}{extra}")).unwrap();
     cfg
 }
 
@@ -253,7 +243,7 @@ async fn instance_principal_client_moves_the_vip() {
         .await
         .unwrap();
     assert_eq!(moved.value.vnic_id.as_deref(), Some(v2.as_str()));
-    let _ = dg;
+    assert_eq!(dg.value.name, "vip");
     assert!(sim
         .log()
         .iter()

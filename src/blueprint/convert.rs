@@ -388,14 +388,7 @@ impl Cx {
 
     fn pair_name(&mut self, node: &Node, field: &str) -> Option<String> {
         let name = self.string(node, field, "web-vip")?;
-        let ok = !name.is_empty()
-            && name.len() <= 40
-            && name.starts_with(|c: char| c.is_ascii_lowercase())
-            && !name.ends_with('-')
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !ok {
+        if !is_label(&name, 40) {
             self.err(
                 node.pos,
                 field,
@@ -687,14 +680,7 @@ impl Cx {
     fn node_name(&mut self, node: &Node, field: &str) -> Option<String> {
         let name = self.string(node, field, "instance1")?;
         // The node name becomes the instance's hostname label (RFC 1123, at most 63 chars).
-        let ok = !name.is_empty()
-            && name.len() <= 63
-            && name.starts_with(|c: char| c.is_ascii_lowercase())
-            && !name.ends_with('-')
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !ok {
+        if !is_label(&name, 63) {
             self.err(
                 node.pos,
                 field,
@@ -1429,6 +1415,18 @@ fn levenshtein(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// 1 to `max` lowercase letters, digits and hyphens, starting with a letter and not ending
+/// with a hyphen: fits OCI display names and hostname labels (RFC 1123) alike.
+fn is_label(name: &str, max: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !name.ends_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::ops::apply::{apply, ApplyOptions};
 pub struct ApplyArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Don't ask for confirmation
+    /// Go ahead without asking (needed when stdin is not a terminal, e.g. in CI)
     #[arg(long)]
     pub auto_approve: bool,
     /// Allow replacing this node (name or node1/node2), or force its replacement; repeatable
@@ -26,7 +26,8 @@ pub struct ApplyArgs {
     /// Where to write each node's rendered cloud-config [default: <BLUEPRINT>.rendered/]
     #[arg(long, value_name = "DIR")]
     pub user_data_dir: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "text")]
+    /// Output format: text for people, json for scripts
+    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
     pub output: OutputFormat,
 }
 

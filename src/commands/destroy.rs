@@ -13,10 +13,11 @@ use crate::ops::destroy::destroy;
 pub struct DestroyArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Don't ask for confirmation
+    /// Go ahead without asking (needed when stdin is not a terminal, e.g. in CI)
     #[arg(long)]
     pub auto_approve: bool,
-    #[arg(long, value_enum, default_value = "text")]
+    /// Output format: text for people, json for scripts
+    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
     pub output: OutputFormat,
 }
 

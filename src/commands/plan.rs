@@ -20,7 +20,8 @@ pub struct PlanArgs {
     /// Show what destroy would delete instead
     #[arg(long)]
     pub destroy: bool,
-    #[arg(long, value_enum, default_value = "text")]
+    /// Output format: text for people, json for scripts
+    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
     pub output: OutputFormat,
 }
 

@@ -24,28 +24,28 @@ pub enum SimulatorCommand {
 #[derive(Debug, Args)]
 pub struct SeedFlags {
     /// Home region of the seeded tenancy
-    #[arg(long, default_value = "us-ashburn-1")]
+    #[arg(long, default_value = "us-ashburn-1", value_name = "REGION")]
     pub home_region: String,
     /// Other subscribed regions (repeatable)
-    #[arg(long = "other-region", default_values_t = vec!["us-phoenix-1".to_string()])]
+    #[arg(long = "other-region", value_name = "REGION", default_values_t = vec!["us-phoenix-1".to_string()])]
     pub other_regions: Vec<String>,
     /// CIDR of the seeded VCN
-    #[arg(long, default_value = "10.0.0.0/16")]
+    #[arg(long, default_value = "10.0.0.0/16", value_name = "CIDR")]
     pub vcn_cidr: String,
     /// CIDR of the seeded (regional) subnet, inside the VCN
-    #[arg(long, default_value = "10.0.1.0/24")]
+    #[arg(long, default_value = "10.0.1.0/24", value_name = "CIDR")]
     pub subnet_cidr: String,
     /// Register this PEM private key for the user instead of generating one
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub user_key: Option<PathBuf>,
     /// Write the seed output (ids, fingerprint, key) as JSON here
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub creds_out: Option<PathBuf>,
     /// Write the user's private key (PEM, mode 0600) here
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub key_out: Option<PathBuf>,
     /// Write an OCI config file ([DEFAULT] profile) here; needs --key-out
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub oci_config_out: Option<PathBuf>,
 }
 
@@ -77,28 +77,28 @@ impl SeedFlags {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks one; the chosen URL is printed)
-    #[arg(long, default_value = "127.0.0.1:0")]
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     pub listen: SocketAddr,
     /// World file: loaded if present (else seeded), saved after every change
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub world: Option<PathBuf>,
     /// Region of requests that name none (default: the home region)
-    #[arg(long)]
+    #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
     /// Largest page a list call returns
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_name = "N")]
     pub page_size: usize,
-    /// Time an instance spends PROVISIONING before RUNNING
-    #[arg(long, default_value_t = 0)]
+    /// Milliseconds an instance spends PROVISIONING before RUNNING
+    #[arg(long, default_value_t = 0, value_name = "MS")]
     pub provisioning_delay_ms: u64,
-    /// Time an instance spends TERMINATING before TERMINATED
-    #[arg(long, default_value_t = 0)]
+    /// Milliseconds an instance spends TERMINATING before TERMINATED
+    #[arg(long, default_value_t = 0, value_name = "MS")]
     pub terminating_delay_ms: u64,
-    /// Delay before new or changed IAM applies to instance principals
-    #[arg(long, default_value_t = 0)]
+    /// Milliseconds before new or changed IAM applies to instance principals
+    #[arg(long, default_value_t = 0, value_name = "MS")]
     pub iam_delay_ms: u64,
     /// Lifetime of session tokens issued by /v1/x509
-    #[arg(long, default_value_t = 1200)]
+    #[arg(long, default_value_t = 1200, value_name = "SECS")]
     pub session_ttl_secs: u64,
     #[command(flatten)]
     pub seed: SeedFlags,
@@ -107,7 +107,7 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct SeedArgs {
     /// World file to write
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub world: PathBuf,
     #[command(flatten)]
     pub seed: SeedFlags,

@@ -11,7 +11,8 @@ use crate::ops::status::status;
 pub struct StatusArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    #[arg(long, value_enum, default_value = "text")]
+    /// Output format: text for people, json for scripts
+    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
     pub output: OutputFormat,
 }
 

@@ -10,23 +10,23 @@ use crate::ops::target::TargetOptions;
 pub struct TargetArgs {
     /// The pair's blueprint (YAML)
     pub blueprint: PathBuf,
-    /// State file [default: <BLUEPRINT>.state.json]
+    /// Where the pair's state is kept [default: <BLUEPRINT>.state.json]
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
     /// Run against the built-in OCI simulator (no cloud account needed); its world is kept in
     /// <BLUEPRINT>.sim-world.json so commands run one after another see the same cloud
     #[arg(long)]
     pub simulate: bool,
-    /// Profile in the OCI config file
+    /// Profile in the OCI config file [default: the blueprint's `oci.profile`, else DEFAULT]
     #[arg(long, env = "OCI_CLI_PROFILE")]
     pub profile: Option<String>,
     /// OCI config file [default: ~/.oci/config]
     #[arg(long, env = "OCI_CLI_CONFIG_FILE", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
-    /// How to authenticate: api_key, security_token or instance_principal
-    #[arg(long, env = "OCI_CLI_AUTH")]
+    /// How to authenticate: api_key, security_token or instance_principal [default: api_key]
+    #[arg(long, env = "OCI_CLI_AUTH", value_name = "METHOD")]
     pub auth: Option<String>,
-    /// Send every OCI request to this base URL (e.g. a simulator)
+    /// Send every OCI request to this base URL (e.g. a standalone simulator) instead of OCI
     #[arg(long, env = "VIPSETUP_OCI_ENDPOINT", value_name = "URL")]
     pub endpoint: Option<String>,
 }

@@ -454,76 +454,85 @@ impl<'a> Executor<'a> {
     }
 
     async fn put_dynamic_group(&self, update: bool) -> Result<(), StepError> {
-        let r = Resource::DynamicGroup;
-        let spec = self.dynamic_group_spec()?;
-        let id = if update {
-            let id = self.id_of(r)?;
-            self.progress.status(r, "updating");
-            self.iam_call(r, || self.cloud.update_dynamic_group(&id, &spec))
-                .await?;
-            id
-        } else {
-            self.record(|s| s.retire(r))?;
-            let token = self.read(|s| token_for(s, r));
-            self.progress.status(r, "creating");
-            let id = self
-                .iam_call(r, || self.cloud.create_dynamic_group(&spec, &token))
-                .await?;
-            self.record(|s| {
-                let e = s.entry(r);
-                e.id = Some(id.clone());
-                e.name = Some(spec.name.clone());
-            })?;
-            id
-        };
-        self.poll(r, "ACTIVE", || async {
-            match self.cloud.get_dynamic_group(&id).await? {
-                Some(g) if g.lifecycle_state == "ACTIVE" => Ok(Some(())),
-                Some(g) => {
-                    self.progress.status(r, &g.lifecycle_state);
-                    Ok(None)
-                }
-                None => Ok(None),
-            }
-        })
+        let spec = &self.dynamic_group_spec()?;
+        self.put_iam(
+            Resource::DynamicGroup,
+            &spec.name,
+            update,
+            |token| async move { self.cloud.create_dynamic_group(spec, &token).await },
+            |id| async move { self.cloud.update_dynamic_group(&id, spec).await },
+            |id| async move {
+                let g = self.cloud.get_dynamic_group(&id).await?;
+                Ok(g.map(|g| g.lifecycle_state))
+            },
+        )
         .await
     }
 
     async fn put_policy(&self, update: bool) -> Result<(), StepError> {
         let d = self.desired();
-        let r = Resource::Policy;
-        let spec = PolicySpec {
+        let spec = &PolicySpec {
             compartment_id: d.compartment_id.clone(),
             name: d.policy.name.clone(),
             description: d.policy.description.clone(),
             statements: d.policy.statements.clone(),
-            tags: d.tags_for(r),
+            tags: d.tags_for(Resource::Policy),
         };
+        self.put_iam(
+            Resource::Policy,
+            &spec.name,
+            update,
+            |token| async move { self.cloud.create_policy(spec, &token).await },
+            |id| async move { self.cloud.update_policy(&id, spec).await },
+            |id| async move {
+                let p = self.cloud.get_policy(&id).await?;
+                Ok(p.map(|p| p.lifecycle_state))
+            },
+        )
+        .await
+    }
+
+    /// Creates (recording id and name at once) or updates a dynamic group or policy through
+    /// `iam_call`, then waits for it to be ACTIVE. `lifecycle` reads its state by id.
+    async fn put_iam<C, CFut, U, UFut, L, LFut>(
+        &self,
+        r: Resource,
+        name: &str,
+        update: bool,
+        create: C,
+        update_call: U,
+        lifecycle: L,
+    ) -> Result<(), StepError>
+    where
+        C: Fn(String) -> CFut,
+        CFut: Future<Output = Result<String, CloudError>>,
+        U: Fn(String) -> UFut,
+        UFut: Future<Output = Result<(), CloudError>>,
+        L: Fn(String) -> LFut,
+        LFut: Future<Output = Result<Option<String>, CloudError>>,
+    {
         let id = if update {
             let id = self.id_of(r)?;
             self.progress.status(r, "updating");
-            self.iam_call(r, || self.cloud.update_policy(&id, &spec))
-                .await?;
+            self.iam_call(r, || update_call(id.clone())).await?;
             id
         } else {
             self.record(|s| s.retire(r))?;
             let token = self.read(|s| token_for(s, r));
             self.progress.status(r, "creating");
-            let id = self
-                .iam_call(r, || self.cloud.create_policy(&spec, &token))
-                .await?;
+            let id = self.iam_call(r, || create(token.clone())).await?;
             self.record(|s| {
                 let e = s.entry(r);
                 e.id = Some(id.clone());
-                e.name = Some(spec.name.clone());
+                e.name = Some(name.to_string());
             })?;
             id
         };
         self.poll(r, "ACTIVE", || async {
-            match self.cloud.get_policy(&id).await? {
-                Some(p) if p.lifecycle_state == "ACTIVE" => Ok(Some(())),
-                Some(p) => {
-                    self.progress.status(r, &p.lifecycle_state);
+            match lifecycle(id.clone()).await? {
+                Some(state) if state == "ACTIVE" => Ok(Some(())),
+                Some(state) => {
+                    self.progress.status(r, &state);
                     Ok(None)
                 }
                 None => Ok(None),

@@ -165,6 +165,9 @@ mod tests {
         };
         fs::write(lock_path(&state), serde_json::to_string(&dead).unwrap()).unwrap();
         let _lock = Lock::acquire(&state, "apply").unwrap();
+        let now: LockInfo =
+            serde_json::from_str(&fs::read_to_string(lock_path(&state)).unwrap()).unwrap();
+        assert_eq!(now.pid, std::process::id(), "the stale lock was taken over");
     }
 
     #[test]

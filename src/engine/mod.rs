@@ -7,6 +7,8 @@ pub mod addresses;
 pub mod cloud;
 pub mod executor;
 pub mod iam;
+#[cfg(debug_assertions)]
+pub mod kill_after;
 pub mod lock;
 pub mod model;
 pub mod observe;

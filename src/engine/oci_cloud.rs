@@ -40,7 +40,15 @@ fn cloud_err(operation: &str, e: OciError) -> CloudError {
             },
             request_id: a.opc_request_id.clone(),
         },
-        None => CloudError::other(operation, e.to_string()),
+        None => {
+            // Transport errors start with the operation too: say it once.
+            let message = e.to_string();
+            let message = message
+                .strip_prefix(operation)
+                .and_then(|m| m.strip_prefix(": "))
+                .unwrap_or(&message);
+            CloudError::other(operation, message)
+        }
     }
 }
 

@@ -250,7 +250,7 @@ pub fn desired(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::engine::executor::tests::FakeCloud;
 

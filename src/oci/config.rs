@@ -19,7 +19,7 @@ pub enum ConfigError {
         line: usize,
         message: String,
     },
-    #[error("profile '{profile}' not found in {path} (profiles: {available}); pass --profile or set OCI_CLI_PROFILE")]
+    #[error("profile '{profile}' not found in {path} (profiles: {available}); name one of them with --profile, OCI_CLI_PROFILE or the blueprint's `oci.profile`")]
     ProfileNotFound {
         profile: String,
         path: PathBuf,

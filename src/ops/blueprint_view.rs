@@ -84,7 +84,6 @@ mod tests {
     use crate::engine::executor::ExecOptions;
     use crate::engine::progress::Silent;
     use crate::ops::pair::Session;
-    use base64::Engine;
     use std::time::Duration;
 
     #[tokio::test(start_paused = true)]
@@ -112,19 +111,7 @@ mod tests {
         let p = sess.prepare(&[]).await.unwrap();
         for i in 0..2 {
             let ud = &p.desired.nodes[i].user_data;
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(ud)
-                .unwrap();
-            let text = if raw.starts_with(&[0x1f, 0x8b]) {
-                use std::io::Read;
-                let mut s = String::new();
-                flate2::read::GzDecoder::new(&raw[..])
-                    .read_to_string(&mut s)
-                    .unwrap();
-                s
-            } else {
-                String::from_utf8(raw).unwrap()
-            };
+            let text = crate::render::decode_user_data(ud).unwrap();
             assert_eq!(text, p.rendered[i].cloud_config);
             assert!(text.starts_with("#cloud-config"));
         }

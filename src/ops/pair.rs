@@ -78,9 +78,10 @@ pub enum OpsError {
         reasons: Vec<String>,
     },
     #[error(
-        "--replace {0}: no node of this pair has that name; use one of the blueprint's node names"
+        "--replace {name}: no node of this pair has that name; use {} or {} (or node1, node2)",
+        .nodes[0], .nodes[1]
     )]
-    UnknownNode(String),
+    UnknownNode { name: String, nodes: [String; 2] },
     #[error("apply cancelled; nothing was changed")]
     Cancelled,
     #[error(transparent)]
@@ -113,7 +114,10 @@ impl Session<'_> {
             .map(|n| {
                 (0..2)
                     .find(|&i| &self.spec.nodes[i].name == n || Resource::node(i).key() == n)
-                    .ok_or_else(|| OpsError::UnknownNode(n.clone()))
+                    .ok_or_else(|| OpsError::UnknownNode {
+                        name: n.clone(),
+                        nodes: self.spec.nodes.clone().map(|node| node.name),
+                    })
             })
             .collect()
     }
@@ -330,41 +334,17 @@ mod tests {
     use super::*;
     use crate::engine::executor::tests::FakeCloud;
     use crate::engine::progress::Silent;
-    use crate::engine::resolve::{ImageChoice, NodeSpec};
-    use std::collections::BTreeMap;
+    use crate::engine::resolve::ImageChoice;
     use std::time::Duration;
 
+    /// The resolver's quickstart pair, with both addresses and fault domains left to apply
+    /// and the image given by OCID.
     fn spec() -> PairSpec {
-        PairSpec {
-            pair: "quickstart".into(),
-            compartment_id: "ocid1.compartment.oc1..c".into(),
-            subnet_id: "ocid1.subnet.oc1..s".into(),
-            vip: "172.16.2.10".parse().unwrap(),
-            preferred: 0,
-            nodes: [
-                NodeSpec {
-                    name: "instance1".into(),
-                    private_ip: None,
-                    fault_domain: None,
-                },
-                NodeSpec {
-                    name: "instance2".into(),
-                    private_ip: None,
-                    fault_domain: None,
-                },
-            ],
-            shape: "VM.Standard.E4.Flex".into(),
-            ocpus: Some(1.0),
-            memory_in_gbs: Some(8.0),
-            availability_domain: None,
-            image: ImageChoice::Ocid("ocid1.image.oc1..img".into()),
-            ssh_authorized_keys: "ssh-ed25519 AAAA me".into(),
-            assign_public_ip: false,
-            dynamic_group: "quickstart-dg".into(),
-            policy: "quickstart-policy".into(),
-            extra_statements: vec![],
-            tags: BTreeMap::new(),
-        }
+        let mut s = crate::engine::resolve::tests::spec();
+        s.nodes[0].private_ip = None;
+        s.nodes[1].fault_domain = None;
+        s.image = ImageChoice::Ocid("ocid1.image.oc1..img".into());
+        s
     }
 
     fn render(f: &RenderFacts) -> Result<[RenderedUserData; 2], String> {
@@ -432,7 +412,8 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, OpsError::Cancelled));
         assert_eq!(sess.node_indexes(&["instance2".into()]).unwrap(), vec![1]);
-        assert!(sess.node_indexes(&["nope".into()]).is_err());
+        let e = sess.node_indexes(&["nope".into()]).unwrap_err();
+        assert!(e.to_string().contains("use instance1 or instance2"), "{e}");
 
         let gone = sess.destroy(&yes, &Silent).await.unwrap();
         assert!(gone

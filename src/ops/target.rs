@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::blueprint::Blueprint;
-use crate::engine::cloud::KillAfter;
 use crate::engine::executor::ExecOptions;
 use crate::engine::oci_cloud::OciCloud;
 use crate::engine::resolve::PairSpec;
@@ -68,9 +67,12 @@ pub fn exec_options() -> ExecOptions {
     o
 }
 
-/// Test hook: `VIPSETUP_TEST_KILL_AFTER_MUTATIONS=N` SIGKILLs the process right after the Nth
-/// mutating API call returns (crash-safety tests).
+/// Crash-test hook (debug builds only; see `engine::kill_after`):
+/// `VIPSETUP_TEST_KILL_AFTER_MUTATIONS=N` SIGKILLs the process right after the Nth mutating API
+/// call returns.
+#[cfg(debug_assertions)]
 fn with_kill_hook(cloud: Box<dyn Cloud>) -> Box<dyn Cloud> {
+    use crate::engine::kill_after::KillAfter;
     match std::env::var("VIPSETUP_TEST_KILL_AFTER_MUTATIONS")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
@@ -78,6 +80,12 @@ fn with_kill_hook(cloud: Box<dyn Cloud>) -> Box<dyn Cloud> {
         Some(n) if n > 0 => Box::new(KillAfter::new(cloud, n)),
         _ => cloud,
     }
+}
+
+/// Release builds have no crash-test hook: the variable is ignored.
+#[cfg(not(debug_assertions))]
+fn with_kill_hook(cloud: Box<dyn Cloud>) -> Box<dyn Cloud> {
+    cloud
 }
 
 /// Reads the blueprint and connects to OCI (or starts the simulator with `--simulate`).

@@ -5,7 +5,7 @@
 //! `templates/` and are compiled into the binary.
 
 use std::collections::HashMap;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
@@ -490,6 +490,23 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
         .write(Vec::new(), flate2::Compression::best());
     enc.write_all(data).expect("writing to a Vec cannot fail");
     enc.finish().expect("writing to a Vec cannot fail")
+}
+
+/// The cloud-config in a `user_data` value, read back as cloud-init reads it: base64, then
+/// gunzipped when it starts with gzip's magic bytes. `None` when it is not that.
+pub fn decode_user_data(user_data: &str) -> Option<String> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(user_data)
+        .ok()?;
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&raw[..])
+            .read_to_string(&mut text)
+            .ok()?;
+        Some(text)
+    } else {
+        String::from_utf8(raw).ok()
+    }
 }
 
 /// Writes a file atomically: a temporary file next to it, then a rename, so readers never see

@@ -150,23 +150,12 @@ pub(crate) fn handle(g: &mut Inner, req: &Req) -> (Resp, String) {
 /// `POST /v1/x509`: checks the request is signed by an instance's leaf key and the certificates
 /// are the ones this simulator issued, then issues a session token for the given public key.
 pub(crate) fn federate(g: &mut Inner, req: &Req) -> Result<(Resp, String), ApiErr> {
-    let auth = req
-        .header("authorization")
-        .ok_or_else(|| ApiErr::unauthenticated("the request is not signed"))?;
-    let params = sig::parse_authorization(auth).map_err(|e| ApiErr::unauthenticated(&e))?;
-    let received = sig::Received {
-        method: &req.method,
-        target: &req.target,
-        headers: &req.headers,
-        body: &req.body,
-    };
-    sig::check_request(&received, &params, world::wall_ms() / 1000, false)
-        .map_err(|e| ApiErr::unauthenticated(&e))?;
+    let (params, key_ref) = req.signed(false)?;
     let sig::KeyRef::FedX509 {
         tenancy,
         sha256,
         fingerprint,
-    } = sig::parse_key_id(&params.key_id).map_err(|e| ApiErr::unauthenticated(&e))?
+    } = key_ref
     else {
         return Err(ApiErr::unauthenticated("federation needs a fed-x509 keyId"));
     };
@@ -188,7 +177,7 @@ pub(crate) fn federate(g: &mut Inner, req: &Req) -> Result<(Resp, String), ApiEr
         .ok_or_else(|| {
             ApiErr::unauthenticated("no certificate with this fingerprint was issued")
         })?;
-    sig::verify_signature(&received, &params, &leaf.public_key)
+    sig::verify_signature(&req.received(), &params, &leaf.public_key)
         .map_err(|e| ApiErr::unauthenticated(&e))?;
     let body: Value = serde_json::from_slice(&req.body).map_err(|_| {
         ApiErr::new(

@@ -657,6 +657,33 @@ impl Req {
             .and_then(|v| v.first())
             .map(String::as_str)
     }
+    /// The parts of this request a signature covers.
+    pub fn received(&self) -> sig::Received<'_> {
+        sig::Received {
+            method: &self.method,
+            target: &self.target,
+            headers: &self.headers,
+            body: &self.body,
+        }
+    }
+    /// Checks the signature's form (headers covered, body hash and length, clock skew) and
+    /// says who its keyId names; the caller verifies it with that principal's key.
+    /// `host_required` is false only for the federation endpoint.
+    pub fn signed(&self, host_required: bool) -> Result<(sig::AuthParams, sig::KeyRef), ApiErr> {
+        let auth = self
+            .header("authorization")
+            .ok_or_else(|| ApiErr::unauthenticated("the request is not signed"))?;
+        let params = sig::parse_authorization(auth).map_err(|e| ApiErr::unauthenticated(&e))?;
+        sig::check_request(
+            &self.received(),
+            &params,
+            world::wall_ms() / 1000,
+            host_required,
+        )
+        .map_err(|e| ApiErr::unauthenticated(&e))?;
+        let key = sig::parse_key_id(&params.key_id).map_err(|e| ApiErr::unauthenticated(&e))?;
+        Ok((params, key))
+    }
     pub fn q(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
@@ -854,19 +881,9 @@ fn fault_response(f: FaultKind, label: String) -> (Resp, String, bool) {
 }
 
 fn authenticate(g: &Inner, req: &Req) -> Result<Principal, ApiErr> {
-    let auth = req
-        .header("authorization")
-        .ok_or_else(|| ApiErr::unauthenticated("the request is not signed"))?;
-    let params = sig::parse_authorization(auth).map_err(|e| ApiErr::unauthenticated(&e))?;
-    let received = sig::Received {
-        method: &req.method,
-        target: &req.target,
-        headers: &req.headers,
-        body: &req.body,
-    };
-    sig::check_request(&received, &params, world::wall_ms() / 1000, true)
-        .map_err(|e| ApiErr::unauthenticated(&e))?;
-    match sig::parse_key_id(&params.key_id).map_err(|e| ApiErr::unauthenticated(&e))? {
+    let (params, key_ref) = req.signed(true)?;
+    let received = req.received();
+    match key_ref {
         sig::KeyRef::ApiKey {
             tenancy,
             user,

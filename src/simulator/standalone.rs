@@ -63,15 +63,7 @@ pub fn write_creds(seeded: &Seeded, out: &CredsOut) -> Result<(), WorldError> {
         write_private(k, &seeded.private_key_pem)?;
         if let Some(c) = &out.oci_config {
             let key_path = std::fs::canonicalize(k).unwrap_or_else(|_| k.clone());
-            let text = format!(
-                "[DEFAULT]\nuser={}\nfingerprint={}\ntenancy={}\nregion={}\nkey_file={}\n",
-                seeded.user_id,
-                seeded.fingerprint,
-                seeded.tenancy_id,
-                seeded.home_region,
-                key_path.display()
-            );
-            write_private(c, &text)?;
+            write_private(c, &seeded.oci_config(&key_path.display().to_string()))?;
         }
     } else if out.oci_config.is_some() {
         return Err(WorldError::Seed(

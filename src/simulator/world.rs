@@ -218,6 +218,17 @@ pub struct Seeded {
     pub availability_domains: Vec<String>,
 }
 
+impl Seeded {
+    /// A `[DEFAULT]` profile for `~/.oci/config` that signs as the seeded user with the key
+    /// stored at `key_file` (the same text Oracle's CLI and SDKs read).
+    pub fn oci_config(&self, key_file: &str) -> String {
+        format!(
+            "[DEFAULT]\nuser={}\nfingerprint={}\ntenancy={}\nregion={}\nkey_file={key_file}\n",
+            self.user_id, self.fingerprint, self.tenancy_id, self.home_region
+        )
+    }
+}
+
 impl std::fmt::Debug for Seeded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Seeded")

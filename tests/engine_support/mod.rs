@@ -162,18 +162,5 @@ pub fn counts(w: &World, vip: &str) -> (usize, usize, usize, usize, usize) {
 
 /// Decodes instance `user_data` metadata (base64, maybe gzip) to the cloud-config text.
 pub fn decode_user_data(b64: &str) -> String {
-    use base64::Engine;
-    use std::io::Read;
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap();
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut s = String::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_string(&mut s)
-            .unwrap();
-        s
-    } else {
-        String::from_utf8(raw).unwrap()
-    }
+    vipsetup::render::decode_user_data(b64).expect("user_data is base64 of a (gzipped) text")
 }

@@ -110,6 +110,17 @@ fn missing(why: &str) -> Result<(), String> {
     Err(why.to_string())
 }
 
+/// Writes the node's agent script and its settings file into `dir` (as `vip-agent` and
+/// `vip-agent.env`: their names on the node), to run the agent outside a node.
+pub fn write_agent(node: &RenderedNode, dir: &Path) {
+    for f in &node.files {
+        if f.path == render::paths::AGENT || f.path == render::paths::AGENT_ENV {
+            let name = f.path.rsplit('/').next().unwrap();
+            std::fs::write(dir.join(name), &f.content).unwrap();
+        }
+    }
+}
+
 pub fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, content).unwrap();

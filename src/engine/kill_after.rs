@@ -1,0 +1,183 @@
+//! The crash-test hook: a `Cloud` that SIGKILLs this process right after its `n`th mutating
+//! call returns, before vipsetup can record the result, so the crash-safety tests
+//! (tests/engine_crash.rs) can stop the real binary at every step of apply and destroy.
+//!
+//! Compiled into debug builds only (what `cargo test` and `cargo run` build), so a release
+//! build carries no way to kill itself. It is switched on solely by the environment variable
+//! `VIPSETUP_TEST_KILL_AFTER_MUTATIONS=N` (see `ops::target`), and even then it does no harm a
+//! crash would not: state is saved after every call and a re-run resumes.
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::cloud::{
+    Cloud, CloudFuture, DynamicGroupSpec, InstanceSpec, NsgSpec, PolicySpec, PrivateIpSpec,
+};
+use super::model::{
+    LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LiveSubnet, LiveVnic,
+    NsgRule,
+};
+
+/// Wraps a cloud and kills this process (SIGKILL) right after the `after`th mutating call
+/// returns.
+pub struct KillAfter {
+    pub inner: Box<dyn Cloud>,
+    pub after: u64,
+    count: AtomicU64,
+}
+
+impl KillAfter {
+    pub fn new(inner: Box<dyn Cloud>, after: u64) -> KillAfter {
+        KillAfter {
+            inner,
+            after,
+            count: AtomicU64::new(0),
+        }
+    }
+
+    fn tick(&self) {
+        if self.count.fetch_add(1, Ordering::SeqCst) + 1 == self.after {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &std::process::id().to_string()])
+                .status();
+            // `kill` could be missing; never carry on past the hook.
+            std::process::abort();
+        }
+    }
+}
+
+macro_rules! mutating {
+    ($self:ident, $call:expr) => {{
+        Box::pin(async move {
+            let r = $call.await;
+            $self.tick();
+            r
+        })
+    }};
+}
+
+impl Cloud for KillAfter {
+    fn get_subnet<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveSubnet>> {
+        self.inner.get_subnet(id)
+    }
+    fn availability_domains<'a>(&'a self, t: &'a str) -> CloudFuture<'a, Vec<String>> {
+        self.inner.availability_domains(t)
+    }
+    fn newest_image<'a>(
+        &'a self,
+        c: &'a str,
+        o: &'a str,
+        v: &'a str,
+        s: &'a str,
+    ) -> CloudFuture<'a, Option<String>> {
+        self.inner.newest_image(c, o, v, s)
+    }
+    fn subnet_ips<'a>(&'a self, s: &'a str) -> CloudFuture<'a, Vec<Ipv4Addr>> {
+        self.inner.subnet_ips(s)
+    }
+    fn get_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveNsg>> {
+        self.inner.get_nsg(id)
+    }
+    fn find_nsg<'a>(
+        &'a self,
+        c: &'a str,
+        v: &'a str,
+        p: &'a str,
+    ) -> CloudFuture<'a, Option<LiveNsg>> {
+        self.inner.find_nsg(c, v, p)
+    }
+    fn create_nsg<'a>(&'a self, s: &'a NsgSpec, t: &'a str) -> CloudFuture<'a, String> {
+        mutating!(self, self.inner.create_nsg(s, t))
+    }
+    fn add_nsg_rules<'a>(&'a self, id: &'a str, r: &'a [NsgRule]) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.add_nsg_rules(id, r))
+    }
+    fn delete_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.delete_nsg(id))
+    }
+    fn get_instance<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveInstance>> {
+        self.inner.get_instance(id)
+    }
+    fn find_instance<'a>(
+        &'a self,
+        c: &'a str,
+        p: &'a str,
+        r: &'a str,
+    ) -> CloudFuture<'a, Option<LiveInstance>> {
+        self.inner.find_instance(c, p, r)
+    }
+    fn primary_vnic<'a>(&'a self, c: &'a str, i: &'a str) -> CloudFuture<'a, Option<LiveVnic>> {
+        self.inner.primary_vnic(c, i)
+    }
+    fn launch_instance<'a>(&'a self, s: &'a InstanceSpec, t: &'a str) -> CloudFuture<'a, String> {
+        mutating!(self, self.inner.launch_instance(s, t))
+    }
+    fn terminate_instance<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.terminate_instance(id))
+    }
+    fn get_dynamic_group<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveDynamicGroup>> {
+        self.inner.get_dynamic_group(id)
+    }
+    fn find_dynamic_group<'a>(
+        &'a self,
+        t: &'a str,
+        n: &'a str,
+    ) -> CloudFuture<'a, Option<LiveDynamicGroup>> {
+        self.inner.find_dynamic_group(t, n)
+    }
+    fn create_dynamic_group<'a>(
+        &'a self,
+        s: &'a DynamicGroupSpec,
+        t: &'a str,
+    ) -> CloudFuture<'a, String> {
+        mutating!(self, self.inner.create_dynamic_group(s, t))
+    }
+    fn update_dynamic_group<'a>(
+        &'a self,
+        id: &'a str,
+        s: &'a DynamicGroupSpec,
+    ) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.update_dynamic_group(id, s))
+    }
+    fn delete_dynamic_group<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.delete_dynamic_group(id))
+    }
+    fn get_policy<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LivePolicy>> {
+        self.inner.get_policy(id)
+    }
+    fn find_policy<'a>(&'a self, c: &'a str, n: &'a str) -> CloudFuture<'a, Option<LivePolicy>> {
+        self.inner.find_policy(c, n)
+    }
+    fn create_policy<'a>(&'a self, s: &'a PolicySpec, t: &'a str) -> CloudFuture<'a, String> {
+        mutating!(self, self.inner.create_policy(s, t))
+    }
+    fn update_policy<'a>(&'a self, id: &'a str, s: &'a PolicySpec) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.update_policy(id, s))
+    }
+    fn delete_policy<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.delete_policy(id))
+    }
+    fn get_private_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LivePrivateIp>> {
+        self.inner.get_private_ip(id)
+    }
+    fn find_private_ip<'a>(
+        &'a self,
+        s: &'a str,
+        ip: Ipv4Addr,
+    ) -> CloudFuture<'a, Option<LivePrivateIp>> {
+        self.inner.find_private_ip(s, ip)
+    }
+    fn create_private_ip<'a>(
+        &'a self,
+        s: &'a PrivateIpSpec,
+        t: &'a str,
+    ) -> CloudFuture<'a, String> {
+        mutating!(self, self.inner.create_private_ip(s, t))
+    }
+    fn move_private_ip<'a>(&'a self, id: &'a str, v: &'a str) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.move_private_ip(id, v))
+    }
+    fn delete_private_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.delete_private_ip(id))
+    }
+}
