@@ -40,6 +40,8 @@ const T_CLOUD_CONFIG: &str = include_str!("../../templates/cloud-config.yaml.ter
 const T_KEEPALIVED: &str = include_str!("../../templates/keepalived.conf.tera");
 const T_AGENT_ENV: &str = include_str!("../../templates/agent.env.tera");
 const T_HEALTH: &str = include_str!("../../templates/health-check.sh.tera");
+/// keepalived's `vrrp_startup_delay` on the non-preferred node (see keepalived.conf.tera).
+pub const STARTUP_DELAY_SECS: u8 = 5;
 /// Static scripts: identical on every node (all per-node data is in the settings file).
 pub const AGENT_SCRIPT: &str = include_str!("../../templates/vip-agent.sh");
 pub const INSTALLER_SCRIPT: &str = include_str!("../../templates/install-agent.sh");
@@ -357,6 +359,16 @@ fn render_node(
         &if f.preferred_node == i { 150u8 } else { 100u8 },
     );
     ctx.insert("preempt", &f.preempt);
+    // Seconds the non-preferred node waits before running VRRP: covers the start-up skew of
+    // two nodes started together, so the preferred node wins the first election.
+    ctx.insert(
+        "startup_delay",
+        &if f.preferred_node == i {
+            0u8
+        } else {
+            STARTUP_DELAY_SECS
+        },
+    );
     ctx.insert("fifo_path", paths::FIFO);
     ctx.insert("agent_path", paths::AGENT);
     ctx.insert("health_check_path", paths::HEALTH_CHECK);

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Failover benchmark: runs the crash scenario (SIGKILL the VIP owner's keepalived) RUNS times for
+# each advert interval in ADVERTS, on the namespace harness of tests/failover.rs, and prints the
+# distributions of kill -> API shows the new owner and kill -> VIP in the new owner's OS, next to
+# the VRRP detection bound, the simulator's API latency and the OCI CLI's start-up time.
+# Needs root, keepalived, nftables, iproute2 and the venv ($VIPSETUP_VENV), like the tests.
+#
+#   bench/failover.sh                      # RUNS=20, ADVERTS="1 0.1"
+#   RUNS=30 ADVERTS="0.1" SIM_LATENCY_MS=50 bench/failover.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export VIPSETUP_BENCH_RUNS="${RUNS:-20}"
+export VIPSETUP_BENCH_ADVERTS="${ADVERTS:-1 0.1}"
+export VIPSETUP_BENCH_SIM_LATENCY_MS="${SIM_LATENCY_MS:-0}"
+
+if [ "$VIPSETUP_BENCH_RUNS" -lt 20 ] && [ -z "${ALLOW_FEW_RUNS:-}" ]; then
+    echo "bench/failover.sh: RUNS must be at least 20 for the percentiles to mean anything" >&2
+    echo "(set ALLOW_FEW_RUNS=1 for a quick smoke run)" >&2
+    exit 2
+fi
+
+# The benchmark is an ignored test so it shares the harness; it prints, it does not assert timings.
+exec cargo test --test failover -- --ignored --exact --nocapture --test-threads=1 \
+    bench_crash_failover

@@ -1,0 +1,95 @@
+//! What the failover tests need from the machine, and the rule for a missing piece: fail in CI
+//! (env CI=true), skip with the reason printed elsewhere.
+
+use std::path::PathBuf;
+
+/// Paths of the tools the harness runs.
+pub struct Prereqs {
+    /// The OCI CLI from PyPI, as a node would have it (`$VIPSETUP_VENV/bin/oci`).
+    pub oci_cli: PathBuf,
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false)
+}
+
+/// Checks root, the tools and the venv; Err says what is missing and how to get it.
+pub fn check() -> Result<Prereqs, String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(
+            "the failover harness needs root (network namespaces, mounts); \
+                    run the tests as root, as .ci/run does"
+                .into(),
+        );
+    }
+    let missing: Vec<&str> = [
+        "ip",
+        "nft",
+        "keepalived",
+        "unshare",
+        "mount",
+        "curl",
+        "logger",
+    ]
+    .into_iter()
+    .filter(|t| !on_path(t))
+    .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "missing tools: {}; install them (apt-get install iproute2 nftables keepalived \
+             util-linux mount curl bsdutils), as .ci/run does",
+            missing.join(", ")
+        ));
+    }
+    // Root is not enough in a container without CAP_SYS_ADMIN: try a namespace once.
+    let probe = format!(
+        "{}-{}-999999-probe",
+        super::netns::PREFIX,
+        std::process::id()
+    );
+    let made = std::process::Command::new("ip")
+        .args(["netns", "add", &probe])
+        .output()
+        .map_err(|e| format!("cannot run ip: {e}"))?;
+    let _ = std::process::Command::new("ip")
+        .args(["netns", "del", &probe])
+        .output();
+    if !made.status.success() {
+        return Err(format!(
+            "cannot create a network namespace ({}); run the tests as root with CAP_SYS_ADMIN \
+             (a privileged container), as .ci/run expects",
+            String::from_utf8_lossy(&made.stderr).trim()
+        ));
+    }
+    let venv = std::env::var_os("VIPSETUP_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/vipsetup-venv"));
+    let oci_cli = venv.join("bin/oci");
+    if !oci_cli.is_file() {
+        return Err(format!(
+            "no OCI CLI at {}; create the venv with `python3 -m venv {v} && {v}/bin/pip install \
+             -r tests/requirements.txt` (or set VIPSETUP_VENV), as .ci/run does",
+            oci_cli.display(),
+            v = venv.display()
+        ));
+    }
+    Ok(Prereqs { oci_cli })
+}
+
+/// The prerequisites, or `None` after printing why the test is skipped. In CI a missing
+/// prerequisite is a failure, never a skip.
+pub fn require(test: &str) -> Option<Prereqs> {
+    match check() {
+        Ok(p) => Some(p),
+        Err(why) if std::env::var("CI").map(|v| v == "true").unwrap_or(false) => {
+            panic!("{test}: prerequisite missing in CI: {why}")
+        }
+        Err(why) => {
+            eprintln!("SKIPPED {test}: {why}");
+            None
+        }
+    }
+}
