@@ -14,6 +14,22 @@ use std::time::Duration;
 
 const NODE_IPS: [Ipv4Addr; 2] = [Ipv4Addr::new(172, 16, 2, 11), Ipv4Addr::new(172, 16, 2, 12)];
 
+/// `Some(())` once `url` answers 200 from inside `ns` (a poll step for `wait::until`).
+fn http_ok(ns: &harness::netns::Netns, url: &str) -> Result<Option<()>, String> {
+    let args = [
+        "-s",
+        "-m",
+        "2",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        url,
+    ];
+    ns.exec("curl", &args)
+        .map(|code| (code.trim() == "200").then_some(()))
+}
+
 /// The harness's own network: the nodes reach each other, the metadata address and the API
 /// address (from their own primary address, which is how the simulator tells them apart), and
 /// nothing else; and every namespace and process is gone once the lab is dropped.
@@ -45,22 +61,7 @@ fn harness_network_reaches_only_its_own_namespaces() {
             &format!("{} to reach {url}", ns.name),
             Duration::from_secs(20),
             Duration::from_millis(100),
-            || {
-                ns.exec(
-                    "curl",
-                    &[
-                        "-s",
-                        "-m",
-                        "2",
-                        "-o",
-                        "/dev/null",
-                        "-w",
-                        "%{http_code}",
-                        &url,
-                    ],
-                )
-                .map(|code| (code.trim() == "200").then_some(()))
-            },
+            || http_ok(ns, &url),
         )
         .unwrap_or_else(|e| panic!("{e}\nlistener log:\n{}", lab.procs[server].log_tail(20)));
         let log = lab.procs[server].log_tail(50);
@@ -84,23 +85,7 @@ fn harness_network_reaches_only_its_own_namespaces() {
         "node1 to reach node2",
         Duration::from_secs(20),
         Duration::from_millis(100),
-        || {
-            node1
-                .exec(
-                    "curl",
-                    &[
-                        "-s",
-                        "-m",
-                        "2",
-                        "-o",
-                        "/dev/null",
-                        "-w",
-                        "%{http_code}",
-                        &url,
-                    ],
-                )
-                .map(|code| (code.trim() == "200").then_some(()))
-        },
+        || http_ok(node1, &url),
     )
     .expect("node to node");
 
