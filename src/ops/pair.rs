@@ -14,6 +14,7 @@ use crate::engine::lock::{Lock, LockError};
 use crate::engine::model::{Desired, Observed};
 use crate::engine::observe::{observe, ObserveError, Scope};
 use crate::engine::plan::{destroy_plan, diff, Plan, PlanError};
+use crate::engine::preflight::{self, PreflightError};
 use crate::engine::progress::Progress;
 use crate::engine::report::{Labels, Report};
 use crate::engine::resolve::{self, Lookups, PairSpec, ResolveError};
@@ -61,6 +62,8 @@ pub enum OpsError {
     Observe(#[from] ObserveError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error(transparent)]
+    Preflight(#[from] PreflightError),
     #[error("cannot render the user data: {0}")]
     Render(String),
     #[error("cannot write the rendered user data to {path}: {source}; check the directory's permissions")]
@@ -141,7 +144,10 @@ impl Session<'_> {
         .map_err(OpsError::Render)?;
         let user_data = [rendered[0].user_data.clone(), rendered[1].user_data.clone()];
         let desired = resolve::desired(&self.spec, &lookups, ips, user_data);
+        preflight::check_availability_domain(self.cloud, &desired, &lookups.subnet).await?;
         let plan = diff(&desired, &observed, &state.recorded(), replace)?;
+        // Before apply asks anything or changes anything: a replacement terminates first.
+        preflight::check_launches(self.cloud, &desired, &observed, &plan).await?;
         Ok(Prepared {
             state,
             lookups,

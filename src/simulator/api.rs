@@ -9,6 +9,10 @@ use super::iam;
 use super::world::{self, rfc3339, Cidr, Doc, World};
 use super::{ApiErr, Inner, Principal, Req, Resp, SimConfig};
 
+mod in_place;
+mod placement;
+mod public_ips;
+
 /// The OCI operation a method and path name (`Unknown` when none).
 pub(crate) fn operation_name(method: &str, path: &str) -> &'static str {
     let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
@@ -38,6 +42,17 @@ pub(crate) fn operation_name(method: &str, path: &str) -> &'static str {
         ("GET", ["20160918", "instances"]) => "ListInstances",
         ("GET", ["20160918", "instances", _]) => "GetInstance",
         ("DELETE", ["20160918", "instances", _]) => "TerminateInstance",
+        ("PUT", ["20160918", "instances", _]) => "UpdateInstance",
+        ("POST", ["20160918", "instances", _]) => "InstanceAction",
+        ("GET", ["20160918", "faultDomains"]) => "ListFaultDomains",
+        ("GET", ["20160918", "shapes"]) => "ListShapes",
+        ("PUT", ["20160918", "vnics", _]) => "UpdateVnic",
+        ("PUT", ["20160918", "networkSecurityGroups", _]) => "UpdateNetworkSecurityGroup",
+        ("POST", ["20160918", "publicIps"]) => "CreatePublicIp",
+        ("POST", ["20160918", "publicIps", "actions", "getByIpAddress"]) => {
+            "GetPublicIpByIpAddress"
+        }
+        ("DELETE", ["20160918", "publicIps", _]) => "DeletePublicIp",
         ("GET", ["20160918", "vnicAttachments"]) => "ListVnicAttachments",
         ("GET", ["20160918", "vnics", _]) => "GetVnic",
         ("POST", ["20160918", "privateIps"]) => "CreatePrivateIp",
@@ -65,6 +80,7 @@ const RETRYABLE_CREATES: &[&str] = &[
     "LaunchInstance",
     "CreatePrivateIp",
     "CreateNetworkSecurityGroup",
+    "CreatePublicIp",
 ];
 
 /// Runs an authenticated request.
@@ -168,14 +184,24 @@ fn obj(v: Value) -> Doc {
 }
 
 fn instance_state(d: &Doc, now: i64) -> &'static str {
-    if let Some(t) = d.get("_terminatedAtMs").and_then(Value::as_i64) {
+    let at = |k: &str| d.get(k).and_then(Value::as_i64);
+    if let Some(t) = at("_terminatedAtMs") {
         if now >= t {
             "TERMINATED"
         } else {
             "TERMINATING"
         }
-    } else if now >= d.get("_runningAtMs").and_then(Value::as_i64).unwrap_or(0) {
+    } else if let Some(t) = at("_stoppedAtMs") {
+        if now >= t {
+            "STOPPED"
+        } else {
+            "STOPPING"
+        }
+    } else if now >= at("_runningAtMs").unwrap_or(0) {
         "RUNNING"
+    } else if at("_startingAtMs").is_some() {
+        // Started again (InstanceAction START) or rebooting for a resize.
+        "STARTING"
     } else {
         "PROVISIONING"
     }
@@ -363,9 +389,11 @@ impl Ctx<'_> {
                 out.insert("lifecycleState".into(), json!(instance_state(d, self.now)));
             }
             world::VNIC => {
+                // A stopped instance keeps its VNIC (docs: Compute, "Stopping and Starting an
+                // Instance": the private IPs stay).
                 let st = match inst_state(s(d, "_instanceId")) {
                     "PROVISIONING" => "PROVISIONING",
-                    "RUNNING" => "AVAILABLE",
+                    "RUNNING" | "STOPPING" | "STOPPED" | "STARTING" => "AVAILABLE",
                     "TERMINATING" => "TERMINATING",
                     _ => "TERMINATED",
                 };
@@ -374,7 +402,7 @@ impl Ctx<'_> {
             world::VNIC_ATTACHMENT if s(d, "lifecycleState") != "DETACHED" => {
                 let st = match inst_state(s(d, "instanceId")) {
                     "PROVISIONING" => "ATTACHING",
-                    "RUNNING" => "ATTACHED",
+                    "RUNNING" | "STOPPING" | "STOPPED" | "STARTING" => "ATTACHED",
                     "TERMINATING" => "DETACHING",
                     _ => "DETACHED",
                 };
@@ -629,6 +657,15 @@ impl Ctx<'_> {
                     .collect();
                 self.page(items)
             }
+            "UpdateInstance" => self.update_instance(),
+            "InstanceAction" => self.instance_action(),
+            "ListFaultDomains" => self.list_fault_domains(),
+            "ListShapes" => self.list_shapes(),
+            "UpdateVnic" => self.update_vnic(),
+            "UpdateNetworkSecurityGroup" => self.update_nsg(),
+            "CreatePublicIp" => self.create_public_ip(),
+            "GetPublicIpByIpAddress" => self.get_public_ip_by_ip_address(),
+            "DeletePublicIp" => self.delete_public_ip(),
             "TerminateInstance" => {
                 let id = self.id().to_string();
                 let d = self.doc(world::INSTANCE, &id)?;
@@ -1091,12 +1128,17 @@ impl Ctx<'_> {
                 )));
             }
         }
-        if vnic_details.get("assignPublicIp").and_then(Value::as_bool) == Some(true)
-            && subnet
-                .get("prohibitPublicIpOnVnic")
-                .and_then(Value::as_bool)
-                == Some(true)
-        {
+        let prohibited = subnet
+            .get("prohibitPublicIpOnVnic")
+            .and_then(Value::as_bool)
+            == Some(true);
+        // "Whether the VNIC should be assigned a public IP address. Defaults to whether the
+        // subnet is public or private" (oci-python-sdk CreateVnicDetails.assign_public_ip).
+        let assign_public_ip = vnic_details
+            .get("assignPublicIp")
+            .and_then(Value::as_bool)
+            .unwrap_or(!prohibited);
+        if vnic_details.get("assignPublicIp").and_then(Value::as_bool) == Some(true) && prohibited {
             return Err(ApiErr::invalid(
                 "Public IP addresses are prohibited on this subnet (prohibitPublicIpOnVnic)",
             ));
@@ -1222,6 +1264,14 @@ impl Ctx<'_> {
                 "vnicId": vnic_id, "timeCreated": rfc3339(now), "ipState": "ASSIGNED", "lifetime": "EPHEMERAL",
                 "freeformTags": {}, "definedTags": {}, "_region": region}),
         );
+        if assign_public_ip {
+            let pip = self
+                .w
+                .get(world::PRIVATE_IP, &pip_id)
+                .cloned()
+                .unwrap_or_default();
+            self.new_ephemeral_public_ip(&pip, None)?;
+        }
         self.mutated = true;
         let d = self
             .w

@@ -10,6 +10,8 @@ LaunchInstance GetInstance ListInstances TerminateInstance ListVnicAttachments G
 CreatePrivateIp GetPrivateIp ListPrivateIps UpdatePrivateIp DeletePrivateIp
 CreateNetworkSecurityGroup GetNetworkSecurityGroup ListNetworkSecurityGroups DeleteNetworkSecurityGroup
 AddNetworkSecurityGroupSecurityRules ListNetworkSecurityGroupSecurityRules
+ListFaultDomains ListShapes UpdateInstance InstanceAction UpdateVnic UpdateNetworkSecurityGroup
+CreatePublicIp GetPublicIpByIpAddress DeletePublicIp
 FederateX509 Imds
 """.split()
 

@@ -3,3 +3,5 @@
 
 pub mod core;
 pub mod identity;
+pub mod placement;
+pub mod update;
