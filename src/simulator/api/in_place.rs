@@ -3,9 +3,21 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{instance_state, s, Ctx};
+use super::context::{s, Ctx};
+use super::core_compute::instance_state;
 use crate::simulator::world;
 use crate::simulator::{ApiErr, Resp};
+
+/// The operation a method and path name, when this file owns it.
+pub(super) fn route(method: &str, segs: &[&str]) -> Option<&'static str> {
+    Some(match (method, segs) {
+        ("PUT", ["20160918", "instances", _]) => "UpdateInstance",
+        ("POST", ["20160918", "instances", _]) => "InstanceAction",
+        ("PUT", ["20160918", "vnics", _]) => "UpdateVnic",
+        ("PUT", ["20160918", "networkSecurityGroups", _]) => "UpdateNetworkSecurityGroup",
+        _ => return None,
+    })
+}
 
 /// "A VNIC can be in at most 5 network security groups" (same limit as at launch).
 const MAX_NSGS_PER_VNIC: usize = 5;
@@ -30,7 +42,17 @@ fn take(b: &Map<String, Value>, keys: &[&str]) -> Map<String, Value> {
 }
 
 impl Ctx<'_> {
-    pub(super) fn update_instance(&mut self) -> Result<Resp, ApiErr> {
+    pub(super) fn run_in_place(&mut self) -> Option<Result<Resp, ApiErr>> {
+        Some(match self.op {
+            "UpdateInstance" => self.update_instance(),
+            "InstanceAction" => self.instance_action(),
+            "UpdateVnic" => self.update_vnic(),
+            "UpdateNetworkSecurityGroup" => self.update_nsg(),
+            _ => return None,
+        })
+    }
+
+    fn update_instance(&mut self) -> Result<Resp, ApiErr> {
         let id = self.id().to_string();
         let d = self.doc(world::INSTANCE, &id)?;
         self.authorize(s(&d, "compartmentId"))?;
@@ -91,7 +113,7 @@ impl Ctx<'_> {
     /// InstanceAction: STOP and SOFTSTOP from RUNNING (STOPPING, then STOPPED), START from
     /// STOPPED (STARTING, then RUNNING); asking for the state it is already in, or heading to,
     /// changes nothing. The other power actions are valid on OCI but not simulated.
-    pub(super) fn instance_action(&mut self) -> Result<Resp, ApiErr> {
+    fn instance_action(&mut self) -> Result<Resp, ApiErr> {
         let id = self.id().to_string();
         let d = self.doc(world::INSTANCE, &id)?;
         self.authorize(s(&d, "compartmentId"))?;
@@ -147,7 +169,7 @@ impl Ctx<'_> {
 
     /// UpdateVnic: `nsgIds` replaces the VNIC's NSG list (each NSG in the VNIC's VCN, at most
     /// five), plus names and tags.
-    pub(super) fn update_vnic(&mut self) -> Result<Resp, ApiErr> {
+    fn update_vnic(&mut self) -> Result<Resp, ApiErr> {
         let id = self.id().to_string();
         let d = self.doc(world::VNIC, &id)?;
         self.authorize(s(&d, "compartmentId"))?;
@@ -197,7 +219,7 @@ impl Ctx<'_> {
         Ok(self.one(world::VNIC, &d, 200))
     }
 
-    pub(super) fn update_nsg(&mut self) -> Result<Resp, ApiErr> {
+    fn update_nsg(&mut self) -> Result<Resp, ApiErr> {
         let id = self.id().to_string();
         let d = self.doc(world::NSG, &id)?;
         self.authorize(s(&d, "compartmentId"))?;

@@ -3,18 +3,35 @@
 
 use serde_json::{json, Value};
 
-use super::{s, Ctx};
+use super::context::{s, Ctx};
 use crate::simulator::world;
 use crate::simulator::{ApiErr, Resp};
+
+/// The operation a method and path name, when this file owns it.
+pub(super) fn route(method: &str, segs: &[&str]) -> Option<&'static str> {
+    Some(match (method, segs) {
+        ("GET", ["20160918", "faultDomains"]) => "ListFaultDomains",
+        ("GET", ["20160918", "shapes"]) => "ListShapes",
+        _ => return None,
+    })
+}
 
 /// "Each availability domain contains three fault domains" (docs.oracle.com, Regions and
 /// Availability Domains, "Fault Domains").
 const FAULT_DOMAINS: usize = 3;
 
 impl Ctx<'_> {
+    pub(super) fn run_placement(&mut self) -> Option<Result<Resp, ApiErr>> {
+        Some(match self.op {
+            "ListFaultDomains" => self.list_fault_domains(),
+            "ListShapes" => self.list_shapes(),
+            _ => return None,
+        })
+    }
+
     /// ListFaultDomains: `compartmentId` and `availabilityDomain` are both required
     /// (oci-python-sdk IdentityClient.list_fault_domains).
-    pub(super) fn list_fault_domains(&self) -> Result<Resp, ApiErr> {
+    fn list_fault_domains(&self) -> Result<Resp, ApiErr> {
         self.list_compartment()?;
         let ad = self.required_q("availabilityDomain")?;
         // A guess: OCI's answer for an AD name it does not know is not documented; the
@@ -46,7 +63,7 @@ impl Ctx<'_> {
     /// ListShapes: the shapes of the region's images; with `imageId`, only those that image runs
     /// on ("imageId: The OCID of an image", oci-python-sdk ComputeClient.list_shapes). Every
     /// simulated shape is offered in every AD (a simplification: OCI's offer differs per AD).
-    pub(super) fn list_shapes(&self) -> Result<Resp, ApiErr> {
+    fn list_shapes(&self) -> Result<Resp, ApiErr> {
         self.list_compartment()?;
         if let Some(ad) = self.req.q("availabilityDomain") {
             if !self

@@ -4,14 +4,35 @@
 
 use serde_json::{json, Value};
 
-use super::{s, Ctx};
+use super::context::{s, Ctx};
 use crate::simulator::world::{self, rfc3339, Doc};
 use crate::simulator::{ApiErr, Resp};
+
+/// The operation a method and path name, when this file owns it.
+pub(super) fn route(method: &str, segs: &[&str]) -> Option<&'static str> {
+    Some(match (method, segs) {
+        ("POST", ["20160918", "publicIps"]) => "CreatePublicIp",
+        ("POST", ["20160918", "publicIps", "actions", "getByIpAddress"]) => {
+            "GetPublicIpByIpAddress"
+        }
+        ("DELETE", ["20160918", "publicIps", _]) => "DeletePublicIp",
+        _ => return None,
+    })
+}
 
 /// Simulated public addresses come from TEST-NET-2 (RFC 5737), never routable.
 const POOL: [u8; 3] = [198, 51, 100];
 
 impl Ctx<'_> {
+    pub(super) fn run_public_ips(&mut self) -> Option<Result<Resp, ApiErr>> {
+        Some(match self.op {
+            "CreatePublicIp" => self.create_public_ip(),
+            "GetPublicIpByIpAddress" => self.get_public_ip_by_ip_address(),
+            "DeletePublicIp" => self.delete_public_ip(),
+            _ => return None,
+        })
+    }
+
     fn live_public_ips(&self) -> impl Iterator<Item = &Doc> {
         self.w
             .all(world::PUBLIC_IP)
@@ -67,7 +88,7 @@ impl Ctx<'_> {
             .unwrap_or_default())
     }
 
-    pub(super) fn create_public_ip(&mut self) -> Result<Resp, ApiErr> {
+    fn create_public_ip(&mut self) -> Result<Resp, ApiErr> {
         let b = self.body()?;
         let comp = Self::required_str(&b, "compartmentId")?;
         let lifetime = Self::required_str(&b, "lifetime")?;
@@ -129,7 +150,7 @@ impl Ctx<'_> {
         Ok(self.one(world::PUBLIC_IP, &d, 200))
     }
 
-    pub(super) fn get_public_ip_by_ip_address(&self) -> Result<Resp, ApiErr> {
+    fn get_public_ip_by_ip_address(&self) -> Result<Resp, ApiErr> {
         let b = self.body()?;
         let address = Self::required_str(&b, "ipAddress")?;
         let d = self
@@ -141,7 +162,7 @@ impl Ctx<'_> {
         Ok(self.one(world::PUBLIC_IP, &d, 200))
     }
 
-    pub(super) fn delete_public_ip(&mut self) -> Result<Resp, ApiErr> {
+    fn delete_public_ip(&mut self) -> Result<Resp, ApiErr> {
         let id = self.id().to_string();
         let d = self.doc(world::PUBLIC_IP, &id)?;
         self.authorize(s(&d, "compartmentId"))?;
