@@ -124,6 +124,12 @@ pub trait Cloud: Send + Sync {
     ) -> CloudFuture<'a, Vec<String>>;
     /// An image's lifecycle state, `None` if not found (GetImage).
     fn get_image<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<String>>;
+    /// The private IP (OCID) in the subnet already using `hostname` as its hostname label.
+    fn hostname_holder<'a>(
+        &'a self,
+        subnet_id: &'a str,
+        hostname: &'a str,
+    ) -> CloudFuture<'a, Option<String>>;
 
     fn get_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveNsg>>;
     /// The pair's NSG found by its tags (lost state).

@@ -90,6 +90,9 @@ impl Cloud for KillAfter {
     fn get_image<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<String>> {
         self.inner.get_image(id)
     }
+    fn hostname_holder<'a>(&'a self, s: &'a str, h: &'a str) -> CloudFuture<'a, Option<String>> {
+        self.inner.hostname_holder(s, h)
+    }
     fn get_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveNsg>> {
         self.inner.get_nsg(id)
     }

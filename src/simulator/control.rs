@@ -123,13 +123,16 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, body: &[u8]) -> 
                         if let Some(d) = g.world.get_mut(super::world::SUBNET, &id) {
                             d.insert("prohibitPublicIpOnVnic".into(), json!(!public));
                             d.insert("prohibitInternetIngress".into(), json!(!public));
+                            if let Some(label) = parsed.get("dnsLabel").and_then(Value::as_str) {
+                                d.insert("dnsLabel".into(), json!(label));
+                            }
                         }
                         g.persist();
                         Resp::json(200, &json!({"id": id}))
                     }
                     Err(e) => bad(&e.to_string()),
                 },
-                _ => bad("expected {\"vcnId\", \"cidr\", \"name\", \"prohibitPublicIpOnVnic\" (default true)}"),
+                _ => bad("expected {\"vcnId\", \"cidr\", \"name\", \"prohibitPublicIpOnVnic\" (default true), \"dnsLabel\" (default none)}"),
             }
         }
         _ => Resp::json(404, &json!({"code": "NotFound", "message": format!("no control endpoint {method} {path}")})),

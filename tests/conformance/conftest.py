@@ -94,7 +94,8 @@ class Control:
     def subnet(self, vcn_id, cidr, name, public):
         r = requests.post(
             f"{self.url}/_sim/subnets",
-            json={"vcnId": vcn_id, "cidr": cidr, "name": name, "prohibitPublicIpOnVnic": not public},
+            json={"vcnId": vcn_id, "cidr": cidr, "name": name, "prohibitPublicIpOnVnic": not public,
+                  "dnsLabel": name},
             timeout=10,
         )
         r.raise_for_status()
