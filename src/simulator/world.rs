@@ -273,35 +273,20 @@ pub enum WorldError {
     Key(String),
 }
 
-/// Region key for the regions we know; others get the first three letters upper-cased.
+/// Region key (`IAD`) from the SDK's region table (`oci::endpoint`); regions it does not know
+/// get the first three letters of their city upper-cased (a made-up key, for test regions).
 pub fn region_key(name: &str) -> String {
-    let known = [
-        ("us-ashburn-1", "IAD"),
-        ("us-phoenix-1", "PHX"),
-        ("us-sanjose-1", "SJC"),
-        ("us-chicago-1", "ORD"),
-        ("eu-frankfurt-1", "FRA"),
-        ("eu-amsterdam-1", "AMS"),
-        ("eu-paris-1", "CDG"),
-        ("uk-london-1", "LHR"),
-        ("ap-tokyo-1", "NRT"),
-        ("ap-sydney-1", "SYD"),
-        ("sa-saopaulo-1", "GRU"),
-        ("ca-toronto-1", "YYZ"),
-    ];
-    known
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, k)| k.to_string())
-        .unwrap_or_else(|| {
-            name.split('-')
-                .nth(1)
-                .unwrap_or(name)
-                .chars()
-                .take(3)
-                .collect::<String>()
-                .to_uppercase()
-        })
+    match crate::oci::endpoint::region_code(name) {
+        Some(code) => code.to_uppercase(),
+        None => name
+            .split('-')
+            .nth(1)
+            .unwrap_or(name)
+            .chars()
+            .take(3)
+            .collect::<String>()
+            .to_uppercase(),
+    }
 }
 
 /// The routing a private subnet needs to reach the OCI API, as the Networking quickstarts build
