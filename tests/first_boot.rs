@@ -208,6 +208,25 @@ fn first_boot_pair_comes_up_and_fails_over() {
         wait_channel(&twin, i, Duration::from_secs(120));
         assert_cloud_init_clean(&twin, i);
     }
+    // keepalived came from the mirror (the image has none), and nothing beyond the twin is
+    // reachable (the cloud namespace has no route out).
+    let mirror_log = std::fs::read_to_string(twin.dir.0.join("mirror.log")).unwrap_or_default();
+    for ip in twin::NODE_IPS {
+        assert!(
+            mirror_log
+                .lines()
+                .any(|l| l.starts_with(&format!("{ip} ")) && l.contains("GET /debian/keepalived_")),
+            "{ip} never fetched keepalived from the mirror:\n{mirror_log}"
+        );
+    }
+    let (rc, out) = check(
+        &twin,
+        twin.vm(0).exec(
+            "curl -sS -m 5 http://198.51.100.7/",
+            Duration::from_secs(30),
+        ),
+    );
+    assert!(rc != 0, "node1 reached an address outside the twin: {out}");
     check(
         &twin,
         wait::until("keepalived active on node1", BOOT_LIMIT, POLL, || {

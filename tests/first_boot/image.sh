@@ -6,7 +6,7 @@
 # dpkg-scanpackages (dpkg-dev), openssl and a reachable Debian mirror ($VIPSETUP_DEBIAN_MIRROR).
 #
 # The image stands in for an OCI platform image (Debian 12 instead of Ubuntu, same parts):
-# cloud-init, curl, openssl, OpenSSH, ifupdown + dhclient, and iptables rules that REJECT every
+# cloud-init, curl, openssl, OpenSSH, sudo, locales, D-Bus, ifupdown + dhclient, and iptables rules that REJECT every
 # inbound connection not explicitly allowed, restored at boot by netfilter-persistent, as in
 # OCI's Ubuntu images (their /etc/iptables/rules.v4; see reference/real-world-findings.md). It
 # does NOT contain keepalived: the installer must fetch it from the mirror, which holds exactly
@@ -21,7 +21,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-recipe=$(sha256sum "$here/image.sh" | cut -c1-16)
+# The recipe is this file without its comment lines: a reworded comment does not cost a build.
+recipe=$(grep -v '^[[:space:]]*#' "$here/image.sh" | sha256sum | cut -c1-16)
 cache_root=${VIPSETUP_FIRST_BOOT_CACHE:-/var/cache/vipsetup-first-boot}
 out=$cache_root/$recipe
 mirror_url=${VIPSETUP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -111,7 +112,7 @@ echo "image.sh: building the image (mmdebstrap, $mirror_url)" >&2
 # The hooks are run by mmdebstrap's shell with the root directory as $1: single quotes on purpose.
 # shellcheck disable=SC2016
 mmdebstrap --variant=minbase --mode=root \
-    --include=linux-image-cloud-amd64,systemd-sysv,udev,cloud-init,curl,openssl,iproute2,ifupdown,isc-dhcp-client,ca-certificates,netbase,iptables,iptables-persistent,openssh-server,procps \
+    --include=linux-image-cloud-amd64,systemd-sysv,udev,cloud-init,curl,openssl,iproute2,ifupdown,isc-dhcp-client,ca-certificates,netbase,iptables,iptables-persistent,openssh-server,procps,locales,sudo,dbus \
     --essential-hook='echo "iptables-persistent iptables-persistent/autosave_v4 boolean false" | chroot "$1" debconf-set-selections' \
     --essential-hook='echo "iptables-persistent iptables-persistent/autosave_v6 boolean false" | chroot "$1" debconf-set-selections' \
     --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb' \
