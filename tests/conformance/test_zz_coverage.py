@@ -12,6 +12,8 @@ CreateNetworkSecurityGroup GetNetworkSecurityGroup ListNetworkSecurityGroups Del
 AddNetworkSecurityGroupSecurityRules ListNetworkSecurityGroupSecurityRules
 ListFaultDomains ListShapes UpdateInstance InstanceAction UpdateVnic UpdateNetworkSecurityGroup
 CreatePublicIp GetPublicIpByIpAddress DeletePublicIp
+GetRouteTable ListRouteTables GetNatGateway ListNatGateways GetServiceGateway ListServiceGateways
+GetInternetGateway ListInternetGateways GetDhcpOptions ListDhcpOptions ListServices GetService
 FederateX509 Imds
 """.split()
 
