@@ -416,3 +416,49 @@ async fn tag_nsg_shape_and_public_ip_drift_is_planned_and_applied_in_place() {
     let again = p.session().plan(&[]).await.unwrap();
     assert!(!again.has_changes(), "{}", again.render_text());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_table_without_a_way_to_the_api_is_flagged_by_plan_and_apply() {
+    // The seeded default route table leads to a NAT gateway and a service gateway: no warning.
+    let p = pair().await;
+    let plan = p.session().plan(&[]).await.unwrap();
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+
+    // Only Object Storage through the service gateway, nothing to the internet.
+    let p = pair_setup(
+        |t| t,
+        Default::default(),
+        |w, _| {
+            let ids: Vec<String> = w
+                .all(world::ROUTE_TABLE)
+                .filter_map(|d| d.get("id").and_then(Value::as_str).map(String::from))
+                .collect();
+            for id in ids {
+                let d = w.get_mut(world::ROUTE_TABLE, &id).unwrap();
+                let rules = d.get_mut("routeRules").unwrap().as_array_mut().unwrap();
+                rules.retain(|r| r["destinationType"] == "SERVICE_CIDR_BLOCK");
+                for r in rules.iter_mut() {
+                    r["destination"] = Value::String("oci-nrt-objectstorage".into());
+                }
+            }
+        },
+    )
+    .await;
+    let plan = p.session().plan(&[]).await.unwrap();
+    assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+    let text = plan.render_text();
+    assert!(
+        text.contains("warning: the nodes can't reach the OCI API from subnet")
+            && text.contains(
+                "add a service gateway with \"All <region> Services In Oracle Services Network\""
+            ),
+        "{text}"
+    );
+    // apply says it too (and still builds the pair: a proxy route vipsetup can't see may exist).
+    let out = p
+        .session()
+        .apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    assert_eq!(out.plan.warnings, plan.warnings);
+}

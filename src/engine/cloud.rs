@@ -7,6 +7,7 @@ use std::future::Future;
 use std::net::Ipv4Addr;
 use std::pin::Pin;
 
+use super::egress::Egress;
 use super::model::{
     DesiredNode, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LiveSubnet,
     LiveVnic, NsgRule,
@@ -124,6 +125,8 @@ pub trait Cloud: Send + Sync {
     ) -> CloudFuture<'a, Vec<String>>;
     /// An image's lifecycle state, `None` if not found (GetImage).
     fn get_image<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<String>>;
+    /// The subnet's route rules and where they lead (GetSubnet, GetRouteTable, Get*Gateway).
+    fn egress<'a>(&'a self, subnet_id: &'a str) -> CloudFuture<'a, Egress>;
     /// The private IP (OCID) in the subnet already using `hostname` as its hostname label.
     fn hostname_holder<'a>(
         &'a self,

@@ -90,6 +90,9 @@ impl Cloud for KillAfter {
     fn get_image<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<String>> {
         self.inner.get_image(id)
     }
+    fn egress<'a>(&'a self, s: &'a str) -> CloudFuture<'a, super::egress::Egress> {
+        self.inner.egress(s)
+    }
     fn hostname_holder<'a>(&'a self, s: &'a str, h: &'a str) -> CloudFuture<'a, Option<String>> {
         self.inner.hostname_holder(s, h)
     }

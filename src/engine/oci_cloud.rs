@@ -20,6 +20,7 @@ use super::cloud::{
     Cloud, CloudError, CloudFuture, DynamicGroupSpec, InstanceSpec, InstanceUpdate, NsgSpec,
     PolicySpec, PrivateIpSpec, Tags,
 };
+use super::egress::{Egress, Route, RouteTarget};
 use super::model::{
     LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LiveSubnet, LiveVnic,
     NsgRule, TAG_PAIR, TAG_ROLE,
@@ -254,6 +255,59 @@ impl Cloud for OciCloud {
         Box::pin(async move {
             Ok(found("GetImage", self.client.get_image(id).await)?
                 .map(|i| i.value.lifecycle_state.as_str().to_string()))
+        })
+    }
+
+    fn egress<'a>(&'a self, subnet_id: &'a str) -> CloudFuture<'a, Egress> {
+        Box::pin(async move {
+            let subnet = ok("GetSubnet", self.client.get_subnet(subnet_id).await)?.value;
+            let rt_id = subnet.route_table_id.unwrap_or_default();
+            let rt = ok("GetRouteTable", self.client.get_route_table(&rt_id).await)?;
+            let mut routes = Vec::new();
+            for r in rt.route_rules {
+                let id = r.network_entity_id.as_str();
+                // The kind of gateway is in its OCID (docs: General/Concepts/identifiers.htm).
+                let target = if id.starts_with("ocid1.servicegateway.") {
+                    let g = ok(
+                        "GetServiceGateway",
+                        self.client.get_service_gateway(id).await,
+                    )?;
+                    RouteTarget::ServiceGateway {
+                        all_services: g.services.iter().any(|s| {
+                            s.service_name.as_deref().is_some_and(|n| {
+                                n.starts_with("All ")
+                                    && n.ends_with("Services In Oracle Services Network")
+                            })
+                        }),
+                        blocked: g.block_traffic.unwrap_or(false),
+                    }
+                } else if id.starts_with("ocid1.natgateway.") {
+                    let g = ok("GetNatGateway", self.client.get_nat_gateway(id).await)?;
+                    RouteTarget::NatGateway {
+                        blocked: g.block_traffic.unwrap_or(false),
+                    }
+                } else if id.starts_with("ocid1.internetgateway.") {
+                    let g = ok(
+                        "GetInternetGateway",
+                        self.client.get_internet_gateway(id).await,
+                    )?;
+                    RouteTarget::InternetGateway {
+                        enabled: g.is_enabled.unwrap_or(true),
+                    }
+                } else {
+                    RouteTarget::Other
+                };
+                routes.push(Route {
+                    destination: r.destination.unwrap_or_default(),
+                    destination_type: r.destination_type.unwrap_or_else(|| "CIDR_BLOCK".into()),
+                    target,
+                });
+            }
+            Ok(Egress {
+                subnet_id: subnet_id.to_string(),
+                route_table_id: rt_id,
+                routes,
+            })
         })
     }
 

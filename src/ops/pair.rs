@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::engine::addresses::Cidr;
+use crate::engine::egress;
 use crate::engine::executor::{ExecError, ExecOptions, Executor};
 use crate::engine::lock::{Lock, LockError};
 use crate::engine::model::{Desired, Observed};
@@ -17,6 +18,7 @@ use crate::engine::plan::{destroy_plan, diff, Plan, PlanError};
 use crate::engine::preflight::{self, PreflightError};
 use crate::engine::progress::Progress;
 use crate::engine::report::{Labels, Report};
+use crate::engine::resolve::ImageChoice;
 use crate::engine::resolve::{self, Lookups, PairSpec, ResolveError};
 use crate::engine::state::{State, StateError};
 use crate::engine::{Cloud, Resource};
@@ -146,9 +148,10 @@ impl Session<'_> {
         let user_data = [rendered[0].user_data.clone(), rendered[1].user_data.clone()];
         let desired = resolve::desired(&self.spec, &lookups, ips, user_data);
         preflight::check_availability_domain(self.cloud, &desired, &lookups.subnet).await?;
-        let plan = diff(&desired, &observed, &state.recorded(), replace)?;
+        let mut plan = diff(&desired, &observed, &state.recorded(), replace)?;
         // Before apply asks anything or changes anything: a replacement terminates first.
         preflight::check_launches(self.cloud, &desired, &observed, &plan).await?;
+        plan.warnings = self.egress_warnings().await;
         Ok(Prepared {
             state,
             lookups,
@@ -157,6 +160,23 @@ impl Session<'_> {
             rendered,
             plan,
         })
+    }
+
+    /// Whether the nodes can reach the OCI API from their subnet (advice: never a refusal, and
+    /// a route table vipsetup may not read is said as much).
+    async fn egress_warnings(&self) -> Vec<String> {
+        let oracle_linux = match &self.spec.image {
+            ImageChoice::Lookup { os, .. } => Some(os == "Oracle Linux"),
+            ImageChoice::Ocid(_) => None,
+        };
+        match self.cloud.egress(&self.spec.subnet_id).await {
+            Ok(e) => egress::warnings(&e, self.spec.assign_public_ip, oracle_linux),
+            Err(e) => vec![format!(
+                "could not check that the nodes can reach the OCI API ({e}); make sure subnet {}'s \
+                 route table leads to a service gateway for all services or to a NAT gateway",
+                self.spec.subnet_id
+            )],
+        }
     }
 
     pub async fn plan(&self, replace: &[usize]) -> Result<Plan, OpsError> {

@@ -154,6 +154,20 @@ impl Cloud for FakeCloud {
             Ok(v)
         })
     }
+    fn egress<'a>(&'a self, s: &'a str) -> CloudFuture<'a, crate::engine::egress::Egress> {
+        use crate::engine::egress::{Egress, Route, RouteTarget};
+        self.call("GetRouteTable", move |_| {
+            Ok(Egress {
+                subnet_id: s.to_string(),
+                route_table_id: "ocid1.routetable.oc1..r".into(),
+                routes: vec![Route {
+                    destination: "0.0.0.0/0".into(),
+                    destination_type: "CIDR_BLOCK".into(),
+                    target: RouteTarget::NatGateway { blocked: false },
+                }],
+            })
+        })
+    }
     fn get_image<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<String>> {
         self.call("GetImage", move |_| {
             Ok((id == "ocid1.image.oc1..img").then(|| "AVAILABLE".to_string()))

@@ -4,4 +4,5 @@
 pub mod core;
 pub mod identity;
 pub mod placement;
+pub mod routing;
 pub mod update;
