@@ -2,6 +2,8 @@
 //! success, usage error, runtime error, "changes" and "locked"; with `--output json`, exactly
 //! one JSON document on stdout (parsed here), also on failure.
 
+mod engine_support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -36,16 +38,7 @@ fn doc(o: &Output) -> Value {
 }
 
 fn quickstart(dir: &Path) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints");
-    std::fs::create_dir_all(dir.join("keys")).unwrap();
-    std::fs::copy(
-        root.join("keys/quickstart.pub"),
-        dir.join("keys/quickstart.pub"),
-    )
-    .unwrap();
-    let path = dir.join("quickstart.yaml");
-    std::fs::copy(root.join("quickstart.yaml"), &path).unwrap();
-    path
+    engine_support::quickstart_in(dir, |t| t)
 }
 
 /// Runs and checks the exit code; returns the output.

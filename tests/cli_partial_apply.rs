@@ -3,6 +3,8 @@
 //! opc-request-id, and listing what was done; the next run resumes. The real binary against the
 //! standalone simulator, with one scripted fault.
 
+mod engine_support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -48,7 +50,7 @@ fn apply(dir: &Path, base: &str) -> Output {
         .env("HOME", dir)
         .args([
             "apply",
-            "bp.yaml",
+            "quickstart.yaml",
             "--config-file",
             "config",
             "--endpoint",
@@ -94,24 +96,16 @@ fn a_failed_step_after_others_reports_them_as_done() {
     );
     let creds: Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("creds.json")).unwrap()).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints");
-    std::fs::create_dir(d.join("keys")).unwrap();
-    std::fs::copy(
-        root.join("keys/quickstart.pub"),
-        d.join("keys/quickstart.pub"),
-    )
-    .unwrap();
-    let bp = std::fs::read_to_string(root.join("quickstart.yaml"))
-        .unwrap()
-        .replace(
+    engine_support::quickstart_in(d, |t| {
+        t.replace(
             "ocid1.compartment.oc1..aaaaaaaaquickstartcompartment",
             creds["compartment_id"].as_str().unwrap(),
         )
         .replace(
             "ocid1.subnet.oc1.ap-tokyo-1.aaaaaaaaquickstartsubnet",
             creds["subnet_id"].as_str().unwrap(),
-        );
-    std::fs::write(d.join("bp.yaml"), bp).unwrap();
+        )
+    });
 
     let mut child = bin()
         .current_dir(d)
