@@ -1167,3 +1167,63 @@ async fn a_retry_token_is_invalidated_when_its_resource_is_deleted() {
     assert_eq!(st, 200, "a fresh token works");
     let _ = sim;
 }
+
+/// Routing is read as OCI serves it: the subnet's route table and gateways exist, lists need
+/// their compartment, and unknown ids are 404.
+#[tokio::test]
+async fn route_tables_and_gateways_are_served_from_the_seed() {
+    let (sim, seeded) = start(SimConfig::default()).await;
+    let base = sim.base_url();
+    let s = Signer::new(&seeded);
+    let (_, subnet, _) = s
+        .send(
+            &base,
+            Call::new("GET", format!("/20160918/subnets/{}", seeded.subnet_id)),
+        )
+        .await;
+    let rt_path = format!(
+        "/20160918/routeTables/{}",
+        subnet["routeTableId"].as_str().unwrap()
+    );
+    let (st, rt, _) = s.send(&base, Call::new("GET", rt_path)).await;
+    assert_eq!(st, 200, "{rt}");
+    for rule in rt["routeRules"].as_array().unwrap() {
+        let entity = rule["networkEntityId"].as_str().unwrap();
+        let kind = if entity.starts_with("ocid1.natgateway.") {
+            "natGateways"
+        } else {
+            "serviceGateways"
+        };
+        let (st, g, _) = s
+            .send(
+                &base,
+                Call::new("GET", format!("/20160918/{kind}/{entity}")),
+            )
+            .await;
+        assert_eq!((st, g["lifecycleState"].as_str()), (200, Some("AVAILABLE")));
+    }
+    let (st, e, _) = s
+        .send(&base, Call::new("GET", "/20160918/routeTables"))
+        .await;
+    assert_eq!((st, e["code"].as_str()), (400, Some("MissingParameter")));
+    let (st, _, _) = s
+        .send(
+            &base,
+            Call::new("GET", "/20160918/natGateways/ocid1.natgateway.oc1..none"),
+        )
+        .await;
+    assert_eq!(st, 404);
+    let (st, list, _) = s
+        .send(
+            &base,
+            Call::new(
+                "GET",
+                format!(
+                    "/20160918/dhcps?compartmentId={}&vcnId={}",
+                    seeded.compartment_id, seeded.vcn_id
+                ),
+            ),
+        )
+        .await;
+    assert_eq!((st, list.as_array().map(Vec::len)), (200, Some(1)));
+}
