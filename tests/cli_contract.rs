@@ -298,3 +298,34 @@ fn render_node_writes_exactly_that_cloud_config() {
         "{j}"
     );
 }
+
+#[test]
+fn one_fault_domain_for_both_nodes_warns_but_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    engine_support::quickstart_in(d, |t| {
+        t.replace(
+            "    private_ip: 172.16.2.11",
+            "    private_ip: 172.16.2.11\n    fault_domain: FAULT-DOMAIN-1",
+        )
+        .replace(
+            "    private_ip: 172.16.2.12",
+            "    private_ip: 172.16.2.12\n    fault_domain: FAULT-DOMAIN-1",
+        )
+    });
+    let want =
+        "warning: quickstart.yaml:21:19: nodes[1].fault_domain: both nodes are in FAULT-DOMAIN-1";
+    for args in [
+        &["validate", "quickstart.yaml"][..],
+        &["plan", "quickstart.yaml", "--simulate"][..],
+    ] {
+        let o = expect(d, args, 0);
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(want),
+            "{}",
+            text(&o)
+        );
+    }
+    let v = expect_success(d, &["validate", "quickstart.yaml"]);
+    assert_eq!(v["warnings"][0]["field"], "nodes[1].fault_domain", "{v}");
+}
