@@ -10,6 +10,8 @@ LaunchInstance GetInstance ListInstances TerminateInstance ListVnicAttachments G
 CreatePrivateIp GetPrivateIp ListPrivateIps UpdatePrivateIp DeletePrivateIp
 CreateNetworkSecurityGroup GetNetworkSecurityGroup ListNetworkSecurityGroups DeleteNetworkSecurityGroup
 AddNetworkSecurityGroupSecurityRules ListNetworkSecurityGroupSecurityRules
+GetRouteTable ListRouteTables GetNatGateway ListNatGateways GetServiceGateway ListServiceGateways
+GetInternetGateway ListInternetGateways GetDhcpOptions ListDhcpOptions ListServices GetService
 FederateX509 Imds
 """.split()
 
