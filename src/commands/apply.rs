@@ -53,6 +53,10 @@ pub fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     } else {
         if !outcome.plan.has_changes() {
             println!("no changes: the pair matches the blueprint");
+            // With changes, the plan shown before confirming carried them.
+            for w in &outcome.plan.warnings {
+                println!("warning: {w}");
+            }
         }
         print!("\n{}", outcome.report.render_text());
         let iam_changed = [Resource::DynamicGroup, Resource::Policy]

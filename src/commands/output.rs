@@ -180,6 +180,8 @@ mod tests {
             action,
             reasons: vec![],
             depends_on: vec![],
+            changes: vec![],
+            reboots: false,
         }
     }
 

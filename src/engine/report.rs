@@ -211,6 +211,9 @@ pub fn plan_text(plan: &Plan, names: &[String; 2]) -> String {
             out.push_str(&format!("      {}\n", with_names(r, names)));
         }
     }
+    for w in &plan.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
     out.push_str(&format!("plan: {}\n", plan.summary()));
     out
 }

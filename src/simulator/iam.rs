@@ -274,6 +274,27 @@ pub fn required_permissions(operation: &str) -> &'static [&'static str] {
         "ListNetworkSecurityGroups" => &["NETWORK_SECURITY_GROUP_INSPECT"],
         "DeleteNetworkSecurityGroup" => &["NETWORK_SECURITY_GROUP_DELETE"],
         "AddNetworkSecurityGroupSecurityRules" => &["NETWORK_SECURITY_GROUP_UPDATE_SECURITY_RULES"],
+        // docs.oracle.com Identity/Reference/corepolicyreference.htm (instances, vnics,
+        // network-security-groups, public-ips and private-ips tables).
+        "UpdateInstance" => &["INSTANCE_UPDATE"],
+        "InstanceAction" => &["INSTANCE_POWER_ACTIONS"],
+        "UpdateVnic" => &["VNIC_UPDATE"],
+        "UpdateNetworkSecurityGroup" => &["NETWORK_SECURITY_GROUP_UPDATE"],
+        "CreatePublicIp" => &[
+            "PUBLIC_IP_CREATE",
+            "PUBLIC_IP_ASSIGN_PRIVATE_IP",
+            "PRIVATE_IP_ASSIGN_PUBLIC_IP",
+        ],
+        "GetPublicIpByIpAddress" => &["PUBLIC_IP_READ"],
+        "DeletePublicIp" => &[
+            "PUBLIC_IP_DELETE",
+            "PUBLIC_IP_UNASSIGN_PRIVATE_IP",
+            "PRIVATE_IP_UNASSIGN_PUBLIC_IP",
+        ],
+        // A guess: the reference lists no permission for these two lookups; they are treated
+        // like ListAvailabilityDomains and ListImages.
+        "ListFaultDomains" => &["TENANCY_INSPECT"],
+        "ListShapes" => &["INSTANCE_IMAGE_INSPECT"],
         "GetRouteTable" | "ListRouteTables" => &["ROUTE_TABLE_READ"],
         "GetNatGateway" | "ListNatGateways" => &["NAT_GATEWAY_READ"],
         "GetServiceGateway" | "ListServiceGateways" => &["SERVICE_GATEWAY_READ"],

@@ -27,6 +27,7 @@ pub const NSG: &str = "networksecuritygroup";
 pub const SECURITY_RULE: &str = "securityrule";
 pub const DYNAMIC_GROUP: &str = "dynamicgroup";
 pub const POLICY: &str = "policy";
+pub const PUBLIC_IP: &str = "publicip";
 pub const ROUTE_TABLE: &str = "routetable";
 pub const NAT_GATEWAY: &str = "natgateway";
 pub const SERVICE_GATEWAY: &str = "servicegateway";
@@ -862,6 +863,19 @@ impl World {
                     .collect();
                 for ip in ips {
                     self.remove(PRIVATE_IP, &ip);
+                    // An ephemeral public IP "is automatically deleted when its private IP is
+                    // deleted, when the VNIC is terminated, or when the instance is terminated"
+                    // (terraform-provider-oci docs/core/public_ips.md, `lifetime`).
+                    let public: Vec<String> = self
+                        .all(PUBLIC_IP)
+                        .filter(|p| {
+                            p.get("privateIpId").and_then(Value::as_str) == Some(ip.as_str())
+                        })
+                        .filter_map(|p| p.get("id").and_then(Value::as_str).map(String::from))
+                        .collect();
+                    for p in public {
+                        self.remove(PUBLIC_IP, &p);
+                    }
                 }
             }
             if let Some(atts) = self.resources.get_mut(VNIC_ATTACHMENT) {

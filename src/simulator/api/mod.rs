@@ -12,6 +12,9 @@ mod core_network;
 mod core_routing;
 pub(crate) mod federation;
 mod identity;
+mod in_place;
+mod placement;
+mod public_ips;
 
 use serde_json::Value;
 
@@ -29,6 +32,9 @@ pub(crate) fn operation_name(method: &str, path: &str) -> &'static str {
         .or_else(|| identity::route(method, &segs))
         .or_else(|| core_compute::route(method, &segs))
         .or_else(|| core_network::route(method, &segs))
+        .or_else(|| placement::route(method, &segs))
+        .or_else(|| in_place::route(method, &segs))
+        .or_else(|| public_ips::route(method, &segs))
         .or_else(|| core_routing::route(method, &segs))
         .unwrap_or("Unknown")
 }
@@ -39,6 +45,9 @@ impl Ctx<'_> {
         self.run_identity()
             .or_else(|| self.run_core_compute())
             .or_else(|| self.run_core_network())
+            .or_else(|| self.run_placement())
+            .or_else(|| self.run_in_place())
+            .or_else(|| self.run_public_ips())
             .or_else(|| self.run_core_routing())
             .unwrap_or_else(|| Err(ApiErr::not_found()))
     }
@@ -50,6 +59,7 @@ const RETRYABLE_CREATES: &[&str] = &[
     "LaunchInstance",
     "CreatePrivateIp",
     "CreateNetworkSecurityGroup",
+    "CreatePublicIp",
 ];
 
 /// Runs an authenticated request.
