@@ -216,7 +216,11 @@ fn first_boot_pair_comes_up_and_fails_over() {
         assert!(
             mirror_log
                 .lines()
-                .any(|l| l.starts_with(&format!("{ip} ")) && l.contains("GET /debian/keepalived_")),
+                // apt asks for the Packages file's Filename: `/debian/./keepalived_...`.
+                .any(|l| l.starts_with(&format!("{ip} "))
+                    && l.contains("\"GET /debian/")
+                    && l.contains("/keepalived_")
+                    && l.contains("\" 200 ")),
             "{ip} never fetched keepalived from the mirror:\n{mirror_log}"
         );
     }
