@@ -28,6 +28,7 @@ pub enum Command {
     Destroy(commands::destroy::DestroyArgs),
     Status(commands::status::StatusArgs),
     ForceUnlock(commands::force_unlock::ForceUnlockArgs),
+    State(commands::state::StateArgs),
     /// The local OCI simulator (for tests and first runs)
     #[command(hide = true)]
     Simulator(commands::simulator::SimulatorArgs),
@@ -45,13 +46,14 @@ pub fn main() -> i32 {
         Command::Destroy(args) => commands::destroy::run(args),
         Command::Status(args) => commands::status::run(args),
         Command::ForceUnlock(args) => commands::force_unlock::run(args),
+        Command::State(args) => commands::state::run(args),
         Command::Simulator(args) => commands::simulator::run(args),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
             crate::error::report(&err);
-            crate::error::exit::ERROR
+            crate::error::code(&err)
         }
     }
 }

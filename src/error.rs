@@ -10,6 +10,24 @@ pub mod exit {
     pub const CHANGES: i32 = 2;
     /// Wrong command-line usage (clap's own code).
     pub const USAGE: i32 = 2;
+    /// The pair is locked by another run (or its lock is corrupt): nothing was done.
+    pub const LOCKED: i32 = 3;
+}
+
+/// The exit code for an error: `LOCKED` when another run holds the pair's lock, else `ERROR`.
+pub fn code(err: &anyhow::Error) -> i32 {
+    use crate::engine::lock::LockError;
+    use crate::ops::pair::OpsError;
+    let locked = err.chain().any(|e| {
+        e.downcast_ref::<LockError>()
+            .is_some_and(LockError::is_held)
+            || matches!(e.downcast_ref::<OpsError>(), Some(OpsError::Lock(l)) if l.is_held())
+    });
+    if locked {
+        exit::LOCKED
+    } else {
+        exit::ERROR
+    }
 }
 
 /// Prints an error chain the way every vipsetup command does: `error: <top>` then each cause

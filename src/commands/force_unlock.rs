@@ -1,33 +1,24 @@
-//! `vipsetup force-unlock BLUEPRINT`: remove a lock left by a run that died on another host.
-
-use std::path::PathBuf;
+//! `vipsetup force-unlock BLUEPRINT`: remove a lock left by a run that died, saying whose it was.
 
 use clap::Args;
 
-use crate::engine::lock::Lock;
-use crate::engine::state;
+use super::target_args::{runtime, TargetArgs};
 use crate::error::exit;
+use crate::ops::state_admin;
 
 /// Remove the pair's lock (only when no other vipsetup is working on it)
 #[derive(Debug, Args)]
 pub struct ForceUnlockArgs {
-    /// The pair's blueprint
-    pub blueprint: PathBuf,
-    /// State file [default: <BLUEPRINT>.state.json]
-    #[arg(long, value_name = "FILE")]
-    pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 pub fn run(args: ForceUnlockArgs) -> anyhow::Result<i32> {
-    let path = args
-        .state
-        .unwrap_or_else(|| state::default_path(&args.blueprint));
-    match Lock::force_unlock(&path)? {
-        Some(info) => println!(
-            "removed the lock held by `{}` (pid {} on {})",
-            info.command, info.pid, info.host
-        ),
-        None => println!("no lock to remove"),
+    let opts = args.target.options();
+    let (place, removed) = runtime()?.block_on(state_admin::force_unlock(&opts))?;
+    match removed {
+        Some(r) => println!("removed {r} from {place}"),
+        None => println!("no lock to remove at {place}"),
     }
     Ok(exit::OK)
 }

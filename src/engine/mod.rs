@@ -4,8 +4,10 @@
 //! `engine::oci_cloud` adapts the OCI client to `Cloud`.
 
 pub mod addresses;
+pub mod backend;
 pub mod cloud;
 pub mod executor;
+pub mod host;
 pub mod iam;
 #[cfg(debug_assertions)]
 pub mod kill_after;

@@ -55,7 +55,7 @@ pub(crate) fn operation_name(method: &str, path: &str) -> &'static str {
         ("GET", ["20160918", "networkSecurityGroups", _, "securityRules"]) => {
             "ListNetworkSecurityGroupSecurityRules"
         }
-        _ => "Unknown",
+        _ => super::object_storage::operation_name(method, &segs),
     }
 }
 
@@ -146,14 +146,14 @@ pub(crate) fn execute(g: &mut Inner, op: &'static str, req: &Req, p: &Principal)
     resp
 }
 
-struct Ctx<'a> {
-    w: &'a mut World,
+pub(super) struct Ctx<'a> {
+    pub(super) w: &'a mut World,
     cfg: &'a SimConfig,
-    req: &'a Req,
-    p: &'a Principal,
-    now: i64,
-    op: &'static str,
-    mutated: bool,
+    pub(super) req: &'a Req,
+    pub(super) p: &'a Principal,
+    pub(super) now: i64,
+    pub(super) op: &'static str,
+    pub(super) mutated: bool,
 }
 
 fn s<'d>(d: &'d Doc, k: &str) -> &'d str {
@@ -202,7 +202,7 @@ impl Ctx<'_> {
             .unwrap_or_default()
     }
 
-    fn body(&self) -> Result<Doc, ApiErr> {
+    pub(super) fn body(&self) -> Result<Doc, ApiErr> {
         match serde_json::from_slice::<Value>(&self.req.body) {
             Ok(Value::Object(m)) => Ok(m),
             _ => Err(ApiErr::new(
@@ -248,7 +248,13 @@ impl Ctx<'_> {
 
     /// API-key users may do everything; instance principals need a matching dynamic group and a
     /// policy granting every permission of the operation in `compartment`.
-    fn authorize(&self, compartment: &str) -> Result<(), ApiErr> {
+    pub(super) fn authorize(&self, compartment: &str) -> Result<(), ApiErr> {
+        self.authorize_with(compartment, iam::required_permissions(self.op))
+    }
+
+    /// `authorize` with an explicit permission list (for operations whose needs depend on
+    /// what exists, such as PutObject over an existing object).
+    pub(super) fn authorize_with(&self, compartment: &str, needed: &[&str]) -> Result<(), ApiErr> {
         let Principal::Instance { id, compartment_id } = self.p else {
             return Ok(());
         };
@@ -300,10 +306,7 @@ impl Ctx<'_> {
                 }
             }
         }
-        if iam::required_permissions(self.op)
-            .iter()
-            .all(|p| granted.contains(*p))
-        {
+        if needed.iter().all(|p| granted.contains(*p)) {
             Ok(())
         } else {
             Err(ApiErr::not_found())
@@ -746,6 +749,7 @@ impl Ctx<'_> {
                     .collect();
                 self.page(items)
             }
+            op if super::object_storage::OPERATIONS.contains(&op) => self.object_storage(),
             _ => Err(ApiErr::not_found()),
         }
     }

@@ -10,6 +10,7 @@ LaunchInstance GetInstance ListInstances TerminateInstance ListVnicAttachments G
 CreatePrivateIp GetPrivateIp ListPrivateIps UpdatePrivateIp DeletePrivateIp
 CreateNetworkSecurityGroup GetNetworkSecurityGroup ListNetworkSecurityGroups DeleteNetworkSecurityGroup
 AddNetworkSecurityGroupSecurityRules ListNetworkSecurityGroupSecurityRules
+GetNamespace CreateBucket ListObjects GetObject HeadObject PutObject DeleteObject
 FederateX509 Imds
 """.split()
 

@@ -3,3 +3,4 @@
 
 pub mod core;
 pub mod identity;
+pub mod object_storage;
