@@ -30,12 +30,12 @@ mod api;
 mod control;
 pub mod iam;
 mod imds;
-pub mod object_storage;
 pub mod pki;
 pub mod sig;
 pub mod standalone;
 pub mod world;
 
+pub use api::object_storage;
 pub use world::{Cidr, Region, SeedSpec, Seeded, World, WorldError};
 
 use axum::body::Body;
@@ -861,7 +861,7 @@ fn serve(g: &mut Inner, operation: &'static str, req: &Req) -> (Resp, String, bo
         return (r, who, false);
     }
     if operation == "FederateX509" {
-        return match imds::federate(g, req) {
+        return match api::federation::federate(g, req) {
             Ok((r, who)) => (r, who, false),
             Err(e) => (Resp::from_err(&e), "-".into(), false),
         };

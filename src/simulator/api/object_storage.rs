@@ -18,30 +18,19 @@ use md5::{Digest, Md5};
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
 
-use super::api::Ctx;
-use super::world::{self, rfc3339, Doc, World};
-use super::{ApiErr, Resp};
+use super::super::world::{self, rfc3339, Doc, World};
+use super::super::{ApiErr, Principal, Resp};
+use super::context::{s, Ctx};
 
 pub const BUCKET: &str = "bucket";
 pub const OBJECT: &str = "object";
 
-/// Every operation this file serves.
-pub const OPERATIONS: &[&str] = &[
-    "GetNamespace",
-    "CreateBucket",
-    "ListObjects",
-    "GetObject",
-    "HeadObject",
-    "PutObject",
-    "DeleteObject",
-];
-
 /// Operations whose request body the SDKs do not sign (py `enforce_content_headers=False`).
 pub const BODY_NOT_SIGNED: &[&str] = &["PutObject"];
 
-/// The Object Storage operation a method and path name (`Unknown` when none).
-pub(crate) fn operation_name(method: &str, segs: &[&str]) -> &'static str {
-    match (method, segs) {
+/// The operation a method and path name, when this service owns it.
+pub(super) fn route(method: &str, segs: &[&str]) -> Option<&'static str> {
+    Some(match (method, segs) {
         ("GET", ["n"]) => "GetNamespace",
         ("POST", ["n", _, "b"]) => "CreateBucket",
         ("GET", ["n", _, "b", _, "o"]) => "ListObjects",
@@ -49,8 +38,8 @@ pub(crate) fn operation_name(method: &str, segs: &[&str]) -> &'static str {
         ("HEAD", ["n", _, "b", _, "o", _, ..]) => "HeadObject",
         ("PUT", ["n", _, "b", _, "o", _, ..]) => "PutObject",
         ("DELETE", ["n", _, "b", _, "o", _, ..]) => "DeleteObject",
-        _ => "Unknown",
-    }
+        _ => return None,
+    })
 }
 
 /// The tenancy's namespace: set by seeding (`--simulate` uses the blueprint's), else derived from
@@ -112,10 +101,6 @@ fn bucket_doc(w: &mut World, name: &str, compartment_id: &str, region: &str, by:
 
 fn decode(seg: &str) -> String {
     percent_decode_str(seg).decode_utf8_lossy().into_owned()
-}
-
-fn s<'d>(d: &'d Doc, k: &str) -> &'d str {
-    d.get(k).and_then(Value::as_str).unwrap_or_default()
 }
 
 fn bucket_not_found(ns: &str, bucket: &str) -> ApiErr {
@@ -192,8 +177,9 @@ impl Ctx<'_> {
             .cloned()
     }
 
-    pub(super) fn object_storage(&mut self) -> Result<Resp, ApiErr> {
-        match self.op {
+    /// Runs the operation when this service owns it.
+    pub(super) fn run_object_storage(&mut self) -> Option<Result<Resp, ApiErr>> {
+        Some(match self.op {
             "GetNamespace" => {
                 // GetNamespace needs no permission; `compartmentId` is optional (py get_namespace).
                 Ok(Resp::json(200, &json!(namespace(self.w))))
@@ -203,8 +189,8 @@ impl Ctx<'_> {
             "GetObject" | "HeadObject" => self.get_object(),
             "PutObject" => self.put_object(),
             "DeleteObject" => self.delete_object(),
-            _ => Err(ApiErr::not_found()),
-        }
+            _ => return None,
+        })
     }
 
     fn create_bucket(&mut self) -> Result<Resp, ApiErr> {
@@ -250,8 +236,8 @@ impl Ctx<'_> {
             ));
         }
         let by = match self.p {
-            super::Principal::User(u) => u.clone(),
-            super::Principal::Instance { id, .. } => id.clone(),
+            Principal::User(u) => u.clone(),
+            Principal::Instance { id, .. } => id.clone(),
         };
         let region = self.req.region.clone();
         let doc = bucket_doc(self.w, &name, &compartment, &region, &by);
