@@ -204,7 +204,7 @@ fn two_checkouts_applying_at_once_make_one_pair_and_the_loser_names_the_holder()
         "{err}"
     );
     assert!(err.contains(" (pid "), "{err}");
-    assert!(err.contains(&format!("oci://")), "{err}");
+    assert!(err.contains("oci://"), "{err}");
     assert!(err.contains("pairs/quickstart.lock"), "{err}");
     assert_eq!(
         counts(&s.world(), VIP),

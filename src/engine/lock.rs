@@ -96,7 +96,8 @@ pub enum LockError {
     )]
     Held {
         place: String,
-        info: LockInfo,
+        /// Boxed: keeps every `Result<_, LockError>` small.
+        info: Box<LockInfo>,
         waited: Option<Duration>,
     },
     #[error("the lock {place} is corrupt ({what}); if no vipsetup run is working on this pair, remove it with `vipsetup force-unlock BLUEPRINT`")]
@@ -321,7 +322,7 @@ mod tests {
     fn the_holder_is_described_with_user_host_pid_and_local_time() {
         let e = LockError::Held {
             place: "s.json.lock".into(),
-            info: holder("build-7", 4242),
+            info: Box::new(holder("build-7", 4242)),
             waited: Some(Duration::from_secs(30)),
         };
         let msg = e.to_string();

@@ -108,7 +108,7 @@ impl Backend {
                     if waited >= timeout {
                         return Err(LockError::Held {
                             place: self.lock_place(),
-                            info,
+                            info: Box::new(info),
                             waited: (!timeout.is_zero()).then_some(waited),
                         });
                     }
