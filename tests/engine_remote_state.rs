@@ -409,3 +409,56 @@ fn a_second_local_state_file_adopts_the_pair_from_its_tags_instead_of_duplicatin
     assert_ok(&s.run(&bp, &["destroy", "--state", "b.json"]), "destroy");
     assert_eq!(counts(&s.world(), VIP), (0, 0, 0, 0, 0));
 }
+
+fn simulated(blueprint: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vipsetup"));
+    cmd.args(args)
+        .arg(blueprint)
+        .arg("--simulate")
+        .env("VIPSETUP_SIM_PROVISIONING_MS", "300")
+        .env("VIPSETUP_SIM_TERMINATING_MS", "60")
+        .env("VIPSETUP_POLL_MS", "20")
+        .env_remove("VIPSETUP_TEST_KILL_AFTER_MUTATIONS");
+    if matches!(args[0], "apply" | "destroy") {
+        cmd.arg("--auto-approve");
+    }
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
+}
+
+#[test]
+fn simulate_keeps_remote_state_in_its_bucket_and_two_simulated_runs_share_one_lock() {
+    // Two `--simulate` processes each run their own simulator on the one world file: the
+    // conditional create of the lock object must still let only one of them in.
+    let dir = tempfile::tempdir().unwrap();
+    let bp = quickstart_in(dir.path(), with_state);
+    let seed = simulated(&bp, &["plan"]).output().unwrap();
+    assert_ok(&seed, "plan --simulate (seeds the world and the bucket)");
+    let runs = [
+        simulated(&bp, &["apply"]).spawn().unwrap(),
+        simulated(&bp, &["apply"]).spawn().unwrap(),
+    ];
+    let outs = runs.map(|c| c.wait_with_output().unwrap());
+    let codes: Vec<Option<i32>> = outs.iter().map(|o| o.status.code()).collect();
+    assert!(
+        codes.contains(&Some(0)) && codes.contains(&Some(3)),
+        "{}\n---\n{}",
+        text(&outs[0]),
+        text(&outs[1])
+    );
+    let mut w = World::load(&simulate::world_path(&bp)).unwrap();
+    w.sweep();
+    assert_eq!(counts(&w, VIP), (2, 1, 1, 1, 1));
+    let ns = object_storage::namespace(&w);
+    assert!(w
+        .get(
+            object_storage::OBJECT,
+            &format!("{ns}/{BUCKET}/pairs/quickstart.json")
+        )
+        .is_some());
+    assert!(
+        !simulate::state_path(&bp).exists(),
+        "no local state beside a remote one"
+    );
+    assert_ok(&simulated(&bp, &["destroy"]).output().unwrap(), "destroy");
+}
