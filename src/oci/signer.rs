@@ -262,6 +262,21 @@ mod tests {
     }
 
     #[test]
+    fn object_put_signs_date_target_and_host_only_as_the_sdks_do() {
+        // py put_object(... enforce_content_headers=False); go RequestSignerExcludeBody.
+        let u = url("https://objectstorage.us-ashburn-1.oraclecloud.com/n/ns/b/b/o/x.json");
+        let parts = RequestParts {
+            method: "PUT",
+            url: &u,
+            date: "d",
+            content_type: "application/json",
+            body: Some(b"{}"),
+        };
+        let s = signing_string(&parts, HeaderSet::BodyUnsigned);
+        assert_eq!(s.header_names(), "date (request-target) host");
+    }
+
+    #[test]
     fn federation_set_leaves_host_out() {
         let u = url("https://auth.us-ashburn-1.oraclecloud.com/v1/x509");
         let parts = RequestParts {

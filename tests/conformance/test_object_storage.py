@@ -1,6 +1,8 @@
 """Object Storage as Oracle's SDK drives it: namespace, bucket, objects with ETags, and the
 conditional writes vipsetup's remote state and lock rely on (if-none-match: * creates once,
 if-match refuses a stale write or delete with 412)."""
+import json
+
 import oci
 import pytest
 # the SDK signs its own vendored requests objects; use the same library for hand-made requests
@@ -105,3 +107,16 @@ def test_put_object_signed_with_body_headers_is_accepted_too(signer, sim_url, bu
     req.body = b"[]"
     with requests.Session() as s:
         assert s.send(req, timeout=10).status_code == 401
+
+
+def test_only_put_object_may_leave_its_body_unsigned(signer, sim_url, bucket, creds):
+    """CreateBucket is a JSON POST like any other: its body headers must be signed."""
+    ns, _ = bucket
+    body = json.dumps({"name": "unsigned-body", "compartmentId": creds["compartment_id"]})
+    req = requests.Request(
+        "POST", f"{sim_url}/n/{ns}/b/", data=body, headers={"content-type": "application/json"}
+    ).prepare()
+    signer(req, enforce_content_headers=False)
+    with requests.Session() as s:
+        r = s.send(req, timeout=10)
+    assert r.status_code == 401, r.text
