@@ -3,6 +3,7 @@
 
 use clap::{Args, Subcommand};
 
+use super::output::Ctx;
 use super::target_args::{runtime, TargetArgs};
 use crate::error::exit;
 use crate::ops::state_admin;
@@ -24,24 +25,29 @@ pub enum StateCommand {
     Pull(TargetArgs),
 }
 
-pub fn run(args: StateArgs) -> anyhow::Result<i32> {
+pub fn run(args: StateArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     let rt = runtime()?;
-    match args.command {
-        StateCommand::Push(t) => {
-            let m = rt.block_on(state_admin::push(&t.options()))?;
-            println!("moved the state from {} to {}", m.from, m.to);
-            if let Some(old) = m.old_copy {
-                println!(
-                    "the local copy is kept as {} (no longer read); delete it once you are sure",
-                    old.display()
-                );
-            }
-        }
-        StateCommand::Pull(t) => {
-            let m = rt.block_on(state_admin::pull(&t.options()))?;
-            println!("moved the state from {} to {}", m.from, m.to);
-            println!("now remove the `state:` key from the blueprint, so runs use the local file");
-        }
+    let (m, pushed) = match args.command {
+        StateCommand::Push(t) => (rt.block_on(state_admin::push(&t.options()))?, true),
+        StateCommand::Pull(t) => (rt.block_on(state_admin::pull(&t.options()))?, false),
+    };
+    if ctx.json() {
+        ctx.print_json(&serde_json::json!({
+            "from": m.from,
+            "to": m.to,
+            "old_copy": m.old_copy.as_ref().map(|p| p.display().to_string()),
+        }))?;
+        return Ok(exit::OK);
+    }
+    println!("moved the state from {} to {}", m.from, m.to);
+    if let Some(old) = m.old_copy {
+        println!(
+            "the local copy is kept as {} (no longer read); delete it once you are sure",
+            old.display()
+        );
+    }
+    if !pushed {
+        println!("now remove the `state:` key from the blueprint, so runs use the local file");
     }
     Ok(exit::OK)
 }

@@ -1,9 +1,9 @@
-//! Flags shared by plan, apply, destroy and status, and the output format switch.
+//! Flags shared by plan, apply, destroy and status.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use crate::ops::target::TargetOptions;
 
@@ -74,6 +74,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 impl TargetArgs {
+    /// The node names the blueprint gives, for printing plans (role names if it does not
+    /// load: the operation itself then reports why).
+    pub fn node_names(&self) -> [String; 2] {
+        crate::blueprint::load(&self.blueprint)
+            .map(|bp| bp.nodes.map(|n| n.name))
+            .unwrap_or_else(|_| ["node1".to_string(), "node2".to_string()])
+    }
+
     pub fn options(&self) -> TargetOptions {
         TargetOptions {
             blueprint: self.blueprint.clone(),
@@ -86,18 +94,6 @@ impl TargetArgs {
             lock_timeout: self.lock_timeout,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
-}
-
-/// Prints a value as pretty JSON on stdout.
-pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
 }
 
 /// A tokio runtime for one command.

@@ -145,31 +145,15 @@ impl Plan {
         }
     }
 
-    /// The human rendering `plan` prints (stable; tests compare against it).
+    /// The human rendering, with nodes under their role names (`node1`); the commands print
+    /// `report::plan_text` with the user's node names.
     pub fn render_text(&self) -> String {
-        let mut out = String::new();
-        for s in &self.steps {
-            let sign = match s.action {
-                Action::Create => "+",
-                Action::Update => "~",
-                Action::Replace => "-/+",
-                Action::Delete => "-",
-                Action::Wait => "..",
-                Action::NoOp => " ",
-            };
-            out.push_str(&format!(
-                "{sign:>3} {:<14} {}\n",
-                s.resource.key(),
-                s.action
-            ));
-            for r in &s.reasons {
-                out.push_str(&format!("      {r}\n"));
-            }
-        }
-        out.push_str(&format!("plan: {}\n", self.summary()));
-        out
+        super::report::plan_text(self, &["node1".to_string(), "node2".to_string()])
     }
 }
+
+/// The reason shown for a node replaced only because the user asked (`--replace NODE`).
+const REPLACE_REQUESTED: &str = "replacement requested with --replace";
 
 /// Compare what the blueprint wants with what is there. `recorded` names the resources state has
 /// an OCID for (so a missing one can be called "deleted outside vipsetup"); `replace` are node
@@ -236,7 +220,7 @@ pub fn diff(
             Some(live) => {
                 let mut reasons = replacement_reasons(&desired.nodes[i], live, observed, nsg_new);
                 if replace.contains(&i) && reasons.is_empty() {
-                    reasons.push("replacement requested with --replace".to_string());
+                    reasons.push(REPLACE_REQUESTED.to_string());
                 }
                 let settling = matches!(
                     live.lifecycle_state.as_str(),
@@ -265,7 +249,13 @@ pub fn diff(
                         action: Action::Replace,
                         reasons: reasons
                             .into_iter()
-                            .map(|why| format!("forces replacement because {why}"))
+                            .map(|why| {
+                                if why == REPLACE_REQUESTED {
+                                    why
+                                } else {
+                                    format!("forces replacement because {why}")
+                                }
+                            })
                             .collect(),
                         depends_on: vec![dep(Resource::Nsg, Milestone::Launched)],
                     }
@@ -431,6 +421,17 @@ pub fn diff(
             reasons: vec![format!(
                 "forces replacement because the name changed ({} -> {})",
                 live.name, pol.name
+            )],
+            depends_on: after_dg,
+        },
+        // A policy can't move between compartments in place, and its statements can only grant
+        // in its own compartment's subtree.
+        Some(live) if live.compartment_id != pol.compartment_id => Step {
+            resource: Resource::Policy,
+            action: Action::Replace,
+            reasons: vec![format!(
+                "forces replacement because it moves to the subnet's compartment ({} -> {})",
+                live.compartment_id, pol.compartment_id
             )],
             depends_on: after_dg,
         },

@@ -86,8 +86,9 @@ pub enum OpsError {
         .nodes[0], .nodes[1]
     )]
     UnknownNode { name: String, nodes: [String; 2] },
-    #[error("apply cancelled; nothing was changed")]
-    Cancelled,
+    /// The user did not confirm; `verb` is `apply` or `destroy`.
+    #[error("{verb} cancelled; nothing was changed")]
+    Cancelled { verb: &'static str },
     #[error(transparent)]
     Exec(#[from] ExecError),
     #[error(transparent)]
@@ -214,7 +215,7 @@ impl Session<'_> {
             });
         }
         if p.plan.has_changes() && !confirm(&p.plan) {
-            return Err(OpsError::Cancelled);
+            return Err(OpsError::Cancelled { verb: "apply" });
         }
         let files = write_user_data(user_data_dir, &p.rendered)?;
         let mut state = p.state;
@@ -267,6 +268,7 @@ impl Session<'_> {
             vip: spec.vip,
             dynamic_group: spec.dynamic_group.clone(),
             policy: spec.policy.clone(),
+            policy_compartment_id: subnet.compartment_id,
         };
         let observed = observe(self.cloud, &scope, &mut state).await?;
         let labels = Labels {
@@ -306,7 +308,7 @@ impl Session<'_> {
         let (state, scope, observed, labels) = self.observe().await?;
         let plan = destroy_plan(&observed);
         if plan.has_changes() && !confirm(&plan) {
-            return Err(OpsError::Cancelled);
+            return Err(OpsError::Cancelled { verb: "destroy" });
         }
         let mut state = state;
         self.backend.save(&mut state).await?;
@@ -454,7 +456,7 @@ mod tests {
             .apply(&[0, 1], &no, &Silent, &dir.path().join("rendered"))
             .await
             .unwrap_err();
-        assert!(matches!(e, OpsError::Cancelled));
+        assert!(matches!(e, OpsError::Cancelled { verb: "apply" }));
         assert_eq!(sess.node_indexes(&["instance2".into()]).unwrap(), vec![1]);
         let e = sess.node_indexes(&["nope".into()]).unwrap_err();
         assert!(e.to_string().contains("use instance1 or instance2"), "{e}");

@@ -93,6 +93,16 @@ const TABLE: &[(&str, Verb, &[&str])] = &[
         ],
     ),
     ("vnic-attachments", Verb::Inspect, &["VNIC_ATTACHMENT_READ"]),
+    // the routing resource types, read-only here (core reference: inspect adds *_READ)
+    ("route-tables", Verb::Inspect, &["ROUTE_TABLE_READ"]),
+    ("nat-gateways", Verb::Inspect, &["NAT_GATEWAY_READ"]),
+    ("service-gateways", Verb::Inspect, &["SERVICE_GATEWAY_READ"]),
+    (
+        "internet-gateways",
+        Verb::Inspect,
+        &["INTERNET_GATEWAY_READ"],
+    ),
+    ("dhcp-options", Verb::Inspect, &["DHCP_READ"]),
     (
         "network-security-groups",
         Verb::Inspect,
@@ -198,6 +208,11 @@ const FAMILIES: &[(&str, &[&str])] = &[
             "vnics",
             "vnic-attachments",
             "network-security-groups",
+            "route-tables",
+            "nat-gateways",
+            "service-gateways",
+            "internet-gateways",
+            "dhcp-options",
         ],
     ),
     (
@@ -264,6 +279,11 @@ pub fn required_permissions(operation: &str) -> &'static [&'static str] {
         "ListNetworkSecurityGroups" => &["NETWORK_SECURITY_GROUP_INSPECT"],
         "DeleteNetworkSecurityGroup" => &["NETWORK_SECURITY_GROUP_DELETE"],
         "AddNetworkSecurityGroupSecurityRules" => &["NETWORK_SECURITY_GROUP_UPDATE_SECURITY_RULES"],
+        "GetRouteTable" | "ListRouteTables" => &["ROUTE_TABLE_READ"],
+        "GetNatGateway" | "ListNatGateways" => &["NAT_GATEWAY_READ"],
+        "GetServiceGateway" | "ListServiceGateways" => &["SERVICE_GATEWAY_READ"],
+        "GetInternetGateway" | "ListInternetGateways" => &["INTERNET_GATEWAY_READ"],
+        "GetDhcpOptions" | "ListDhcpOptions" => &["DHCP_READ"],
         // Object Storage (its API reference, "Permissions Required for Each Operation").
         // GetNamespace needs no permission; PutObject needs OBJECT_OVERWRITE too when the
         // object exists (checked by the operation itself).

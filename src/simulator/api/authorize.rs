@@ -10,7 +10,7 @@ use super::super::{ApiErr, Principal};
 use super::context::{s, Ctx};
 
 /// The effective version of an IAM object for instance principals at `now`.
-fn effective(d: &Doc, now: i64) -> Option<Doc> {
+pub(super) fn effective(d: &Doc, now: i64) -> Option<Doc> {
     d.get("_history")?
         .as_array()?
         .iter()

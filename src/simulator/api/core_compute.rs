@@ -245,11 +245,24 @@ impl Ctx<'_> {
             .and_then(Value::as_str)
             .map(String::from)
             .unwrap_or_else(|| format!("instance{}", rfc3339(now).replace([':', '-', '.'], "")));
-        let hostname = vnic_details
-            .get("hostnameLabel")
-            .or_else(|| b.get("hostnameLabel"))
-            .and_then(Value::as_str)
-            .map(String::from);
+        // LaunchInstanceDetails.hostnameLabel is deprecated for createVnicDetails.hostnameLabel;
+        // "If you provide both, the values must match" (SDK docstring).
+        let label = |v: &Doc| {
+            v.get("hostnameLabel")
+                .and_then(Value::as_str)
+                .map(String::from)
+        };
+        let hostname = match (label(&vnic_details), label(&b)) {
+            (Some(a), Some(t)) if a != t => {
+                return Err(ApiErr::invalid(format!(
+                    "hostnameLabel {t} and createVnicDetails.hostnameLabel {a} must match"
+                )))
+            }
+            (a, t) => a.or(t),
+        };
+        if let Some(h) = &hostname {
+            self.check_hostname_label(&subnet, h, None)?;
+        }
         let inst_id = self.w.new_id(world::INSTANCE, Some(&region));
         let vnic_id = self.w.new_id(world::VNIC, Some(&region));
         let att_id = self.w.new_id("vnicattachment", Some(&region));
@@ -295,9 +308,14 @@ impl Ctx<'_> {
             let b = h.as_ref();
             format!("02:00:17:{:02X}:{:02X}:{:02X}", b[0], b[1], b[2])
         };
+        // "The VNIC and subnet always exist together in the same compartment" and the VNIC
+        // attachment "is in the instance's compartment" (docs, Network/Tasks/managingVNICs.htm);
+        // a secondary or primary private IP lives with its VNIC (PrivateIp.compartmentId: "the
+        // compartment containing the private IP", the VNIC's in every SDK example).
+        let net_comp = s(&subnet, "compartmentId").to_string();
         self.w.insert(
             world::VNIC,
-            json!({"id": vnic_id, "compartmentId": comp, "availabilityDomain": ad, "displayName": display,
+            json!({"id": vnic_id, "compartmentId": net_comp, "availabilityDomain": ad, "displayName": display,
                 "hostnameLabel": hostname, "isPrimary": true, "macAddress": mac, "nsgIds": nsg_ids,
                 "privateIp": ip, "publicIp": null, "skipSourceDestCheck": vnic_details.get("skipSourceDestCheck").and_then(Value::as_bool).unwrap_or(false),
                 "subnetId": subnet_id, "timeCreated": rfc3339(now), "lifecycleState": "PROVISIONING",
@@ -311,7 +329,7 @@ impl Ctx<'_> {
         );
         self.w.insert(
             world::PRIVATE_IP,
-            json!({"id": pip_id, "compartmentId": comp, "availabilityDomain": ad, "displayName": ip,
+            json!({"id": pip_id, "compartmentId": net_comp, "availabilityDomain": ad, "displayName": ip,
                 "hostnameLabel": hostname, "ipAddress": ip, "isPrimary": true, "subnetId": subnet_id,
                 "vnicId": vnic_id, "timeCreated": rfc3339(now), "ipState": "ASSIGNED", "lifetime": "EPHEMERAL",
                 "freeformTags": {}, "definedTags": {}, "_region": region}),

@@ -187,6 +187,48 @@ impl Ctx<'_> {
         }
     }
 
+    /// What OCI checks of a `hostnameLabel` for an address in `subnet`. Sources: the SDKs'
+    /// docstrings (CreateVnicDetails, Vnic, PrivateIp: "Must be unique across all VNICs in the
+    /// subnet and comply with RFC 952 and RFC 1123"); terraform-provider-oci#460 (a hostname
+    /// label "can only be set if the subnet has a dns_label", else 400 "Invalid VNIC creation
+    /// parameters"; the code InvalidParameter is a guess); terraform-provider-oci#1348 ("Hostname
+    /// X is already used in subnet Y": real OCI fails the launch's work request with it, the
+    /// simulator refuses the request at once, status and code a guess). Case-insensitive
+    /// comparison is a guess (DNS names are). `own` is the private IP being relabelled.
+    pub(super) fn check_hostname_label(
+        &self,
+        subnet: &Doc,
+        label: &str,
+        own: Option<&str>,
+    ) -> Result<(), ApiErr> {
+        let sid = s(subnet, "id");
+        if s(subnet, "dnsLabel").is_empty() {
+            return Err(ApiErr::invalid(format!(
+                "Invalid VNIC creation parameters: hostnameLabel {label} needs a subnet with a DNS label, and subnet {sid} has none"
+            )));
+        }
+        let valid = (1..=63).contains(&label.len())
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !valid {
+            return Err(ApiErr::invalid(format!(
+                "hostnameLabel {label} must be 1 to 63 letters, digits or hyphens, not starting or ending with a hyphen (RFC 952, RFC 1123)"
+            )));
+        }
+        let taken = self.w.all(world::PRIVATE_IP).any(|p| {
+            s(p, "subnetId") == sid
+                && Some(s(p, "id")) != own
+                && s(p, "hostnameLabel").eq_ignore_ascii_case(label)
+        });
+        if taken {
+            return Err(ApiErr::invalid(format!(
+                "Hostname {label} is already used in subnet {sid}"
+            )));
+        }
+        Ok(())
+    }
+
     fn live_vnic(&self, id: &str) -> Result<Doc, ApiErr> {
         self.doc(world::VNIC, id)
     }
@@ -208,6 +250,9 @@ impl Ctx<'_> {
                 "LimitExceeded",
                 "A VNIC can have at most 32 private IPs (31 secondary)",
             ));
+        }
+        if let Some(label) = b.get("hostnameLabel").and_then(Value::as_str) {
+            self.check_hostname_label(&subnet, label, None)?;
         }
         let ip = self.pick_ip(&subnet, b.get("ipAddress").and_then(Value::as_str))?;
         let region = self.req.region.clone();
@@ -295,6 +340,10 @@ impl Ctx<'_> {
                 "availabilityDomain".into(),
                 json!(s(&vnic, "availabilityDomain")),
             );
+        }
+        if let Some(label) = b.get("hostnameLabel").and_then(Value::as_str) {
+            let subnet = self.doc(world::SUBNET, s(&d, "subnetId"))?;
+            self.check_hostname_label(&subnet, label, Some(&id))?;
         }
         for k in [
             "displayName",

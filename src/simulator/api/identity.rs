@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 use super::super::iam;
 use super::super::world::{self, rfc3339, Doc};
 use super::super::{ApiErr, Resp};
+use super::authorize::effective;
 use super::context::{s, Ctx};
 
 /// The operation a method and path name, when this service owns it.
@@ -244,7 +245,20 @@ impl Ctx<'_> {
     }
 
     /// Parses every statement and checks what OCI checks when a policy is written: the dynamic
-    /// groups named exist, and a policy attached to a compartment does not grant `in tenancy`.
+    /// groups named exist and are visible to IAM already, a policy attached to a compartment
+    /// does not grant `in tenancy`, and the compartment a statement names is in the policy's
+    /// compartment subtree ("a policy can only govern its own compartment and below", docs
+    /// Identity/Concepts/policies.htm, "Policy Attachment").
+    ///
+    /// Errors as OCI words them: "The group README specified in the policy statement does not
+    /// exist under current compartment hierarchy." (oracle-devrel/terraform-oci-ocloud-foundation#6:
+    /// 400 InvalidParameter; "dynamic group" for our subject is a guess), "The compartment X
+    /// specified in the policy statement does not exist under current compartment hierarchy."
+    /// (oracle-quickstart/oci-micronaut#3), "Compartment {ocid} does not exist or is not part of
+    /// the policy compartment subtree" (oci-landing-zones/oracle-enterprise-landingzone#100).
+    /// A group created less than the IAM propagation delay ago is not visible yet: the Go SDK
+    /// retries this answer after IAM writes (common/eventual_consistency.go), so OCI lags here
+    /// too; the length of the lag is the simulator's setting.
     fn check_statements(
         &self,
         statements: &Value,
@@ -260,23 +274,51 @@ impl Ctx<'_> {
                 .as_str()
                 .ok_or_else(|| ApiErr::invalid("statements must be strings"))?;
             let parsed = iam::parse_statement(text).map_err(ApiErr::invalid)?;
-            let live = |kind_ok: &dyn Fn(&Doc) -> bool| {
+            let now = self.now;
+            let visible = |kind_ok: &dyn Fn(&Doc) -> bool| {
                 self.w
                     .all(world::DYNAMIC_GROUP)
-                    .any(|d| d.get("_deleted").is_none() && kind_ok(d))
+                    .any(|d| effective(d, now).is_some() && kind_ok(d))
+            };
+            let missing = |who: &str| {
+                ApiErr::invalid(format!(
+                    "The dynamic group {who} specified in the policy statement does not exist under current compartment hierarchy."
+                ))
             };
             match &parsed.subject {
                 iam::Subject::DynamicGroupName(n)
-                    if !live(&|d| s(d, "name").eq_ignore_ascii_case(n)) =>
+                    if !visible(&|d| s(d, "name").eq_ignore_ascii_case(n)) =>
+                {
+                    return Err(missing(n))
+                }
+                iam::Subject::DynamicGroupId(i) if !visible(&|d| s(d, "id") == i) => {
+                    return Err(missing(i))
+                }
+                _ => {}
+            }
+            match &parsed.location {
+                iam::Location::CompartmentId(c)
+                    if !self.ancestors(c).iter().any(|a| a == policy_compartment)
+                        || !self.compartment_exists(c) =>
                 {
                     return Err(ApiErr::invalid(format!(
-                        "Invalid policy statement `{text}`: dynamic group {n} does not exist"
+                        "Compartment {c} does not exist or is not part of the policy compartment subtree"
                     )))
                 }
-                iam::Subject::DynamicGroupId(i) if !live(&|d| s(d, "id") == i) => {
-                    return Err(ApiErr::invalid(format!(
-                        "Invalid policy statement `{text}`: dynamic group {i} does not exist"
-                    )))
+                iam::Location::CompartmentName(n) => {
+                    let found = self.w.all(world::COMPARTMENT).any(|c| {
+                        c.get("_deleted").is_none()
+                            && s(c, "name").eq_ignore_ascii_case(n)
+                            && self
+                                .ancestors(s(c, "id"))
+                                .iter()
+                                .any(|a| a == policy_compartment)
+                    });
+                    if !found {
+                        return Err(ApiErr::invalid(format!(
+                            "The compartment {n} specified in the policy statement does not exist under current compartment hierarchy."
+                        )));
+                    }
                 }
                 _ => {}
             }

@@ -1,7 +1,8 @@
 //! The OCI operations: routing a path to an operation name, then running it against the world
 //! with OCI's validation, conflicts, etags, retry tokens, pagination and IAM checks.
 //!
-//! One file per service: [`identity`], [`core_compute`], [`core_network`], [`object_storage`] and
+//! One file per service: [`identity`], [`core_compute`], [`core_network`], [`core_routing`],
+//! [`object_storage`] and
 //! [`federation`] (the auth service) each own their paths and operations; [`context`] holds what every operation
 //! shares and [`authorize`] the IAM check for instance principals.
 
@@ -9,6 +10,7 @@ mod authorize;
 mod context;
 mod core_compute;
 mod core_network;
+mod core_routing;
 pub(crate) mod federation;
 mod identity;
 pub mod object_storage;
@@ -29,6 +31,7 @@ pub(crate) fn operation_name(method: &str, path: &str) -> &'static str {
         .or_else(|| identity::route(method, &segs))
         .or_else(|| core_compute::route(method, &segs))
         .or_else(|| core_network::route(method, &segs))
+        .or_else(|| core_routing::route(method, &segs))
         .or_else(|| object_storage::route(method, &segs))
         .unwrap_or("Unknown")
 }
@@ -39,6 +42,7 @@ impl Ctx<'_> {
         self.run_identity()
             .or_else(|| self.run_core_compute())
             .or_else(|| self.run_core_network())
+            .or_else(|| self.run_core_routing())
             .or_else(|| self.run_object_storage())
             .unwrap_or_else(|| Err(ApiErr::not_found()))
     }
@@ -77,17 +81,27 @@ pub(crate) fn execute(g: &mut Inner, op: &'static str, req: &Req, p: &Principal)
     mutated |= g.world.retry_tokens.len() != before;
     if let Some(key) = &retry_key {
         if let Some(rec) = g.world.retry_tokens.get(key) {
-            let resp = if rec.request_sha256 == request_sha {
-                let mut r = Resp::json(rec.status, &Value::Null);
-                r.body = rec.body.as_bytes().to_vec();
-                r.headers = rec.headers.clone();
-                r
-            } else {
+            let resp = if rec.request_sha256 != request_sha {
                 Resp::from_err(&ApiErr::new(
                     409,
                     "InvalidatedRetryToken",
                     "The retry token was already used for a request with different parameters; use a new token.",
                 ))
+            } else if created_entity_gone(&g.world, op, &rec.body) {
+                // "InvalidatedRetryToken: The provided retry token was used in an earlier request
+                // that resulted in a system update, but a subsequent operation invalidated the
+                // token" (docs, Content/API/References/apierrors.htm): here, the entity that
+                // request made was deleted since. That a terminated instance counts is a guess.
+                Resp::from_err(&ApiErr::new(
+                    409,
+                    "InvalidatedRetryToken",
+                    "The retry token was used by an earlier request whose resource has since been deleted; use a new token.",
+                ))
+            } else {
+                let mut r = Resp::json(rec.status, &Value::Null);
+                r.body = rec.body.as_bytes().to_vec();
+                r.headers = rec.headers.clone();
+                r
             };
             if mutated {
                 g.persist();
@@ -129,4 +143,27 @@ pub(crate) fn execute(g: &mut Inner, op: &'static str, req: &Req, p: &Principal)
         g.persist();
     }
     resp
+}
+
+/// Whether the resource a create answered with (`body`, the stored response) is gone now:
+/// deleted, or an instance whose termination was requested.
+fn created_entity_gone(w: &world::World, op: &str, body: &str) -> bool {
+    let kind = match op {
+        "CreateDynamicGroup" => world::DYNAMIC_GROUP,
+        "CreatePolicy" => world::POLICY,
+        "LaunchInstance" => world::INSTANCE,
+        "CreatePrivateIp" => world::PRIVATE_IP,
+        "CreateNetworkSecurityGroup" => world::NSG,
+        _ => return false,
+    };
+    let Some(id) = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("id").and_then(Value::as_str).map(String::from))
+    else {
+        return false;
+    };
+    match w.get(kind, &id) {
+        None => true,
+        Some(d) => d.get("_deleted").is_some() || d.get("_terminatedAtMs").is_some(),
+    }
 }
