@@ -118,6 +118,24 @@ pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     Ok(buf)
 }
 
+/// [`read`] for callers whose errors hold an `io::Error`: "not found" keeps its kind, the
+/// other refusals become `InvalidInput` with the same words.
+pub fn read_io(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    read(path, limit).map_err(|e| match e {
+        ReadError::Io(e) => e,
+        ReadError::NotFound => std::io::Error::from(std::io::ErrorKind::NotFound),
+        other => std::io::Error::new(std::io::ErrorKind::InvalidInput, other.to_string()),
+    })
+}
+
+/// Limits for the OCI files vipsetup reads (config, API key, session token): each is a few
+/// kilobytes; these are far above any real one.
+pub mod limits {
+    pub const OCI_CONFIG: u64 = 1024 * 1024;
+    pub const KEY_FILE: u64 = 64 * 1024;
+    pub const TOKEN_FILE: u64 = 64 * 1024;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +163,16 @@ mod tests {
         assert_eq!(
             read(Path::new("/dev/zero"), 10).unwrap_err().to_string(),
             "it is a character device, not a regular file"
+        );
+        let e = read_io(&f, 4).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(
+            e.to_string(),
+            "it is 5 bytes, more than the limit of 4 bytes"
+        );
+        assert_eq!(
+            read_io(&dir.path().join("nope"), 10).unwrap_err().kind(),
+            std::io::ErrorKind::NotFound
         );
     }
 }

@@ -2,6 +2,8 @@
 //! success, usage error, runtime error, "changes" and "locked"; with `--output json`, exactly
 //! one JSON document on stdout (parsed here), also on failure.
 
+mod engine_support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -36,16 +38,7 @@ fn doc(o: &Output) -> Value {
 }
 
 fn quickstart(dir: &Path) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints");
-    std::fs::create_dir_all(dir.join("keys")).unwrap();
-    std::fs::copy(
-        root.join("keys/quickstart.pub"),
-        dir.join("keys/quickstart.pub"),
-    )
-    .unwrap();
-    let path = dir.join("quickstart.yaml");
-    std::fs::copy(root.join("quickstart.yaml"), &path).unwrap();
-    path
+    engine_support::quickstart_in(dir, |t| t)
 }
 
 /// Runs and checks the exit code; returns the output.
@@ -304,4 +297,35 @@ fn render_node_writes_exactly_that_cloud_config() {
             .contains("use instance1 or instance2"),
         "{j}"
     );
+}
+
+#[test]
+fn one_fault_domain_for_both_nodes_warns_but_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    engine_support::quickstart_in(d, |t| {
+        t.replace(
+            "    private_ip: 172.16.2.11",
+            "    private_ip: 172.16.2.11\n    fault_domain: FAULT-DOMAIN-1",
+        )
+        .replace(
+            "    private_ip: 172.16.2.12",
+            "    private_ip: 172.16.2.12\n    fault_domain: FAULT-DOMAIN-1",
+        )
+    });
+    let want =
+        "warning: quickstart.yaml:21:19: nodes[1].fault_domain: both nodes are in FAULT-DOMAIN-1";
+    for args in [
+        &["validate", "quickstart.yaml"][..],
+        &["plan", "quickstart.yaml", "--simulate"][..],
+    ] {
+        let o = expect(d, args, 0);
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(want),
+            "{}",
+            text(&o)
+        );
+    }
+    let v = expect_success(d, &["validate", "quickstart.yaml"]);
+    assert_eq!(v["warnings"][0]["field"], "nodes[1].fault_domain", "{v}");
 }

@@ -2,6 +2,8 @@
 //! operation, status, opc-request-id, time and retry decision, and no secret in the output; an
 //! endpoint that never answers is reported within the stated budget.
 
+mod engine_support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -23,16 +25,7 @@ fn vipsetup(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 fn quickstart(dir: &Path) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints");
-    std::fs::create_dir_all(dir.join("keys")).unwrap();
-    std::fs::copy(
-        root.join("keys/quickstart.pub"),
-        dir.join("keys/quickstart.pub"),
-    )
-    .unwrap();
-    let path = dir.join("quickstart.yaml");
-    std::fs::copy(root.join("quickstart.yaml"), &path).unwrap();
-    path
+    engine_support::quickstart_in(dir, |t| t)
 }
 
 /// Every line of the key's base64 body, and the other things that must never be logged.

@@ -345,3 +345,58 @@ fn a_bom_and_crlf_line_ends_are_fine() {
         out.stderr
     );
 }
+
+#[test]
+fn oci_files_are_refused_the_same_way_without_echoing_them() {
+    let dir = workdir();
+    let d = dir.path();
+    std::fs::write(d.join("bp.yaml"), quickstart()).unwrap();
+    let profile = |key_file: &str| {
+        format!(
+            "[DEFAULT]\nuser=ocid1.user.oc1..aaaaaaaau\nfingerprint=11:22\n\
+             tenancy=ocid1.tenancy.oc1..aaaaaaaat\nregion=ap-tokyo-1\nkey_file={key_file}\n"
+        )
+    };
+    std::fs::write(d.join("zero-key"), profile("/dev/zero")).unwrap();
+    mkfifo(&d.join("fifo-key.pem"));
+    std::fs::write(d.join("fifo-key"), profile("fifo-key.pem")).unwrap();
+    std::fs::write(d.join("token"), "SECRETTOKENVALUE\n").unwrap();
+    let cases: &[(&str, &str)] = &[
+        (
+            "/dev/zero",
+            "cannot read OCI config file /dev/zero: it is a character device, not a regular file",
+        ),
+        (
+            "zero-key",
+            "cannot read key file /dev/zero: it is a character device, not a regular file",
+        ),
+        (
+            "fifo-key",
+            "fifo-key.pem: it is a named pipe (FIFO), not a regular file",
+        ),
+        (
+            "token",
+            "token:1: a value before the first [section] header",
+        ),
+    ];
+    for (config, want) in cases {
+        let out = run_limited(
+            d,
+            &[
+                "plan",
+                "bp.yaml",
+                "--config-file",
+                config,
+                "--endpoint",
+                "http://127.0.0.1:9",
+            ],
+        );
+        assert_eq!(out.code, Some(1), "{config}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(want),
+            "{config}: want {want:?} in {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("SECRET"), "{}", out.stderr);
+    }
+}

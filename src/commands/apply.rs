@@ -42,7 +42,7 @@ pub fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<i32> {
         !json,
         "apply",
         ctx.spinner.clone(),
-        args.target.node_names(),
+        args.target.node_names(!json),
     );
     let progress = ctx.journal.recording(for_stdout(json), ctx.spinner.clone());
     let outcome = runtime()?.block_on(apply(&opts, &confirm, progress.as_ref()));

@@ -28,7 +28,7 @@ pub fn run(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<i32> {
         !json,
         "destroy",
         ctx.spinner.clone(),
-        args.target.node_names(),
+        args.target.node_names(false),
     );
     let progress = ctx.journal.recording(for_stdout(json), ctx.spinner.clone());
     let outcome = runtime()?.block_on(destroy(&args.target.options(), &confirm, progress.as_ref()));

@@ -36,7 +36,7 @@ pub fn run(args: PlanArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     if ctx.json() {
         ctx.print_json(&plan)?;
     } else {
-        print!("{}", plan_text(&plan, &args.target.node_names()));
+        print!("{}", plan_text(&plan, &args.target.node_names(true)));
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {
         exit::CHANGES

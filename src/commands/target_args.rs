@@ -75,11 +75,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 impl TargetArgs {
     /// The node names the blueprint gives, for printing plans (role names if it does not
-    /// load: the operation itself then reports why).
-    pub fn node_names(&self) -> [String; 2] {
-        crate::blueprint::load(&self.blueprint)
-            .map(|bp| bp.nodes.map(|n| n.name))
-            .unwrap_or_else(|_| ["node1".to_string(), "node2".to_string()])
+    /// load: the operation itself then reports why). Prints the blueprint's warnings (e.g.
+    /// both nodes in one fault domain) on stderr when `warn`, as `validate` does.
+    pub fn node_names(&self, warn: bool) -> [String; 2] {
+        match crate::blueprint::load(&self.blueprint) {
+            Ok(bp) => {
+                if warn {
+                    for w in &bp.warnings {
+                        eprintln!("warning: {w}");
+                    }
+                }
+                bp.nodes.map(|n| n.name)
+            }
+            Err(_) => ["node1".to_string(), "node2".to_string()],
+        }
     }
 
     pub fn options(&self) -> TargetOptions {

@@ -249,6 +249,8 @@ pub fn required_permissions(operation: &str) -> &'static [&'static str] {
             "SUBNET_ATTACH",
         ],
         "GetInstance" => &["INSTANCE_READ"],
+        // `inspect instances` fully covers ListInstances (core reference, verb table; also the
+        // Roving Edge compute table); the INSTANCE_READ some notes name is `read`'s addition
         "ListInstances" => &["INSTANCE_INSPECT"],
         "TerminateInstance" => &[
             "INSTANCE_DELETE",
@@ -272,7 +274,10 @@ pub fn required_permissions(operation: &str) -> &'static [&'static str] {
             "VNIC_UNASSIGN",
             "SUBNET_DETACH",
         ],
-        "CreateNetworkSecurityGroup" => &["NETWORK_SECURITY_GROUP_CREATE"],
+        // creating a group attaches it to the VCN: "CreateNetworkSecurityGroup:
+        // NETWORK_SECURITY_GROUP_CREATE and VCN_ATTACH" (core reference, per-operation table, as
+        // real-world-findings.md quotes it)
+        "CreateNetworkSecurityGroup" => &["NETWORK_SECURITY_GROUP_CREATE", "VCN_ATTACH"],
         "GetNetworkSecurityGroup" | "ListNetworkSecurityGroupSecurityRules" => {
             &["NETWORK_SECURITY_GROUP_READ"]
         }
@@ -539,6 +544,24 @@ mod tests {
             .matches(&i));
         assert!(parse_matching_rule("tag.ns.k.value = 'v'").is_err());
         assert!(parse_matching_rule("instance.id = unquoted").is_err());
+    }
+
+    #[test]
+    fn creating_a_network_security_group_also_needs_to_attach_to_the_vcn() {
+        let grant = |s: &str| parse_statement(s).unwrap().permissions;
+        let covered = |perms: &[String]| {
+            required_permissions("CreateNetworkSecurityGroup")
+                .iter()
+                .all(|p| perms.iter().any(|g| g == p))
+        };
+        let nsgs = grant("Allow dynamic-group x to manage network-security-groups in tenancy");
+        assert!(!covered(&nsgs));
+        let mut both = nsgs;
+        both.extend(grant("Allow dynamic-group x to manage vcns in tenancy"));
+        assert!(covered(&both));
+        assert!(covered(&grant(
+            "Allow dynamic-group x to manage virtual-network-family in tenancy"
+        )));
     }
 
     #[test]

@@ -110,11 +110,14 @@ UNIT
 
 echo "image.sh: building the image (mmdebstrap, $mirror_url)" >&2
 # The hooks are run by mmdebstrap's shell with the root directory as $1: single quotes on purpose.
+# en_US.UTF-8 is generated here because Debian's locale-gen ignores the locale cloud-init passes
+# it (Ubuntu's takes it), so cloud-init's locale module fails on a first boot without it.
 # shellcheck disable=SC2016
 mmdebstrap --variant=minbase --mode=root \
     --include=linux-image-cloud-amd64,systemd-sysv,udev,cloud-init,curl,openssl,iproute2,ifupdown,isc-dhcp-client,ca-certificates,netbase,iptables,iptables-persistent,openssh-server,procps,locales,sudo,dbus \
     --essential-hook='echo "iptables-persistent iptables-persistent/autosave_v4 boolean false" | chroot "$1" debconf-set-selections' \
     --essential-hook='echo "iptables-persistent iptables-persistent/autosave_v6 boolean false" | chroot "$1" debconf-set-selections' \
+    --customize-hook='sed -i "s/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/" "$1"/etc/locale.gen && chroot "$1" locale-gen >/dev/null' \
     --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb' \
     --customize-hook='chroot "$1" apt-get install --download-only -y -q -o APT::Install-Recommends=true keepalived >/dev/null' \
     --customize-hook="mv \"\$1\"/var/cache/apt/archives/*.deb $work/mirror/debian/" \

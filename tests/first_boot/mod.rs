@@ -366,6 +366,13 @@ impl Twin {
                 vm.name,
                 tail(&vm.dir.join("console.log"), 60)
             ));
+            // The node's own logs, when its channel still answers.
+            if let Ok((_, logs)) = vm.exec(
+                "tail -n 40 /var/log/cloud-init-output.log; journalctl -b -u keepalived --no-pager | tail -n 40",
+                Duration::from_secs(20),
+            ) {
+                out.push_str(&format!("--- {} cloud-init output, keepalived journal\n{logs}\n", vm.name));
+            }
         }
         for p in &self.procs {
             out.push_str(&format!(

@@ -27,9 +27,13 @@ impl Ctx<'_> {
         self.authorize_with(compartment, iam::required_permissions(self.op))
     }
 
-    /// `authorize` with an explicit permission list (for operations whose needs depend on
-    /// what exists, such as PutObject over an existing object, which needs OBJECT_OVERWRITE).
-    pub(super) fn authorize_with(&self, compartment: &str, needed: &[&str]) -> Result<(), ApiErr> {
+    /// `authorize` for permissions that depend on the request, not only on the operation (e.g.
+    /// joining network security groups at launch).
+    pub(super) fn authorize_with(
+        &self,
+        compartment: &str,
+        permissions: &[&str],
+    ) -> Result<(), ApiErr> {
         let Principal::Instance { id, compartment_id } = self.p else {
             return Ok(());
         };
@@ -81,7 +85,7 @@ impl Ctx<'_> {
                 }
             }
         }
-        if needed.iter().all(|p| granted.contains(*p)) {
+        if permissions.iter().all(|p| granted.contains(*p)) {
             Ok(())
         } else {
             Err(ApiErr::not_found())

@@ -213,6 +213,13 @@ impl Ctx<'_> {
             let nsg = self
                 .doc(world::NSG, n)
                 .map_err(|_| ApiErr::invalid(format!("Network security group {n} not found")))?;
+            // LaunchInstance "also need[s] use network-security-groups" when the VNIC joins
+            // groups (core policy reference, subnets table; Roving Edge networking table):
+            // NETWORK_SECURITY_GROUP_UPDATE_MEMBERS in each group's compartment.
+            self.authorize_with(
+                s(&nsg, "compartmentId"),
+                &["NETWORK_SECURITY_GROUP_UPDATE_MEMBERS"],
+            )?;
             if s(&nsg, "vcnId") != s(&subnet, "vcnId") {
                 return Err(ApiErr::invalid(format!(
                     "Network security group {n} is not in the subnet's VCN"
