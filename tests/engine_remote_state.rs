@@ -121,6 +121,17 @@ impl Setup {
 
     /// Changes a stored JSON object in the world file (the server reloads a changed file).
     fn edit_object(&self, name: &str, f: impl FnOnce(&mut Value)) {
+        // Under the lock the simulator serves each request under (requests a killed run sent
+        // just before dying may still be served and written back).
+        let mut lock_name = self.server.world.clone().into_os_string();
+        lock_name.push(".lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(lock_name)
+            .unwrap();
+        lock.lock().unwrap();
         let mut w = World::load(&self.server.world).unwrap();
         let ns = object_storage::namespace(&w);
         let doc = w
@@ -250,14 +261,15 @@ fn a_holder_killed_mid_apply_leaves_a_lock_that_is_reported_and_can_be_forced() 
     assert_eq!(lock["pid"], killed_pid);
     // As if it had died on a CI runner: a pid on another machine means nothing here, so the
     // lock holds (exit 3, holder named) until someone forces it.
+    let runner = format!("ci-runner-7-not-{}", vipsetup::engine::host::hostname());
     s.edit_object("pairs/quickstart.lock", |v| {
-        v["host"] = "ci-runner-7".into()
+        v["host"] = runner.clone().into()
     });
     let theirs = s.run(&a, &["apply"]);
     assert_eq!(theirs.status.code(), Some(3), "{}", text(&theirs));
     let err = String::from_utf8_lossy(&theirs.stderr);
     assert!(
-        err.contains(&format!("on ci-runner-7 (pid {})", lock["pid"])),
+        err.contains(&format!("on {runner} (pid {})", lock["pid"])),
         "{err}"
     );
     assert!(err.contains("force-unlock"), "{err}");
