@@ -48,6 +48,7 @@ pub enum Command {
     Destroy(commands::destroy::DestroyArgs),
     Status(commands::status::StatusArgs),
     ForceUnlock(commands::force_unlock::ForceUnlockArgs),
+    State(commands::state::StateArgs),
     /// The local OCI simulator (for tests and first runs)
     #[command(hide = true)]
     Simulator(commands::simulator::SimulatorArgs),
@@ -93,6 +94,7 @@ pub fn main() -> i32 {
         Command::Destroy(args) => commands::destroy::run(args, &ctx),
         Command::Status(args) => commands::status::run(args, &ctx),
         Command::ForceUnlock(args) => commands::force_unlock::run(args, &ctx),
+        Command::State(args) => commands::state::run(args, &ctx),
         Command::Simulator(args) => commands::simulator::run(args),
     };
     ctx.lookups_done();

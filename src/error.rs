@@ -196,11 +196,11 @@ fn diagnostics(d: &Diagnostics) -> ErrorInfo {
 
 fn lock(e: &LockError) -> ErrorInfo {
     match e {
-        LockError::Held { path, .. } => ErrorInfo {
-            resource: Some(path.display().to_string()),
+        // A corrupt lock also means "another run may hold it": nothing was done (exit 3).
+        LockError::Held { place, .. } | LockError::Corrupt { place, .. } => ErrorInfo {
+            resource: Some(place.clone()),
             ..ErrorInfo::new("locked")
         },
-        #[allow(unreachable_patterns)]
         _ => ErrorInfo::new("error"),
     }
 }

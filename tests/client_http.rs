@@ -235,6 +235,9 @@ async fn requests_on_the_wire_are_signed_exactly_as_sent() {
         body: None,
         retry_token: None,
         if_match: None,
+        if_none_match: None,
+        content_type: "application/json",
+        body_unsigned: false,
         home_region: false,
     };
     c.send(req).await.unwrap();

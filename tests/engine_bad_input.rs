@@ -120,6 +120,7 @@ fn a_missing_ssh_key_file_is_a_blueprint_error_and_nothing_starts() {
     );
     assert!(!vipsetup::ops::simulate::world_path(&bp).exists());
     assert!(!vipsetup::engine::state::default_path(&bp).exists());
+    assert!(!vipsetup::ops::simulate::state_path(&bp).exists());
 }
 
 #[test]
@@ -152,6 +153,7 @@ fn a_missing_api_key_file_says_which_file() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no-such-key.pem"), "{err}");
     assert!(!vipsetup::engine::state::default_path(&bp).exists());
+    assert!(!vipsetup::ops::simulate::state_path(&bp).exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

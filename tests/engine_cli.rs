@@ -137,22 +137,33 @@ fn a_replacement_needs_replace_and_says_why() {
 fn a_held_lock_stops_apply_until_force_unlocked() {
     let dir = tempfile::tempdir().unwrap();
     let bp = quickstart_in(dir.path(), |t| t);
-    let lock = dir.path().join("quickstart.yaml.state.json.lock");
+    // A simulated pair keeps its own state (and lock) apart from the real pair's.
+    let lock = dir.path().join("quickstart.yaml.sim-state.json.lock");
     std::fs::write(
         &lock,
-        r#"{"pid": 1, "host": "another-host", "command": "vipsetup apply", "since": 1}"#,
+        r#"{"pid": 1, "host": "another-host", "user": "bob", "command": "vipsetup apply", "since": 1}"#,
     )
     .unwrap();
     let o = run(&bp, &["apply", "--auto-approve"]);
-    assert_eq!(o.status.code(), Some(3), "locked has its own exit code");
-    assert!(text(&o).contains("pid 1 on another-host"), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(3), "locked: {}", text(&o));
+    assert!(
+        text(&o).contains("`vipsetup apply` run by bob on another-host (pid 1) since 19"),
+        "{}",
+        text(&o)
+    );
     assert!(text(&o).contains("vipsetup force-unlock"), "{}", text(&o));
     let o = Command::new(env!("CARGO_BIN_EXE_vipsetup"))
         .arg("force-unlock")
         .arg(&bp)
+        .arg("--simulate")
         .output()
         .unwrap();
-    assert!(o.status.success());
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("removed the lock held by `vipsetup apply` run by bob on another-host"),
+        "{}",
+        text(&o)
+    );
     assert!(!lock.exists());
     assert!(run(&bp, &["apply", "--auto-approve"]).status.success());
 }

@@ -33,6 +33,19 @@ pub struct Blueprint {
     pub tags: BTreeMap<String, String>,
     /// Problems that do not stop it from working (e.g. both nodes in one fault domain).
     pub warnings: Vec<Diagnostic>,
+    /// Where state and lock live: `None` = the local file next to the blueprint.
+    pub state: Option<RemoteState>,
+}
+
+/// The `state:` key: state and lock kept in an OCI Object Storage bucket, so every machine that
+/// manages the pair shares one state and one lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteState {
+    pub bucket: String,
+    /// `None` = looked up with GetNamespace.
+    pub namespace: Option<String>,
+    /// Put before the object names (`<prefix><pair>.json`); may be empty.
+    pub prefix: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

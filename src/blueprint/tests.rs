@@ -465,6 +465,66 @@ fn private_key_files_are_refused() {
 }
 
 #[test]
+fn the_state_key_names_a_bucket_and_optionally_namespace_and_prefix() {
+    let bp = parse_at(&base()).unwrap();
+    assert_eq!(bp.state, None, "local state without `state:`");
+    let src = format!("{}state:\n  bucket: vipsetup-state\n", base());
+    let bp = parse_at(&src).unwrap();
+    assert_eq!(
+        bp.state,
+        Some(RemoteState {
+            bucket: "vipsetup-state".into(),
+            namespace: None,
+            prefix: String::new()
+        })
+    );
+    let src = format!(
+        "{}state:\n  bucket: b\n  namespace: axaxnpcrorw5\n  prefix: pairs/\n",
+        base()
+    );
+    let st = parse_at(&src).unwrap().state.unwrap();
+    assert_eq!(
+        (st.namespace.as_deref(), st.prefix.as_str()),
+        (Some("axaxnpcrorw5"), "pairs/")
+    );
+    let line = base().lines().count() + 2;
+    for (state, field, message) in [
+        (
+            "  prefix: p/\n",
+            "state.bucket",
+            "missing required key `bucket`",
+        ),
+        (
+            "  bucket: my bucket\n",
+            "state.bucket",
+            "is not a bucket name Object Storage accepts",
+        ),
+        (
+            "  bucket: b\n  namespace: MyNS\n",
+            "state.namespace",
+            "is not an Object Storage namespace",
+        ),
+        (
+            "  bucket: b\n  prefix: /abs/\n",
+            "state.prefix",
+            "cannot start an object name",
+        ),
+        (
+            "  bucket: b\n  buckett: c\n",
+            "state.buckett",
+            "unknown key",
+        ),
+    ] {
+        let errs = errors(&format!("{}state:\n{state}", base()));
+        assert!(
+            errs.iter()
+                .any(|(l, _, f, m)| f == field && m.contains(message) && *l >= line - 1),
+            "{state:?}: {errs:?}"
+        );
+    }
+}
+
+#[test]
 fn both_nodes_in_one_fault_domain_is_a_warning_not_an_error() {
     let src = edit(
         &base(),

@@ -10,6 +10,7 @@ pub mod plan;
 pub mod progress;
 pub mod render;
 pub mod simulator;
+pub mod state;
 pub mod status;
 pub mod target_args;
 pub mod validate;

@@ -1,6 +1,7 @@
 //! Flags shared by plan, apply, destroy and status.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
@@ -29,6 +30,47 @@ pub struct TargetArgs {
     /// Send every OCI request to this base URL (e.g. a standalone simulator) instead of OCI
     #[arg(long, env = "VIPSETUP_OCI_ENDPOINT", value_name = "URL")]
     pub endpoint: Option<String>,
+    /// Wait up to this long for another run's lock on the pair (e.g. 30s, 5m, 1h) [default: 0,
+    /// fail at once naming the holder]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
+    pub lock_timeout: Duration,
+}
+
+/// `90`, `90s`, `5m`, `1h`, `1h30m`: a duration as people write it.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("`{s}` is not a duration; write e.g. 30s, 5m or 1h");
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(n) = t.parse::<u64>() {
+        return Ok(Duration::from_secs(n));
+    }
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num.parse().map_err(|_| bad())?;
+        num.clear();
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        total = n
+            .checked_mul(unit)
+            .and_then(|x| total.checked_add(x))
+            .ok_or_else(bad)?;
+    }
+    if !num.is_empty() {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
 }
 
 impl TargetArgs {
@@ -58,6 +100,7 @@ impl TargetArgs {
             config_file: self.config_file.clone(),
             auth: self.auth.clone(),
             endpoint: self.endpoint.clone(),
+            lock_timeout: self.lock_timeout,
         }
     }
 }
@@ -68,4 +111,20 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .worker_threads(2)
         .enable_all()
         .build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_as_people_write_them() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        for bad in ["", "5x", "m", "5m3", "-1s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -5,13 +5,13 @@
 
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::backend::StateSink;
 use super::cloud::{
     Cloud, CloudError, DynamicGroupSpec, InstanceSpec, InstanceUpdate, NsgSpec, PolicySpec,
     PrivateIpSpec,
@@ -118,7 +118,9 @@ pub struct Executor<'a> {
     desired: Option<&'a Desired>,
     plan: &'a Plan,
     state: Mutex<State>,
-    state_path: PathBuf,
+    sink: &'a dyn StateSink,
+    /// Saves take turns, so they reach the backend in the order the state changed.
+    save_turn: tokio::sync::Mutex<()>,
     progress: &'a dyn Progress,
     opts: ExecOptions,
     events: watch::Sender<Progressed>,
@@ -133,7 +135,7 @@ impl<'a> Executor<'a> {
         desired: Option<&'a Desired>,
         plan: &'a Plan,
         state: State,
-        state_path: PathBuf,
+        sink: &'a dyn StateSink,
         progress: &'a dyn Progress,
         opts: ExecOptions,
     ) -> Executor<'a> {
@@ -142,7 +144,8 @@ impl<'a> Executor<'a> {
             desired,
             plan,
             state: Mutex::new(state),
-            state_path,
+            sink,
+            save_turn: tokio::sync::Mutex::new(()),
             progress,
             opts,
             events: watch::channel(Progressed::default()).0,
@@ -234,11 +237,16 @@ impl<'a> Executor<'a> {
         });
     }
 
-    /// Changes the state and saves it at once, under the lock, so saves never interleave.
-    fn record(&self, f: impl FnOnce(&mut State)) -> Result<(), StateError> {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut s);
-        s.save(&self.state_path)
+    /// Changes the state and saves it at once; saves take turns so they never interleave.
+    async fn record(&self, f: impl FnOnce(&mut State)) -> Result<(), StateError> {
+        let _turn = self.save_turn.lock().await;
+        let snapshot = {
+            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut s);
+            s.serial += 1;
+            s.clone()
+        };
+        self.sink.save(&snapshot).await
     }
 
     fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
@@ -286,7 +294,7 @@ impl<'a> Executor<'a> {
         let token = self.read(|s| token_for(s, r));
         match create(token).await {
             Err(e) if is_invalidated_token(&e) => {
-                self.record(|s| s.invalidate_token(r))?;
+                self.record(|s| s.invalidate_token(r)).await?;
                 let token = self.read(|s| token_for(s, r));
                 Ok(create(token).await?)
             }
@@ -374,7 +382,7 @@ impl<'a> Executor<'a> {
                     let id = self.id_of(r)?;
                     self.cloud.delete_dynamic_group(&id).await?;
                     self.iam_wrote();
-                    self.record(|s| s.retire(r))?;
+                    self.record(|s| s.retire(r)).await?;
                 }
                 self.put_dynamic_group(action == Action::Update).await
             }
@@ -383,7 +391,7 @@ impl<'a> Executor<'a> {
                     let id = self.id_of(r)?;
                     self.cloud.delete_policy(&id).await?;
                     self.iam_wrote();
-                    self.record(|s| s.retire(r))?;
+                    self.record(|s| s.retire(r)).await?;
                 }
                 self.put_policy(action == Action::Update).await
             }
@@ -392,7 +400,7 @@ impl<'a> Executor<'a> {
                 if let Some(old) = self.read(|s| s.id(r).map(str::to_string)) {
                     self.progress.status(r, "deleting the old address");
                     self.cloud.delete_private_ip(&old).await?;
-                    self.record(|s| s.retire(r))?;
+                    self.record(|s| s.retire(r)).await?;
                 }
                 self.create_vip().await
             }
@@ -403,7 +411,7 @@ impl<'a> Executor<'a> {
     async fn create_nsg(&self) -> Result<(), StepError> {
         let d = self.desired();
         let r = Resource::Nsg;
-        self.record(|s| s.retire(r))?;
+        self.record(|s| s.retire(r)).await?;
         let spec = NsgSpec {
             compartment_id: d.compartment_id.clone(),
             vcn_id: d.vcn_id.clone(),
@@ -417,7 +425,7 @@ impl<'a> Executor<'a> {
                 self.cloud.create_nsg(spec, &token).await
             })
             .await?;
-        self.record(|s| s.entry(r).id = Some(id.clone()))?;
+        self.record(|s| s.entry(r).id = Some(id.clone())).await?;
         self.ensure_nsg_rules().await
     }
 
@@ -590,7 +598,7 @@ impl<'a> Executor<'a> {
         self.progress.status(r, "terminating the old instance");
         self.cloud.terminate_instance(&id).await?;
         self.wait_terminated(r, &id).await?;
-        self.record(|s| s.retire(r))?;
+        self.record(|s| s.retire(r)).await?;
         Ok(())
     }
 
@@ -632,7 +640,7 @@ impl<'a> Executor<'a> {
         let i = r.node_index().expect("a node");
         // A recorded instance that is gone gets a fresh token; an unrecorded one (killed right
         // after the launch request) re-sends the same token and OCI replays that launch.
-        self.record(|s| s.retire(r))?;
+        self.record(|s| s.retire(r)).await?;
         let spec = InstanceSpec {
             compartment_id: d.compartment_id.clone(),
             subnet_id: d.subnet_id.clone(),
@@ -652,7 +660,8 @@ impl<'a> Executor<'a> {
             let e = s.entry(r);
             e.id = Some(id.clone());
             e.name = Some(d.nodes[i].name.clone());
-        })?;
+        })
+        .await?;
         self.reach(r, Milestone::Launched);
         self.await_node(r, &id).await
     }
@@ -669,7 +678,7 @@ impl<'a> Executor<'a> {
             async move {
                 if !vnic_known.load(Ordering::SeqCst) {
                     if let Some(v) = self.cloud.primary_vnic(&d.compartment_id, &id).await? {
-                        self.record(|s| s.entry(r).vnic_id = Some(v.id.clone()))?;
+                        self.record(|s| s.entry(r).vnic_id = Some(v.id.clone())).await?;
                         self.reach(r, Milestone::VnicReady);
                         vnic_known.store(true, Ordering::SeqCst);
                     }
@@ -805,7 +814,7 @@ impl<'a> Executor<'a> {
                 .await?;
             id
         } else {
-            self.record(|s| s.retire(r))?;
+            self.record(|s| s.retire(r)).await?;
             self.progress.status(r, "creating");
             let token = self.read(|s| token_for(s, r));
             let id = match self
@@ -813,7 +822,7 @@ impl<'a> Executor<'a> {
                 .await
             {
                 Err(StepError::Cloud(e)) if is_invalidated_token(&e) => {
-                    self.record(|s| s.invalidate_token(r))?;
+                    self.record(|s| s.invalidate_token(r)).await?;
                     let token = self.read(|s| token_for(s, r));
                     self.iam_call(r, operation, &needs, || create(token.clone()))
                         .await?
@@ -824,7 +833,8 @@ impl<'a> Executor<'a> {
                 let e = s.entry(r);
                 e.id = Some(id.clone());
                 e.name = Some(name.to_string());
-            })?;
+            })
+            .await?;
             id
         };
         self.poll(r, "ACTIVE", || async {
@@ -850,10 +860,10 @@ impl<'a> Executor<'a> {
         // The agent may have made it already (it re-creates the VIP when it takes over and
         // finds none): adopt that one rather than fail on an address in use.
         if let Some(found) = self.adoptable_vip().await? {
-            self.record(|s| s.entry(r).id = Some(found))?;
+            self.record(|s| s.entry(r).id = Some(found)).await?;
             return Ok(());
         }
-        self.record(|s| s.retire(r))?;
+        self.record(|s| s.retire(r)).await?;
         let spec = PrivateIpSpec {
             vnic_id,
             ip_address: d.vip,
@@ -868,7 +878,7 @@ impl<'a> Executor<'a> {
                 self.cloud.create_private_ip(spec, &token).await
             })
             .await?;
-        self.record(|s| s.entry(r).id = Some(id))?;
+        self.record(|s| s.entry(r).id = Some(id)).await?;
         Ok(())
     }
 
@@ -955,7 +965,7 @@ impl<'a> Executor<'a> {
                 .await?;
             }
         }
-        self.record(|s| s.retire(r))?;
+        self.record(|s| s.retire(r)).await?;
         Ok(())
     }
 }

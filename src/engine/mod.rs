@@ -4,10 +4,12 @@
 //! `engine::oci_cloud` adapts the OCI client to `Cloud`.
 
 pub mod addresses;
+pub mod backend;
 pub mod cloud;
 pub mod drift;
 pub mod egress;
 pub mod executor;
+pub mod host;
 pub mod iam;
 #[cfg(debug_assertions)]
 pub mod kill_after;

@@ -71,6 +71,13 @@ pub enum StateError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot read or write the state {place}: {source}")]
+    Remote {
+        place: String,
+        source: Box<crate::oci::OciError>,
+    },
+    #[error("the state {place} was changed by another run since this one read it, so this run's write was refused (nothing was lost); run the command again to work from the new state")]
+    Conflict { place: String },
 }
 
 impl State {
@@ -175,15 +182,26 @@ impl State {
         Ok(Some(state))
     }
 
-    /// Writes atomically with mode 0600: a reader (or a crash) sees the old file or the new one.
+    /// Bumps the serial and writes (see `write`).
     pub fn save(&mut self, path: &Path) -> Result<(), StateError> {
         self.serial += 1;
+        self.write(path)
+    }
+
+    /// The state as it is stored: pretty JSON and a final newline.
+    pub fn to_text(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("state serializes");
+        text.push('\n');
+        text
+    }
+
+    /// Writes atomically with mode 0600: a reader (or a crash) sees the old file or the new one.
+    pub fn write(&self, path: &Path) -> Result<(), StateError> {
         let err = |source| StateError::Write {
             path: path.to_path_buf(),
             source,
         };
-        let mut text = serde_json::to_string_pretty(self).expect("state serializes");
-        text.push('\n');
+        let text = self.to_text();
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())

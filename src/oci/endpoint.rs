@@ -11,6 +11,8 @@ pub enum Service {
     Core,
     /// The auth service (instance-principal federation).
     Auth,
+    /// Object Storage (remote state and lock).
+    ObjectStorage,
 }
 
 /// Realm key to second-level domain, from Oracle's region definitions (py regions_definitions.py).
@@ -183,6 +185,10 @@ impl Endpoints {
                     Service::Identity => format!("https://identity.{region}.oci.{domain}"),
                     Service::Core => format!("https://iaas.{region}.{domain}"),
                     Service::Auth => format!("https://auth.{region}.{domain}"),
+                    // py object_storage_client.py: "https://objectstorage.{region}.{secondLevelDomain}"
+                    Service::ObjectStorage => {
+                        format!("https://objectstorage.{region}.{domain}")
+                    }
                 }
             }
         }
@@ -203,6 +209,10 @@ mod tests {
         assert_eq!(
             e.base_url(Service::Core, "iad"),
             "https://iaas.us-ashburn-1.oraclecloud.com"
+        );
+        assert_eq!(
+            e.base_url(Service::ObjectStorage, "phx"),
+            "https://objectstorage.us-phoenix-1.oraclecloud.com"
         );
         assert_eq!(
             e.base_url(Service::Auth, "NRT"),

@@ -94,6 +94,10 @@ pub fn hint(status: u16, code: &str, message: &str) -> Option<&'static str> {
         (409, "InvalidatedRetryToken") => {
             "the retry token was already used for a different request; retry with a new token"
         }
+        // An address clash is not a name clash: the address is taken in the subnet.
+        (409, _) if message.contains("address") || message.contains("IP") => {
+            "the address is already in use in the subnet; pick another private_ip (or leave it out to pick a free one), or free the address"
+        }
         (409, _) => {
             "a resource with this name may already exist; choose another name or adopt the existing resource"
         }
@@ -280,6 +284,19 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with("ListVnics failed with HTTP 502: <html>"));
+    }
+
+    #[test]
+    fn an_address_clash_says_so_not_the_name_clash_hint() {
+        let h = hint(
+            409,
+            "Conflict",
+            "Private IP address 10.0.0.5 is already assigned in subnet ocid1.subnet.oc1..s",
+        )
+        .unwrap();
+        assert!(h.starts_with("the address is already in use"), "{h}");
+        let h = hint(409, "PolicyAlreadyExists", "Policy 'p' already exists").unwrap();
+        assert!(h.contains("name may already exist"), "{h}");
     }
 
     #[test]

@@ -42,23 +42,47 @@ pub struct ApiRequest {
     pub body: Option<Vec<u8>>,
     pub retry_token: Option<String>,
     pub if_match: Option<String>,
+    /// `if-none-match` (Object Storage: `*` = only if the object does not exist yet).
+    pub if_none_match: Option<String>,
+    /// The body's media type (JSON unless an object upload says otherwise).
+    pub content_type: &'static str,
+    /// The body is left out of the signature (Object Storage PutObject, as the SDKs do).
+    pub body_unsigned: bool,
     /// IAM writes: must go to the tenancy's home region.
     pub home_region: bool,
 }
 
 impl ApiRequest {
     fn new(operation: &'static str, service: Service, method: &'static str, path: String) -> Self {
+        Self::unversioned(operation, service, method, format!("{API_VERSION}{path}"))
+    }
+
+    /// A request whose path carries no API version (Object Storage: `/n/{namespace}/...`).
+    pub fn unversioned(
+        operation: &'static str,
+        service: Service,
+        method: &'static str,
+        path: String,
+    ) -> Self {
         ApiRequest {
             operation,
             service,
             method,
-            path: format!("{API_VERSION}{path}"),
+            path,
             query: Vec::new(),
             body: None,
             retry_token: None,
             if_match: None,
+            if_none_match: None,
+            content_type: "application/json",
+            body_unsigned: false,
             home_region: false,
         }
+    }
+
+    pub fn if_none_match(mut self, value: Option<&str>) -> Self {
+        self.if_none_match = value.map(str::to_string);
+        self
     }
 
     pub fn get(operation: &'static str, service: Service, path: String) -> Self {
@@ -229,7 +253,7 @@ pub fn build_http_request(
     key_id: &str,
     key: &PrivateKey,
 ) -> Result<HttpRequest, KeyError> {
-    let content_type = "application/json";
+    let content_type = req.content_type;
     let body = if signer::has_body(req.method) {
         Some(req.body.clone().unwrap_or_default())
     } else {
@@ -242,8 +266,16 @@ pub fn build_http_request(
         content_type,
         body: body.as_deref(),
     };
-    let signed = signer::sign(&parts, HeaderSet::Api, key_id, key)?;
+    let set = if req.body_unsigned {
+        HeaderSet::BodyUnsigned
+    } else {
+        HeaderSet::Api
+    };
+    let signed = signer::sign(&parts, set, key_id, key)?;
     let mut headers = signed.headers;
+    if req.body_unsigned && body.is_some() {
+        headers.push(("content-type".into(), content_type.to_string()));
+    }
     headers.push(("accept".into(), "application/json".into()));
     headers.push(("opc-request-id".into(), opc_request_id.to_string()));
     headers.push((
@@ -255,6 +287,9 @@ pub fn build_http_request(
     }
     if let Some(e) = &req.if_match {
         headers.push(("if-match".into(), e.clone()));
+    }
+    if let Some(e) = &req.if_none_match {
+        headers.push(("if-none-match".into(), e.clone()));
     }
     Ok(HttpRequest {
         method: req.method.to_string(),

@@ -23,6 +23,9 @@ pub enum HeaderSet {
     Api,
     /// The instance-principal federation call (`POST /v1/x509`), which leaves `host` out.
     Federation,
+    /// `date (request-target) host` even on a PUT: Object Storage PutObject, whose body the
+    /// SDKs do not sign (py `enforce_content_headers=False`, go `RequestSignerExcludeBody`).
+    BodyUnsigned,
 }
 
 /// The parts of a request the signature covers. `url` must be the URL exactly as it will be
@@ -126,10 +129,10 @@ pub fn signing_string(parts: &RequestParts<'_>, set: HeaderSet) -> SigningString
             request_target(parts.method, parts.url),
         ),
     ];
-    if set == HeaderSet::Api {
+    if set != HeaderSet::Federation {
         headers.push(("host".to_string(), host_header(parts.url)));
     }
-    if has_body(parts.method) {
+    if has_body(parts.method) && set != HeaderSet::BodyUnsigned {
         let body = parts.body.unwrap_or_default();
         headers.push(("content-length".to_string(), body.len().to_string()));
         headers.push(("content-type".to_string(), parts.content_type.to_string()));
@@ -256,6 +259,21 @@ mod tests {
             "{s}"
         );
         assert_eq!(body_sha256(b""), EMPTY_BODY_SHA256);
+    }
+
+    #[test]
+    fn object_put_signs_date_target_and_host_only_as_the_sdks_do() {
+        // py put_object(... enforce_content_headers=False); go RequestSignerExcludeBody.
+        let u = url("https://objectstorage.us-ashburn-1.oraclecloud.com/n/ns/b/b/o/x.json");
+        let parts = RequestParts {
+            method: "PUT",
+            url: &u,
+            date: "d",
+            content_type: "application/json",
+            body: Some(b"{}"),
+        };
+        let s = signing_string(&parts, HeaderSet::BodyUnsigned);
+        assert_eq!(s.header_names(), "date (request-target) host");
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub async fn apply(
     progress: &dyn Progress,
 ) -> Result<Outcome, OpsError> {
     let t = open(&opts.target).await?;
-    let sess = t.session(opts.target.state_path());
+    let sess = t.session_for(&opts.target).await?;
     let replace = sess.node_indexes(&opts.replace)?;
     let dir = opts
         .user_data_dir

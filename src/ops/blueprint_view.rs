@@ -100,7 +100,8 @@ mod tests {
             cloud: &cloud,
             tenancy_id: "ocid1.tenancy.oc1..t".into(),
             spec,
-            state_path: dir.path().join("s.json"),
+            backend: crate::engine::backend::Backend::local(dir.path().join("s.json")),
+            lock_timeout: Duration::ZERO,
             render: render.as_ref(),
             exec: ExecOptions {
                 poll_interval: Duration::from_secs(1),

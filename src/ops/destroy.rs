@@ -13,6 +13,6 @@ pub async fn destroy(
     progress: &dyn Progress,
 ) -> Result<Outcome, OpsError> {
     let t = open(opts).await?;
-    let sess = t.session(opts.state_path());
+    let sess = t.session_for(opts).await?;
     sess.destroy(confirm, progress).await
 }

@@ -6,5 +6,6 @@ pub mod destroy;
 pub mod pair;
 pub mod plan;
 pub mod simulate;
+pub mod state_admin;
 pub mod status;
 pub mod target;

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::engine::addresses::Cidr;
+use crate::engine::backend::{with_lock, Backend};
 use crate::engine::egress;
 use crate::engine::executor::{ExecError, ExecOptions, Executor};
-use crate::engine::lock::{Lock, LockError};
+use crate::engine::lock::LockError;
 use crate::engine::model::{Desired, Observed};
 use crate::engine::observe::{observe, ObserveError, Scope};
 use crate::engine::plan::{destroy_plan, diff, Plan, PlanError};
@@ -47,7 +48,10 @@ pub struct Session<'a> {
     pub cloud: &'a dyn Cloud,
     pub tenancy_id: String,
     pub spec: PairSpec,
-    pub state_path: PathBuf,
+    /// Where the state and the lock live.
+    pub backend: Backend,
+    /// How long apply and destroy wait for another run's lock (`--lock-timeout`).
+    pub lock_timeout: std::time::Duration,
     pub render: &'a Renderer<'a>,
     pub exec: ExecOptions,
 }
@@ -94,6 +98,8 @@ pub enum OpsError {
     Exec(#[from] ExecError),
     #[error(transparent)]
     Open(#[from] super::target::OpenError),
+    #[error(transparent)]
+    Migrate(super::state_admin::MigrateError),
 }
 
 /// Everything known before anything changes.
@@ -128,14 +134,17 @@ impl Session<'_> {
             .collect()
     }
 
-    fn load_state(&self) -> Result<State, OpsError> {
-        Ok(State::load(&self.state_path, &self.spec.pair)?
+    async fn load_state(&self) -> Result<State, OpsError> {
+        Ok(self
+            .backend
+            .load(&self.spec.pair)
+            .await?
             .unwrap_or_else(|| State::new(&self.spec.pair)))
     }
 
     /// Reads state and the cloud, renders, and plans. Changes nothing (state is not saved).
     pub async fn prepare(&self, replace: &[usize]) -> Result<Prepared, OpsError> {
-        let mut state = self.load_state()?;
+        let mut state = self.load_state().await?;
         let lookups = resolve::look_up(self.cloud, &self.tenancy_id, &self.spec).await?;
         let scope = resolve::scope(&self.spec, &lookups);
         let observed = observe(self.cloud, &scope, &mut state).await?;
@@ -191,7 +200,22 @@ impl Session<'_> {
         progress: &dyn Progress,
         user_data_dir: &Path,
     ) -> Result<Outcome, OpsError> {
-        let _lock = Lock::acquire(&self.state_path, "vipsetup apply")?;
+        with_lock(
+            &self.backend,
+            "vipsetup apply",
+            self.lock_timeout,
+            self.apply_locked(replace, confirm, progress, user_data_dir),
+        )
+        .await
+    }
+
+    async fn apply_locked(
+        &self,
+        replace: &[usize],
+        confirm: &(dyn Fn(&Plan) -> bool + Sync),
+        progress: &dyn Progress,
+        user_data_dir: &Path,
+    ) -> Result<Outcome, OpsError> {
         let p = self.prepare(replace).await?;
         let unconfirmed: Vec<usize> = p
             .plan
@@ -223,14 +247,14 @@ impl Session<'_> {
         let mut state = p.state;
         // Picked addresses are remembered before any launch, so a resumed apply renders the same.
         state.node_ips = Some([p.desired.nodes[0].private_ip, p.desired.nodes[1].private_ip]);
-        state.save(&self.state_path)?;
+        self.backend.save(&mut state).await?;
         let state = if p.plan.has_changes() {
             let ex = Executor::new(
                 self.cloud,
                 Some(&p.desired),
                 &p.plan,
                 state,
-                self.state_path.clone(),
+                self.backend.sink(),
                 progress,
                 self.exec.clone(),
             );
@@ -251,7 +275,7 @@ impl Session<'_> {
     /// State and the live pair, without the lookups and rendering only apply needs (so
     /// destroy and status work even when, say, the image is no longer available).
     pub async fn observe(&self) -> Result<(State, Scope, Observed, Labels), OpsError> {
-        let mut state = self.load_state()?;
+        let mut state = self.load_state().await?;
         let subnet = self
             .cloud
             .get_subnet(&self.spec.subnet_id)
@@ -293,26 +317,45 @@ impl Session<'_> {
         confirm: &(dyn Fn(&Plan) -> bool + Sync),
         progress: &dyn Progress,
     ) -> Result<Outcome, OpsError> {
-        let _lock = Lock::acquire(&self.state_path, "vipsetup destroy")?;
+        with_lock(
+            &self.backend,
+            "vipsetup destroy",
+            self.lock_timeout,
+            self.destroy_locked(confirm, progress),
+        )
+        .await
+    }
+
+    async fn destroy_locked(
+        &self,
+        confirm: &(dyn Fn(&Plan) -> bool + Sync),
+        progress: &dyn Progress,
+    ) -> Result<Outcome, OpsError> {
         let (state, scope, observed, labels) = self.observe().await?;
         let plan = destroy_plan(&observed);
         if plan.has_changes() && !confirm(&plan) {
             return Err(OpsError::Cancelled { verb: "destroy" });
         }
         let mut state = state;
-        state.save(&self.state_path)?;
+        self.backend.save(&mut state).await?;
         let ex = Executor::new(
             self.cloud,
             None,
             &plan,
             state,
-            self.state_path.clone(),
+            self.backend.sink(),
             progress,
             self.exec.clone(),
         );
         let (mut state, result) = ex.run().await;
         result?;
         let observed = observe(self.cloud, &scope, &mut state).await?;
+        if state.recorded().is_empty() && state.node_ips.is_some() {
+            // Addresses picked for a pair that is gone are free again: a later apply picks
+            // anew instead of reusing ones another machine may have taken since.
+            state.node_ips = None;
+            self.backend.save(&mut state).await?;
+        }
         Ok(Outcome {
             report: Report::build(&labels, &observed, &state, None),
             plan,
@@ -395,7 +438,8 @@ mod tests {
             cloud: &cloud,
             tenancy_id: "ocid1.tenancy.oc1..t".into(),
             spec: spec(),
-            state_path: dir.path().join("bp.yaml.state.json"),
+            backend: Backend::local(dir.path().join("bp.yaml.state.json")),
+            lock_timeout: Duration::ZERO,
             render: &render,
             exec: ExecOptions {
                 poll_interval: Duration::from_secs(1),

@@ -14,7 +14,7 @@ pub struct PlanOptions {
 
 pub async fn plan(opts: &PlanOptions) -> Result<Plan, OpsError> {
     let t = open(&opts.target).await?;
-    let sess = t.session(opts.target.state_path());
+    let sess = t.session_for(&opts.target).await?;
     if opts.destroy {
         return sess.destroy_plan().await;
     }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::blueprint::Blueprint;
+use crate::simulator::object_storage;
 use crate::simulator::{
     SeedSpec, Seeded, SimConfig, SimError, SimHandle, Simulator, World, WorldError,
 };
@@ -35,6 +36,12 @@ pub enum SimulateError {
 /// Where the simulated world of a blueprint is kept.
 pub fn world_path(blueprint: &Path) -> PathBuf {
     sibling(blueprint, ".sim-world.json")
+}
+
+/// The state of a simulated pair: apart from a real pair's `<blueprint>.state.json`, so a
+/// `--simulate` run never reads or overwrites it.
+pub fn state_path(blueprint: &Path) -> PathBuf {
+    sibling(blueprint, ".sim-state.json")
 }
 
 /// The seeded user (API key) of a blueprint's simulated world.
@@ -86,6 +93,7 @@ pub async fn start(
         })?;
         (world, seeded)
     };
+    let (world, seeded) = with_state_bucket(world, seeded, bp, &wpath)?;
     let config = SimConfig {
         provisioning_delay_ms: delay_ms("VIPSETUP_SIM_PROVISIONING_MS", 4000),
         terminating_delay_ms: delay_ms("VIPSETUP_SIM_TERMINATING_MS", 2000),
@@ -94,6 +102,37 @@ pub async fn start(
     };
     let handle = Simulator::start(config, world).await?;
     Ok((handle, seeded))
+}
+
+/// A blueprint with a `state:` key finds its bucket (in the pair's compartment and home region)
+/// and namespace in the simulated world, as it would in a tenancy set up for it.
+fn with_state_bucket(
+    mut world: World,
+    seeded: Seeded,
+    bp: &Blueprint,
+    wpath: &Path,
+) -> Result<(World, Seeded), SimulateError> {
+    let Some(st) = &bp.state else {
+        return Ok((world, seeded));
+    };
+    let mut changed = false;
+    if let Some(ns) = &st.namespace {
+        if world.object_storage_namespace.is_empty() {
+            world.object_storage_namespace = ns.clone();
+            changed = true;
+        }
+    }
+    let home = world.home_region.clone();
+    changed |= object_storage::ensure_bucket(
+        &mut world,
+        &st.bucket,
+        &bp.oci.compartment.to_string(),
+        &home,
+    );
+    if changed {
+        world.save(wpath)?;
+    }
+    Ok((world, seeded))
 }
 
 /// A world whose home region, compartment and subnet are the ones the blueprint names, with the

@@ -7,6 +7,6 @@ use super::target::{open, TargetOptions};
 
 pub async fn status(opts: &TargetOptions) -> Result<Report, OpsError> {
     let t = open(opts).await?;
-    let sess = t.session(opts.state_path());
+    let sess = t.session_for(opts).await?;
     sess.status().await
 }

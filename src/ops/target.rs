@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::blueprint::Blueprint;
+use crate::blueprint::{Blueprint, RemoteState};
+use crate::engine::backend::{Backend, ObjectStorageBackend};
 use crate::engine::executor::ExecOptions;
 use crate::engine::oci_cloud::OciCloud;
 use crate::engine::resolve::PairSpec;
@@ -31,13 +32,19 @@ pub struct TargetOptions {
     pub config_file: Option<PathBuf>,
     pub auth: Option<String>,
     pub endpoint: Option<String>,
+    /// How long to wait for another run's lock (`--lock-timeout`; zero = do not wait).
+    pub lock_timeout: Duration,
 }
 
 impl TargetOptions {
+    /// The local state file: `--state`, else next to the blueprint. A simulated pair keeps its
+    /// own (`<blueprint>.sim-state.json`), so `--simulate` never reads or writes a real pair's.
     pub fn state_path(&self) -> PathBuf {
-        self.state
-            .clone()
-            .unwrap_or_else(|| state::default_path(&self.blueprint))
+        match &self.state {
+            Some(p) => p.clone(),
+            None if self.simulate => simulate::state_path(&self.blueprint),
+            None => state::default_path(&self.blueprint),
+        }
     }
 }
 
@@ -53,6 +60,10 @@ pub struct Target {
     pub exec: ExecOptions,
     /// Keeps an in-process simulator alive for as long as the target is.
     pub keep_alive: Option<Box<dyn std::any::Any + Send>>,
+    /// The blueprint's `state:` key (state and lock in Object Storage), if any.
+    pub remote_state: Option<RemoteState>,
+    /// The client the Object Storage backend uses (the same credentials as every other call).
+    pub client: Client,
 }
 
 /// Poll interval override for tests and benchmarks (`VIPSETUP_POLL_MS`).
@@ -102,6 +113,10 @@ pub enum OpenError {
     Key(#[from] KeyError),
     #[error(transparent)]
     Simulate(#[from] simulate::SimulateError),
+    #[error("the blueprint keeps the pair's state in Object Storage (`state:`), and --state names a local file; drop --state (use `vipsetup state pull` to move the state to a local file)")]
+    TwoStates,
+    #[error("cannot reach the pair's remote state: {0}")]
+    RemoteState(Box<OciError>),
 }
 
 pub async fn open(opts: &TargetOptions) -> Result<Target, OpenError> {
@@ -128,13 +143,18 @@ pub async fn open(opts: &TargetOptions) -> Result<Target, OpenError> {
     }
     let tenancy_id = client.tenancy_id().to_string();
     let region = client.region().to_string();
+    let remote_state = bp.state.clone();
     Ok(Target {
         spec,
         render: blueprint_view::renderer(bp, region, AgentSettings::default()),
-        cloud: with_kill_hook(Box::new(OciCloud { client })),
+        cloud: with_kill_hook(Box::new(OciCloud {
+            client: client.clone(),
+        })),
         tenancy_id,
         exec: exec_options(),
         keep_alive: None,
+        remote_state,
+        client,
     })
 }
 
@@ -181,26 +201,56 @@ pub fn simulated(
         .region(Some(&seeded.home_region))
         .retry_policy(retry)
         .build()?;
+    let remote_state = bp.state.clone();
     Ok(Target {
         spec,
         render: blueprint_view::renderer(bp, seeded.home_region.clone(), AgentSettings::default()),
-        cloud: with_kill_hook(Box::new(OciCloud { client })),
+        cloud: with_kill_hook(Box::new(OciCloud {
+            client: client.clone(),
+        })),
         tenancy_id: seeded.tenancy_id.clone(),
         exec: exec_options(),
         keep_alive: None,
+        remote_state,
+        client,
     })
 }
 
 impl Target {
-    /// The session for this pair with its state at `state_path`.
+    /// The session for this pair with its state in a local file at `state_path`.
     pub fn session(&self, state_path: PathBuf) -> Session<'_> {
+        self.session_with(Backend::local(state_path), Duration::ZERO)
+    }
+
+    /// The session with its state and lock in `backend`.
+    pub fn session_with(&self, backend: Backend, lock_timeout: Duration) -> Session<'_> {
         Session {
             cloud: self.cloud.as_ref(),
             tenancy_id: self.tenancy_id.clone(),
             spec: self.spec.clone(),
-            state_path,
+            backend,
+            lock_timeout,
             render: self.render.as_ref(),
             exec: self.exec.clone(),
         }
+    }
+
+    /// The backend the blueprint and flags choose: Object Storage when the blueprint has a
+    /// `state:` key (then `--state` is refused: one pair, one truth), else the local file.
+    pub async fn backend(&self, opts: &TargetOptions) -> Result<Backend, OpenError> {
+        match &self.remote_state {
+            Some(_) if opts.state.is_some() => Err(OpenError::TwoStates),
+            Some(cfg) => Ok(Backend::ObjectStorage(
+                ObjectStorageBackend::open(self.client.clone(), cfg, &self.spec.pair)
+                    .await
+                    .map_err(|e| OpenError::RemoteState(Box::new(e)))?,
+            )),
+            None => Ok(Backend::local(opts.state_path())),
+        }
+    }
+
+    /// The session the command line asks for (backend and lock timeout from `opts`).
+    pub async fn session_for(&self, opts: &TargetOptions) -> Result<Session<'_>, OpenError> {
+        Ok(self.session_with(self.backend(opts).await?, opts.lock_timeout))
     }
 }

@@ -184,6 +184,15 @@ const TABLE: &[(&str, Verb, &[&str])] = &[
         Verb::Manage,
         &["POLICY_CREATE", "POLICY_UPDATE", "POLICY_DELETE"],
     ),
+    // Object Storage (IAM policy reference, "Details for Object Storage and Archive Storage").
+    ("buckets", Verb::Inspect, &["BUCKET_INSPECT"]),
+    ("buckets", Verb::Read, &["BUCKET_READ"]),
+    ("buckets", Verb::Use, &["BUCKET_UPDATE"]),
+    ("buckets", Verb::Manage, &["BUCKET_CREATE", "BUCKET_DELETE"]),
+    ("objects", Verb::Inspect, &["OBJECT_INSPECT"]),
+    ("objects", Verb::Read, &["OBJECT_READ"]),
+    ("objects", Verb::Use, &["OBJECT_OVERWRITE"]),
+    ("objects", Verb::Manage, &["OBJECT_CREATE", "OBJECT_DELETE"]),
 ];
 
 /// Aggregate resource types and what they cover. instance-family also carries the VNIC
@@ -210,6 +219,7 @@ const FAMILIES: &[(&str, &[&str])] = &[
         "instance-family",
         &["instances", "instance-images", "vnic-attachments"],
     ),
+    ("object-family", &["buckets", "objects"]),
 ];
 
 /// Permissions an operation needs (core reference "Permissions Required for Each API Operation").
@@ -300,6 +310,15 @@ pub fn required_permissions(operation: &str) -> &'static [&'static str] {
         "GetServiceGateway" | "ListServiceGateways" => &["SERVICE_GATEWAY_READ"],
         "GetInternetGateway" | "ListInternetGateways" => &["INTERNET_GATEWAY_READ"],
         "GetDhcpOptions" | "ListDhcpOptions" => &["DHCP_READ"],
+        // Object Storage (its API reference, "Permissions Required for Each Operation").
+        // GetNamespace needs no permission; PutObject needs OBJECT_OVERWRITE too when the
+        // object exists (checked by the operation itself).
+        "GetNamespace" => &[],
+        "CreateBucket" => &["BUCKET_CREATE"],
+        "ListObjects" => &["OBJECT_INSPECT"],
+        "GetObject" | "HeadObject" => &["OBJECT_READ"],
+        "PutObject" => &["OBJECT_CREATE"],
+        "DeleteObject" => &["OBJECT_DELETE"],
         _ => &["SIMULATOR_UNKNOWN_OPERATION"],
     }
 }

@@ -37,6 +37,7 @@ pub mod sig;
 pub mod standalone;
 pub mod world;
 
+pub use api::object_storage;
 pub use world::{Cidr, Region, SeedSpec, Seeded, World, WorldError};
 
 use axum::body::Body;
@@ -650,6 +651,8 @@ pub(crate) struct Req {
     pub body: Vec<u8>,
     pub region: String,
     pub peer: SocketAddr,
+    /// the operation the path names (decides whether the body must be signed)
+    pub operation: &'static str,
 }
 
 impl Req {
@@ -676,11 +679,12 @@ impl Req {
             .header("authorization")
             .ok_or_else(|| ApiErr::unauthenticated("the request is not signed"))?;
         let params = sig::parse_authorization(auth).map_err(|e| ApiErr::unauthenticated(&e))?;
-        sig::check_request(
+        sig::check_request_body(
             &self.received(),
             &params,
             world::wall_ms() / 1000,
             host_required,
+            !object_storage::BODY_NOT_SIGNED.contains(&self.operation),
         )
         .map_err(|e| ApiErr::unauthenticated(&e))?;
         let key = sig::parse_key_id(&params.key_id).map_err(|e| ApiErr::unauthenticated(&e))?;
@@ -697,7 +701,7 @@ impl Req {
 fn region_from_host(host: &str) -> Option<String> {
     let mut labels = host.split('.');
     let service = labels.next()?;
-    if matches!(service, "identity" | "iaas" | "auth") {
+    if matches!(service, "identity" | "iaas" | "auth" | "objectstorage") {
         let r = labels.next()?;
         if r.contains('-') {
             return Some(r.to_string());
@@ -791,10 +795,13 @@ async fn dispatch(
         body,
         region: region.unwrap_or_default(),
         peer,
+        operation,
     };
     let mut drop_connection = false;
     let (resp, principal) = {
+        let _other_processes = world_file_lock(&shared);
         let mut g = lock(&shared);
+        g.reload_if_changed();
         let (resp, principal, fault_drop) = serve(&mut g, operation, &req);
         drop_connection = drop_connection || fault_drop;
         let entry = LogEntry {
@@ -822,6 +829,24 @@ async fn dispatch(
         std::panic::resume_unwind(Box::new("simulated dropped connection"));
     }
     to_http(resp, Some(&opc_request_id))
+}
+
+/// Serialises the requests of every simulator sharing one world file (two `--simulate` runs side
+/// by side each run their own): read the file, serve, write it back, as one step, so a
+/// conditional write (`if-none-match: *` on a lock object) is as atomic across processes as OCI
+/// makes it. Released when the returned file is dropped.
+fn world_file_lock(shared: &Shared) -> Option<std::fs::File> {
+    let path = lock(shared).config.world_file.clone()?;
+    let mut name = path.into_os_string();
+    name.push(".lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(name)
+        .ok()?;
+    f.lock().ok()?;
+    Some(f)
 }
 
 /// Authenticates, applies faults, runs the operation. Returns (response, principal label, drop).

@@ -141,6 +141,9 @@ pub struct World {
     /// can sign as the seeded user; `GET /_sim/seeded` answers with it
     #[serde(default)]
     pub seeded: Option<Seeded>,
+    /// the Object Storage namespace (empty: derived from the tenancy, see `object_storage`)
+    #[serde(default)]
+    pub object_storage_namespace: String,
 }
 
 impl std::fmt::Debug for World {

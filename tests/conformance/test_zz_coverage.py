@@ -14,6 +14,7 @@ ListFaultDomains ListShapes UpdateInstance InstanceAction UpdateVnic UpdateNetwo
 CreatePublicIp GetPublicIpByIpAddress DeletePublicIp
 GetRouteTable ListRouteTables GetNatGateway ListNatGateways GetServiceGateway ListServiceGateways
 GetInternetGateway ListInternetGateways GetDhcpOptions ListDhcpOptions ListServices GetService
+GetNamespace CreateBucket ListObjects GetObject HeadObject PutObject DeleteObject
 FederateX509 Imds
 """.split()
 

@@ -557,15 +557,8 @@ async fn apply(
     let mut state = state;
     let observed = observe(cloud, &d.scope(), &mut state).await.unwrap();
     let plan = diff(d, &observed, &state.recorded(), replace).unwrap();
-    let ex = Executor::new(
-        cloud,
-        Some(d),
-        &plan,
-        state,
-        path.to_path_buf(),
-        &Silent,
-        opts(),
-    );
+    let sink = crate::engine::backend::LocalBackend::new(path.to_path_buf());
+    let ex = Executor::new(cloud, Some(d), &plan, state, &sink, &Silent, opts());
     let (state, result) = ex.run().await;
     Run {
         state,
@@ -578,15 +571,8 @@ async fn destroy(cloud: &FakeCloud, d: &Desired, state: State, path: &std::path:
     let mut state = state;
     let observed = observe(cloud, &d.scope(), &mut state).await.unwrap();
     let plan = destroy_plan(&observed);
-    let ex = Executor::new(
-        cloud,
-        None,
-        &plan,
-        state,
-        path.to_path_buf(),
-        &Silent,
-        opts(),
-    );
+    let sink = crate::engine::backend::LocalBackend::new(path.to_path_buf());
+    let ex = Executor::new(cloud, None, &plan, state, &sink, &Silent, opts());
     let (state, result) = ex.run().await;
     Run {
         state,

@@ -3,6 +3,7 @@
 
 pub mod core;
 pub mod identity;
+pub mod object_storage;
 pub mod placement;
 pub mod routing;
 pub mod update;

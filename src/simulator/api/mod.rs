@@ -1,7 +1,8 @@
 //! The OCI operations: routing a path to an operation name, then running it against the world
 //! with OCI's validation, conflicts, etags, retry tokens, pagination and IAM checks.
 //!
-//! One file per service: [`identity`], [`core_compute`], [`core_network`], [`core_routing`] and
+//! One file per service: [`identity`], [`core_compute`], [`core_network`], [`core_routing`],
+//! [`object_storage`] and
 //! [`federation`] (the auth service) each own their paths and operations; [`context`] holds what every operation
 //! shares and [`authorize`] the IAM check for instance principals.
 
@@ -13,6 +14,7 @@ mod core_routing;
 pub(crate) mod federation;
 mod identity;
 mod in_place;
+pub mod object_storage;
 mod placement;
 mod public_ips;
 
@@ -36,6 +38,7 @@ pub(crate) fn operation_name(method: &str, path: &str) -> &'static str {
         .or_else(|| in_place::route(method, &segs))
         .or_else(|| public_ips::route(method, &segs))
         .or_else(|| core_routing::route(method, &segs))
+        .or_else(|| object_storage::route(method, &segs))
         .unwrap_or("Unknown")
 }
 
@@ -49,6 +52,7 @@ impl Ctx<'_> {
             .or_else(|| self.run_in_place())
             .or_else(|| self.run_public_ips())
             .or_else(|| self.run_core_routing())
+            .or_else(|| self.run_object_storage())
             .unwrap_or_else(|| Err(ApiErr::not_found()))
     }
 }
