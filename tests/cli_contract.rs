@@ -228,7 +228,8 @@ fn success_changes_and_locked_for_every_command() {
     assert_eq!(p["steps"].as_array().unwrap().len(), 6);
 
     // Locked: 3, from apply and destroy, and nothing changes.
-    let lock = d.join("quickstart.yaml.state.json.lock");
+    // `--simulate` keeps its own state, so its lock sits beside `<blueprint>.sim-state.json`.
+    let lock = d.join("quickstart.yaml.sim-state.json.lock");
     std::fs::write(
         &lock,
         r#"{"pid": 1, "host": "another-host", "command": "vipsetup apply", "since": 1}"#,
@@ -248,10 +249,12 @@ fn success_changes_and_locked_for_every_command() {
         );
         assert_eq!(j["done"], serde_json::json!([]), "{j}");
     }
-    let u = expect_success(d, &["force-unlock", "quickstart.yaml"]);
-    assert_eq!(u["removed"]["host"], "another-host", "{u}");
-    let u = expect_success(d, &["force-unlock", "quickstart.yaml"]);
-    assert_eq!(u["removed"], Value::Null, "{u}");
+    let u = expect_success(d, &with(&["force-unlock", "quickstart.yaml"]));
+    assert_eq!(u["removed"], true, "{u}");
+    assert_eq!(u["holder"]["host"], "another-host", "{u}");
+    let u = expect_success(d, &with(&["force-unlock", "quickstart.yaml"]));
+    assert_eq!(u["removed"], false, "{u}");
+    assert_eq!(u["holder"], Value::Null, "{u}");
 
     let a = expect_success(d, &with(&["apply", "quickstart.yaml", "--auto-approve"]));
     assert_eq!(a["report"]["vip_holder"], "instance1");
