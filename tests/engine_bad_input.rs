@@ -64,6 +64,7 @@ async fn a_vip_already_taken_fails_before_any_change() {
     let prep = sess.prepare(&[]).await.unwrap();
     let other = DesiredNode {
         name: "squatter".into(),
+        hostname_label: Some("squatter".into()),
         private_ip: "172.16.2.10".parse().unwrap(),
         ..prep.desired.nodes[0].clone()
     };

@@ -333,3 +333,143 @@ async fn iam_propagation_lag_is_waited_out() {
     assert_eq!(p.sim.count("CreatePolicy"), 3);
     assert_eq!(counts(&p.world(), VIP), (2, 1, 1, 1, 1));
 }
+
+/// OCI refuses a hostnameLabel in a subnet without a DNS label ("Invalid VNIC creation
+/// parameters", terraform-provider-oci#460): apply sends none there and the pair comes up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subnet_without_a_dns_label_gets_nodes_without_hostnames() {
+    let p = pair_setup(
+        |t| t,
+        vipsetup::oci::RetryPolicy::default(),
+        |w, _| {
+            let ids: Vec<String> = w
+                .all(world::SUBNET)
+                .filter_map(|d| d.get("id")?.as_str().map(String::from))
+                .collect();
+            for id in ids {
+                w.get_mut(world::SUBNET, &id)
+                    .unwrap()
+                    .insert("dnsLabel".into(), Value::Null);
+            }
+        },
+    )
+    .await;
+    p.session()
+        .apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    let vnics = p.live(world::VNIC);
+    assert_eq!(vnics.len(), 2);
+    assert!(
+        vnics.iter().all(|v| v["hostnameLabel"].is_null()),
+        "{vnics:?}"
+    );
+}
+
+/// With a DNS label the node names are the hostnames; a name already used as a hostname in the
+/// subnet is a clear error naming it, and no launch is tried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostname_taken_in_the_subnet_is_named_and_nothing_is_launched() {
+    let p = pair().await;
+    let subnet = p.target.spec.subnet_id.clone();
+    let region = p.world().home_region.clone();
+    p.sim.with_world(|w| {
+        w.insert(
+            world::PRIVATE_IP,
+            serde_json::json!({"id": "ocid1.privateip.oc1..squatter", "subnetId": subnet,
+                "ipAddress": "172.16.2.200", "hostnameLabel": "instance2", "isPrimary": true,
+                "compartmentId": "ocid1.compartment.oc1..other",
+                "vnicId": "ocid1.vnic.oc1..squatter", "_region": region}),
+        );
+    });
+    let e = p
+        .session()
+        .apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("hostname instance2 is already used"), "{e}");
+    assert!(e.contains("rename node instance2"), "{e}");
+    let launched: Vec<String> = p
+        .mutations()
+        .iter()
+        .filter(|m| m.operation == "LaunchInstance")
+        .map(|m| m.path.clone())
+        .collect();
+    assert_eq!(
+        launched.len(),
+        1,
+        "only instance1 is launched: {launched:?}"
+    );
+    let names: Vec<Value> = p
+        .live(world::INSTANCE)
+        .iter()
+        .map(|i| i["displayName"].clone())
+        .collect();
+    assert_eq!(names, vec![Value::from("instance1")]);
+}
+
+/// A 404 on an IAM write with nothing of this run propagating is the user's missing
+/// permission: said at once, with the statement to add, not waited on for minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_permission_for_the_dynamic_group_is_an_error_at_once() {
+    let p = pair().await;
+    p.sim.inject_fault(
+        "CreateDynamicGroup",
+        1,
+        FaultKind::status(
+            404,
+            "NotAuthorizedOrNotFound",
+            "Authorization failed or requested resource not found.",
+        ),
+    );
+    let started = std::time::Instant::now();
+    let e = p
+        .session()
+        .apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("Allow group <your-group> to manage dynamic-groups in tenancy"),
+        "{e}"
+    );
+    assert_eq!(p.sim.count("CreateDynamicGroup"), 1, "not retried");
+    assert_eq!(p.sim.count("CreatePolicy"), 0);
+    // prints the time for the record; the bound is generous for a loaded machine
+    println!("failed after {:?}", started.elapsed());
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
+
+/// A create killed before its OCID was saved, whose resource was then deleted: OCI answers the
+/// re-sent retry token with 409 InvalidatedRetryToken; apply takes a fresh token and goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidated_retry_token_is_replaced_by_a_fresh_one() {
+    let p = pair().await;
+    let sess = p.session();
+    sess.apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    // Lose the VIP's recorded OCID (as a kill right after CreatePrivateIp would), then delete it.
+    let path = p.state_path();
+    let mut state = vipsetup::engine::State::load(&path, "quickstart")
+        .unwrap()
+        .unwrap();
+    let vip_id = state.id(Resource::Vip).unwrap().to_string();
+    state.entry(Resource::Vip).id = None;
+    state.save(&path).unwrap();
+    p.sim.with_world(|w| w.remove(world::PRIVATE_IP, &vip_id));
+    p.sim.clear_log();
+    sess.apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    let creates: Vec<u16> = p
+        .sim
+        .log()
+        .iter()
+        .filter(|e| e.operation == "CreatePrivateIp")
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(creates, vec![409, 200]);
+    assert_eq!(counts(&p.world(), VIP).4, 1);
+}

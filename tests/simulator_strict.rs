@@ -949,3 +949,221 @@ async fn imds_and_federation_take_faults_too() {
         .unwrap();
     assert_eq!(unsigned.status().as_u16(), 401);
 }
+
+/// VNICs and private IPs live in the subnet's compartment, the VNIC attachment in the
+/// instance's (docs, Network/Tasks/managingVNICs.htm); a hostname label needs a subnet with a
+/// DNS label and is unique in the subnet (SDK docstrings, terraform-provider-oci#460, #1348).
+#[tokio::test]
+async fn vnics_live_with_their_subnet_and_hostnames_follow_the_dns_rules() {
+    use vipsetup::simulator::world;
+    let (sim, seeded) = start(SimConfig::default()).await;
+    let base = sim.base_url();
+    let s = Signer::new(&seeded);
+    let (net, bare) = sim.with_world(|w| {
+        let net = w.add_compartment("network", &seeded.tenancy_id);
+        w.get_mut(world::SUBNET, &seeded.subnet_id)
+            .unwrap()
+            .insert("compartmentId".into(), json!(net));
+        // add_subnet makes a subnet without a DNS label
+        let bare = w.add_subnet(&seeded.vcn_id, "10.0.2.0/24", "bare").unwrap();
+        (net, bare)
+    });
+    let launch = |name: &str, ip: &str, subnet: &str, label: Option<&str>| {
+        let mut b = launch_body(&seeded, name, ip, subnet);
+        if let Some(l) = label {
+            b["createVnicDetails"]["hostnameLabel"] = json!(l);
+        }
+        Call::new("POST", "/20160918/instances").body(b)
+    };
+    let (st, a, _) = s
+        .send(
+            &base,
+            launch("a", "10.0.1.10", &seeded.subnet_id, Some("web1")),
+        )
+        .await;
+    assert_eq!(st, 200, "{a}");
+    let va = primary_vnic(&s, &base, &seeded, a["id"].as_str().unwrap()).await;
+    assert_eq!(va["compartmentId"], json!(net), "{va}");
+    assert_eq!(va["hostnameLabel"], json!("web1"));
+    let w = sim.world();
+    let att = w
+        .all(world::VNIC_ATTACHMENT)
+        .find(|d| d["instanceId"] == a["id"])
+        .unwrap();
+    assert_eq!(att["compartmentId"], json!(seeded.compartment_id));
+    assert!(w
+        .all(world::PRIVATE_IP)
+        .filter(|p| p["vnicId"] == va["id"])
+        .all(|p| p["compartmentId"] == json!(net)));
+
+    // a label taken in the subnet (any case), an invalid label, a subnet without a DNS label
+    for (label, why) in [
+        ("web1", "taken"),
+        ("WEB1", "taken, other case"),
+        ("-x", "invalid"),
+    ] {
+        let (st, e, _) = s
+            .send(
+                &base,
+                launch("b", "10.0.1.11", &seeded.subnet_id, Some(label)),
+            )
+            .await;
+        assert_eq!(
+            (st, e["code"].as_str()),
+            (400, Some("InvalidParameter")),
+            "{why}: {e}"
+        );
+    }
+    let (st, e, _) = s
+        .send(&base, launch("c", "10.0.2.10", &bare, Some("web3")))
+        .await;
+    assert_eq!(st, 400, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("DNS label"), "{e}");
+    // without a label the DNS-less subnet is fine
+    assert_eq!(
+        s.send(&base, launch("c", "10.0.2.10", &bare, None)).await.0,
+        200
+    );
+    // the deprecated top-level label must match the VNIC's
+    let mut both = launch_body(&seeded, "d", "10.0.1.12", &seeded.subnet_id);
+    both["createVnicDetails"]["hostnameLabel"] = json!("web4");
+    both["hostnameLabel"] = json!("web5");
+    let (st, _, _) = s
+        .send(&base, Call::new("POST", "/20160918/instances").body(both))
+        .await;
+    assert_eq!(st, 400);
+    // secondary private IPs: the same rules
+    let create = |label: &str| {
+        Call::new("POST", "/20160918/privateIps")
+            .body(json!({"vnicId": va["id"], "ipAddress": "10.0.1.50", "hostnameLabel": label}))
+    };
+    assert_eq!(s.send(&base, create("web1")).await.0, 400);
+    let (st, vip, _) = s.send(&base, create("vip")).await;
+    assert_eq!((st, &vip["compartmentId"]), (200, &json!(net)));
+    // relabelling to its own label is fine, to another's is not
+    let path = format!("/20160918/privateIps/{}", vip["id"].as_str().unwrap());
+    let relabel = |l: &str| Call::new("PUT", path.clone()).body(json!({"hostnameLabel": l}));
+    assert_eq!(s.send(&base, relabel("vip")).await.0, 200);
+    assert_eq!(s.send(&base, relabel("web1")).await.0, 400);
+    // a terminated instance's hostname is free again once it is gone
+    let del = format!("/20160918/instances/{}", a["id"].as_str().unwrap());
+    assert_eq!(s.send(&base, Call::new("DELETE", del)).await.0, 204);
+    let (st, e, _) = s
+        .send(
+            &base,
+            launch("b", "10.0.1.11", &seeded.subnet_id, Some("web1")),
+        )
+        .await;
+    assert_eq!(st, 200, "{e}");
+}
+
+/// Policies: a group IAM can't see yet is refused as OCI refuses it (400 InvalidParameter,
+/// "... does not exist under current compartment hierarchy"), and a statement may only grant in
+/// the policy's compartment subtree.
+#[tokio::test]
+async fn policies_name_only_visible_groups_and_their_own_subtree() {
+    let (sim, seeded) = start(SimConfig {
+        iam_propagation_delay_ms: 60_000,
+        ..SimConfig::default()
+    })
+    .await;
+    let base = sim.base_url();
+    let s = Signer::new(&seeded);
+    let dg = json!({"compartmentId": seeded.tenancy_id, "name": "lagging", "description": "d",
+                    "matchingRule": "instance.id = 'ocid1.instance.oc1..a'"});
+    let (st, _, _) = s
+        .send(&base, Call::new("POST", "/20160918/dynamicGroups").body(dg))
+        .await;
+    assert_eq!(st, 200);
+    let policy = |comp: &str, name: &str, statement: String| {
+        Call::new("POST", "/20160918/policies").body(json!({"compartmentId": comp, "name": name,
+            "description": "d", "statements": [statement]}))
+    };
+    let st_in =
+        |c: &str| format!("Allow dynamic-group lagging to use private-ips in compartment id {c}");
+    let (st, e, _) = s
+        .send(
+            &base,
+            policy(&seeded.compartment_id, "p1", st_in(&seeded.compartment_id)),
+        )
+        .await;
+    assert_eq!((st, e["code"].as_str()), (400, Some("InvalidParameter")));
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist under current compartment hierarchy"),
+        "{e}"
+    );
+    sim.advance_clock(Duration::from_secs(61));
+    // a sibling compartment is outside the policy's subtree; its own is fine
+    let sibling = sim.with_world(|w| w.add_compartment("sibling", &seeded.tenancy_id));
+    let (st, e, _) = s
+        .send(&base, policy(&seeded.compartment_id, "p2", st_in(&sibling)))
+        .await;
+    assert_eq!(
+        (st, e["code"].as_str()),
+        (400, Some("InvalidParameter")),
+        "{e}"
+    );
+    assert!(e["message"].as_str().unwrap().contains("subtree"), "{e}");
+    let by_name = "Allow dynamic-group lagging to use vnics in compartment sibling".to_string();
+    assert_eq!(
+        s.send(&base, policy(&seeded.compartment_id, "p3", by_name.clone()))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        s.send(&base, policy(&seeded.tenancy_id, "p4", by_name))
+            .await
+            .0,
+        200
+    );
+    let (st, e, _) = s
+        .send(
+            &base,
+            policy(&seeded.compartment_id, "p5", st_in(&seeded.compartment_id)),
+        )
+        .await;
+    assert_eq!(st, 200, "{e}");
+}
+
+/// A retry token whose resource was deleted since is invalidated: 409 InvalidatedRetryToken
+/// (docs, apierrors.htm), not a replay of a resource that no longer exists.
+#[tokio::test]
+async fn a_retry_token_is_invalidated_when_its_resource_is_deleted() {
+    let (sim, seeded) = start(SimConfig::default()).await;
+    let base = sim.base_url();
+    let s = Signer::new(&seeded);
+    let nsg = |token: &str| {
+        Call::new("POST", "/20160918/networkSecurityGroups")
+            .body(
+                json!({"compartmentId": seeded.compartment_id, "vcnId": seeded.vcn_id,
+                         "displayName": "n"}),
+            )
+            .header("opc-retry-token", token)
+    };
+    let (st, first, _) = s.send(&base, nsg("tok-nsg")).await;
+    assert_eq!(st, 200);
+    let (st, again, _) = s.send(&base, nsg("tok-nsg")).await;
+    assert_eq!(
+        (st, &again["id"]),
+        (200, &first["id"]),
+        "replayed while it exists"
+    );
+    let path = format!(
+        "/20160918/networkSecurityGroups/{}",
+        first["id"].as_str().unwrap()
+    );
+    assert_eq!(s.send(&base, Call::new("DELETE", path)).await.0, 204);
+    let (st, e, _) = s.send(&base, nsg("tok-nsg")).await;
+    assert_eq!(
+        (st, e["code"].as_str()),
+        (409, Some("InvalidatedRetryToken")),
+        "{e}"
+    );
+    let (st, _, _) = s.send(&base, nsg("tok-new")).await;
+    assert_eq!(st, 200, "a fresh token works");
+    let _ = sim;
+}

@@ -100,6 +100,12 @@ pub trait Cloud: Send + Sync {
     ) -> CloudFuture<'a, Option<String>>;
     /// Every address in use in the subnet.
     fn subnet_ips<'a>(&'a self, subnet_id: &'a str) -> CloudFuture<'a, Vec<Ipv4Addr>>;
+    /// The private IP (OCID) in the subnet already using `hostname` as its hostname label.
+    fn hostname_holder<'a>(
+        &'a self,
+        subnet_id: &'a str,
+        hostname: &'a str,
+    ) -> CloudFuture<'a, Option<String>>;
 
     fn get_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveNsg>>;
     /// The pair's NSG found by its tags (lost state).

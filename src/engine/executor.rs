@@ -42,14 +42,36 @@ impl Default for ExecOptions {
 /// How long after IAM writes "not found"-like answers are taken for propagation lag.
 const IAM_CONSISTENCY_WINDOW: Duration = Duration::from_secs(240);
 
-/// The answers Oracle's SDKs retry inside the IAM eventual-consistency window.
+/// The answers Oracle's Go SDK retries inside the eventual-consistency window that an IAM
+/// write opens (common/eventual_consistency.go, affectedByEventualConsistencyRetryStatusCodeMap:
+/// 400 RelatedResourceNotAuthorizedOrNotFound, 404 NotAuthorizedOrNotFound, 409
+/// NotAuthorizedOrResourceAlreadyExists, 400 InsufficientServicePermissions, 400
+/// ResourceDisabled), plus OCI's refusal of a policy naming a group IAM can't see yet (400
+/// InvalidParameter "... does not exist under current compartment hierarchy",
+/// oracle-devrel/terraform-oci-ocloud-foundation#6).
 fn is_iam_lag(e: &CloudError) -> bool {
-    matches!(
+    let lag_code = matches!(
         (e.status, e.code.as_deref()),
         (Some(404), _)
-            | (Some(400), Some("RelatedResourceNotAuthorizedOrNotFound"))
+            | (
+                Some(400),
+                Some(
+                    "RelatedResourceNotAuthorizedOrNotFound"
+                        | "InsufficientServicePermissions"
+                        | "ResourceDisabled"
+                )
+            )
             | (Some(409), Some("NotAuthorizedOrResourceAlreadyExists"))
-    )
+    );
+    let group_not_visible = e.status == Some(400)
+        && e.code.as_deref() == Some("InvalidParameter")
+        && e.message
+            .contains("does not exist under current compartment hierarchy");
+    lag_code || group_not_visible
+}
+
+fn is_invalidated_token(e: &CloudError) -> bool {
+    e.status == Some(409) && e.code.as_deref() == Some("InvalidatedRetryToken")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +84,17 @@ pub enum StepError {
     Failed(String),
     #[error("not started: {0} failed")]
     DependencyFailed(Resource),
+    /// A 404 on an IAM write that no IAM change of this run can explain: the user's own
+    /// permission is missing, and waiting would not help.
+    #[error(
+        "{operation} was refused with HTTP 404 NotAuthorizedOrNotFound and no IAM change of \
+         this run is propagating, so your user most likely lacks the permission; ask an \
+         administrator to grant your group `{statement}`, then run the command again"
+    )]
+    PermissionMissing {
+        operation: &'static str,
+        statement: String,
+    },
 }
 
 /// The steps that failed, each with its error; the state is saved as far as it got.
@@ -87,6 +120,8 @@ pub struct Executor<'a> {
     progress: &'a dyn Progress,
     opts: ExecOptions,
     events: watch::Sender<Progressed>,
+    /// When this run last wrote to IAM: the start of the eventual-consistency window.
+    iam_written: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl<'a> Executor<'a> {
@@ -109,6 +144,7 @@ impl<'a> Executor<'a> {
             progress,
             opts,
             events: watch::channel(Progressed::default()).0,
+            iam_written: Mutex::new(None),
         }
     }
 
@@ -237,25 +273,73 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// Runs a create with `r`'s retry token. When OCI answers 409 InvalidatedRetryToken (what an
+    /// earlier request with that token made was deleted since: docs, apierrors.htm), re-sending
+    /// it would fail forever: the token is retired and the create runs once with a fresh one.
+    async fn with_token<T, F, Fut>(&self, r: Resource, create: F) -> Result<T, StepError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: Future<Output = Result<T, CloudError>>,
+    {
+        let token = self.read(|s| token_for(s, r));
+        match create(token).await {
+            Err(e) if is_invalidated_token(&e) => {
+                self.record(|s| s.invalidate_token(r))?;
+                let token = self.read(|s| token_for(s, r));
+                Ok(create(token).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    fn iam_wrote(&self) {
+        *self.iam_written.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(tokio::time::Instant::now());
+    }
+
     /// IAM is eventually consistent: right after a write, a new dynamic group may still be
-    /// "not found" for the policy that names it. Retries those answers for up to 4 minutes, as
-    /// Oracle's Go SDK does after IAM writes (creates re-send the same retry token, so a retry
-    /// can't make a second copy).
-    async fn iam_call<T, F, Fut>(&self, r: Resource, mut call: F) -> Result<T, StepError>
+    /// "not found" for the policy that names it. Inside the 4 minutes after one of this run's
+    /// IAM writes, retries those answers, as Oracle's Go SDK does (creates re-send the same retry
+    /// token, so a retry can't make a second copy). Outside it nothing is propagating: a 404 is
+    /// a missing permission, reported at once with the statement (`needs`) that grants it.
+    async fn iam_call<T, F, Fut>(
+        &self,
+        r: Resource,
+        operation: &'static str,
+        needs: &str,
+        mut call: F,
+    ) -> Result<T, StepError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, CloudError>>,
     {
-        let window = tokio::time::Instant::now() + IAM_CONSISTENCY_WINDOW;
         let mut delay = self.opts.poll_interval;
         loop {
+            let window = self
+                .iam_written
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .map(|at| at + IAM_CONSISTENCY_WINDOW);
             match call().await {
-                Err(e) if is_iam_lag(&e) && tokio::time::Instant::now() + delay < window => {
+                Ok(v) => {
+                    self.iam_wrote();
+                    return Ok(v);
+                }
+                Err(e)
+                    if is_iam_lag(&e)
+                        && window.is_some_and(|w| tokio::time::Instant::now() + delay < w) =>
+                {
                     self.progress.status(r, "waiting for IAM to catch up");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(30));
                 }
-                other => return other.map_err(StepError::from),
+                Err(e) if e.status == Some(404) && window.is_none() => {
+                    return Err(StepError::PermissionMissing {
+                        operation,
+                        statement: needs.to_string(),
+                    })
+                }
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -281,6 +365,7 @@ impl<'a> Executor<'a> {
                 if action == Action::Replace {
                     let id = self.id_of(r)?;
                     self.cloud.delete_dynamic_group(&id).await?;
+                    self.iam_wrote();
                     self.record(|s| s.retire(r))?;
                 }
                 self.put_dynamic_group(action == Action::Update).await
@@ -289,6 +374,7 @@ impl<'a> Executor<'a> {
                 if action == Action::Replace {
                     let id = self.id_of(r)?;
                     self.cloud.delete_policy(&id).await?;
+                    self.iam_wrote();
                     self.record(|s| s.retire(r))?;
                 }
                 self.put_policy(action == Action::Update).await
@@ -316,9 +402,13 @@ impl<'a> Executor<'a> {
             display_name: d.nsg_name.clone(),
             tags: d.tags_for(r),
         };
-        let token = self.read(|s| token_for(s, r));
         self.progress.status(r, "creating");
-        let id = self.cloud.create_nsg(&spec, &token).await?;
+        let spec = &spec;
+        let id = self
+            .with_token(r, |token| async move {
+                self.cloud.create_nsg(spec, &token).await
+            })
+            .await?;
         self.record(|s| s.entry(r).id = Some(id.clone()))?;
         self.ensure_nsg_rules().await
     }
@@ -379,6 +469,25 @@ impl<'a> Executor<'a> {
         .await
     }
 
+    /// OCI wants a node's hostname label unique in its subnet (SDK docstrings: "Must be unique
+    /// across all VNICs in the subnet") and fails the launch otherwise: checked first, so the
+    /// error says what to change.
+    async fn check_hostname_free(&self, r: Resource) -> Result<(), StepError> {
+        let d = self.desired();
+        let i = r.node_index().expect("a node");
+        let Some(label) = &d.nodes[i].hostname_label else {
+            return Ok(());
+        };
+        match self.cloud.hostname_holder(&d.subnet_id, label).await? {
+            Some(holder) => Err(StepError::Failed(format!(
+                "hostname {label} is already used in subnet {} (by private IP {holder}); rename \
+                 node {} in the blueprint or free that hostname, then run the command again",
+                d.subnet_id, d.nodes[i].name
+            ))),
+            None => Ok(()),
+        }
+    }
+
     async fn launch_node(&self, r: Resource) -> Result<(), StepError> {
         let d = self.desired();
         let i = r.node_index().expect("a node");
@@ -392,9 +501,14 @@ impl<'a> Executor<'a> {
             node: d.nodes[i].clone(),
             tags: d.tags_for(r),
         };
-        let token = self.read(|s| token_for(s, r));
+        self.check_hostname_free(r).await?;
         self.progress.status(r, "launching");
-        let id = self.cloud.launch_instance(&spec, &token).await?;
+        let spec = &spec;
+        let id = self
+            .with_token(r, |token| async move {
+                self.cloud.launch_instance(spec, &token).await
+            })
+            .await?;
         self.record(|s| {
             let e = s.entry(r);
             e.id = Some(id.clone());
@@ -472,7 +586,7 @@ impl<'a> Executor<'a> {
     async fn put_policy(&self, update: bool) -> Result<(), StepError> {
         let d = self.desired();
         let spec = &PolicySpec {
-            compartment_id: d.compartment_id.clone(),
+            compartment_id: d.policy.compartment_id.clone(),
             name: d.policy.name.clone(),
             description: d.policy.description.clone(),
             statements: d.policy.statements.clone(),
@@ -490,6 +604,39 @@ impl<'a> Executor<'a> {
             },
         )
         .await
+    }
+
+    /// The operation writing `r` and the statement the user's group needs for it (Oracle's IAM
+    /// policy reference: DYNAMIC_GROUP_CREATE/UPDATE come with `manage dynamic-groups`, which
+    /// exist only in the tenancy; POLICY_CREATE/UPDATE with `manage policies` where the policy is
+    /// attached).
+    fn iam_permission(&self, r: Resource, update: bool) -> (&'static str, String) {
+        if r == Resource::DynamicGroup {
+            let op = if update {
+                "UpdateDynamicGroup"
+            } else {
+                "CreateDynamicGroup"
+            };
+            return (
+                op,
+                "Allow group <your-group> to manage dynamic-groups in tenancy".into(),
+            );
+        }
+        let c = &self.desired().policy.compartment_id;
+        let scope = if c.starts_with("ocid1.tenancy.") {
+            "tenancy".to_string()
+        } else {
+            format!("compartment id {c}")
+        };
+        let op = if update {
+            "UpdatePolicy"
+        } else {
+            "CreatePolicy"
+        };
+        (
+            op,
+            format!("Allow group <your-group> to manage policies in {scope}"),
+        )
     }
 
     /// Creates (recording id and name at once) or updates a dynamic group or policy through
@@ -511,16 +658,29 @@ impl<'a> Executor<'a> {
         L: Fn(String) -> LFut,
         LFut: Future<Output = Result<Option<String>, CloudError>>,
     {
+        let (operation, needs) = self.iam_permission(r, update);
         let id = if update {
             let id = self.id_of(r)?;
             self.progress.status(r, "updating");
-            self.iam_call(r, || update_call(id.clone())).await?;
+            self.iam_call(r, operation, &needs, || update_call(id.clone()))
+                .await?;
             id
         } else {
             self.record(|s| s.retire(r))?;
-            let token = self.read(|s| token_for(s, r));
             self.progress.status(r, "creating");
-            let id = self.iam_call(r, || create(token.clone())).await?;
+            let token = self.read(|s| token_for(s, r));
+            let id = match self
+                .iam_call(r, operation, &needs, || create(token.clone()))
+                .await
+            {
+                Err(StepError::Cloud(e)) if is_invalidated_token(&e) => {
+                    self.record(|s| s.invalidate_token(r))?;
+                    let token = self.read(|s| token_for(s, r));
+                    self.iam_call(r, operation, &needs, || create(token.clone()))
+                        .await?
+                }
+                other => other?,
+            };
             self.record(|s| {
                 let e = s.entry(r);
                 e.id = Some(id.clone());
@@ -561,10 +721,14 @@ impl<'a> Executor<'a> {
             display_name: format!("{}-vip", d.pair),
             tags: d.tags_for(r),
         };
-        let token = self.read(|s| token_for(s, r));
         self.progress
             .status(r, &format!("assigning {} to {holder}", d.vip));
-        let id = self.cloud.create_private_ip(&spec, &token).await?;
+        let spec = &spec;
+        let id = self
+            .with_token(r, |token| async move {
+                self.cloud.create_private_ip(spec, &token).await
+            })
+            .await?;
         self.record(|s| s.entry(r).id = Some(id))?;
         Ok(())
     }

@@ -75,6 +75,9 @@ impl Cloud for KillAfter {
     fn subnet_ips<'a>(&'a self, s: &'a str) -> CloudFuture<'a, Vec<Ipv4Addr>> {
         self.inner.subnet_ips(s)
     }
+    fn hostname_holder<'a>(&'a self, s: &'a str, h: &'a str) -> CloudFuture<'a, Option<String>> {
+        self.inner.hostname_holder(s, h)
+    }
     fn get_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveNsg>> {
         self.inner.get_nsg(id)
     }

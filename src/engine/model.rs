@@ -111,6 +111,9 @@ pub struct DesiredNode {
     /// Base64 cloud-init user data from the renderer.
     pub user_data: String,
     pub assign_public_ip: bool,
+    /// The primary VNIC's hostname: the node name where the subnet has a DNS label, else none
+    /// (OCI refuses a hostnameLabel in a subnet without one).
+    pub hostname_label: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -121,6 +124,9 @@ pub struct DesiredDynamicGroup {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DesiredPolicy {
+    /// Where the policy is attached: the subnet's compartment, where the VNICs and private IPs
+    /// its statements cover live (a policy can grant only in its own compartment's subtree).
+    pub compartment_id: String,
     pub name: String,
     pub description: String,
     pub statements: Vec<String>,
@@ -212,6 +218,7 @@ pub struct LiveDynamicGroup {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LivePolicy {
     pub id: String,
+    pub compartment_id: String,
     pub name: String,
     pub description: String,
     pub statements: Vec<String>,
@@ -264,6 +271,11 @@ impl Observed {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LiveSubnet {
     pub id: String,
+    /// Where the subnet lives, and so its VNICs and private IPs (the VIP among them): "The VNIC
+    /// and subnet always exist together in the same compartment" (docs, managingVNICs.htm).
+    pub compartment_id: String,
+    /// `None` when the subnet has no DNS label: OCI then refuses a `hostnameLabel`.
+    pub dns_label: Option<String>,
     pub cidr_block: String,
     pub vcn_id: String,
     /// `None` for a regional subnet.

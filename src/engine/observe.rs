@@ -38,6 +38,8 @@ pub struct Scope {
     pub vip: Ipv4Addr,
     pub dynamic_group: String,
     pub policy: String,
+    /// The subnet's compartment, where the policy is attached.
+    pub policy_compartment_id: String,
 }
 
 impl Desired {
@@ -51,6 +53,7 @@ impl Desired {
             vip: self.vip,
             dynamic_group: self.dynamic_group.name.clone(),
             policy: self.policy.name.clone(),
+            policy_compartment_id: self.policy.compartment_id.clone(),
         }
     }
 }
@@ -155,7 +158,7 @@ async fn observe_policy(
         return Ok(by_id);
     }
     let found = cloud
-        .find_policy(&d.compartment_id, &d.policy)
+        .find_policy(&d.policy_compartment_id, &d.policy)
         .await?
         .filter(|p| not_deleted(&p.lifecycle_state));
     match found {

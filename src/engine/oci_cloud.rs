@@ -110,6 +110,7 @@ fn live_dg(g: DynamicGroup) -> LiveDynamicGroup {
 fn live_policy(p: Policy) -> LivePolicy {
     LivePolicy {
         id: p.id,
+        compartment_id: p.compartment_id,
         name: p.name,
         description: p.description.unwrap_or_default(),
         statements: p.statements,
@@ -158,6 +159,8 @@ impl Cloud for OciCloud {
             let s = found("GetSubnet", self.client.get_subnet(id).await)?;
             Ok(s.map(|s| LiveSubnet {
                 id: s.value.id,
+                compartment_id: s.value.compartment_id,
+                dns_label: s.value.dns_label,
                 cidr_block: s.value.cidr_block,
                 vcn_id: s.value.vcn_id,
                 availability_domain: s.value.availability_domain,
@@ -210,6 +213,28 @@ impl Cloud for OciCloud {
                 .iter()
                 .filter_map(|p| p.ip_address.parse().ok())
                 .collect())
+        })
+    }
+
+    fn hostname_holder<'a>(
+        &'a self,
+        subnet_id: &'a str,
+        hostname: &'a str,
+    ) -> CloudFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let q = ListPrivateIpsRequest {
+                subnet_id: Some(subnet_id.to_string()),
+                ..Default::default()
+            };
+            let ips = ok("ListPrivateIps", self.client.list_private_ips(&q).await)?;
+            Ok(ips
+                .into_iter()
+                .find(|p| {
+                    p.hostname_label
+                        .as_deref()
+                        .is_some_and(|h| h.eq_ignore_ascii_case(hostname))
+                })
+                .map(|p| p.id))
         })
     }
 
@@ -410,7 +435,7 @@ impl Cloud for OciCloud {
                     assign_public_ip: Some(n.assign_public_ip),
                     private_ip: Some(n.private_ip.to_string()),
                     nsg_ids: Some(spec.nsg_ids.clone()),
-                    hostname_label: Some(n.name.clone()),
+                    hostname_label: n.hostname_label.clone(),
                     display_name: None,
                     skip_source_dest_check: None,
                     freeform_tags: Some(spec.tags.clone()),

@@ -434,6 +434,17 @@ pub fn diff(
             )],
             depends_on: after_dg,
         },
+        // A policy can't move between compartments in place, and its statements can only grant
+        // in its own compartment's subtree.
+        Some(live) if live.compartment_id != pol.compartment_id => Step {
+            resource: Resource::Policy,
+            action: Action::Replace,
+            reasons: vec![format!(
+                "forces replacement because it moves to the subnet's compartment ({} -> {})",
+                live.compartment_id, pol.compartment_id
+            )],
+            depends_on: after_dg,
+        },
         Some(live) => {
             let mut reasons = Vec::new();
             if live.statements != pol.statements {

@@ -161,6 +161,7 @@ pub fn scope(spec: &PairSpec, l: &Lookups) -> Scope {
         vip: spec.vip,
         dynamic_group: spec.dynamic_group.clone(),
         policy: spec.policy.clone(),
+        policy_compartment_id: l.subnet.compartment_id.clone(),
     }
 }
 
@@ -216,6 +217,11 @@ pub fn desired(
         ssh_authorized_keys: spec.ssh_authorized_keys.clone(),
         user_data,
         assign_public_ip: spec.assign_public_ip,
+        hostname_label: l
+            .subnet
+            .dns_label
+            .as_ref()
+            .map(|_| spec.nodes[i].name.clone()),
     };
     // No address in it: a changed VIP must not ripple into IAM updates.
     let description = format!(
@@ -236,12 +242,15 @@ pub fn desired(
             name: spec.dynamic_group.clone(),
             description: description.clone(),
         },
+        // The agent's calls all touch the subnet's compartment (VNICs, private IPs, the
+        // subnet), wherever the instances are: the policy grants there and only there.
         policy: DesiredPolicy {
+            compartment_id: l.subnet.compartment_id.clone(),
             name: spec.policy.clone(),
             description,
             statements: iam::policy_statements(
                 &spec.dynamic_group,
-                &spec.compartment_id,
+                &l.subnet.compartment_id,
                 &spec.extra_statements,
             ),
         },

@@ -120,6 +120,16 @@ impl State {
         e.vnic_id = None;
     }
 
+    /// The resource's retry token was invalidated (OCI answered 409 InvalidatedRetryToken: what
+    /// it created was deleted since): the next create gets a new one, even though no OCID was
+    /// ever recorded for it.
+    pub fn invalidate_token(&mut self, r: Resource) {
+        let e = self.entry(r);
+        e.generation += 1;
+        e.id = None;
+        e.vnic_id = None;
+    }
+
     /// Parses state from text (`path` only names the file in errors).
     pub fn parse(text: &str, path: &Path) -> Result<State, StateError> {
         #[derive(Deserialize)]

@@ -243,6 +243,7 @@ impl Session<'_> {
             vip: spec.vip,
             dynamic_group: spec.dynamic_group.clone(),
             policy: spec.policy.clone(),
+            policy_compartment_id: subnet.compartment_id,
         };
         let observed = observe(self.cloud, &scope, &mut state).await?;
         let labels = Labels {

@@ -836,7 +836,7 @@ fn serve(g: &mut Inner, operation: &'static str, req: &Req) -> (Resp, String, bo
         return (r, who, false);
     }
     if operation == "FederateX509" {
-        return match imds::federate(g, req) {
+        return match api::federation::federate(g, req) {
             Ok((r, who)) => (r, who, false),
             Err(e) => (Resp::from_err(&e), "-".into(), false),
         };

@@ -92,6 +92,8 @@ impl Cloud for FakeCloud {
         self.call("GetSubnet", |_| {
             Ok(Some(LiveSubnet {
                 id: id.to_string(),
+                compartment_id: "ocid1.compartment.oc1..c".into(),
+                dns_label: Some("sub".into()),
                 cidr_block: "172.16.2.0/24".into(),
                 vcn_id: "ocid1.vcn.oc1..v".into(),
                 availability_domain: None,
@@ -112,6 +114,10 @@ impl Cloud for FakeCloud {
         _: &'a str,
     ) -> CloudFuture<'a, Option<String>> {
         self.call("ListImages", |_| Ok(Some("ocid1.image.oc1..img".into())))
+    }
+    fn hostname_holder<'a>(&'a self, _: &'a str, _: &'a str) -> CloudFuture<'a, Option<String>> {
+        // The fake subnet's hostnames are the pair's own, released when a node is gone.
+        self.call("ListPrivateIps", |_| Ok(None))
     }
     fn subnet_ips<'a>(&'a self, _: &'a str) -> CloudFuture<'a, Vec<Ipv4Addr>> {
         self.call("ListPrivateIps", |w| {
@@ -344,6 +350,7 @@ impl Cloud for FakeCloud {
                     id.clone(),
                     LivePolicy {
                         id,
+                        compartment_id: s.compartment_id.clone(),
                         name: s.name.clone(),
                         description: s.description.clone(),
                         statements: s.statements.clone(),

@@ -18,6 +18,7 @@ pub(crate) fn desired() -> Desired {
         ssh_authorized_keys: "ssh-ed25519 AAAA me".into(),
         user_data: format!("dXNlcmRhdGE{i}"),
         assign_public_ip: false,
+        hostname_label: Some(format!("instance{}", i + 1)),
     };
     Desired {
         pair: "quickstart".into(),
@@ -34,6 +35,7 @@ pub(crate) fn desired() -> Desired {
             description: "vipsetup pair quickstart".into(),
         },
         policy: DesiredPolicy {
+            compartment_id: "ocid1.compartment.oc1..c".into(),
             name: "quickstart-policy".into(),
             description: "vipsetup pair quickstart".into(),
             statements: iam::policy_statements("quickstart-dg", "ocid1.compartment.oc1..c", &[]),
@@ -88,6 +90,7 @@ pub(crate) fn converged(d: &Desired) -> Observed {
         }),
         policy: Some(LivePolicy {
             id: "ocid1.policy.oc1..p".into(),
+            compartment_id: d.policy.compartment_id.clone(),
             name: d.policy.name.clone(),
             description: d.policy.description.clone(),
             statements: d.policy.statements.clone(),
