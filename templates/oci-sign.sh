@@ -146,10 +146,11 @@ oci_json_get() {
     OCI_JSON=${BASH_REMATCH[1]}
 }
 
-# oci_metadata PATH FILE: GET from the metadata service into FILE (mode 600).
+# oci_metadata PATH FILE: GET from the metadata service into FILE (mode 600), with the same
+# limits as an API call.
 oci_metadata() {
-    (umask 077 && curl -sSf --connect-timeout 2 --max-time 5 -H 'Authorization: Bearer Oracle' \
-        -o "$2" -- "$OCI_METADATA_BASE/$1")
+    (umask 077 && curl -sSf --connect-timeout "$OCI_CONNECT_TIMEOUT" --max-time "$OCI_MAX_TIME" \
+        -H 'Authorization: Bearer Oracle' -o "$2" -- "$OCI_METADATA_BASE/$1" 2>/dev/null)
 }
 
 # oci_pem_body FILE: the PEM's base64 without its BEGIN/END lines and line breaks, as the

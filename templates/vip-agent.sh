@@ -108,7 +108,7 @@ find_vnic() {
         read -r VNIC <"$VNIC_FILE"
         return 0
     fi
-    if ! flat=$(curl -sSf --connect-timeout 2 --max-time 5 -H 'Authorization: Bearer Oracle' \
+    if ! flat=$(curl -sSf --connect-timeout "$CONNECT_TIMEOUT" --max-time "$CALL_DEADLINE" -H 'Authorization: Bearer Oracle' \
         -- "$OCI_METADATA_BASE/vnics/" 2>&1); then
         log "cannot read this node's VNIC from the instance metadata service at $OCI_METADATA_BASE/vnics/ ($flat); will retry"
         return 1
@@ -181,6 +181,8 @@ find_private_ip() {
     if oci_json_get "$OCI_BODY" id; then
         PIP_ID=$OCI_JSON
         read_doc "$OCI_BODY"
+    elif [ "${LOOKUP_ONLY:-0}" = 1 ]; then
+        return 1
     else
         log "no private IP object exists for $VIP; creating it on this node's VNIC $VNIC"
         if ! oci_call POST "$CORE_BASE/privateIps" "$(takeover_body)"; then
@@ -273,8 +275,21 @@ nap() {
     wait $! 2>/dev/null
 }
 
+# now_ms: sets NOW_MS (milliseconds, from bash 5's EPOCHREALTIME; whole seconds on bash 4).
+NOW_MS=0
+now_ms() {
+    local t=${EPOCHREALTIME:-}
+    if [ -n "$t" ]; then
+        t=${t/[.,]/}
+        NOW_MS=$((10#$t / 1000))
+    else
+        printf -v t '%(%s)T' -1
+        NOW_MS=$((t * 1000))
+    fi
+}
+
 claim_loop() {
-    local delay=$BACKOFF_INITIAL confirmed=0 started jitter
+    local delay=$BACKOFF_INITIAL confirmed=0 started jitter t0 rest
     trap 'exit 0' TERM INT
     printf -v started '%(%s)T' -1
     if [ "${VIPSETUP_CHECK_FIRST:-0}" = 1 ]; then
@@ -287,7 +302,12 @@ claim_loop() {
             log "agent process $VIPSETUP_AGENT_PID is gone; stopping the claim loop"
             exit 0
         fi
+        now_ms
+        t0=$NOW_MS
         if claim_once; then
+            # Renew the token now if it would need renewing before the next recheck, so the
+            # federation runs in this pause and not in front of the next GET.
+            OCI_TOKEN_MARGIN=$((60 + RECHECK_INTERVAL + 1)) oci_token || true
             if [ "$confirmed" = 0 ]; then
                 local now
                 printf -v now '%(%s)T' -1
@@ -295,7 +315,14 @@ claim_loop() {
                 confirmed=1
             fi
             delay=$BACKOFF_INITIAL
-            nap "$RECHECK_INTERVAL"
+            # Rechecks keep their cadence: the time this one took comes off the pause.
+            now_ms
+            rest=$((RECHECK_INTERVAL * 1000 - (NOW_MS - t0)))
+            if [ "$rest" -lt 0 ]; then
+                rest=0
+            fi
+            printf -v rest '%d.%03d' $((rest / 1000)) $((rest % 1000))
+            nap "$rest"
         else
             if [ "$confirmed" = 1 ]; then
                 printf -v started '%(%s)T' -1
@@ -369,6 +396,13 @@ if ! oci_new_session_key; then
     log "cannot make a session key in $OCI_WORK_DIR; claims will fail until it can"
 fi
 log "started for $NODE_NAME (VIP $VIP, region $REGION), reading $FIFO"
+# The look-ups and the session token now, not at the first MASTER, so that a takeover is one
+# request. Read-only: it never creates the private IP (only a MASTER may).
+(
+    LOOKUP_ONLY=1
+    find_vnic && find_private_ip
+    oci_token
+) >/dev/null 2>&1 </dev/null &
 seen_state=0
 while true; do
     # keepalived keeps the FIFO open; if it ever closes, open it again.

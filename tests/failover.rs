@@ -718,7 +718,14 @@ fn bench_crash_failover() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    let cpu_window = Duration::from_secs(
+        std::env::var("VIPSETUP_BENCH_CPU_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(120),
+    );
     let mut report = Vec::new();
+    let mut last_lines = Vec::new();
     for advert in adverts.split_whitespace() {
         let opts = Options {
             advert: advert.to_string(),
@@ -755,6 +762,7 @@ fn bench_crash_failover() {
         c.wait_owner(NODE1, TAKEOVER);
         let mut owner = NODE1;
         let (mut to_api, mut to_os, mut to_master) = (Vec::new(), Vec::new(), Vec::new());
+        let mut shares = Vec::new();
         for run in 0..runs {
             let new = 1 - owner;
             // Settled: the owner confirmed, the other node BACKUP with no claim in flight.
@@ -808,13 +816,53 @@ fn bench_crash_failover() {
             to_api.push(api_s.unwrap());
             to_os.push(os_s.unwrap());
             if let Some(ms) = agent_event_ms(&c.lab.nodes[new].syslog(), "is MASTER") {
-                to_master.push((ms - killed_ms.rem_euclid(86_400_000)) as f64 / 1000.0);
+                let master_s = (ms - killed_ms.rem_euclid(86_400_000)) as f64 / 1000.0;
+                to_master.push(master_s);
+                // The agent's share: from keepalived's MASTER event to the API's answer.
+                shares.push(api_s.unwrap() - master_s);
             }
             c.start(owner).expect("restart");
             c.wait_owner(new, TAKEOVER);
             owner = new;
         }
         let bound = |prio: u32| 3.0 * advert_s + (256 - prio) as f64 / 256.0 * advert_s;
+        // Steady state on the owner: the agent's CPU (its processes and every child they
+        // reaped: curl, openssl) over the window of rechecks, and how often it federates.
+        c.wait_owner(owner, TAKEOVER);
+        let feds_before = c.successes_by(owner, "FederateX509").expect("log");
+        let cpu_before = agent_cpu_secs(&c, owner);
+        std::thread::sleep(cpu_window);
+        let cpu_after = agent_cpu_secs(&c, owner);
+        let feds_window = c.successes_by(owner, "FederateX509").expect("log") - feds_before;
+        let cpu_per_hour = (cpu_after - cpu_before) / cpu_window.as_secs_f64() * 3600.0;
+        let gets_window = c.successes_by(owner, "GetPrivateIp").expect("log");
+        // A token is renewed 60 s before its exp: federations an hour follow from the lifetime
+        // of the token the owner holds now (its exp, from the node, minus the simulator's time
+        // of the federation that issued it).
+        let fed_at = c
+            .calls_by(owner, "FederateX509")
+            .expect("log")
+            .iter()
+            .rfind(|(s, _)| (200..300).contains(s))
+            .and_then(|(_, e)| e["at"].as_i64())
+            .unwrap_or(0);
+        let exp: i64 = std::fs::read_to_string(c.lab.nodes[owner].root.join("run/vipsetup/token"))
+            .ok()
+            .and_then(|t| t.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0);
+        let lifetime = (exp - fed_at / 1000) as f64;
+        let feds_per_hour = 3600.0 / (lifetime - 60.0).max(1.0);
+        shares.sort_by(|a, b| a.total_cmp(b));
+        let mut sorted_api = to_api.clone();
+        sorted_api.sort_by(|a, b| a.total_cmp(b));
+        last_lines.push(format!(
+            "failover: advert {advert} s: kill->API p95 {:.2} s, VRRP bound {:.2} s, agent share p95 {:.3} s, agent cpu {:.1} s/h, federations {:.1}/h",
+            percentile(&sorted_api, 95.0),
+            bound(priorities[0].min(priorities[1])),
+            percentile(&shares, 95.0),
+            cpu_per_hour,
+            feds_per_hour,
+        ));
         report.push(format!(
             "advert {advert} s (VRRPv{}), {runs} crashes, simulator API latency {latency_ms} ms\n\
              \x20 VRRP detection bound 3 x advert + skew: {:.2} s (taker prio {}) / {:.2} s (taker prio {})\n{}\n{}\n{}",
@@ -826,6 +874,14 @@ fn bench_crash_failover() {
             summary("kill -> MASTER event at the agent", to_master),
             summary("kill -> VIP in new owner's OS", to_os),
             summary("kill -> API shows new owner", to_api),
+        ));
+        report.push(format!(
+            "{}\n  agent on the owner over {} s of rechecks: {:.3} CPU s ({cpu_per_hour:.1} s/h), \
+             {gets_window} rechecks so far, {feds_window} federations in the window; token \
+             lifetime {lifetime:.0} s -> {feds_per_hour:.1} federations/h",
+            summary("agent share (kill->API - kill->MASTER)", shares.clone()),
+            cpu_window.as_secs(),
+            cpu_after - cpu_before,
         ));
         if report.len() == 1 {
             // One recheck as the agent makes it (signing, curl; the token is cached), on node 1.
@@ -848,4 +904,32 @@ fn bench_crash_failover() {
         drop(serial);
     }
     println!("\n=== failover benchmark ===\n{}\n", report.join("\n"));
+    println!("{}", last_lines.join("\n"));
+}
+
+/// CPU seconds (user + system, plus the children they reaped: curl, openssl) of node `i`'s
+/// agent processes (the FIFO reader and its claim loop).
+fn agent_cpu_secs(c: &Cluster, i: usize) -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    c.lab.nodes[i]
+        .keepalived_tree()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains("vip-agent"))
+                .unwrap_or(false)
+        })
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            // utime, stime, cutime, cstime: fields 14-17 of proc(5); 11-14 after the comm.
+            let ticks: f64 = fields
+                .get(11..15)?
+                .iter()
+                .filter_map(|f| f.parse::<f64>().ok())
+                .sum();
+            Some(ticks / tick)
+        })
+        .sum()
 }

@@ -36,8 +36,16 @@ impl Agent {
         sim.write_agent(
             node,
             dir.path(),
-            &format!("RECHECK_INTERVAL='1'\nBACKOFF_INITIAL='1'\nBACKOFF_MAX='1'\nCALL_DEADLINE='5'\n{extra}"),
+            &format!("RECHECK_INTERVAL='1'\nBACKOFF_INITIAL='1'\nBACKOFF_MAX='1'\nCALL_DEADLINE='20'\n{extra}"),
         );
+        // No syslog here: a `logger` that fails makes the agent log to stderr, which the
+        // assertions show.
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        std::fs::write(bin.join("logger"), "#!/bin/sh\nexit 1\n").unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(bin.join("logger"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
         Agent { dir }
     }
 
@@ -47,15 +55,21 @@ impl Agent {
 
     fn command(&self, arg: &Path) -> Command {
         let mut cmd = Command::new("bash");
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![self.path("bin")];
+        dirs.extend(std::env::split_paths(&path));
         cmd.arg(self.path("vip-agent"))
             .arg(arg)
-            .env("VIPSETUP_AGENT_ENV", self.path("agent.env"));
+            .env("VIPSETUP_AGENT_ENV", self.path("agent.env"))
+            .env("PATH", std::env::join_paths(dirs).unwrap());
         cmd
     }
 
-    /// Runs `--claim-once` or `--check-once`; true = the API shows the VIP here.
+    /// Runs `--claim-once` or `--check-once`; true = the API shows the VIP here. What the
+    /// agent logged goes to this test's stderr (shown when it fails).
     fn once(&self, mode: &str) -> bool {
         let out = self.command(Path::new(mode)).output().unwrap();
+        eprintln!("{mode}: {}", String::from_utf8_lossy(&out.stderr));
         out.status.success()
     }
 }
@@ -215,7 +229,11 @@ fn a_deleted_private_ip_is_forgotten_and_looked_up_again() {
     let tags = a.path("state/vip-tags");
     std::fs::write(&tags, "\"vipsetup-pair\": \"agent-test\"\n").unwrap();
     assert!(!a.once("--claim-once"));
-    assert!(!cached.exists(), "a 404 must forget the cached OCID");
+    assert!(
+        !cached.exists(),
+        "a 404 must forget the cached OCID: {:?}",
+        sim.api_calls()
+    );
     assert!(!tags.exists(), "and the tags cached with it");
     assert_eq!(sim.vip_owner(), Some(NODE1));
     assert!(a.once("--claim-once"));
@@ -248,7 +266,7 @@ fn api_errors_leave_the_state_unknown_and_are_retried() {
         a.path("state/vip-private-ip-id").exists(),
         "kept on 5xx/429"
     );
-    assert!(a.once("--claim-once"));
+    assert!(a.once("--claim-once"), "{:?}", sim.api_calls());
     assert_eq!(sim.vip_owner(), Some(NODE2));
 }
 
