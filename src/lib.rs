@@ -6,6 +6,7 @@
 //! `simulator` is a local, strict stand-in for OCI used by tests, benchmarks and `--simulate`.
 
 pub mod blueprint;
+pub mod bounded_read;
 pub mod cli;
 pub mod commands;
 pub mod engine;

@@ -163,21 +163,61 @@ fn init_writes_a_starter_that_validates_once_filled_in() {
     let starter = std::fs::read_to_string(dir.path().join("new.yaml")).unwrap();
     assert!(starter.contains("(required)"));
     // The starter points at ~/.ssh/id_ed25519.pub; HOME is the temp dir here.
+    // Every name derives from the pair's, here the file's name.
+    for want in [
+        "name: new\n",
+        "- name: new-1\n",
+        "- name: new-2\n",
+        "preferred_node: new-1\n",
+        "dynamic_group: new-dg\n",
+        "policy: new-policy\n",
+    ] {
+        assert!(starter.contains(want), "{want:?} missing");
+    }
+    assert!(!starter.contains("web-vip"));
     let out = vipsetup(dir.path(), &["validate", "new.yaml"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("id_ed25519.pub` not found"),
-        "{}",
-        text(&out.stderr)
-    );
+    let err = text(&out.stderr);
+    for want in [
+        "id_ed25519.pub` not found",
+        "oci.compartment: `ocid1.compartment.oc1..aaaaaaaaREPLACEME` is a placeholder, not a real OCID",
+        "network.subnet: `ocid1.subnet.oc1.ap-tokyo-1.aaaaaaaaREPLACEME` is a placeholder, not a real OCID",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
     std::fs::create_dir(dir.path().join(".ssh")).unwrap();
     std::fs::copy(
         repo().join("blueprints/keys/quickstart.pub"),
         dir.path().join(".ssh/id_ed25519.pub"),
     )
     .unwrap();
+    std::fs::write(
+        dir.path().join("new.yaml"),
+        starter.replace("aaaaaaaaREPLACEME", "aaaaaaaa7kq2vmw4"),
+    )
+    .unwrap();
     let out = vipsetup(dir.path(), &["validate", "new.yaml"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn init_name_names_everything_after_the_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vipsetup(dir.path(), &["init", "--name", "db-vip"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let starter = text(&out.stdout);
+    assert_eq!(starter, vipsetup::commands::init::starter("db-vip"));
+    for want in [
+        "name: db-vip\n",
+        "- name: db-vip-1\n",
+        "dynamic_group: db-vip-dg\n",
+    ] {
+        assert!(starter.contains(want), "{want:?} missing");
+    }
+    assert!(!starter.contains("web-vip"));
+    let out = vipsetup(dir.path(), &["init", "--name", "Bad_Name"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--name Bad_Name: a pair name is"));
 }
 
 #[test]

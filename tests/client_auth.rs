@@ -238,6 +238,8 @@ struct Server {
     session: Mutex<Option<(String, Vec<u8>)>>,
     api_calls: AtomicUsize,
     errors: Mutex<Vec<String>>,
+    /// What `instance/regionInfo` answers (404 when `None`, as older metadata services do).
+    region_info: Mutex<Option<String>>,
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
@@ -333,6 +335,10 @@ async fn handle(
         }
         return match item {
             "instance/region" => "iad".into_response(),
+            "instance/regionInfo" => match s.region_info.lock().unwrap().clone() {
+                Some(info) => info.into_response(),
+                None => StatusCode::NOT_FOUND.into_response(),
+            },
             "identity/cert.pem" => fixture_text("instance-cert.pem").into_response(),
             "identity/key.pem" => fixture_text("instance-key.pem").into_response(),
             "identity/intermediate.pem" => fixture_text("intermediate-cert.pem").into_response(),
@@ -405,6 +411,7 @@ async fn serve(exp: u64) -> Running {
         session: Mutex::new(None),
         api_calls: AtomicUsize::new(0),
         errors: Mutex::new(Vec::new()),
+        region_info: Mutex::new(None),
     });
     let app = Router::new().fallback(handle).with_state(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -429,6 +436,19 @@ fn now_secs() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
+}
+
+/// `instance/regionInfo` names the region even when the region table does not know it (a
+/// region newer than the table); without it the short code from `instance/region` is mapped.
+#[tokio::test]
+async fn instance_principal_takes_its_region_from_region_info() {
+    let srv = serve(now_secs() + 3600).await;
+    *srv.state.region_info.lock().unwrap() = Some(
+        r#"{"realmKey":"oc1","realmDomainComponent":"oraclecloud.com","regionKey":"NEW","regionIdentifier":"xx-newcity-1"}"#
+            .into(),
+    );
+    let c = client(&ip_opts(&srv.base)).await.unwrap();
+    assert_eq!(c.region(), "xx-newcity-1");
 }
 
 #[tokio::test]

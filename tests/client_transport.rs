@@ -268,8 +268,17 @@ async fn incorrect_state_is_retried_but_conflict_is_not() {
 
 #[tokio::test]
 async fn connection_errors_that_never_end_become_transport_errors() {
-    let fake = Fake::responding(|_| dropped());
+    // The endpoint answered once: later connection errors get the SDKs' whole policy.
+    let first = std::sync::atomic::AtomicBool::new(true);
+    let fake = Fake::responding(move |_| {
+        if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            status(404, "NotAuthorizedOrNotFound")
+        } else {
+            dropped()
+        }
+    });
     let c = client(fake.clone(), time());
+    assert!(c.get_subnet("s").await.unwrap_err().is_not_found());
     let err = c.get_subnet("s").await.unwrap_err();
     match &err {
         OciError::Transport {
@@ -283,6 +292,25 @@ async fn connection_errors_that_never_end_become_transport_errors() {
         other => panic!("{other:?}"),
     }
     assert!(err.to_string().contains("--endpoint"));
+}
+
+#[tokio::test]
+async fn an_endpoint_that_never_answers_is_reported_within_the_first_contact_budget() {
+    // Regression (issue 11): an unreachable endpoint was retried silently for 93 s.
+    let fake = Fake::responding(|_| dropped());
+    let c = client(fake.clone(), time());
+    let err = c.get_subnet("s").await.unwrap_err();
+    match &err {
+        OciError::Transport {
+            attempts, waited, ..
+        } => {
+            assert!((3..=4).contains(attempts), "{attempts}");
+            assert!(*waited <= Duration::from_secs(10), "{waited:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(msg.contains("attempt(s) in "), "{msg}");
 }
 
 #[tokio::test]

@@ -144,7 +144,7 @@ fn a_held_lock_stops_apply_until_force_unlocked() {
     )
     .unwrap();
     let o = run(&bp, &["apply", "--auto-approve"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3), "locked has its own exit code");
     assert!(text(&o).contains("pid 1 on another-host"), "{}", text(&o));
     assert!(text(&o).contains("vipsetup force-unlock"), "{}", text(&o));
     let o = Command::new(env!("CARGO_BIN_EXE_vipsetup"))

@@ -12,6 +12,8 @@ use super::{
     AdvertInterval, Blueprint, Diagnostic, Diagnostics, Failover, HealthCheck, Iam, ImageSpec,
     InstanceSpec, Network, NodeSpec, OciTarget, Ocid, OcidError, SshKey,
 };
+use crate::bounded_read::ReadError;
+use crate::oci::endpoint::{canonical_region, realm_of};
 
 const TOP_KEYS: &[&str] = &[
     "name", "oci", "network", "nodes", "instance", "failover", "iam", "tags",
@@ -40,6 +42,10 @@ const FAILOVER_KEYS: &[&str] = &[
 const HEALTH_KEYS: &[&str] = &["command", "interval", "timeout", "fall", "rise"];
 const IAM_KEYS: &[&str] = &["dynamic_group", "policy", "extra_statements"];
 
+/// The largest ssh key file read: OCI's instance metadata (user data and keys) holds 32,000
+/// bytes in all, so a larger key file could never be used (a limit, not a guess at key sizes).
+const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+
 const SSH_KEY_TYPES: &[&str] = &[
     "ssh-rsa",
     "ssh-ed25519",
@@ -58,6 +64,7 @@ pub(super) fn convert(src: &str, path: &Path) -> Result<Blueprint, Diagnostics> 
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from(".")),
         diags: Vec::new(),
+        warnings: Vec::new(),
     };
     let bp = match yaml::parse(src) {
         Ok(Some(root)) => cx.blueprint(&root),
@@ -71,12 +78,15 @@ pub(super) fn convert(src: &str, path: &Path) -> Result<Blueprint, Diagnostics> 
             None
         }
         Err(e) => {
-            cx.err(
-                e.pos,
-                "",
-                format!("this is not valid YAML: {}", e.message),
-                "fix the YAML syntax at this spot (check indentation, colons and quotes)",
-            );
+            match e.hint {
+                Some(hint) => cx.err(e.pos, "", e.message, hint),
+                None => cx.err(
+                    e.pos,
+                    "",
+                    format!("this is not valid YAML: {}", e.message),
+                    "fix the YAML syntax at this spot (check indentation, colons and quotes)",
+                ),
+            }
             None
         }
     };
@@ -94,6 +104,8 @@ struct Cx {
     file: PathBuf,
     base_dir: PathBuf,
     diags: Vec<Diagnostic>,
+    /// Problems that do not stop the blueprint from working.
+    warnings: Vec<Diagnostic>,
 }
 
 /// The entries of one YAML mapping, after unknown and duplicate keys were reported.
@@ -282,6 +294,18 @@ impl Cx {
         );
         let text = self.string(node, field, &example)?;
         match Ocid::parse(&text, types, regional) {
+            Ok(_) if placeholder(&text) => {
+                self.err(
+                    node.pos,
+                    field,
+                    format!("`{text}` is a placeholder, not a real OCID"),
+                    format!(
+                        "copy the {} OCID from the OCI console (it looks like {example})",
+                        types[0]
+                    ),
+                );
+                None
+            }
             Ok(o) => Some(o),
             Err(e) => {
                 let (msg, hint) = match e {
@@ -373,6 +397,12 @@ impl Cx {
             Some(n) => self.tags(n, "tags"),
             None => Some(BTreeMap::new()),
         };
+        if let (Some(oci), Some((net, _))) = (&oci, &network) {
+            self.same_region(&f, oci, net);
+        }
+        if let Some(nodes) = &nodes {
+            self.fault_domains(&f, nodes);
+        }
         Some(Blueprint {
             source: self.file.clone(),
             name: name?,
@@ -383,7 +413,71 @@ impl Cx {
             failover: failover?,
             iam: iam?,
             tags: tags?,
+            warnings: std::mem::take(&mut self.warnings),
         })
+    }
+
+    /// The subnet's OCID names its realm and region: a blueprint whose `oci.region` is another
+    /// one would fail at the first API call (a regional OCID is only found in its region).
+    fn same_region(&mut self, f: &Fields<'_>, oci: &OciTarget, net: &Network) {
+        let Some(region) = &oci.region else { return };
+        let region = canonical_region(region);
+        let parts: Vec<&str> = net.subnet.as_str().split('.').collect();
+        let (realm, ocid_region) = (parts[2], canonical_region(parts[3]));
+        let pos = f
+            .get("network")
+            .and_then(|n| child(n, "subnet"))
+            .map_or(f.pos, |n| n.pos);
+        let field = join(&f.path, "network.subnet");
+        // Only full region names are compared: an unknown short code could be a region this
+        // table does not know yet.
+        if ocid_region.contains('-') && ocid_region != region {
+            self.err(
+                pos,
+                field,
+                format!(
+                    "the subnet's OCID is in region {ocid_region}, but `oci.region` is {region}"
+                ),
+                "use the subnet's region in `oci.region`, or a subnet of that region",
+            );
+        } else if REALM_KNOWN.contains(&realm) && realm != realm_of(&region) {
+            self.err(
+                pos,
+                field,
+                format!(
+                    "the subnet's OCID is in realm {realm}, but region {region} is in realm {}",
+                    realm_of(&region)
+                ),
+                "use the subnet's region in `oci.region`, or a subnet of that realm",
+            );
+        }
+    }
+
+    /// Both nodes in one fault domain share hardware: allowed (a warning), but one failure can
+    /// take both down.
+    fn fault_domains(&mut self, f: &Fields<'_>, nodes: &[NodeSpec; 2]) {
+        let (Some(a), Some(b)) = (&nodes[0].fault_domain, &nodes[1].fault_domain) else {
+            return;
+        };
+        if a != b {
+            return;
+        }
+        let pos = f
+            .get("nodes")
+            .and_then(|n| match &n.value {
+                Value::Seq(items) => items.get(1),
+                _ => None,
+            })
+            .and_then(|n| child(n, "fault_domain"))
+            .map_or(f.pos, |n| n.pos);
+        self.warnings.push(Diagnostic {
+            file: self.file.clone(),
+            line: pos.line,
+            column: pos.column,
+            field: "nodes[1].fault_domain".into(),
+            message: format!("both nodes are in {a}: one hardware failure there takes the VIP down with both"),
+            hint: "put the nodes in different fault domains, or leave `fault_domain` out (vipsetup then spreads them)".into(),
+        });
     }
 
     fn pair_name(&mut self, node: &Node, field: &str) -> Option<String> {
@@ -520,6 +614,15 @@ impl Cx {
                 }
             },
         };
+        if let Some(why) = not_a_host(ip) {
+            self.err(
+                node.pos,
+                field,
+                format!("{ip} is {why}, which can never be a VIP"),
+                "use a free private address of the subnet, e.g. 172.16.2.10/24",
+            );
+            return None;
+        }
         if let Some(p) = prefix {
             if let Some(why) = reserved(ip, p) {
                 self.err(
@@ -926,18 +1029,33 @@ impl Cx {
         let text = self.string(text_node, &field, "~/.ssh/id_ed25519.pub")?;
         if is_path {
             let resolved = self.resolve(&text);
-            let content = match std::fs::read_to_string(&resolved) {
-                Ok(c) => c,
+            let content = match crate::bounded_read::read(&resolved, MAX_KEY_FILE_BYTES) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(c) => c,
+                    Err(_) => {
+                        self.err(
+                            text_node.pos,
+                            field,
+                            format!(
+                                "ssh key file {} holds binary data, not an OpenSSH public key",
+                                resolved.display()
+                            ),
+                            "point at the public key (the .pub file, one line of text)",
+                        );
+                        return None;
+                    }
+                },
+                Err(ReadError::NotFound) => {
+                    self.err(text_node.pos, field, format!("ssh key file `{text}` not found (looked at {})", resolved.display()), "fix the path (relative paths start at the blueprint's folder, ~ is your home), or create a key with `ssh-keygen -t ed25519`");
+                    return None;
+                }
                 Err(e) => {
-                    let msg = if e.kind() == std::io::ErrorKind::NotFound {
-                        format!(
-                            "ssh key file `{text}` not found (looked at {})",
-                            resolved.display()
-                        )
-                    } else {
-                        format!("cannot read ssh key file {}: {e}", resolved.display())
-                    };
-                    self.err(text_node.pos, field, msg, "fix the path (relative paths start at the blueprint's folder, ~ is your home), or create a key with `ssh-keygen -t ed25519`");
+                    self.err(
+                        text_node.pos,
+                        field,
+                        format!("cannot read ssh key file {}: {e}", resolved.display()),
+                        "point at the public key (the .pub file, one line of text per key)",
+                    );
                     return None;
                 }
             };
@@ -1004,9 +1122,9 @@ impl Cx {
                 parts.next().unwrap_or_default(),
                 parts.next().unwrap_or_default(),
             );
-            let shown: String = line.chars().take(24).collect();
             if !SSH_KEY_TYPES.contains(&kind) {
-                self.err(pos, field, format!("`{shown}...`{from} is not an OpenSSH public key of a type OCI accepts"), "use an ssh-ed25519, ssh-rsa or ecdsa-sha2-* public key (the one line in your .pub file)");
+                // Never echo the text: the path may name a secret (/etc/shadow, a token).
+                self.err(pos, field, format!("{}{from} is not an OpenSSH public key of a type OCI accepts", describe_line(line, kind)), "use an ssh-ed25519, ssh-rsa or ecdsa-sha2-* public key (the one line in your .pub file)");
                 return None;
             }
             let decoded = base64::engine::general_purpose::STANDARD.decode(blob).ok();
@@ -1331,6 +1449,75 @@ impl Cx {
     }
 }
 
+/// What a line that is not a usable public key looks like, without quoting any of it (only a
+/// word that is shaped like an ssh key type name, which is no secret).
+fn describe_line(line: &str, first_word: &str) -> String {
+    // Not even its length: that says something about a secret too.
+    let type_like = first_word.len() <= 40
+        && (first_word.starts_with("ssh-")
+            || first_word.starts_with("ecdsa-")
+            || first_word.starts_with("sk-"))
+        && first_word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '@' | '.'));
+    if type_like {
+        format!("a key of type `{first_word}`")
+    } else if line.starts_with("-----BEGIN") {
+        "a PEM block".to_string()
+    } else {
+        "a line that does not start with a key type".to_string()
+    }
+}
+
+/// A value of a mapping node, by key.
+fn child<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
+    match &node.value {
+        Value::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+/// Realms whose regions the endpoint table lists (others are not compared).
+const REALM_KNOWN: &[&str] = &["oc1"];
+
+/// An OCID copied from documentation or a template rather than from the console. The unique
+/// part of a real OCID is a long random lowercase string (OCI docs, "Resource Identifiers");
+/// these words and a run of six x are a guess at what templates and examples use, rare enough
+/// by chance (about 1 in 10^7 for the x run) not to refuse a real one.
+fn placeholder(ocid: &str) -> bool {
+    let unique = ocid
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    [
+        "xxxxxx",
+        "replaceme",
+        "changeme",
+        "example",
+        "placeholder",
+        "yourocid",
+    ]
+    .iter()
+    .any(|w| unique.contains(w))
+}
+
+/// Addresses that are not a unicast host address at all (RFC 1122, 5771, 3927, 1112).
+fn not_a_host(ip: Ipv4Addr) -> Option<&'static str> {
+    Some(match ip {
+        _ if ip.is_unspecified() => "the unspecified address",
+        _ if ip.octets()[0] == 0 => "in 0.0.0.0/8 (\"this network\")",
+        _ if ip.is_loopback() => "a loopback address",
+        _ if ip.is_multicast() => "a multicast address",
+        _ if ip.is_broadcast() => "the broadcast address",
+        _ if ip.is_link_local() => {
+            "a link-local address (169.254.0.0/16, where OCI's metadata service lives)"
+        }
+        _ if ip.octets()[0] >= 240 => "in the reserved 240.0.0.0/4 range",
+        _ => return None,
+    })
+}
+
 fn default_failover() -> Failover {
     Failover {
         advert_interval: AdvertInterval::from_centis(100).expect("1 s is valid"),
@@ -1419,7 +1606,7 @@ fn levenshtein(a: &str, b: &str) -> usize {
 
 /// 1 to `max` lowercase letters, digits and hyphens, starting with a letter and not ending
 /// with a hyphen: fits OCI display names and hostname labels (RFC 1123) alike.
-fn is_label(name: &str, max: usize) -> bool {
+pub(crate) fn is_label(name: &str, max: usize) -> bool {
     !name.is_empty()
         && name.len() <= max
         && name.starts_with(|c: char| c.is_ascii_lowercase())

@@ -31,6 +31,8 @@ pub struct Blueprint {
     pub iam: Iam,
     /// Freeform tags put on every resource (vipsetup adds its own on top).
     pub tags: BTreeMap<String, String>,
+    /// Problems that do not stop it from working (e.g. both nodes in one fault domain).
+    pub warnings: Vec<Diagnostic>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -196,6 +198,12 @@ pub struct Iam {
     pub extra_statements: Vec<String>,
 }
 
+/// Whether `name` can name a pair: 1-40 lowercase letters, digits and hyphens, starting with a
+/// letter and not ending with a hyphen (it prefixes OCI resource names).
+pub fn is_pair_name(name: &str) -> bool {
+    convert::is_label(name, 40)
+}
+
 impl Blueprint {
     pub fn preferred(&self) -> &NodeSpec {
         &self.nodes[self.failover.preferred_node]
@@ -208,19 +216,53 @@ pub fn parse(src: &str, path: &Path) -> Result<Blueprint, Diagnostics> {
     convert::convert(src, path)
 }
 
-/// Reads and parses a blueprint file. A file that cannot be read is reported as a diagnostic at
-/// line 1 so callers have one error type.
+/// The largest blueprint file read (a real one is a few kilobytes).
+pub const MAX_BLUEPRINT_BYTES: u64 = 1024 * 1024;
+
+/// Reads and parses a blueprint file. A file that cannot be read (missing, not a regular file,
+/// too large, not UTF-8) is reported as a diagnostic so callers have one error type.
 pub fn load(path: &Path) -> Result<Blueprint, Diagnostics> {
-    match std::fs::read_to_string(path) {
-        Ok(src) => parse(&src, path),
-        Err(e) => Err(Diagnostics(vec![Diagnostic {
+    let fail = |pos: yaml::Pos, message: String, hint: &str| {
+        Err(Diagnostics(vec![Diagnostic {
             file: path.to_path_buf(),
-            line: 1,
-            column: 1,
+            line: pos.line,
+            column: pos.column,
             field: String::new(),
-            message: format!("cannot read the blueprint: {e}"),
-            hint: "check the path, or run `vipsetup init FILE` to write a starter blueprint".into(),
-        }])),
+            message,
+            hint: hint.into(),
+        }]))
+    };
+    let start = yaml::Pos { line: 1, column: 1 };
+    let bytes = match crate::bounded_read::read(path, MAX_BLUEPRINT_BYTES) {
+        Ok(b) => b,
+        Err(e @ crate::bounded_read::ReadError::TooLarge { .. }) => {
+            return fail(
+                start,
+                format!("cannot read the blueprint: {e}"),
+                "a blueprint is a few kilobytes of YAML; check that this is the right file",
+            )
+        }
+        Err(e) => {
+            return fail(
+                start,
+                format!("cannot read the blueprint: {e}"),
+                "check the path, or run `vipsetup init FILE` to write a starter blueprint",
+            )
+        }
+    };
+    match std::str::from_utf8(&bytes) {
+        Ok(src) => parse(src, path),
+        Err(e) => {
+            let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+            fail(
+                yaml::pos_at(valid, valid.len()),
+                format!(
+                    "the blueprint is not UTF-8 text: byte 0x{:02x} here cannot start or continue a character",
+                    bytes[e.valid_up_to()]
+                ),
+                "save the file as UTF-8 (was a binary file given as the blueprint?)",
+            )
+        }
     }
 }
 

@@ -94,6 +94,47 @@ fn bad_blueprints_give_exact_errors() {
         Vec<(usize, usize, &'static str, &'static str)>,
     );
     let cases: Vec<Case> = vec![
+        // Issue 11: what validate now catches offline.
+        (
+            "region differs from the subnet's",
+            vec![(3, "  region: us-ashburn-1")],
+            vec![(6, 11, "network.subnet", "the subnet's OCID is in region ap-tokyo-1, but `oci.region` is us-ashburn-1")],
+        ),
+        (
+            "region differs from the subnet's short code",
+            vec![(6, "  subnet: ocid1.subnet.oc1.iad.aaaaaaaa")],
+            vec![(6, 11, "network.subnet", "the subnet's OCID is in region us-ashburn-1, but `oci.region` is ap-tokyo-1")],
+        ),
+        (
+            "placeholder OCID",
+            vec![(4, "  compartment: ocid1.compartment.oc1..aaaaaaaaREPLACEME")],
+            vec![(4, 16, "oci.compartment", "`ocid1.compartment.oc1..aaaaaaaaREPLACEME` is a placeholder, not a real OCID")],
+        ),
+        (
+            "placeholder OCID (x run)",
+            vec![(6, "  subnet: ocid1.subnet.oc1.ap-tokyo-1.xxxxxxxxxxxx")],
+            vec![(6, 11, "network.subnet", "`ocid1.subnet.oc1.ap-tokyo-1.xxxxxxxxxxxx` is a placeholder, not a real OCID")],
+        ),
+        (
+            "VIP 0.0.0.0 without a prefix",
+            vec![(7, "  vip: 0.0.0.0")],
+            vec![(7, 8, "network.vip", "0.0.0.0 is the unspecified address, which can never be a VIP")],
+        ),
+        (
+            "multicast VIP",
+            vec![(7, "  vip: 224.0.0.18/24")],
+            vec![(7, 8, "network.vip", "224.0.0.18 is a multicast address, which can never be a VIP")],
+        ),
+        (
+            "loopback VIP",
+            vec![(7, "  vip: 127.0.0.5")],
+            vec![(7, 8, "network.vip", "127.0.0.5 is a loopback address, which can never be a VIP")],
+        ),
+        (
+            "link-local VIP",
+            vec![(7, "  vip: 169.254.169.254")],
+            vec![(7, 8, "network.vip", "169.254.169.254 is a link-local address (169.254.0.0/16, where OCI's metadata service lives), which can never be a VIP")],
+        ),
         (
             "unknown key (typo)",
             vec![(24, "  prefered_node: web1")],
@@ -421,4 +462,37 @@ fn private_key_files_are_refused() {
     let d = parse(&src, &dir.path().join("web.yaml")).unwrap_err();
     assert_eq!(d.0[0].field, "instance.ssh_keys[0].path");
     assert!(d.0[0].message.starts_with("this is a private key"), "{d}");
+}
+
+#[test]
+fn both_nodes_in_one_fault_domain_is_a_warning_not_an_error() {
+    let src = edit(
+        &base(),
+        &[
+            (
+                10,
+                "    private_ip: 172.16.2.11\n    fault_domain: FAULT-DOMAIN-2",
+            ),
+            (
+                12,
+                "    private_ip: 172.16.2.12\n    fault_domain: FAULT-DOMAIN-2",
+            ),
+        ],
+    );
+    let bp = parse_at(&src).unwrap();
+    let w: Vec<_> = bp
+        .warnings
+        .iter()
+        .map(|d| (d.line, d.column, d.field.as_str(), d.message.as_str()))
+        .collect();
+    assert_eq!(
+        w,
+        [(
+            14,
+            19,
+            "nodes[1].fault_domain",
+            "both nodes are in FAULT-DOMAIN-2: one hardware failure there takes the VIP down with both"
+        )]
+    );
+    assert!(parse_at(&base()).unwrap().warnings.is_empty());
 }

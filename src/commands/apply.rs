@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::confirm::{check_can_confirm, confirmer};
+use super::output::Ctx;
 use super::progress::for_stdout;
-use super::target_args::{print_json, runtime, OutputFormat, TargetArgs};
+use super::target_args::{runtime, TargetArgs};
 use crate::engine::plan::Action;
 use crate::engine::Resource;
 use crate::error::exit;
@@ -26,27 +27,36 @@ pub struct ApplyArgs {
     /// Where to write each node's rendered cloud-config [default: <BLUEPRINT>.rendered/]
     #[arg(long, value_name = "DIR")]
     pub user_data_dir: Option<PathBuf>,
-    /// Output format: text for people, json for scripts
-    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
-    pub output: OutputFormat,
 }
 
-pub fn run(args: ApplyArgs) -> anyhow::Result<i32> {
+pub fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     check_can_confirm(args.auto_approve, "apply")?;
-    let json = args.output == OutputFormat::Json;
+    let json = ctx.json();
     let opts = ApplyOptions {
         target: args.target.options(),
         replace: args.replace.clone(),
         user_data_dir: args.user_data_dir.clone(),
     };
-    let confirm = confirmer(args.auto_approve, !json, "apply");
-    let progress = for_stdout(json);
-    let outcome = runtime()?.block_on(apply(&opts, &confirm, progress.as_ref()))?;
+    let confirm = confirmer(
+        args.auto_approve,
+        !json,
+        "apply",
+        ctx.spinner.clone(),
+        args.target.node_names(!json),
+    );
+    let progress = ctx.journal.recording(for_stdout(json), ctx.spinner.clone());
+    let outcome = runtime()?.block_on(apply(&opts, &confirm, progress.as_ref()));
+    ctx.lookups_done();
+    let outcome = outcome?;
     if json {
-        print_json(&outcome)?;
+        ctx.print_json(&outcome)?;
     } else {
         if !outcome.plan.has_changes() {
             println!("no changes: the pair matches the blueprint");
+            // With changes, the plan shown before confirming carried them.
+            for w in &outcome.plan.warnings {
+                println!("warning: {w}");
+            }
         }
         print!("\n{}", outcome.report.render_text());
         let iam_changed = [Resource::DynamicGroup, Resource::Policy]

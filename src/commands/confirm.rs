@@ -1,18 +1,20 @@
 //! Asking before changing the cloud: `--auto-approve`, else a prompt on a terminal, else refuse.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+
+use super::progress::CallSpinner;
 
 use crate::engine::plan::Plan;
+use crate::engine::report::plan_text;
+use crate::error::NeedsConfirmation;
 
 /// Fails early when there is no way to confirm.
-pub fn check_can_confirm(auto_approve: bool, verb: &str) -> anyhow::Result<()> {
+pub fn check_can_confirm(auto_approve: bool, verb: &'static str) -> anyhow::Result<()> {
     if auto_approve || std::io::stdin().is_terminal() {
         Ok(())
     } else {
-        anyhow::bail!(
-            "refusing to {verb} without confirmation: stdin is not a terminal; \
-             review `vipsetup plan` and pass --auto-approve to {verb} non-interactively"
-        )
+        Err(NeedsConfirmation { verb }.into())
     }
 }
 
@@ -21,15 +23,25 @@ pub fn confirmer(
     auto_approve: bool,
     show_plan: bool,
     verb: &'static str,
+    spinner: Option<Arc<CallSpinner>>,
+    names: [String; 2],
 ) -> impl Fn(&Plan) -> bool + Sync {
     move |plan: &Plan| {
+        if let Some(s) = &spinner {
+            s.stop();
+        }
         if show_plan {
-            print!("{}", plan.render_text());
+            print!("{}", plan_text(plan, &names));
         }
         if auto_approve {
             return true;
         }
-        eprint!("\nDo you want to {verb} these changes? Only 'yes' is accepted: ");
+        let what = if verb == "destroy" {
+            "these resources"
+        } else {
+            "these changes"
+        };
+        eprint!("\nDo you want to {verb} {what}? Only 'yes' is accepted: ");
         let _ = std::io::stderr().flush();
         let mut line = String::new();
         let _ = std::io::stdin().lock().read_line(&mut line);

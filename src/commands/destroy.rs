@@ -3,8 +3,10 @@
 use clap::Args;
 
 use super::confirm::{check_can_confirm, confirmer};
+use super::output::Ctx;
 use super::progress::for_stdout;
-use super::target_args::{print_json, runtime, OutputFormat, TargetArgs};
+use super::target_args::{runtime, TargetArgs};
+use crate::engine::plan::Action;
 use crate::error::exit;
 use crate::ops::destroy::destroy;
 
@@ -16,22 +18,36 @@ pub struct DestroyArgs {
     /// Go ahead without asking (needed when stdin is not a terminal, e.g. in CI)
     #[arg(long)]
     pub auto_approve: bool,
-    /// Output format: text for people, json for scripts
-    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
-    pub output: OutputFormat,
 }
 
-pub fn run(args: DestroyArgs) -> anyhow::Result<i32> {
+pub fn run(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     check_can_confirm(args.auto_approve, "destroy")?;
-    let json = args.output == OutputFormat::Json;
-    let confirm = confirmer(args.auto_approve, !json, "destroy");
-    let progress = for_stdout(json);
-    let outcome =
-        runtime()?.block_on(destroy(&args.target.options(), &confirm, progress.as_ref()))?;
+    let json = ctx.json();
+    let confirm = confirmer(
+        args.auto_approve,
+        !json,
+        "destroy",
+        ctx.spinner.clone(),
+        args.target.node_names(false),
+    );
+    let progress = ctx.journal.recording(for_stdout(json), ctx.spinner.clone());
+    let outcome = runtime()?.block_on(destroy(&args.target.options(), &confirm, progress.as_ref()));
+    ctx.lookups_done();
+    let outcome = outcome?;
     if json {
-        print_json(&outcome)?;
+        ctx.print_json(&outcome)?;
     } else if outcome.plan.has_changes() {
-        println!("destroyed: {}", outcome.plan.summary());
+        let count = |a| outcome.plan.steps.iter().filter(|s| s.action == a).count();
+        let gone = count(Action::NoOp);
+        println!(
+            "destroyed: {} resources{}",
+            count(Action::Delete),
+            if gone > 0 {
+                format!(" ({gone} were already gone)")
+            } else {
+                String::new()
+            }
+        );
     } else {
         println!("nothing to destroy: the pair is already gone");
     }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::output::Ctx;
 use crate::engine::lock::Lock;
 use crate::engine::state;
 use crate::error::exit;
@@ -18,11 +19,16 @@ pub struct ForceUnlockArgs {
     pub state: Option<PathBuf>,
 }
 
-pub fn run(args: ForceUnlockArgs) -> anyhow::Result<i32> {
+pub fn run(args: ForceUnlockArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     let path = args
         .state
         .unwrap_or_else(|| state::default_path(&args.blueprint));
-    match Lock::force_unlock(&path)? {
+    let removed = Lock::force_unlock(&path)?;
+    if ctx.json() {
+        ctx.print_json(&serde_json::json!({ "removed": removed }))?;
+        return Ok(exit::OK);
+    }
+    match removed {
         Some(info) => println!(
             "removed the lock held by `{}` (pid {} on {})",
             info.command, info.pid, info.host

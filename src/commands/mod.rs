@@ -5,6 +5,7 @@ pub mod confirm;
 pub mod destroy;
 pub mod force_unlock;
 pub mod init;
+pub mod output;
 pub mod plan;
 pub mod progress;
 pub mod render;

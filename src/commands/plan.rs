@@ -2,7 +2,9 @@
 
 use clap::Args;
 
-use super::target_args::{print_json, runtime, OutputFormat, TargetArgs};
+use super::output::Ctx;
+use super::target_args::{runtime, TargetArgs};
+use crate::engine::report::plan_text;
 use crate::error::exit;
 use crate::ops::plan::{plan, PlanOptions};
 
@@ -20,21 +22,21 @@ pub struct PlanArgs {
     /// Show what destroy would delete instead
     #[arg(long)]
     pub destroy: bool,
-    /// Output format: text for people, json for scripts
-    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
-    pub output: OutputFormat,
 }
 
-pub fn run(args: PlanArgs) -> anyhow::Result<i32> {
+pub fn run(args: PlanArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     let opts = PlanOptions {
         target: args.target.options(),
         replace: args.replace.clone(),
         destroy: args.destroy,
     };
-    let plan = runtime()?.block_on(plan(&opts))?;
-    match args.output {
-        OutputFormat::Json => print_json(&plan)?,
-        OutputFormat::Text => print!("{}", plan.render_text()),
+    let plan = runtime()?.block_on(plan(&opts));
+    ctx.lookups_done();
+    let plan = plan?;
+    if ctx.json() {
+        ctx.print_json(&plan)?;
+    } else {
+        print!("{}", plan_text(&plan, &args.target.node_names(true)));
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {
         exit::CHANGES

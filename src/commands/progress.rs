@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -11,6 +12,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::engine::plan::Step;
 use crate::engine::progress::{Progress, Silent};
 use crate::engine::Resource;
+use crate::oci::log::{Attempt, CallObserver};
 
 /// Picks the display: nothing for JSON output, bars on a terminal, plain lines otherwise.
 pub fn for_stdout(json: bool) -> Box<dyn Progress> {
@@ -149,6 +151,56 @@ impl Progress for Lines {
         match outcome {
             Ok(()) => self.line(r, "done"),
             Err(e) => self.line(r, &format!("failed: {e}")),
+        }
+    }
+}
+
+/// Before the first step starts (lookups, reading the pair, planning), a spinner on stderr names
+/// the API call in flight, so a slow cloud never shows a blank terminal. Terminals only; logs
+/// get `--debug` instead.
+pub struct CallSpinner {
+    bar: ProgressBar,
+    calls: AtomicU32,
+}
+
+impl CallSpinner {
+    /// `None` unless stderr is a terminal.
+    pub fn on_terminal() -> Option<Arc<CallSpinner>> {
+        if !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {wide_msg} [{elapsed}]")
+                .expect("valid template"),
+        );
+        bar.set_message("connecting to OCI");
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Some(Arc::new(CallSpinner {
+            bar,
+            calls: AtomicU32::new(0),
+        }))
+    }
+
+    /// Removes the spinner (before the plan or the step display is drawn); idempotent.
+    pub fn stop(&self) {
+        if !self.bar.is_finished() {
+            self.bar.finish_and_clear();
+        }
+    }
+}
+
+/// The process-wide observer that feeds a `CallSpinner`.
+pub struct SpinnerObserver(pub Arc<CallSpinner>);
+
+impl CallObserver for SpinnerObserver {
+    fn attempt(&self, a: &Attempt<'_>) {
+        let n = self.0.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        if !self.0.bar.is_finished() {
+            self.0.bar.set_message(format!(
+                "reading the cloud: {} ({n} calls so far)",
+                a.operation
+            ));
         }
     }
 }

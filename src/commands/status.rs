@@ -2,7 +2,8 @@
 
 use clap::Args;
 
-use super::target_args::{print_json, runtime, OutputFormat, TargetArgs};
+use super::output::Ctx;
+use super::target_args::{runtime, TargetArgs};
 use crate::error::exit;
 use crate::ops::status::status;
 
@@ -11,16 +12,16 @@ use crate::ops::status::status;
 pub struct StatusArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Output format: text for people, json for scripts
-    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
-    pub output: OutputFormat,
 }
 
-pub fn run(args: StatusArgs) -> anyhow::Result<i32> {
-    let report = runtime()?.block_on(status(&args.target.options()))?;
-    match args.output {
-        OutputFormat::Json => print_json(&report)?,
-        OutputFormat::Text => print!("{}", report.render_text()),
+pub fn run(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<i32> {
+    let report = runtime()?.block_on(status(&args.target.options()));
+    ctx.lookups_done();
+    let report = report?;
+    if ctx.json() {
+        ctx.print_json(&report)?;
+    } else {
+        print!("{}", report.render_text());
     }
     Ok(exit::OK)
 }

@@ -1,8 +1,8 @@
-//! Flags shared by plan, apply, destroy and status, and the output format switch.
+//! Flags shared by plan, apply, destroy and status.
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use crate::ops::target::TargetOptions;
 
@@ -32,6 +32,23 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
+    /// The node names the blueprint gives, for printing plans (role names if it does not
+    /// load: the operation itself then reports why). Prints the blueprint's warnings (e.g.
+    /// both nodes in one fault domain) on stderr when `warn`, as `validate` does.
+    pub fn node_names(&self, warn: bool) -> [String; 2] {
+        match crate::blueprint::load(&self.blueprint) {
+            Ok(bp) => {
+                if warn {
+                    for w in &bp.warnings {
+                        eprintln!("warning: {w}");
+                    }
+                }
+                bp.nodes.map(|n| n.name)
+            }
+            Err(_) => ["node1".to_string(), "node2".to_string()],
+        }
+    }
+
     pub fn options(&self) -> TargetOptions {
         TargetOptions {
             blueprint: self.blueprint.clone(),
@@ -43,18 +60,6 @@ impl TargetArgs {
             endpoint: self.endpoint.clone(),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
-}
-
-/// Prints a value as pretty JSON on stdout.
-pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
 }
 
 /// A tokio runtime for one command.

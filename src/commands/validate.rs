@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
+use super::output::Ctx;
 use crate::blueprint;
-use crate::error::exit;
+use crate::error::{exit, DiagnosticJson};
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
@@ -11,32 +12,40 @@ pub struct ValidateArgs {
     pub file: PathBuf,
 }
 
-pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
-    match blueprint::load(&args.file) {
-        Ok(bp) => {
-            println!(
-                "{}: ok (pair {}, nodes {} and {}, VIP {})",
-                args.file.display(),
-                bp.name,
-                bp.nodes[0].name,
-                bp.nodes[1].name,
-                bp.network.vip
-            );
-            Ok(exit::OK)
-        }
-        Err(diags) => {
-            print_diagnostics(&diags);
-            Ok(exit::ERROR)
-        }
-    }
+/// `--output json` on success.
+#[derive(serde::Serialize)]
+struct Valid {
+    file: String,
+    pair: String,
+    nodes: [String; 2],
+    vip: String,
+    /// Problems that do not stop the pair from working (each with file, line, column).
+    warnings: Vec<DiagnosticJson>,
 }
 
-/// Prints each problem as `error: file:line:col: field: message` plus its help line.
-pub fn print_diagnostics(diags: &blueprint::Diagnostics) {
-    for d in diags.iter() {
-        eprintln!("error: {d}");
+pub fn run(args: ValidateArgs, ctx: &Ctx) -> anyhow::Result<i32> {
+    // Problems go to the one error printer (text on stderr, or the JSON failure document).
+    let bp = blueprint::load(&args.file)?;
+    if ctx.json() {
+        ctx.print_json(&Valid {
+            file: args.file.display().to_string(),
+            pair: bp.name.clone(),
+            nodes: bp.nodes.clone().map(|n| n.name),
+            vip: bp.network.vip.to_string(),
+            warnings: bp.warnings.iter().map(DiagnosticJson::from).collect(),
+        })?;
+    } else {
+        for w in &bp.warnings {
+            eprintln!("warning: {w}");
+        }
+        println!(
+            "{}: ok (pair {}, nodes {} and {}, VIP {})",
+            args.file.display(),
+            bp.name,
+            bp.nodes[0].name,
+            bp.nodes[1].name,
+            bp.network.vip
+        );
     }
-    if diags.len() > 1 {
-        eprintln!("{} problems found; fix them and run again", diags.len());
-    }
+    Ok(exit::OK)
 }

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::net::Ipv4Addr;
 use std::pin::Pin;
 
+use super::egress::Egress;
 use super::model::{
     DesiredNode, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LiveSubnet,
     LiveVnic, NsgRule,
@@ -85,6 +86,14 @@ pub struct PrivateIpSpec {
     pub tags: Tags,
 }
 
+/// What UpdateInstance changes in place; `None` fields are left as they are.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InstanceUpdate {
+    pub tags: Option<Tags>,
+    pub ocpus: Option<f32>,
+    pub memory_in_gbs: Option<f32>,
+}
+
 /// The operations the engine uses. Creates take the `opc-retry-token`.
 pub trait Cloud: Send + Sync {
     // Lookups apply needs before it can say what it wants.
@@ -100,6 +109,24 @@ pub trait Cloud: Send + Sync {
     ) -> CloudFuture<'a, Option<String>>;
     /// Every address in use in the subnet.
     fn subnet_ips<'a>(&'a self, subnet_id: &'a str) -> CloudFuture<'a, Vec<Ipv4Addr>>;
+    /// The fault domains' names in an availability domain (ListFaultDomains).
+    fn fault_domains<'a>(
+        &'a self,
+        compartment_id: &'a str,
+        availability_domain: &'a str,
+    ) -> CloudFuture<'a, Vec<String>>;
+    /// The shapes offered in an availability domain; with `image_id`, only those that image
+    /// runs on (ListShapes).
+    fn shapes<'a>(
+        &'a self,
+        compartment_id: &'a str,
+        availability_domain: &'a str,
+        image_id: Option<&'a str>,
+    ) -> CloudFuture<'a, Vec<String>>;
+    /// An image's lifecycle state, `None` if not found (GetImage).
+    fn get_image<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<String>>;
+    /// The subnet's route rules and where they lead (GetSubnet, GetRouteTable, Get*Gateway).
+    fn egress<'a>(&'a self, subnet_id: &'a str) -> CloudFuture<'a, Egress>;
     /// The private IP (OCID) in the subnet already using `hostname` as its hostname label.
     fn hostname_holder<'a>(
         &'a self,
@@ -118,6 +145,8 @@ pub trait Cloud: Send + Sync {
     fn create_nsg<'a>(&'a self, spec: &'a NsgSpec, token: &'a str) -> CloudFuture<'a, String>;
     fn add_nsg_rules<'a>(&'a self, nsg_id: &'a str, rules: &'a [NsgRule]) -> CloudFuture<'a, ()>;
     fn delete_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()>;
+    /// Sets the NSG's freeform tags (UpdateNetworkSecurityGroup).
+    fn update_nsg_tags<'a>(&'a self, id: &'a str, tags: &'a Tags) -> CloudFuture<'a, ()>;
 
     /// The instance without its VNIC (`vnic` is `None`); see `primary_vnic`.
     fn get_instance<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveInstance>>;
@@ -139,6 +168,21 @@ pub trait Cloud: Send + Sync {
         token: &'a str,
     ) -> CloudFuture<'a, String>;
     fn terminate_instance<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()>;
+    /// UpdateInstance: tags and a flex shape's size.
+    fn update_instance<'a>(&'a self, id: &'a str, u: &'a InstanceUpdate) -> CloudFuture<'a, ()>;
+    /// InstanceAction (`SOFTSTOP`, `STOP`, `START`, ...).
+    fn instance_action<'a>(&'a self, id: &'a str, action: &'a str) -> CloudFuture<'a, ()>;
+    /// Sets the NSGs a VNIC is in (UpdateVnic `nsgIds`).
+    fn update_vnic_nsgs<'a>(
+        &'a self,
+        vnic_id: &'a str,
+        nsg_ids: &'a [String],
+    ) -> CloudFuture<'a, ()>;
+    /// Gives the VNIC's primary private IP an ephemeral public IP (CreatePublicIp).
+    fn assign_public_ip<'a>(&'a self, vnic_id: &'a str) -> CloudFuture<'a, ()>;
+    /// Deletes the ephemeral public IP with this address; a reserved one is an error (it is
+    /// the user's, and deleting it would lose the address for good).
+    fn unassign_public_ip<'a>(&'a self, address: &'a str) -> CloudFuture<'a, ()>;
 
     fn get_dynamic_group<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveDynamicGroup>>;
     fn find_dynamic_group<'a>(
@@ -181,5 +225,7 @@ pub trait Cloud: Send + Sync {
         token: &'a str,
     ) -> CloudFuture<'a, String>;
     fn move_private_ip<'a>(&'a self, id: &'a str, vnic_id: &'a str) -> CloudFuture<'a, ()>;
+    /// Sets a private IP's freeform tags (UpdatePrivateIp).
+    fn update_private_ip_tags<'a>(&'a self, id: &'a str, tags: &'a Tags) -> CloudFuture<'a, ()>;
     fn delete_private_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()>;
 }

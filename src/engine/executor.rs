@@ -13,8 +13,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::cloud::{
-    Cloud, CloudError, DynamicGroupSpec, InstanceSpec, NsgSpec, PolicySpec, PrivateIpSpec,
+    Cloud, CloudError, DynamicGroupSpec, InstanceSpec, InstanceUpdate, NsgSpec, PolicySpec,
+    PrivateIpSpec,
 };
+use super::drift;
 use super::iam;
 use super::model::{vrrp_rules, Desired, Resource};
 use super::plan::{Action, Dep, Milestone, Plan, PlanKind, Step};
@@ -355,11 +357,17 @@ impl<'a> Executor<'a> {
                 let id = self.id_of(r)?;
                 self.await_node(r, &id).await
             }
+            (Resource::Node1 | Resource::Node2, Action::Update) => self.update_node(r).await,
             (Resource::Node1 | Resource::Node2, action) => {
                 if action == Action::Replace {
+                    self.hand_over(r).await?;
                     self.terminate_node(r).await?;
                 }
-                self.launch_node(r).await
+                self.launch_node(r).await?;
+                if action == Action::Replace {
+                    self.admit_to_dynamic_group(r).await?;
+                }
+                Ok(())
             }
             (Resource::DynamicGroup, action) => {
                 if action == Action::Replace {
@@ -379,7 +387,7 @@ impl<'a> Executor<'a> {
                 }
                 self.put_policy(action == Action::Update).await
             }
-            (Resource::Vip, Action::Update) => self.move_vip().await,
+            (Resource::Vip, Action::Update) => self.update_vip().await,
             (Resource::Vip, Action::Replace) => {
                 if let Some(old) = self.read(|s| s.id(r).map(str::to_string)) {
                     self.progress.status(r, "deleting the old address");
@@ -440,6 +448,137 @@ impl<'a> Executor<'a> {
         if !missing.is_empty() {
             self.progress.status(r, "adding VRRP rules");
             self.cloud.add_nsg_rules(&id, &missing).await?;
+        }
+        let want = self.desired().tags_for(r);
+        if nsg.tags != want {
+            self.progress.status(r, "updating tags");
+            self.cloud.update_nsg_tags(&id, &want).await?;
+        }
+        Ok(())
+    }
+
+    /// A node about to be terminated that holds the VIP is soft-stopped first: its OS shuts
+    /// keepalived down, which gives up MASTER at once, and the peer's agent takes the VIP
+    /// over. Terminating straight away would leave the VIP on a dying VNIC until the peer
+    /// noticed the silence. Which node holds it is read now (the agent may have moved it).
+    async fn hand_over(&self, r: Resource) -> Result<(), StepError> {
+        let d = self.desired();
+        let Some((id, vnic)) = self.read(|s| {
+            s.get(r)
+                .and_then(|e| Some((e.id.clone()?, e.vnic_id.clone()?)))
+        }) else {
+            return Ok(());
+        };
+        let holds = self
+            .cloud
+            .find_private_ip(&d.subnet_id, d.vip)
+            .await?
+            .is_some_and(|p| !p.is_primary && p.vnic_id.as_deref() == Some(vnic.as_str()));
+        let running = self
+            .cloud
+            .get_instance(&id)
+            .await?
+            .is_some_and(|i| i.lifecycle_state == "RUNNING");
+        if !(holds && running) {
+            return Ok(());
+        }
+        self.progress
+            .status(r, "soft-stopping so the peer takes the vip over");
+        self.cloud.instance_action(&id, "SOFTSTOP").await?;
+        // OCI powers the instance off after 15 minutes if the OS has not shut down by then
+        // (oci-python-sdk ComputeClient.instance_action, SOFTSTOP).
+        self.poll(r, "STOPPED", || async {
+            match self.cloud.get_instance(&id).await? {
+                None => Ok(Some(())),
+                Some(i) if matches!(i.lifecycle_state.as_str(), "STOPPED" | "TERMINATED") => {
+                    Ok(Some(()))
+                }
+                Some(i) => {
+                    self.progress.status(r, &i.lifecycle_state);
+                    Ok(None)
+                }
+            }
+        })
+        .await
+    }
+
+    /// After a replacement: the existing dynamic group's matching rule names the new instance
+    /// before this step ends, so the peer (whose step may wait for this one) is replaced only
+    /// once this node may claim the VIP. A dynamic group the plan creates or replaces is left to
+    /// its own step.
+    async fn admit_to_dynamic_group(&self, r: Resource) -> Result<(), StepError> {
+        let dg = Resource::DynamicGroup;
+        if matches!(self.plan.action(dg), Action::Create | Action::Replace)
+            || self.read(|s| s.id(dg).is_none())
+        {
+            return Ok(());
+        }
+        // The dynamic group's own step may have named it already (it runs once both nodes
+        // are launched); then there is nothing to do.
+        let spec = self.dynamic_group_spec()?;
+        let live = self.cloud.get_dynamic_group(&self.id_of(dg)?).await?;
+        if live.is_some_and(|g| iam::same_matching_rule(&g.matching_rule, &spec.matching_rule)) {
+            return Ok(());
+        }
+        self.progress
+            .status(r, "adding the new instance to the dynamic group");
+        self.put_dynamic_group(true).await
+    }
+
+    /// Tags, a flex shape's size (OCI reboots a running instance for it), NSG membership and
+    /// the ephemeral public IP, each changed in place as the plan's changes say.
+    async fn update_node(&self, r: Resource) -> Result<(), StepError> {
+        let d = self.desired();
+        let i = r.node_index().expect("a node");
+        let want = &d.nodes[i];
+        let id = self.id_of(r)?;
+        let changes = &self
+            .plan
+            .step(r)
+            .expect("an update step is in its plan")
+            .changes;
+        let changed = |a: &str| changes.iter().any(|c| c.attribute == a);
+        let tags = changes
+            .iter()
+            .any(|c| c.attribute.starts_with("freeform_tags."));
+        let resize = changed("ocpus") || changed("memory_gb");
+        if tags || resize {
+            let u = InstanceUpdate {
+                tags: tags.then(|| d.tags_for(r)),
+                ocpus: want.ocpus.filter(|_| resize),
+                memory_in_gbs: want.memory_in_gbs.filter(|_| resize),
+            };
+            self.progress.status(r, "updating");
+            self.cloud.update_instance(&id, &u).await?;
+        }
+        if changed("nsg_ids") || changed("assign_public_ip") {
+            let vnic = self
+                .cloud
+                .primary_vnic(&d.compartment_id, &id)
+                .await?
+                .ok_or_else(|| StepError::Failed(format!("{r} has no primary vnic")))?;
+            let nsg = self.id_of(Resource::Nsg)?;
+            if !vnic.nsg_ids.contains(&nsg) {
+                let mut ids = vnic.nsg_ids.clone();
+                ids.push(nsg);
+                self.progress
+                    .status(r, "adding its vnic to the network security group");
+                self.cloud.update_vnic_nsgs(&vnic.id, &ids).await?;
+            }
+            match (&vnic.public_ip, want.assign_public_ip) {
+                (None, true) => {
+                    self.progress.status(r, "assigning a public ip");
+                    self.cloud.assign_public_ip(&vnic.id).await?;
+                }
+                (Some(address), false) => {
+                    self.progress.status(r, "removing its public ip");
+                    self.cloud.unassign_public_ip(address).await?;
+                }
+                _ => {}
+            }
+        }
+        if resize {
+            self.await_node(r, &id).await?;
         }
         Ok(())
     }
@@ -756,17 +895,36 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// Moves the VIP from a VNIC outside the pair back onto the preferred node.
-    async fn move_vip(&self) -> Result<(), StepError> {
+    /// Moves the VIP from a VNIC outside the pair back onto the preferred node, and sets the
+    /// tags the blueprint names (keeping the others: the agent's takeover record). Both are
+    /// decided on what the VIP looks like now, not at plan time: the agent may have moved it.
+    async fn update_vip(&self) -> Result<(), StepError> {
         let d = self.desired();
         let r = Resource::Vip;
-        let node = Resource::node(d.preferred);
-        let vnic_id = self
-            .read(|s| s.get(node).and_then(|e| e.vnic_id.clone()))
-            .ok_or_else(|| StepError::Failed(format!("no vnic recorded for {node}")))?;
         let id = self.id_of(r)?;
-        self.progress.status(r, &format!("moving to {node}"));
-        self.cloud.move_private_ip(&id, &vnic_id).await?;
+        let live =
+            self.cloud.get_private_ip(&id).await?.ok_or_else(|| {
+                StepError::Failed(format!("the vip's private ip {id} disappeared"))
+            })?;
+        let on_pair = self.read(|s| {
+            [Resource::Node1, Resource::Node2]
+                .iter()
+                .any(|n| s.get(*n).and_then(|e| e.vnic_id.as_ref()) == live.vnic_id.as_ref())
+        });
+        if !on_pair {
+            let node = Resource::node(d.preferred);
+            let vnic_id = self
+                .read(|s| s.get(node).and_then(|e| e.vnic_id.clone()))
+                .ok_or_else(|| StepError::Failed(format!("no vnic recorded for {node}")))?;
+            self.progress.status(r, &format!("moving to {node}"));
+            self.cloud.move_private_ip(&id, &vnic_id).await?;
+        }
+        let want = d.tags_for(r);
+        if !drift::tag_changes(&live.tags, &want, true).is_empty() {
+            self.progress.status(r, "updating tags");
+            let tags = drift::merged_tags(&live.tags, &want, true);
+            self.cloud.update_private_ip_tags(&id, &tags).await?;
+        }
         Ok(())
     }
 

@@ -11,7 +11,8 @@ use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::cloud::{
-    Cloud, CloudFuture, DynamicGroupSpec, InstanceSpec, NsgSpec, PolicySpec, PrivateIpSpec,
+    Cloud, CloudFuture, DynamicGroupSpec, InstanceSpec, InstanceUpdate, NsgSpec, PolicySpec,
+    PrivateIpSpec, Tags,
 };
 use super::model::{
     LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LiveSubnet, LiveVnic,
@@ -75,6 +76,23 @@ impl Cloud for KillAfter {
     fn subnet_ips<'a>(&'a self, s: &'a str) -> CloudFuture<'a, Vec<Ipv4Addr>> {
         self.inner.subnet_ips(s)
     }
+    fn fault_domains<'a>(&'a self, c: &'a str, ad: &'a str) -> CloudFuture<'a, Vec<String>> {
+        self.inner.fault_domains(c, ad)
+    }
+    fn shapes<'a>(
+        &'a self,
+        c: &'a str,
+        ad: &'a str,
+        image: Option<&'a str>,
+    ) -> CloudFuture<'a, Vec<String>> {
+        self.inner.shapes(c, ad, image)
+    }
+    fn get_image<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<String>> {
+        self.inner.get_image(id)
+    }
+    fn egress<'a>(&'a self, s: &'a str) -> CloudFuture<'a, super::egress::Egress> {
+        self.inner.egress(s)
+    }
     fn hostname_holder<'a>(&'a self, s: &'a str, h: &'a str) -> CloudFuture<'a, Option<String>> {
         self.inner.hostname_holder(s, h)
     }
@@ -98,6 +116,9 @@ impl Cloud for KillAfter {
     fn delete_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
         mutating!(self, self.inner.delete_nsg(id))
     }
+    fn update_nsg_tags<'a>(&'a self, id: &'a str, t: &'a Tags) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.update_nsg_tags(id, t))
+    }
     fn get_instance<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveInstance>> {
         self.inner.get_instance(id)
     }
@@ -117,6 +138,21 @@ impl Cloud for KillAfter {
     }
     fn terminate_instance<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
         mutating!(self, self.inner.terminate_instance(id))
+    }
+    fn update_instance<'a>(&'a self, id: &'a str, u: &'a InstanceUpdate) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.update_instance(id, u))
+    }
+    fn instance_action<'a>(&'a self, id: &'a str, a: &'a str) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.instance_action(id, a))
+    }
+    fn update_vnic_nsgs<'a>(&'a self, v: &'a str, n: &'a [String]) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.update_vnic_nsgs(v, n))
+    }
+    fn assign_public_ip<'a>(&'a self, v: &'a str) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.assign_public_ip(v))
+    }
+    fn unassign_public_ip<'a>(&'a self, a: &'a str) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.unassign_public_ip(a))
     }
     fn get_dynamic_group<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveDynamicGroup>> {
         self.inner.get_dynamic_group(id)
@@ -179,6 +215,9 @@ impl Cloud for KillAfter {
     }
     fn move_private_ip<'a>(&'a self, id: &'a str, v: &'a str) -> CloudFuture<'a, ()> {
         mutating!(self, self.inner.move_private_ip(id, v))
+    }
+    fn update_private_ip_tags<'a>(&'a self, id: &'a str, t: &'a Tags) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.update_private_ip_tags(id, t))
     }
     fn delete_private_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
         mutating!(self, self.inner.delete_private_ip(id))

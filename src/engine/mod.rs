@@ -5,6 +5,8 @@
 
 pub mod addresses;
 pub mod cloud;
+pub mod drift;
+pub mod egress;
 pub mod executor;
 pub mod iam;
 #[cfg(debug_assertions)]
@@ -14,6 +16,7 @@ pub mod model;
 pub mod observe;
 pub mod oci_cloud;
 pub mod plan;
+pub mod preflight;
 pub mod progress;
 pub mod report;
 pub mod resolve;

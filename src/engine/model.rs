@@ -203,6 +203,8 @@ pub struct LiveVnic {
     pub id: String,
     pub private_ip: Option<Ipv4Addr>,
     pub nsg_ids: Vec<String>,
+    /// The public IP address on its primary private IP, if any.
+    pub public_ip: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

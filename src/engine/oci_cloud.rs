@@ -6,19 +6,21 @@ use std::net::Ipv4Addr;
 use crate::oci::models::{
     AddNetworkSecurityGroupSecurityRulesDetails, AddSecurityRuleDetails, CreateDynamicGroupDetails,
     CreateNetworkSecurityGroupDetails, CreatePolicyDetails, CreatePrivateIpDetails,
-    CreateVnicDetails, DynamicGroup, Instance, InstanceSourceViaImageDetails,
-    LaunchInstanceDetails, LaunchInstanceShapeConfigDetails, NetworkSecurityGroup, Policy,
-    PrivateIp, SecurityRuleDirection, UpdateDynamicGroupDetails, UpdatePolicyDetails,
-    UpdatePrivateIpDetails,
+    CreatePublicIpDetails, CreateVnicDetails, DynamicGroup, Instance,
+    InstanceSourceViaImageDetails, LaunchInstanceDetails, LaunchInstanceShapeConfigDetails,
+    NetworkSecurityGroup, Policy, PrivateIp, SecurityRuleDirection, UpdateDynamicGroupDetails,
+    UpdateInstanceDetails, UpdateInstanceShapeConfigDetails, UpdateNetworkSecurityGroupDetails,
+    UpdatePolicyDetails, UpdatePrivateIpDetails, UpdateVnicDetails,
 };
 use crate::oci::{
     Client, ListImagesRequest, ListInstancesRequest, ListPrivateIpsRequest, OciError,
 };
 
 use super::cloud::{
-    Cloud, CloudError, CloudFuture, DynamicGroupSpec, InstanceSpec, NsgSpec, PolicySpec,
-    PrivateIpSpec,
+    Cloud, CloudError, CloudFuture, DynamicGroupSpec, InstanceSpec, InstanceUpdate, NsgSpec,
+    PolicySpec, PrivateIpSpec, Tags,
 };
+use super::egress::{Egress, Route, RouteTarget};
 use super::model::{
     LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LiveSubnet, LiveVnic,
     NsgRule, TAG_PAIR, TAG_ROLE,
@@ -216,6 +218,99 @@ impl Cloud for OciCloud {
         })
     }
 
+    fn fault_domains<'a>(
+        &'a self,
+        compartment_id: &'a str,
+        availability_domain: &'a str,
+    ) -> CloudFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let fds = ok(
+                "ListFaultDomains",
+                self.client
+                    .list_fault_domains(compartment_id, availability_domain)
+                    .await,
+            )?;
+            Ok(fds.into_iter().map(|f| f.name).collect())
+        })
+    }
+
+    fn shapes<'a>(
+        &'a self,
+        compartment_id: &'a str,
+        availability_domain: &'a str,
+        image_id: Option<&'a str>,
+    ) -> CloudFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let shapes = ok(
+                "ListShapes",
+                self.client
+                    .list_shapes(compartment_id, Some(availability_domain), image_id)
+                    .await,
+            )?;
+            Ok(shapes.into_iter().map(|s| s.shape).collect())
+        })
+    }
+
+    fn get_image<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<String>> {
+        Box::pin(async move {
+            Ok(found("GetImage", self.client.get_image(id).await)?
+                .map(|i| i.value.lifecycle_state.as_str().to_string()))
+        })
+    }
+
+    fn egress<'a>(&'a self, subnet_id: &'a str) -> CloudFuture<'a, Egress> {
+        Box::pin(async move {
+            let subnet = ok("GetSubnet", self.client.get_subnet(subnet_id).await)?.value;
+            let rt_id = subnet.route_table_id.unwrap_or_default();
+            let rt = ok("GetRouteTable", self.client.get_route_table(&rt_id).await)?;
+            let mut routes = Vec::new();
+            for r in rt.route_rules {
+                let id = r.network_entity_id.as_str();
+                // The kind of gateway is in its OCID (docs: General/Concepts/identifiers.htm).
+                let target = if id.starts_with("ocid1.servicegateway.") {
+                    let g = ok(
+                        "GetServiceGateway",
+                        self.client.get_service_gateway(id).await,
+                    )?;
+                    RouteTarget::ServiceGateway {
+                        all_services: g.services.iter().any(|s| {
+                            s.service_name.as_deref().is_some_and(|n| {
+                                n.starts_with("All ")
+                                    && n.ends_with("Services In Oracle Services Network")
+                            })
+                        }),
+                        blocked: g.block_traffic.unwrap_or(false),
+                    }
+                } else if id.starts_with("ocid1.natgateway.") {
+                    let g = ok("GetNatGateway", self.client.get_nat_gateway(id).await)?;
+                    RouteTarget::NatGateway {
+                        blocked: g.block_traffic.unwrap_or(false),
+                    }
+                } else if id.starts_with("ocid1.internetgateway.") {
+                    let g = ok(
+                        "GetInternetGateway",
+                        self.client.get_internet_gateway(id).await,
+                    )?;
+                    RouteTarget::InternetGateway {
+                        enabled: g.is_enabled.unwrap_or(true),
+                    }
+                } else {
+                    RouteTarget::Other
+                };
+                routes.push(Route {
+                    destination: r.destination.unwrap_or_default(),
+                    destination_type: r.destination_type.unwrap_or_else(|| "CIDR_BLOCK".into()),
+                    target,
+                });
+            }
+            Ok(Egress {
+                subnet_id: subnet_id.to_string(),
+                route_table_id: rt_id,
+                routes,
+            })
+        })
+    }
+
     fn hostname_holder<'a>(
         &'a self,
         subnet_id: &'a str,
@@ -346,6 +441,20 @@ impl Cloud for OciCloud {
         })
     }
 
+    fn update_nsg_tags<'a>(&'a self, id: &'a str, tags: &'a Tags) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            let d = UpdateNetworkSecurityGroupDetails {
+                freeform_tags: Some(tags.clone()),
+                ..Default::default()
+            };
+            ok(
+                "UpdateNetworkSecurityGroup",
+                self.client.update_network_security_group(id, &d).await,
+            )?;
+            Ok(())
+        })
+    }
+
     fn get_instance<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveInstance>> {
         Box::pin(async move {
             Ok(found("GetInstance", self.client.get_instance(id).await)?
@@ -395,6 +504,7 @@ impl Cloud for OciCloud {
                         return Ok(Some(LiveVnic {
                             private_ip: v.private_ip.as_deref().and_then(|p| p.parse().ok()),
                             nsg_ids: v.nsg_ids,
+                            public_ip: v.public_ip,
                             id: v.id,
                         }));
                     }
@@ -460,6 +570,103 @@ impl Cloud for OciCloud {
                 "TerminateInstance",
                 self.client.terminate_instance(id, false, None).await,
             )
+        })
+    }
+
+    fn update_instance<'a>(&'a self, id: &'a str, u: &'a InstanceUpdate) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            let shape_config = (u.ocpus.is_some() || u.memory_in_gbs.is_some()).then(|| {
+                UpdateInstanceShapeConfigDetails {
+                    ocpus: u.ocpus.map(f64::from),
+                    memory_in_gbs: u.memory_in_gbs.map(f64::from),
+                }
+            });
+            let d = UpdateInstanceDetails {
+                freeform_tags: u.tags.clone(),
+                shape_config,
+                ..Default::default()
+            };
+            ok("UpdateInstance", self.client.update_instance(id, &d).await)?;
+            Ok(())
+        })
+    }
+
+    fn instance_action<'a>(&'a self, id: &'a str, action: &'a str) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            ok(
+                "InstanceAction",
+                self.client.instance_action(id, action).await,
+            )?;
+            Ok(())
+        })
+    }
+
+    fn update_vnic_nsgs<'a>(
+        &'a self,
+        vnic_id: &'a str,
+        nsg_ids: &'a [String],
+    ) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            let d = UpdateVnicDetails {
+                nsg_ids: Some(nsg_ids.to_vec()),
+                ..Default::default()
+            };
+            ok("UpdateVnic", self.client.update_vnic(vnic_id, &d).await)?;
+            Ok(())
+        })
+    }
+
+    fn assign_public_ip<'a>(&'a self, vnic_id: &'a str) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            let q = ListPrivateIpsRequest {
+                vnic_id: Some(vnic_id.to_string()),
+                ..Default::default()
+            };
+            let ips = ok("ListPrivateIps", self.client.list_private_ips(&q).await)?;
+            let primary = ips
+                .into_iter()
+                .find(|p| p.is_primary == Some(true))
+                .ok_or_else(|| {
+                    CloudError::other(
+                        "CreatePublicIp",
+                        format!("vnic {vnic_id} has no primary private ip"),
+                    )
+                })?;
+            let d = CreatePublicIpDetails {
+                compartment_id: primary.compartment_id.clone(),
+                lifetime: "EPHEMERAL".into(),
+                private_ip_id: Some(primary.id),
+                display_name: None,
+            };
+            // No retry token: a VNIC's primary private IP takes one ephemeral public IP, so a
+            // repeated create is refused rather than duplicated.
+            ok(
+                "CreatePublicIp",
+                self.client.create_public_ip(&d, None).await,
+            )?;
+            Ok(())
+        })
+    }
+
+    fn unassign_public_ip<'a>(&'a self, address: &'a str) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            let Some(p) = found(
+                "GetPublicIpByIpAddress",
+                self.client.get_public_ip_by_ip_address(address).await,
+            )?
+            else {
+                return Ok(());
+            };
+            if p.lifetime.as_deref() == Some("RESERVED") {
+                return Err(CloudError::other(
+                    "DeletePublicIp",
+                    format!(
+                        "the public ip {address} is a reserved one, which vipsetup leaves alone; \
+                         unassign it in the console or set `assign_public_ip: true`"
+                    ),
+                ));
+            }
+            gone("DeletePublicIp", self.client.delete_public_ip(&p.id).await)
         })
     }
 
@@ -654,6 +861,20 @@ impl Cloud for OciCloud {
         Box::pin(async move {
             let d = UpdatePrivateIpDetails {
                 vnic_id: Some(vnic_id.to_string()),
+                ..Default::default()
+            };
+            ok(
+                "UpdatePrivateIp",
+                self.client.update_private_ip(id, &d, None).await,
+            )?;
+            Ok(())
+        })
+    }
+
+    fn update_private_ip_tags<'a>(&'a self, id: &'a str, tags: &'a Tags) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            let d = UpdatePrivateIpDetails {
+                freeform_tags: Some(tags.clone()),
                 ..Default::default()
             };
             ok(

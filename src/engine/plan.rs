@@ -7,6 +7,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::drift;
 use super::iam;
 use super::model::{Desired, LiveInstance, Observed, Resource};
 
@@ -70,6 +71,21 @@ pub struct Step {
     /// Why: each changed field, "forces replacement because ...", or a note on a no-op.
     pub reasons: Vec<String>,
     pub depends_on: Vec<Dep>,
+    /// The attributes an update or replacement changes, tag keys one by one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+    /// OCI reboots the instance to apply this update (a flex shape's size).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reboots: bool,
+}
+
+/// One attribute that differs: `from` is what the cloud has, `to` what the blueprint wants
+/// (`None` for absent, e.g. a tag key to add or remove).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub attribute: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -83,6 +99,9 @@ pub enum PlanKind {
 pub struct Plan {
     pub kind: PlanKind,
     pub steps: Vec<Step>,
+    /// What the plan can't fix but the user must know (e.g. the nodes can't reach the OCI API).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -145,31 +164,15 @@ impl Plan {
         }
     }
 
-    /// The human rendering `plan` prints (stable; tests compare against it).
+    /// The human rendering, with nodes under their role names (`node1`); the commands print
+    /// `report::plan_text` with the user's node names.
     pub fn render_text(&self) -> String {
-        let mut out = String::new();
-        for s in &self.steps {
-            let sign = match s.action {
-                Action::Create => "+",
-                Action::Update => "~",
-                Action::Replace => "-/+",
-                Action::Delete => "-",
-                Action::Wait => "..",
-                Action::NoOp => " ",
-            };
-            out.push_str(&format!(
-                "{sign:>3} {:<14} {}\n",
-                s.resource.key(),
-                s.action
-            ));
-            for r in &s.reasons {
-                out.push_str(&format!("      {r}\n"));
-            }
-        }
-        out.push_str(&format!("plan: {}\n", self.summary()));
-        out
+        super::report::plan_text(self, &["node1".to_string(), "node2".to_string()])
     }
 }
+
+/// The reason shown for a node replaced only because the user asked (`--replace NODE`).
+const REPLACE_REQUESTED: &str = "replacement requested with --replace";
 
 /// Compare what the blueprint wants with what is there. `recorded` names the resources state has
 /// an OCID for (so a missing one can be called "deleted outside vipsetup"); `replace` are node
@@ -197,27 +200,23 @@ pub fn diff(
             action: Action::Create,
             reasons: gone_note(Resource::Nsg),
             depends_on: vec![],
+            changes: vec![],
+            reboots: false,
         },
         Some(nsg) => {
             let missing: Vec<_> = super::model::vrrp_rules(&nsg.id)
                 .into_iter()
                 .filter(|want| !nsg.rules.contains(want))
                 .collect();
-            if missing.is_empty() {
-                noop(Resource::Nsg, vec![])
-            } else {
-                Step {
-                    resource: Resource::Nsg,
-                    action: Action::Update,
-                    reasons: missing
-                        .iter()
-                        .map(|r| {
-                            format!("rules: add {} protocol {} (VRRP)", r.direction, r.protocol)
-                        })
-                        .collect(),
-                    depends_on: vec![],
-                }
-            }
+            let tags = drift::tag_changes(&nsg.tags, &desired.tags_for(Resource::Nsg), false);
+            let mut reasons: Vec<String> = missing
+                .iter()
+                .map(|r| format!("rules: add {} protocol {} (VRRP)", r.direction, r.protocol))
+                .collect();
+            reasons.extend(tags.iter().map(drift::describe));
+            let mut step = changed_or_noop(Resource::Nsg, reasons, vec![]);
+            step.changes = tags;
+            step
         }
     };
     let nsg_new = nsg_step.action == Action::Create;
@@ -232,11 +231,13 @@ pub fn diff(
                 action: Action::Create,
                 reasons: gone_note(r),
                 depends_on: vec![dep(Resource::Nsg, Milestone::Launched)],
+                changes: vec![],
+                reboots: false,
             },
             Some(live) => {
-                let mut reasons = replacement_reasons(&desired.nodes[i], live, observed, nsg_new);
+                let mut reasons = replacement_reasons(&desired.nodes[i], live);
                 if replace.contains(&i) && reasons.is_empty() {
-                    reasons.push("replacement requested with --replace".to_string());
+                    reasons.push(REPLACE_REQUESTED.to_string());
                 }
                 let settling = matches!(
                     live.lifecycle_state.as_str(),
@@ -251,23 +252,50 @@ pub fn diff(
                             live.lifecycle_state
                         )],
                         depends_on: vec![],
+                        changes: vec![],
+                        reboots: false,
                     }
                 } else if reasons.is_empty() {
+                    let nsg = observed.nsg.as_ref().filter(|_| !nsg_new);
+                    let drift =
+                        drift::node_drift(&desired.nodes[i], &desired.tags_for(r), live, nsg);
                     let note = if live.lifecycle_state == "RUNNING" {
                         vec![]
                     } else {
                         vec![format!("{} (vipsetup leaves it so; start it in the console if that is not intended)", live.lifecycle_state)]
                     };
-                    noop(r, note)
+                    if drift.changes.is_empty() {
+                        noop(r, note)
+                    } else {
+                        let mut reasons = drift.reasons();
+                        reasons.extend(note);
+                        Step {
+                            resource: r,
+                            action: Action::Update,
+                            reasons,
+                            // Joining the NSG needs it to exist.
+                            depends_on: vec![dep(Resource::Nsg, Milestone::Launched)],
+                            changes: drift.changes,
+                            reboots: drift.reboots,
+                        }
+                    }
                 } else {
                     Step {
                         resource: r,
                         action: Action::Replace,
                         reasons: reasons
                             .into_iter()
-                            .map(|why| format!("forces replacement because {why}"))
+                            .map(|why| {
+                                if why == REPLACE_REQUESTED {
+                                    why
+                                } else {
+                                    format!("forces replacement because {why}")
+                                }
+                            })
                             .collect(),
                         depends_on: vec![dep(Resource::Nsg, Milestone::Launched)],
+                        changes: vec![],
+                        reboots: false,
                     }
                 }
             }
@@ -294,6 +322,8 @@ pub fn diff(
             action: Action::Create,
             reasons: gone_note(Resource::Vip),
             depends_on: vip_on_preferred_vnic,
+            changes: vec![],
+            reboots: false,
         },
         Some(ip) => match ip
             .vnic_id
@@ -302,14 +332,24 @@ pub fn diff(
         {
             Some(holder) if !node_new(holder) => {
                 let note = if holder == p {
-                    vec![format!("on {}", Resource::node(holder))]
+                    format!("on {}", Resource::node(holder))
                 } else {
-                    vec![format!(
+                    format!(
                         "on {} (failed over by the agent; left where it is)",
                         Resource::node(holder)
-                    )]
+                    )
                 };
-                noop(Resource::Vip, note)
+                // Keys the blueprint does not name stay: the agent records its takeovers there.
+                let tags = drift::tag_changes(&ip.tags, &desired.tags_for(Resource::Vip), true);
+                if tags.is_empty() {
+                    noop(Resource::Vip, vec![note])
+                } else {
+                    let mut reasons: Vec<String> = tags.iter().map(drift::describe).collect();
+                    reasons.push(note);
+                    let mut step = changed_or_noop(Resource::Vip, reasons, vec![]);
+                    step.changes = tags;
+                    step
+                }
             }
             // Its node is replaced: the private IP goes with that node's VNIC. vipsetup does not
             // move it away first: the old node's agent, MASTER until it dies, would only move it
@@ -330,6 +370,8 @@ pub fn diff(
                         Resource::node(p)
                     )],
                     depends_on: deps,
+                    changes: vec![],
+                    reboots: false,
                 }
             }
             None => Step {
@@ -340,6 +382,8 @@ pub fn diff(
                     Resource::node(p)
                 )],
                 depends_on: vip_on_preferred_vnic,
+                changes: vec![],
+                reboots: false,
             },
         },
     };
@@ -352,20 +396,23 @@ pub fn diff(
             old.ip_address, desired.vip
         )];
     }
-    // Replacing both nodes: the one not holding the VIP first, so one node is always up to
-    // hold it (a rolling replacement).
+    // Replacing (or rebooting) both nodes: the one not holding the VIP first, so one node is
+    // always up to hold it (a rolling replacement). A replaced node's step ends once its new
+    // instance runs and the dynamic group names it, so the holder goes only when its peer can
+    // take over. With no VIP yet, the preferred node counts as the holder.
     let holder = observed
         .vip
         .as_ref()
         .filter(|_| observed.vip_is_ours)
         .and_then(|v| v.vnic_id.as_deref())
-        .and_then(|v| observed.node_with_vnic(v));
-    if let Some(h) = holder {
-        if node_steps[h].action == Action::Replace && node_steps[1 - h].action != Action::NoOp {
-            node_steps[h]
-                .depends_on
-                .push(dep(Resource::node(1 - h), Milestone::Done));
-        }
+        .and_then(|v| observed.node_with_vnic(v))
+        .unwrap_or(p);
+    let disruptive =
+        |s: &Step| s.action == Action::Replace || (s.action == Action::Update && s.reboots);
+    if disruptive(&node_steps[holder]) && node_steps[1 - holder].action != Action::NoOp {
+        node_steps[holder]
+            .depends_on
+            .push(dep(Resource::node(1 - holder), Milestone::Done));
     }
 
     // Dynamic group
@@ -381,6 +428,8 @@ pub fn diff(
             action: Action::Create,
             reasons: gone_note(Resource::DynamicGroup),
             depends_on: launched.clone(),
+            changes: vec![],
+            reboots: false,
         },
         Some(live) if live.name != dg.name => Step {
             resource: Resource::DynamicGroup,
@@ -390,6 +439,8 @@ pub fn diff(
                 live.name, dg.name
             )],
             depends_on: launched.clone(),
+            changes: vec![],
+            reboots: false,
         },
         Some(live) => {
             let mut reasons = Vec::new();
@@ -407,10 +458,11 @@ pub fn diff(
             if live.description != dg.description {
                 reasons.push(format!("description: {:?} -> {:?}", live.description, dg.description));
             }
-            if live.tags != dg_tags {
-                reasons.push("freeform tags differ".to_string());
-            }
-            changed_or_noop(Resource::DynamicGroup, reasons, launched.clone())
+            let tags = drift::tag_changes(&live.tags, &dg_tags, false);
+            reasons.extend(tags.iter().map(drift::describe));
+            let mut step = changed_or_noop(Resource::DynamicGroup, reasons, launched.clone());
+            step.changes = tags;
+            step
         }
     };
 
@@ -424,6 +476,8 @@ pub fn diff(
             action: Action::Create,
             reasons: gone_note(Resource::Policy),
             depends_on: after_dg,
+            changes: vec![],
+            reboots: false,
         },
         Some(live) if live.name != pol.name => Step {
             resource: Resource::Policy,
@@ -433,6 +487,8 @@ pub fn diff(
                 live.name, pol.name
             )],
             depends_on: after_dg,
+            changes: vec![],
+            reboots: false,
         },
         // A policy can't move between compartments in place, and its statements can only grant
         // in its own compartment's subtree.
@@ -444,6 +500,8 @@ pub fn diff(
                 live.compartment_id, pol.compartment_id
             )],
             depends_on: after_dg,
+            changes: vec![],
+            reboots: false,
         },
         Some(live) => {
             let mut reasons = Vec::new();
@@ -472,10 +530,11 @@ pub fn diff(
                     live.description, pol.description
                 ));
             }
-            if live.tags != pol_tags {
-                reasons.push("freeform tags differ".to_string());
-            }
-            changed_or_noop(Resource::Policy, reasons, after_dg)
+            let tags = drift::tag_changes(&live.tags, &pol_tags, false);
+            reasons.extend(tags.iter().map(drift::describe));
+            let mut step = changed_or_noop(Resource::Policy, reasons, after_dg);
+            step.changes = tags;
+            step
         }
     };
 
@@ -485,6 +544,7 @@ pub fn diff(
     Ok(Plan {
         kind: PlanKind::Apply,
         steps,
+        warnings: Vec::new(),
     })
 }
 
@@ -500,6 +560,8 @@ pub fn destroy_plan(observed: &Observed) -> Plan {
             vec!["already gone".to_string()]
         },
         depends_on: if b { deps } else { vec![] },
+        changes: vec![],
+        reboots: false,
     };
     let node_present = |i: usize| {
         observed.nodes[i]
@@ -541,6 +603,7 @@ pub fn destroy_plan(observed: &Observed) -> Plan {
     Plan {
         kind: PlanKind::Destroy,
         steps,
+        warnings: Vec::new(),
     }
 }
 
@@ -550,6 +613,8 @@ fn noop(resource: Resource, reasons: Vec<String>) -> Step {
         action: Action::NoOp,
         reasons,
         depends_on: vec![],
+        changes: vec![],
+        reboots: false,
     }
 }
 
@@ -562,18 +627,17 @@ fn changed_or_noop(resource: Resource, reasons: Vec<String>, deps: Vec<Dep>) -> 
             action: Action::Update,
             reasons,
             depends_on: deps,
+            changes: vec![],
+            reboots: false,
         }
     }
 }
 
 /// Why an existing instance can't be kept. OCI fixes these at launch (user data and ssh keys are
-/// immutable metadata; the VNIC's address, the AD and the image belong to the launch).
-fn replacement_reasons(
-    want: &super::model::DesiredNode,
-    live: &LiveInstance,
-    observed: &Observed,
-    nsg_new: bool,
-) -> Vec<String> {
+/// immutable metadata; the VNIC's address, the AD and the image belong to the launch). What
+/// OCI changes in place (tags, NSG membership, a flex shape's size, the public IP) is
+/// `drift::node_drift`'s.
+fn replacement_reasons(want: &super::model::DesiredNode, live: &LiveInstance) -> Vec<String> {
     let mut why = Vec::new();
     if live.display_name != want.name {
         why.push(format!(
@@ -601,23 +665,6 @@ fn replacement_reasons(
             live.shape, want.shape
         ));
     }
-    if want.ocpus.is_some() && live.ocpus.is_some() && live.ocpus != want.ocpus {
-        why.push(format!(
-            "ocpus changed ({} -> {})",
-            live.ocpus.unwrap_or_default(),
-            want.ocpus.unwrap_or_default()
-        ));
-    }
-    if want.memory_in_gbs.is_some()
-        && live.memory_in_gbs.is_some()
-        && live.memory_in_gbs != want.memory_in_gbs
-    {
-        why.push(format!(
-            "memory changed ({} GB -> {} GB)",
-            live.memory_in_gbs.unwrap_or_default(),
-            want.memory_in_gbs.unwrap_or_default()
-        ));
-    }
     if let Some(image) = &live.image_id {
         if image != &want.image_id {
             why.push(format!("the image changed ({image} -> {})", want.image_id));
@@ -641,13 +688,6 @@ fn replacement_reasons(
                     want.private_ip
                 ));
             }
-        }
-        let in_nsg = observed
-            .nsg
-            .as_ref()
-            .is_some_and(|n| vnic.nsg_ids.contains(&n.id));
-        if nsg_new || !in_nsg {
-            why.push("its vnic is not in the pair's network security group".to_string());
         }
     }
     why

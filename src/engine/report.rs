@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::model::{Desired, Observed, Resource, TAG_TAKEOVER_AT, TAG_TAKEOVER_BY};
+use super::plan::{Action, Plan};
 use super::state::State;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -203,6 +204,77 @@ impl Report {
     }
 }
 
+/// The plan as people read it: one line per resource with its action, nodes under the names
+/// the user gave them (`web1 (node1)`), then each reason or changed attribute below it, then
+/// the summary. `names` are the two nodes' names in blueprint order.
+pub fn plan_text(plan: &Plan, names: &[String; 2]) -> String {
+    let label = |r: Resource| match r.node_index() {
+        Some(i) if names[i] != r.key() => format!("{} ({})", names[i], r.key()),
+        _ => r.key().to_string(),
+    };
+    let width = plan
+        .steps
+        .iter()
+        .map(|s| label(s.resource).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(14);
+    let mut out = String::new();
+    for s in &plan.steps {
+        let sign = match s.action {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+            Action::Wait => "..",
+            Action::NoOp => " ",
+        };
+        out.push_str(&format!(
+            "{sign:>3} {:<width$} {}\n",
+            label(s.resource),
+            s.action
+        ));
+        for r in &s.reasons {
+            out.push_str(&format!("      {}\n", with_names(r, names)));
+        }
+    }
+    for w in &plan.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out.push_str(&format!("plan: {}\n", plan.summary()));
+    out
+}
+
+/// `text` with the role names `node1`/`node2` (as whole words) replaced by the user's names.
+fn with_names(text: &str, names: &[String; 2]) -> String {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("node") {
+        let (before, at) = rest.split_at(i);
+        out.push_str(before);
+        let index = match at.as_bytes().get(4) {
+            Some(b'1') => Some(0),
+            Some(b'2') => Some(1),
+            _ => None,
+        };
+        let starts_word = !out.ends_with(word);
+        let ends_word = !at[5.min(at.len())..].starts_with(word);
+        match index {
+            Some(i) if starts_word && ends_word => {
+                out.push_str(&names[i]);
+                rest = &at[5..];
+            }
+            _ => {
+                out.push_str("node");
+                rest = &at[4..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,5 +318,26 @@ mod tests {
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["vip"], "172.16.2.10");
         assert_eq!(json["resources"][3]["state"], "ABSENT");
+    }
+
+    #[test]
+    fn the_plan_names_nodes_as_the_user_did() {
+        let d = desired();
+        let mut o = converged(&d);
+        o.nodes[1] = None;
+        let plan = crate::engine::plan::diff(&d, &o, &Default::default(), &[]).unwrap();
+        let names = ["web-a".to_string(), "web-b".to_string()];
+        let text = plan_text(&plan, &names);
+        assert!(text.contains("  + web-b (node2)  create\n"), "{text}");
+        assert!(text.contains("    web-a (node1)  no change\n"), "{text}");
+        // Reasons that name a node by role name it as the user did.
+        assert!(text.contains("      on web-a\n"), "{text}");
+        assert_eq!(
+            with_names("waiting for node2's vnic (node12, mynode1, nodes)", &names),
+            "waiting for web-b's vnic (node12, mynode1, nodes)"
+        );
+        // Role names are not repeated when the user kept them.
+        let same = plan_text(&plan, &["node1".into(), "node2".into()]);
+        assert!(same.contains("  + node2          create\n"), "{same}");
     }
 }

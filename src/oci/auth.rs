@@ -215,9 +215,17 @@ impl SessionTokenCredentials {
 }
 
 fn read_token(path: &Path) -> Result<SecretString, AuthError> {
-    let t = std::fs::read_to_string(path).map_err(|source| AuthError::TokenFile {
+    let err = |source| AuthError::TokenFile {
         path: path.to_path_buf(),
         source,
+    };
+    let bytes =
+        crate::bounded_read::read_io(path, crate::bounded_read::limits::TOKEN_FILE).map_err(err)?;
+    let t = String::from_utf8(bytes).map_err(|_| {
+        err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "it is not UTF-8 text",
+        ))
     })?;
     let t = t.trim();
     if t.is_empty() {

@@ -1,6 +1,7 @@
 //! `Client`: credentials + endpoints + transport, and the one loop every operation goes through
 //! (sign, send, retry per policy, refresh the token once on 401, follow `opc-next-page`).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use super::error::{OciError, TransportErrorKind};
 use super::instance_principal::{
     InstancePrincipal, InstancePrincipalConfig, DEFAULT_METADATA_BASE_URL,
 };
+use super::log;
 use super::request::{self, api_error, build_http_request, ApiRequest, HttpResponse};
 use super::retry::{Decision, Outcome, RetryPolicy};
 use super::transport::{HttpSend, ReqwestTransport, Timeouts};
@@ -35,6 +37,8 @@ struct Inner {
     retry: RetryPolicy,
     home_region: OnceCell<String>,
     warnings: Vec<String>,
+    /// Whether any attempt got an HTTP answer (see `RetryPolicy::first_contact_budget`).
+    answered: AtomicBool,
 }
 
 impl std::fmt::Debug for Client {
@@ -121,6 +125,7 @@ impl ClientBuilder {
                     operation: "setup".into(),
                     url: String::new(),
                     attempts: 0,
+                    waited: Duration::ZERO,
                     source,
                 }
             })?),
@@ -143,6 +148,7 @@ impl ClientBuilder {
                 retry: self.retry,
                 home_region,
                 warnings: self.warnings,
+                answered: AtomicBool::new(false),
             }),
         })
     }
@@ -186,6 +192,7 @@ impl Client {
                         operation: "setup".into(),
                         url: String::new(),
                         attempts: 0,
+                        waited: Duration::ZERO,
                         source,
                     }
                 })?,
@@ -306,7 +313,12 @@ impl Client {
                 &identity.key,
             )
             .map_err(|e| OciError::from(super::auth::AuthError::from(e)))?;
+            let sent = std::time::Instant::now();
             let result = self.inner.http.send(http_req).await;
+            let took = sent.elapsed();
+            if result.is_ok() {
+                self.inner.answered.store(true, Ordering::Relaxed);
+            }
             let elapsed = self
                 .inner
                 .clock
@@ -314,11 +326,39 @@ impl Client {
                 .duration_since(start)
                 .unwrap_or(Duration::ZERO);
             let jitter: f64 = rand::thread_rng().gen();
+            let log = |result, request_id: Option<&str>, next| {
+                log::report(&log::Attempt {
+                    operation: req.operation,
+                    method: req.method,
+                    url: url.as_str(),
+                    attempt,
+                    result,
+                    opc_request_id: request_id.unwrap_or(&opc_request_id),
+                    duration: took,
+                    next,
+                })
+            };
             let (decision, error) = match result {
-                Ok(resp) if resp.is_success() => return Ok(resp),
+                Ok(resp) if resp.is_success() => {
+                    log(
+                        log::AttemptResult::Status {
+                            status: resp.status,
+                            code: "",
+                        },
+                        resp.header("opc-request-id"),
+                        log::Next::Done,
+                    );
+                    return Ok(resp);
+                }
                 Ok(resp) => {
                     let err = api_error(req.operation, &resp);
+                    let result = log::AttemptResult::Status {
+                        status: err.status,
+                        code: &err.code,
+                    };
+                    let rid = err.opc_request_id.as_deref();
                     if resp.status == 401 && !refreshed && self.inner.credentials.refresh().await? {
+                        log(result, rid, log::Next::RenewToken);
                         refreshed = true;
                         attempt -= 1;
                         continue;
@@ -327,10 +367,9 @@ impl Client {
                         status: err.status,
                         code: &err.code,
                     };
-                    (
-                        self.inner.retry.decide(attempt, elapsed, outcome, jitter),
-                        OciError::from(err),
-                    )
+                    let decision = self.inner.retry.decide(attempt, elapsed, outcome, jitter);
+                    log(result, rid, next_of(decision));
+                    (decision, OciError::from(err))
                 }
                 Err(e) => {
                     let outcome = match e.kind {
@@ -341,12 +380,25 @@ impl Client {
                             code: "",
                         },
                     };
+                    let decision = if self.inner.answered.load(Ordering::Relaxed) {
+                        self.inner.retry.decide(attempt, elapsed, outcome, jitter)
+                    } else {
+                        self.inner
+                            .retry
+                            .decide_first_contact(attempt, elapsed, outcome, jitter)
+                    };
+                    log(
+                        log::AttemptResult::NoAnswer(&e.message),
+                        None,
+                        next_of(decision),
+                    );
                     (
-                        self.inner.retry.decide(attempt, elapsed, outcome, jitter),
+                        decision,
                         OciError::Transport {
                             operation: req.operation.to_string(),
                             url: url.to_string(),
                             attempts: attempt,
+                            waited: elapsed,
                             source: e,
                         },
                     )
@@ -417,4 +469,11 @@ pub fn random_token(len: usize) -> String {
         .take(len)
         .map(char::from)
         .collect()
+}
+
+fn next_of(d: Decision) -> log::Next {
+    match d {
+        Decision::RetryAfter(d) => log::Next::RetryAfter(d),
+        Decision::GiveUp => log::Next::GiveUp,
+    }
 }

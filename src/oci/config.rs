@@ -94,9 +94,17 @@ impl Profile {
 
 impl ConfigFile {
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let read = |source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
+        };
+        let bytes = crate::bounded_read::read_io(path, crate::bounded_read::limits::OCI_CONFIG)
+            .map_err(read)?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            read(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "it is not UTF-8 text",
+            ))
         })?;
         Self::parse(&text, path)
     }
@@ -140,7 +148,9 @@ impl ConfigFile {
                 let name = trimmed
                     .strip_prefix('[')
                     .and_then(|s| s.strip_suffix(']'))
-                    .ok_or_else(|| syntax(n, format!("bad section header `{trimmed}`")))?;
+                    .ok_or_else(|| {
+                        syntax(n, "bad section header (it must be `[NAME]`)".to_string())
+                    })?;
                 if name == "DEFAULT" {
                     current = Some(None);
                 } else {
@@ -156,9 +166,13 @@ impl ConfigFile {
             let section = current.ok_or_else(|| {
                 syntax(n, "a value before the first [section] header".to_string())
             })?;
-            let pos = trimmed
-                .find(['=', ':'])
-                .ok_or_else(|| syntax(n, format!("expected `key = value`, found `{trimmed}`")))?;
+            let pos = trimmed.find(['=', ':']).ok_or_else(|| {
+                // The line itself is not shown: a wrong --config-file may be a token or key.
+                syntax(
+                    n,
+                    "expected `key = value`, found a line without `=`".to_string(),
+                )
+            })?;
             let key = trimmed[..pos].trim().to_ascii_lowercase();
             let value = trimmed[pos + 1..].trim().to_string();
             if key.is_empty() {

@@ -37,7 +37,9 @@ const REALMS: &[(&str, &str)] = &[
     ("oc52", "oraclecloud52.com"),
 ];
 
-/// (short code, region name, realm). Unlisted regions fall back to oc1, as the SDKs do.
+/// (short code, region name, realm): all 85 regions of Oracle's Python SDK
+/// (src/oci/regions_definitions.py, REGIONS_SHORT_NAMES and REGION_REALMS, July 2026).
+/// Unlisted regions fall back to oc1, as the SDKs do.
 const REGIONS: &[(&str, &str, &str)] = &[
     ("yny", "ap-chuncheon-1", "oc1"),
     ("hyd", "ap-hyderabad-1", "oc1"),
@@ -94,8 +96,36 @@ const REGIONS: &[(&str, &str, &str)] = &[
     ("brs", "uk-gov-cardiff-1", "oc4"),
     ("nja", "ap-chiyoda-1", "oc8"),
     ("ukb", "ap-ibaraki-1", "oc8"),
+    ("mct", "me-dcc-muscat-1", "oc9"),
+    ("ibr", "me-ibri-1", "oc9"),
+    ("wga", "ap-dcc-canberra-1", "oc10"),
+    ("bgy", "eu-dcc-milan-1", "oc14"),
+    ("mxp", "eu-dcc-milan-2", "oc14"),
+    ("snn", "eu-dcc-dublin-2", "oc14"),
+    ("dtm", "eu-dcc-rating-2", "oc14"),
+    ("dus", "eu-dcc-rating-1", "oc14"),
+    ("ork", "eu-dcc-dublin-1", "oc14"),
+    ("dac", "ap-dcc-gazipur-1", "oc15"),
     ("vll", "eu-madrid-2", "oc19"),
     ("str", "eu-frankfurt-2", "oc19"),
+    ("beg", "eu-jovanovac-1", "oc20"),
+    ("doh", "me-dcc-doha-1", "oc21"),
+    ("vve", "me-alrayyan-1", "oc21"),
+    ("ebb", "us-somerset-1", "oc23"),
+    ("ebl", "us-thames-1", "oc23"),
+    ("avz", "eu-dcc-zurich-1", "oc24"),
+    ("avf", "eu-crissier-1", "oc24"),
+    ("ahu", "me-abudhabi-3", "oc26"),
+    ("rba", "me-alain-1", "oc26"),
+    ("rkt", "me-abudhabi-2", "oc29"),
+    ("shj", "me-abudhabi-4", "oc29"),
+    ("dtz", "ap-seoul-2", "oc35"),
+    ("dln", "ap-suwon-1", "oc35"),
+    ("bno", "ap-chuncheon-2", "oc35"),
+    ("yxj", "us-ashburn-2", "oc42"),
+    ("pgc", "us-newark-1", "oc42"),
+    ("jsk", "eu-budapest-1", "oc51"),
+    ("hnw", "sa-riodejaneiro-1", "oc52"),
 ];
 
 /// A region name from a name, a short code (`iad`) or a region key (`IAD`); unknown strings are
@@ -107,6 +137,15 @@ pub fn canonical_region(s: &str) -> String {
         .find(|(code, _, _)| *code == lower)
         .map(|(_, name, _)| name.to_string())
         .unwrap_or(lower)
+}
+
+/// A region's short code (`iad` for `us-ashburn-1`), when the SDK's table knows it.
+pub fn region_code(region: &str) -> Option<&'static str> {
+    let region = canonical_region(region);
+    REGIONS
+        .iter()
+        .find(|(_, name, _)| *name == region)
+        .map(|(code, _, _)| *code)
 }
 
 /// The realm key of a region (`oc1` when unknown).
@@ -190,6 +229,23 @@ mod tests {
         assert_eq!(canonical_region("PHX"), "us-phoenix-1");
         assert_eq!(canonical_region("ap-tokyo-1"), "ap-tokyo-1");
         assert_eq!(realm_of("ltn"), "oc4");
+    }
+
+    #[test]
+    fn every_sdk_region_is_known_once_with_its_realm() {
+        assert_eq!(REGIONS.len(), 85, "Oracle's Python SDK lists 85 regions");
+        let codes: std::collections::BTreeSet<_> = REGIONS.iter().map(|r| r.0).collect();
+        let names: std::collections::BTreeSet<_> = REGIONS.iter().map(|r| r.1).collect();
+        assert_eq!((codes.len(), names.len()), (85, 85));
+        assert!(
+            REGIONS.iter().all(|r| realm_domain(r.2).is_some()),
+            "{REGIONS:?}"
+        );
+        assert_eq!(canonical_region("dtz"), "ap-seoul-2");
+        assert_eq!(
+            Endpoints::Oci.base_url(Service::Core, "me-abudhabi-4"),
+            "https://iaas.me-abudhabi-4.oraclecloud29.com"
+        );
     }
 
     #[test]

@@ -136,11 +136,13 @@ pub struct TransportError {
 pub enum OciError {
     #[error(transparent)]
     Api(Box<ApiError>),
-    #[error("{operation}: no answer from {url} after {attempts} attempt(s): {source}; check the network, the proxy and --endpoint")]
+    #[error("{operation}: no answer from {url} after {attempts} attempt(s) in {:.1} s: {source}; check the network, the proxy and --endpoint", .waited.as_secs_f64())]
     Transport {
         operation: String,
         url: String,
         attempts: u32,
+        /// From the first attempt to giving up.
+        waited: Duration,
         source: TransportError,
     },
     #[error("{operation}: cannot parse the response ({detail}, opc-request-id {opc_request_id:?}); the API may have changed, please report it")]

@@ -191,7 +191,10 @@ impl InstancePrincipal {
         };
         ip.region = match &cfg.region {
             Some(r) => canonical_region(r),
-            None => canonical_region(ip.metadata("instance/region").await?.trim()),
+            None => match ip.region_info().await {
+                Some(region) => region,
+                None => canonical_region(ip.metadata("instance/region").await?.trim()),
+            },
         };
         let cert_url = ip.metadata_url("identity/cert.pem");
         let cert = ip.metadata("identity/cert.pem").await?;
@@ -219,6 +222,23 @@ impl InstancePrincipal {
 
     fn metadata_url(&self, path: &str) -> String {
         format!("{}/{path}", self.metadata_base)
+    }
+
+    /// The region's full name from `instance/regionInfo` (`regionIdentifier`), which names even
+    /// regions newer than our region table (the Python SDK's auth_utils reads it as well). One
+    /// try: without it (older metadata services, test fakes) `instance/region` is used instead.
+    async fn region_info(&self) -> Option<String> {
+        let url = Url::parse(&self.metadata_url("instance/regionInfo")).ok()?;
+        let req = HttpRequest {
+            method: "GET".into(),
+            url,
+            headers: vec![("authorization".into(), "Bearer Oracle".into())],
+            body: None,
+        };
+        let r = self.http.send(req).await.ok().filter(|r| r.is_success())?;
+        let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
+        let region = v.get("regionIdentifier")?.as_str()?.trim();
+        (!region.is_empty()).then(|| canonical_region(region))
     }
 
     /// GET from the metadata service (`Authorization: Bearer Oracle`), retrying connection

@@ -59,10 +59,11 @@ impl PrivateKey {
     /// Reads a PEM key file, decrypting it with `pass_phrase` when it is protected.
     pub fn from_file(path: &Path, pass_phrase: Option<&SecretString>) -> Result<Self, KeyError> {
         let origin = format!("key file {}", path.display());
-        let text = std::fs::read(path).map_err(|source| KeyError::Read {
-            origin: path.display().to_string(),
-            source,
-        })?;
+        let text = crate::bounded_read::read_io(path, crate::bounded_read::limits::KEY_FILE)
+            .map_err(|source| KeyError::Read {
+                origin: path.display().to_string(),
+                source,
+            })?;
         Self::from_pem(&text, pass_phrase, &origin)
     }
 

@@ -34,6 +34,7 @@ pub mod endpoint;
 pub mod error;
 pub mod instance_principal;
 pub mod keys;
+pub mod log;
 pub mod models;
 pub mod ops;
 pub mod request;

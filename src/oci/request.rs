@@ -80,6 +80,11 @@ impl ApiRequest {
         r
     }
 
+    /// A POST whose body is optional and left out (InstanceAction without power-action details).
+    pub fn post_empty(operation: &'static str, service: Service, path: String) -> Self {
+        Self::new(operation, service, "POST", path)
+    }
+
     pub fn put<B: serde::Serialize>(
         operation: &'static str,
         service: Service,

@@ -32,6 +32,11 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     pub max_jitter: Duration,
     pub max_elapsed: Duration,
+    /// Until an endpoint has answered once, connection failures and timeouts are retried for
+    /// at most this long: a wrong URL or no network is reported in seconds, not after the
+    /// SDKs' 600 s, while a blip in the middle of a run still gets the full policy. (vipsetup's
+    /// own choice, not an SDK rule.)
+    pub first_contact_budget: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -42,6 +47,7 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(30),
             max_jitter: Duration::from_secs(1),
             max_elapsed: Duration::from_secs(600),
+            first_contact_budget: Duration::from_secs(10),
         }
     }
 }
@@ -79,6 +85,27 @@ impl RetryPolicy {
         exp.saturating_add(jitter).min(self.max_delay)
     }
 
+    /// [`RetryPolicy::decide`] before the endpoint has ever answered: no-answer outcomes stop
+    /// once `first_contact_budget` would be passed.
+    pub fn decide_first_contact(
+        &self,
+        attempt: u32,
+        elapsed: Duration,
+        outcome: Outcome<'_>,
+        jitter: f64,
+    ) -> Decision {
+        let no_answer = matches!(outcome, Outcome::ConnectionError | Outcome::Timeout);
+        let decision = self.decide(attempt, elapsed, outcome, jitter);
+        match decision {
+            Decision::RetryAfter(d)
+                if no_answer && elapsed.saturating_add(d) > self.first_contact_budget =>
+            {
+                Decision::GiveUp
+            }
+            d => d,
+        }
+    }
+
     /// The decision after attempt `attempt` (1-based) ended with `outcome`, `elapsed` after the
     /// first attempt started.
     pub fn decide(
@@ -105,6 +132,36 @@ mod tests {
 
     fn resp(status: u16, code: &str) -> Outcome<'_> {
         Outcome::Response { status, code }
+    }
+
+    #[test]
+    fn an_endpoint_never_reached_is_given_up_on_within_the_first_contact_budget() {
+        let p = RetryPolicy::default();
+        let s = Duration::from_secs;
+        let refused = Outcome::ConnectionError;
+        assert_eq!(
+            p.decide_first_contact(1, s(0), refused, 0.0),
+            Decision::RetryAfter(s(1))
+        );
+        assert_eq!(
+            p.decide_first_contact(3, s(3), refused, 0.0),
+            Decision::RetryAfter(s(4))
+        );
+        // 7 s + 8 s would pass the 10 s budget.
+        assert_eq!(
+            p.decide_first_contact(4, s(7), refused, 0.0),
+            Decision::GiveUp
+        );
+        assert_eq!(
+            p.decide_first_contact(1, s(10), Outcome::Timeout, 0.0),
+            Decision::GiveUp
+        );
+        // Answers (a 503) keep the SDKs' policy; so does any outcome once an answer came.
+        assert_eq!(
+            p.decide_first_contact(4, s(7), resp(503, ""), 0.0),
+            Decision::RetryAfter(s(8))
+        );
+        assert_eq!(p.decide(4, s(7), refused, 0.0), Decision::RetryAfter(s(8)));
     }
 
     #[test]

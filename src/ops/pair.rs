@@ -9,13 +9,16 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::engine::addresses::Cidr;
+use crate::engine::egress;
 use crate::engine::executor::{ExecError, ExecOptions, Executor};
 use crate::engine::lock::{Lock, LockError};
 use crate::engine::model::{Desired, Observed};
 use crate::engine::observe::{observe, ObserveError, Scope};
 use crate::engine::plan::{destroy_plan, diff, Plan, PlanError};
+use crate::engine::preflight::{self, PreflightError};
 use crate::engine::progress::Progress;
 use crate::engine::report::{Labels, Report};
+use crate::engine::resolve::ImageChoice;
 use crate::engine::resolve::{self, Lookups, PairSpec, ResolveError};
 use crate::engine::state::{State, StateError};
 use crate::engine::{Cloud, Resource};
@@ -61,6 +64,8 @@ pub enum OpsError {
     Observe(#[from] ObserveError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error(transparent)]
+    Preflight(#[from] PreflightError),
     #[error("cannot render the user data: {0}")]
     Render(String),
     #[error("cannot write the rendered user data to {path}: {source}; check the directory's permissions")]
@@ -82,8 +87,9 @@ pub enum OpsError {
         .nodes[0], .nodes[1]
     )]
     UnknownNode { name: String, nodes: [String; 2] },
-    #[error("apply cancelled; nothing was changed")]
-    Cancelled,
+    /// The user did not confirm; `verb` is `apply` or `destroy`.
+    #[error("{verb} cancelled; nothing was changed")]
+    Cancelled { verb: &'static str },
     #[error(transparent)]
     Exec(#[from] ExecError),
     #[error(transparent)]
@@ -141,7 +147,11 @@ impl Session<'_> {
         .map_err(OpsError::Render)?;
         let user_data = [rendered[0].user_data.clone(), rendered[1].user_data.clone()];
         let desired = resolve::desired(&self.spec, &lookups, ips, user_data);
-        let plan = diff(&desired, &observed, &state.recorded(), replace)?;
+        preflight::check_availability_domain(self.cloud, &desired, &lookups.subnet).await?;
+        let mut plan = diff(&desired, &observed, &state.recorded(), replace)?;
+        // Before apply asks anything or changes anything: a replacement terminates first.
+        preflight::check_launches(self.cloud, &desired, &observed, &plan).await?;
+        plan.warnings = self.egress_warnings().await;
         Ok(Prepared {
             state,
             lookups,
@@ -150,6 +160,23 @@ impl Session<'_> {
             rendered,
             plan,
         })
+    }
+
+    /// Whether the nodes can reach the OCI API from their subnet (advice: never a refusal, and
+    /// a route table vipsetup may not read is said as much).
+    async fn egress_warnings(&self) -> Vec<String> {
+        let oracle_linux = match &self.spec.image {
+            ImageChoice::Lookup { os, .. } => Some(os == "Oracle Linux"),
+            ImageChoice::Ocid(_) => None,
+        };
+        match self.cloud.egress(&self.spec.subnet_id).await {
+            Ok(e) => egress::warnings(&e, self.spec.assign_public_ip, oracle_linux),
+            Err(e) => vec![format!(
+                "could not check that the nodes can reach the OCI API ({e}); make sure subnet {}'s \
+                 route table leads to a service gateway for all services or to a NAT gateway",
+                self.spec.subnet_id
+            )],
+        }
     }
 
     pub async fn plan(&self, replace: &[usize]) -> Result<Plan, OpsError> {
@@ -190,7 +217,7 @@ impl Session<'_> {
             });
         }
         if p.plan.has_changes() && !confirm(&p.plan) {
-            return Err(OpsError::Cancelled);
+            return Err(OpsError::Cancelled { verb: "apply" });
         }
         let files = write_user_data(user_data_dir, &p.rendered)?;
         let mut state = p.state;
@@ -270,7 +297,7 @@ impl Session<'_> {
         let (state, scope, observed, labels) = self.observe().await?;
         let plan = destroy_plan(&observed);
         if plan.has_changes() && !confirm(&plan) {
-            return Err(OpsError::Cancelled);
+            return Err(OpsError::Cancelled { verb: "destroy" });
         }
         let mut state = state;
         state.save(&self.state_path)?;
@@ -411,7 +438,7 @@ mod tests {
             .apply(&[0, 1], &no, &Silent, &dir.path().join("rendered"))
             .await
             .unwrap_err();
-        assert!(matches!(e, OpsError::Cancelled));
+        assert!(matches!(e, OpsError::Cancelled { verb: "apply" }));
         assert_eq!(sess.node_indexes(&["instance2".into()]).unwrap(), vec![1]);
         let e = sess.node_indexes(&["nope".into()]).unwrap_err();
         assert!(e.to_string().contains("use instance1 or instance2"), "{e}");

@@ -114,6 +114,27 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, body: &[u8]) -> 
                 _ => bad("expected {\"ip\", \"instanceId\"}"),
             }
         }
+        ("POST", "/_sim/subnets") => {
+            let field = |k: &str| parsed.get(k).and_then(Value::as_str).map(String::from);
+            let public = parsed.get("prohibitPublicIpOnVnic").and_then(Value::as_bool) == Some(false);
+            match (field("vcnId"), field("cidr"), field("name")) {
+                (Some(vcn), Some(cidr), Some(name)) => match g.world.add_subnet(&vcn, &cidr, &name) {
+                    Ok(id) => {
+                        if let Some(d) = g.world.get_mut(super::world::SUBNET, &id) {
+                            d.insert("prohibitPublicIpOnVnic".into(), json!(!public));
+                            d.insert("prohibitInternetIngress".into(), json!(!public));
+                            if let Some(label) = parsed.get("dnsLabel").and_then(Value::as_str) {
+                                d.insert("dnsLabel".into(), json!(label));
+                            }
+                        }
+                        g.persist();
+                        Resp::json(200, &json!({"id": id}))
+                    }
+                    Err(e) => bad(&e.to_string()),
+                },
+                _ => bad("expected {\"vcnId\", \"cidr\", \"name\", \"prohibitPublicIpOnVnic\" (default true), \"dnsLabel\" (default none)}"),
+            }
+        }
         _ => Resp::json(404, &json!({"code": "NotFound", "message": format!("no control endpoint {method} {path}")})),
     }
 }

@@ -93,6 +93,16 @@ const TABLE: &[(&str, Verb, &[&str])] = &[
         ],
     ),
     ("vnic-attachments", Verb::Inspect, &["VNIC_ATTACHMENT_READ"]),
+    // the routing resource types, read-only here (core reference: inspect adds *_READ)
+    ("route-tables", Verb::Inspect, &["ROUTE_TABLE_READ"]),
+    ("nat-gateways", Verb::Inspect, &["NAT_GATEWAY_READ"]),
+    ("service-gateways", Verb::Inspect, &["SERVICE_GATEWAY_READ"]),
+    (
+        "internet-gateways",
+        Verb::Inspect,
+        &["INTERNET_GATEWAY_READ"],
+    ),
+    ("dhcp-options", Verb::Inspect, &["DHCP_READ"]),
     (
         "network-security-groups",
         Verb::Inspect,
@@ -189,6 +199,11 @@ const FAMILIES: &[(&str, &[&str])] = &[
             "vnics",
             "vnic-attachments",
             "network-security-groups",
+            "route-tables",
+            "nat-gateways",
+            "service-gateways",
+            "internet-gateways",
+            "dhcp-options",
         ],
     ),
     (
@@ -224,6 +239,8 @@ pub fn required_permissions(operation: &str) -> &'static [&'static str] {
             "SUBNET_ATTACH",
         ],
         "GetInstance" => &["INSTANCE_READ"],
+        // `inspect instances` fully covers ListInstances (core reference, verb table; also the
+        // Roving Edge compute table); the INSTANCE_READ some notes name is `read`'s addition
         "ListInstances" => &["INSTANCE_INSPECT"],
         "TerminateInstance" => &[
             "INSTANCE_DELETE",
@@ -247,13 +264,42 @@ pub fn required_permissions(operation: &str) -> &'static [&'static str] {
             "VNIC_UNASSIGN",
             "SUBNET_DETACH",
         ],
-        "CreateNetworkSecurityGroup" => &["NETWORK_SECURITY_GROUP_CREATE"],
+        // creating a group attaches it to the VCN: "CreateNetworkSecurityGroup:
+        // NETWORK_SECURITY_GROUP_CREATE and VCN_ATTACH" (core reference, per-operation table, as
+        // real-world-findings.md quotes it)
+        "CreateNetworkSecurityGroup" => &["NETWORK_SECURITY_GROUP_CREATE", "VCN_ATTACH"],
         "GetNetworkSecurityGroup" | "ListNetworkSecurityGroupSecurityRules" => {
             &["NETWORK_SECURITY_GROUP_READ"]
         }
         "ListNetworkSecurityGroups" => &["NETWORK_SECURITY_GROUP_INSPECT"],
         "DeleteNetworkSecurityGroup" => &["NETWORK_SECURITY_GROUP_DELETE"],
         "AddNetworkSecurityGroupSecurityRules" => &["NETWORK_SECURITY_GROUP_UPDATE_SECURITY_RULES"],
+        // docs.oracle.com Identity/Reference/corepolicyreference.htm (instances, vnics,
+        // network-security-groups, public-ips and private-ips tables).
+        "UpdateInstance" => &["INSTANCE_UPDATE"],
+        "InstanceAction" => &["INSTANCE_POWER_ACTIONS"],
+        "UpdateVnic" => &["VNIC_UPDATE"],
+        "UpdateNetworkSecurityGroup" => &["NETWORK_SECURITY_GROUP_UPDATE"],
+        "CreatePublicIp" => &[
+            "PUBLIC_IP_CREATE",
+            "PUBLIC_IP_ASSIGN_PRIVATE_IP",
+            "PRIVATE_IP_ASSIGN_PUBLIC_IP",
+        ],
+        "GetPublicIpByIpAddress" => &["PUBLIC_IP_READ"],
+        "DeletePublicIp" => &[
+            "PUBLIC_IP_DELETE",
+            "PUBLIC_IP_UNASSIGN_PRIVATE_IP",
+            "PRIVATE_IP_UNASSIGN_PUBLIC_IP",
+        ],
+        // A guess: the reference lists no permission for these two lookups; they are treated
+        // like ListAvailabilityDomains and ListImages.
+        "ListFaultDomains" => &["TENANCY_INSPECT"],
+        "ListShapes" => &["INSTANCE_IMAGE_INSPECT"],
+        "GetRouteTable" | "ListRouteTables" => &["ROUTE_TABLE_READ"],
+        "GetNatGateway" | "ListNatGateways" => &["NAT_GATEWAY_READ"],
+        "GetServiceGateway" | "ListServiceGateways" => &["SERVICE_GATEWAY_READ"],
+        "GetInternetGateway" | "ListInternetGateways" => &["INTERNET_GATEWAY_READ"],
+        "GetDhcpOptions" | "ListDhcpOptions" => &["DHCP_READ"],
         _ => &["SIMULATOR_UNKNOWN_OPERATION"],
     }
 }
@@ -500,6 +546,24 @@ mod tests {
             .matches(&i));
         assert!(parse_matching_rule("tag.ns.k.value = 'v'").is_err());
         assert!(parse_matching_rule("instance.id = unquoted").is_err());
+    }
+
+    #[test]
+    fn creating_a_network_security_group_also_needs_to_attach_to_the_vcn() {
+        let grant = |s: &str| parse_statement(s).unwrap().permissions;
+        let covered = |perms: &[String]| {
+            required_permissions("CreateNetworkSecurityGroup")
+                .iter()
+                .all(|p| perms.iter().any(|g| g == p))
+        };
+        let nsgs = grant("Allow dynamic-group x to manage network-security-groups in tenancy");
+        assert!(!covered(&nsgs));
+        let mut both = nsgs;
+        both.extend(grant("Allow dynamic-group x to manage vcns in tenancy"));
+        assert!(covered(&both));
+        assert!(covered(&grant(
+            "Allow dynamic-group x to manage virtual-network-family in tenancy"
+        )));
     }
 
     #[test]

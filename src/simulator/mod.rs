@@ -24,6 +24,8 @@
 //! - `PUT /_sim/latency` `{"GetVnic":50,"*":5}` (milliseconds, replaces the table);
 //! - `POST /_sim/clock/advance` `{"ms":60000}`;
 //! - `POST /_sim/imds/aliases` `{"ip":"127.0.0.2","instanceId":"ocid1.instance..."}`;
+//! - `POST /_sim/subnets` `{"vcnId","cidr","name","prohibitPublicIpOnVnic":false,"dnsLabel"}`
+//!   -> `{"id"}`;
 //! - `POST /_sim/sessions` `{"userId":"ocid1.user...","publicKey":"<SPKI PEM>"}` -> `{"token"}`.
 
 mod api;

@@ -27,6 +27,14 @@ pub const NSG: &str = "networksecuritygroup";
 pub const SECURITY_RULE: &str = "securityrule";
 pub const DYNAMIC_GROUP: &str = "dynamicgroup";
 pub const POLICY: &str = "policy";
+pub const PUBLIC_IP: &str = "publicip";
+pub const ROUTE_TABLE: &str = "routetable";
+pub const NAT_GATEWAY: &str = "natgateway";
+pub const SERVICE_GATEWAY: &str = "servicegateway";
+pub const INTERNET_GATEWAY: &str = "internetgateway";
+pub const DHCP_OPTIONS: &str = "dhcpoptions";
+/// an Oracle Services Network service (regional, shared by all tenancies)
+pub const SERVICE: &str = "service";
 
 /// A region the tenancy subscribes to.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -266,35 +274,122 @@ pub enum WorldError {
     Key(String),
 }
 
-/// Region key for the regions we know; others get the first three letters upper-cased.
+/// Region key (`IAD`) from the SDK's region table (`oci::endpoint`); regions it does not know
+/// get the first three letters of their city upper-cased (a made-up key, for test regions).
 pub fn region_key(name: &str) -> String {
-    let known = [
-        ("us-ashburn-1", "IAD"),
-        ("us-phoenix-1", "PHX"),
-        ("us-sanjose-1", "SJC"),
-        ("us-chicago-1", "ORD"),
-        ("eu-frankfurt-1", "FRA"),
-        ("eu-amsterdam-1", "AMS"),
-        ("eu-paris-1", "CDG"),
-        ("uk-london-1", "LHR"),
-        ("ap-tokyo-1", "NRT"),
-        ("ap-sydney-1", "SYD"),
-        ("sa-saopaulo-1", "GRU"),
-        ("ca-toronto-1", "YYZ"),
-    ];
-    known
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, k)| k.to_string())
-        .unwrap_or_else(|| {
-            name.split('-')
-                .nth(1)
-                .unwrap_or(name)
-                .chars()
-                .take(3)
-                .collect::<String>()
-                .to_uppercase()
-        })
+    match crate::oci::endpoint::region_code(name) {
+        Some(code) => code.to_uppercase(),
+        None => name
+            .split('-')
+            .nth(1)
+            .unwrap_or(name)
+            .chars()
+            .take(3)
+            .collect::<String>()
+            .to_uppercase(),
+    }
+}
+
+/// The routing a private subnet needs to reach the OCI API, as the Networking quickstarts build
+/// it: the VCN's default route table sends 0.0.0.0/0 to a NAT gateway and the region's "All
+/// Services In Oracle Services Network" to a service gateway (docs, servicegateway.htm: a
+/// service gateway reaches Oracle services only, hence the NAT for package mirrors); an
+/// internet gateway exists but no route uses it; DHCP options are the VCN defaults
+/// (VcnLocalPlusInternet DNS, search domain `<vcn dns label>.oraclevcn.com`).
+fn seed_routing(w: &mut World, vcn_id: &str, comp_id: &str, region: &str, now: i64) {
+    let key = region_key(region);
+    let lower = key.to_lowercase();
+    let created = rfc3339(now);
+    let all_services = w.new_id(SERVICE, Some(region));
+    w.insert(
+        SERVICE,
+        json!({"id": all_services, "name": format!("All {key} Services In Oracle Services Network"),
+               "cidrBlock": format!("all-{lower}-services-in-oracle-services-network"),
+               "description": "All services in the region's Oracle Services Network", "_region": region}),
+    );
+    let object_storage = w.new_id(SERVICE, Some(region));
+    w.insert(
+        SERVICE,
+        json!({"id": object_storage, "name": format!("OCI {key} Object Storage"),
+               "cidrBlock": format!("oci-{lower}-objectstorage"),
+               "description": "Object Storage", "_region": region}),
+    );
+    let common = |id: String, name: &str| {
+        json!({"id": id, "compartmentId": comp_id, "vcnId": vcn_id, "displayName": name,
+               "lifecycleState": "AVAILABLE", "timeCreated": created, "freeformTags": {},
+               "definedTags": {}, "_region": region})
+    };
+    let merge = |mut base: Value, extra: Value| {
+        if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
+            b.extend(e);
+        }
+        base
+    };
+    let nat = w.new_id(NAT_GATEWAY, Some(region));
+    w.insert(
+        NAT_GATEWAY,
+        merge(
+            common(nat.clone(), "nat"),
+            json!({"blockTraffic": false, "natIp": "203.0.113.10", "publicIpId": null,
+                   "routeTableId": null}),
+        ),
+    );
+    let sgw = w.new_id(SERVICE_GATEWAY, Some(region));
+    w.insert(
+        SERVICE_GATEWAY,
+        merge(
+            common(sgw.clone(), "sgw"),
+            json!({"blockTraffic": false, "routeTableId": null,
+                   "services": [{"serviceId": all_services,
+                                 "serviceName": format!("All {key} Services In Oracle Services Network")}]}),
+        ),
+    );
+    let igw = w.new_id(INTERNET_GATEWAY, Some(region));
+    w.insert(
+        INTERNET_GATEWAY,
+        merge(
+            common(igw, "igw"),
+            json!({"isEnabled": true, "routeTableId": null}),
+        ),
+    );
+    let vcn = w.get(VCN, vcn_id).cloned().unwrap_or_default();
+    let id_of = |k: &str| {
+        vcn.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let vcn_name = vcn
+        .get("displayName")
+        .and_then(Value::as_str)
+        .unwrap_or("vcn")
+        .to_string();
+    w.insert(
+        ROUTE_TABLE,
+        merge(
+            common(id_of("defaultRouteTableId"), &format!("Default Route Table for {vcn_name}")),
+            json!({"routeRules": [
+                {"destination": "0.0.0.0/0", "destinationType": "CIDR_BLOCK", "networkEntityId": nat,
+                 "cidrBlock": null, "description": "internet, through the NAT gateway", "routeType": "STATIC"},
+                {"destination": format!("all-{lower}-services-in-oracle-services-network"),
+                 "destinationType": "SERVICE_CIDR_BLOCK", "networkEntityId": sgw, "cidrBlock": null,
+                 "description": "Oracle services, through the service gateway", "routeType": "STATIC"}]}),
+        ),
+    );
+    let domain = vcn
+        .get("vcnDomainName")
+        .and_then(Value::as_str)
+        .unwrap_or("vcn.oraclevcn.com")
+        .to_string();
+    w.insert(
+        DHCP_OPTIONS,
+        merge(
+            common(id_of("defaultDhcpOptionsId"), &format!("Default DHCP Options for {vcn_name}")),
+            json!({"domainNameType": "VCN_DOMAIN", "options": [
+                {"type": "DomainNameServer", "serverType": "VcnLocalPlusInternet", "customDnsServers": []},
+                {"type": "SearchDomain", "searchDomainNames": [domain]}]}),
+        ),
+    );
 }
 
 /// A random string of OCID-suffix characters.
@@ -479,16 +574,19 @@ impl World {
             std::net::Ipv4Addr::from(vcn_cidr.addr),
             vcn_cidr.prefix
         );
+        let route_table_id = w.new_id(ROUTE_TABLE, Some(&home));
+        let dhcp_id = w.new_id(DHCP_OPTIONS, Some(&home));
         w.insert(
             VCN,
             json!({"id": vcn_id, "compartmentId": comp_id, "cidrBlock": vcn_cidr_s, "cidrBlocks": [vcn_cidr_s],
                    "displayName": "vcn", "dnsLabel": "vcn", "lifecycleState": "AVAILABLE",
                    "timeCreated": rfc3339(now), "vcnDomainName": "vcn.oraclevcn.com",
-                   "defaultRouteTableId": format!("ocid1.routetable.oc1.{}.{}", region_key(&home).to_lowercase(), random_suffix(60)),
+                   "defaultRouteTableId": route_table_id,
                    "defaultSecurityListId": format!("ocid1.securitylist.oc1.{}.{}", region_key(&home).to_lowercase(), random_suffix(60)),
-                   "defaultDhcpOptionsId": format!("ocid1.dhcpoptions.oc1.{}.{}", region_key(&home).to_lowercase(), random_suffix(60)),
+                   "defaultDhcpOptionsId": dhcp_id,
                    "freeformTags": {}, "definedTags": {}, "_region": home}),
         );
+        seed_routing(&mut w, &vcn_id, &comp_id, &home, now);
         let subnet_id = w.new_id(SUBNET, Some(&home));
         let sub_s = format!(
             "{}/{}",
@@ -765,6 +863,19 @@ impl World {
                     .collect();
                 for ip in ips {
                     self.remove(PRIVATE_IP, &ip);
+                    // An ephemeral public IP "is automatically deleted when its private IP is
+                    // deleted, when the VNIC is terminated, or when the instance is terminated"
+                    // (terraform-provider-oci docs/core/public_ips.md, `lifetime`).
+                    let public: Vec<String> = self
+                        .all(PUBLIC_IP)
+                        .filter(|p| {
+                            p.get("privateIpId").and_then(Value::as_str) == Some(ip.as_str())
+                        })
+                        .filter_map(|p| p.get("id").and_then(Value::as_str).map(String::from))
+                        .collect();
+                    for p in public {
+                        self.remove(PUBLIC_IP, &p);
+                    }
                 }
             }
             if let Some(atts) = self.resources.get_mut(VNIC_ATTACHMENT) {

@@ -91,6 +91,16 @@ class Control:
             f"{self.url}/_sim/imds/aliases", json={"ip": ip, "instanceId": instance_id}, timeout=10
         ).raise_for_status()
 
+    def subnet(self, vcn_id, cidr, name, public):
+        r = requests.post(
+            f"{self.url}/_sim/subnets",
+            json={"vcnId": vcn_id, "cidr": cidr, "name": name, "prohibitPublicIpOnVnic": not public,
+                  "dnsLabel": name},
+            timeout=10,
+        )
+        r.raise_for_status()
+        return r.json()["id"]
+
     def fault(self, operation, count, status, code, message="injected"):
         requests.post(
             f"{self.url}/_sim/faults",
@@ -105,8 +115,8 @@ def control(sim_url):
     return Control(sim_url)
 
 
-def launch(compute, creds, name, private_ip=None, retry_token=None, nsg_ids=None):
-    """Launches an instance in the seeded subnet and returns the SDK's Instance model."""
+def launch(compute, creds, name, private_ip=None, retry_token=None, nsg_ids=None, subnet_id=None):
+    """Launches an instance in the seeded subnet (or `subnet_id`) and returns the SDK's Instance model."""
     details = oci.core.models.LaunchInstanceDetails(
         compartment_id=creds["compartment_id"],
         availability_domain=creds["availability_domains"][0],
@@ -117,7 +127,7 @@ def launch(compute, creds, name, private_ip=None, retry_token=None, nsg_ids=None
             image_id=creds["image_ids"][0], boot_volume_size_in_gbs=50
         ),
         create_vnic_details=oci.core.models.CreateVnicDetails(
-            subnet_id=creds["subnet_id"], assign_public_ip=False, private_ip=private_ip,
+            subnet_id=subnet_id or creds["subnet_id"], assign_public_ip=False, private_ip=private_ip,
             hostname_label=name, nsg_ids=nsg_ids,
         ),
         metadata={"ssh_authorized_keys": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA test"},

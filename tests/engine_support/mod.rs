@@ -84,6 +84,7 @@ pub fn fast_retries() -> RetryPolicy {
         max_delay: Duration::from_millis(100),
         max_jitter: Duration::from_millis(5),
         max_elapsed: Duration::from_secs(60),
+        first_contact_budget: Duration::from_secs(10),
     }
 }
 

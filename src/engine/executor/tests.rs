@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::sync::Mutex;
 
 use super::*;
-use crate::engine::cloud::{CloudFuture, Tags};
+use crate::engine::cloud::{CloudFuture, InstanceUpdate, Tags};
 use crate::engine::model::*;
 use crate::engine::observe::observe;
 use crate::engine::plan::{destroy_plan, diff, tests::desired};
@@ -131,6 +131,48 @@ impl Cloud for FakeCloud {
             Ok(v)
         })
     }
+    fn fault_domains<'a>(&'a self, _: &'a str, _: &'a str) -> CloudFuture<'a, Vec<String>> {
+        self.call("ListFaultDomains", |_| {
+            Ok((1..=3).map(|i| format!("FAULT-DOMAIN-{i}")).collect())
+        })
+    }
+    fn shapes<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        image_id: Option<&'a str>,
+    ) -> CloudFuture<'a, Vec<String>> {
+        self.call("ListShapes", move |_| {
+            // The fake's one image runs on the E4 and E5 flex shapes; E3 is offered but not for it.
+            let mut v = vec![
+                "VM.Standard.E4.Flex".to_string(),
+                "VM.Standard.E5.Flex".into(),
+            ];
+            if image_id.is_none() {
+                v.push("VM.Standard.E3.Flex".into());
+            }
+            Ok(v)
+        })
+    }
+    fn egress<'a>(&'a self, s: &'a str) -> CloudFuture<'a, crate::engine::egress::Egress> {
+        use crate::engine::egress::{Egress, Route, RouteTarget};
+        self.call("GetRouteTable", move |_| {
+            Ok(Egress {
+                subnet_id: s.to_string(),
+                route_table_id: "ocid1.routetable.oc1..r".into(),
+                routes: vec![Route {
+                    destination: "0.0.0.0/0".into(),
+                    destination_type: "CIDR_BLOCK".into(),
+                    target: RouteTarget::NatGateway { blocked: false },
+                }],
+            })
+        })
+    }
+    fn get_image<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<String>> {
+        self.call("GetImage", move |_| {
+            Ok((id == "ocid1.image.oc1..img").then(|| "AVAILABLE".to_string()))
+        })
+    }
     fn get_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveNsg>> {
         self.call("GetNsg", |w| Ok(w.nsgs.get(id).cloned()))
     }
@@ -180,6 +222,12 @@ impl Cloud for FakeCloud {
             Ok(())
         })
     }
+    fn update_nsg_tags<'a>(&'a self, id: &'a str, tags: &'a Tags) -> CloudFuture<'a, ()> {
+        self.call("!UpdateNsg", |w| {
+            w.nsgs.get_mut(id).unwrap().tags = tags.clone();
+            Ok(())
+        })
+    }
     fn get_instance<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LiveInstance>> {
         self.call("GetInstance", |w| {
             let Some((inst, polls)) = w.instances.get_mut(id) else {
@@ -195,6 +243,7 @@ impl Cloud for FakeCloud {
                         event = Some(format!("RUNNING {}", inst.display_name));
                     }
                     "TERMINATING" => inst.lifecycle_state = "TERMINATED".into(),
+                    "STOPPING" => inst.lifecycle_state = "STOPPED".into(),
                     _ => {}
                 }
             }
@@ -248,6 +297,7 @@ impl Cloud for FakeCloud {
                     id: format!("{id}-vnic"),
                     private_ip: Some(n.private_ip),
                     nsg_ids: spec.nsg_ids.clone(),
+                    public_ip: n.assign_public_ip.then(|| "203.0.113.1".to_string()),
                 };
                 let inst = LiveInstance {
                     id: id.clone(),
@@ -280,6 +330,62 @@ impl Cloud for FakeCloud {
             };
             // Secondary IPs go with the VNIC.
             w.ips.retain(|_, ip| ip.vnic_id != vnic);
+            Ok(())
+        })
+    }
+    fn update_instance<'a>(&'a self, id: &'a str, u: &'a InstanceUpdate) -> CloudFuture<'a, ()> {
+        self.call("!UpdateInstance", |w| {
+            let (i, _) = w.instances.get_mut(id).unwrap();
+            if let Some(t) = &u.tags {
+                i.tags = t.clone();
+            }
+            i.ocpus = u.ocpus.or(i.ocpus);
+            i.memory_in_gbs = u.memory_in_gbs.or(i.memory_in_gbs);
+            Ok(())
+        })
+    }
+    fn instance_action<'a>(&'a self, id: &'a str, action: &'a str) -> CloudFuture<'a, ()> {
+        self.call("!InstanceAction", |w| {
+            let (i, polls) = w.instances.get_mut(id).unwrap();
+            assert_eq!(action, "SOFTSTOP");
+            i.lifecycle_state = "STOPPING".into();
+            *polls = 0;
+            let e = format!("SOFTSTOP {}", i.display_name);
+            w.trace.push(e);
+            Ok(())
+        })
+    }
+    fn update_vnic_nsgs<'a>(&'a self, vnic: &'a str, ids: &'a [String]) -> CloudFuture<'a, ()> {
+        self.call("!UpdateVnic", |w| {
+            for (i, _) in w.instances.values_mut() {
+                if let Some(v) = i.vnic.as_mut().filter(|v| v.id == vnic) {
+                    v.nsg_ids = ids.to_vec();
+                }
+            }
+            Ok(())
+        })
+    }
+    fn assign_public_ip<'a>(&'a self, vnic: &'a str) -> CloudFuture<'a, ()> {
+        self.call("!CreatePublicIp", |w| {
+            for (i, _) in w.instances.values_mut() {
+                if let Some(v) = i.vnic.as_mut().filter(|v| v.id == vnic) {
+                    v.public_ip = Some("203.0.113.1".into());
+                }
+            }
+            Ok(())
+        })
+    }
+    fn unassign_public_ip<'a>(&'a self, address: &'a str) -> CloudFuture<'a, ()> {
+        self.call("!DeletePublicIp", |w| {
+            for (i, _) in w.instances.values_mut() {
+                if let Some(v) = i
+                    .vnic
+                    .as_mut()
+                    .filter(|v| v.public_ip.as_deref() == Some(address))
+                {
+                    v.public_ip = None;
+                }
+            }
             Ok(())
         })
     }
@@ -411,6 +517,12 @@ impl Cloud for FakeCloud {
     fn move_private_ip<'a>(&'a self, id: &'a str, vnic: &'a str) -> CloudFuture<'a, ()> {
         self.call("!UpdatePrivateIp", |w| {
             w.ips.get_mut(id).unwrap().vnic_id = Some(vnic.to_string());
+            Ok(())
+        })
+    }
+    fn update_private_ip_tags<'a>(&'a self, id: &'a str, tags: &'a Tags) -> CloudFuture<'a, ()> {
+        self.call("!UpdatePrivateIp", |w| {
+            w.ips.get_mut(id).unwrap().tags = tags.clone();
             Ok(())
         })
     }
@@ -730,9 +842,11 @@ async fn replacing_the_vip_holder_puts_the_vip_back_after() {
     let run = apply(&cloud, &d, first.state, &path, &[]).await;
     run.result.unwrap();
     assert_eq!(run.plan.replaced_nodes(), vec![0]);
+    // The holder hands over (soft stop) before it is terminated.
     assert_eq!(
         cloud.mutations(),
         vec![
+            "!InstanceAction",
             "!TerminateInstance",
             "!LaunchInstance",
             "!UpdateDynamicGroup",
@@ -797,7 +911,7 @@ async fn a_vip_the_agent_recreated_untagged_on_a_node_is_adopted() {
             LivePrivateIp {
                 id: "ocid1.privateip.oc1..byagent".into(),
                 ip_address: d.vip,
-                vnic_id: Some(vnic2),
+                vnic_id: Some(vnic2.clone()),
                 is_primary: false,
                 tags: BTreeMap::new(),
             },
@@ -806,10 +920,23 @@ async fn a_vip_the_agent_recreated_untagged_on_a_node_is_adopted() {
     cloud.clear_trace();
     let again = apply(&cloud, &d, first.state, &path, &[]).await;
     again.result.unwrap();
-    assert!(!again.plan.has_changes(), "{}", again.plan.render_text());
-    assert!(cloud.mutations().is_empty());
+    // Adopted where it is, and given the pair's tags (so lost state can find it again).
+    assert_eq!(again.plan.action(Resource::Vip), Action::Update);
+    assert!(
+        again
+            .plan
+            .render_text()
+            .contains("freeform tag \"vipsetup-pair\": add"),
+        "{}",
+        again.plan.render_text()
+    );
+    assert_eq!(cloud.mutations(), vec!["!UpdatePrivateIp"]);
     assert_eq!(
         again.state.id(Resource::Vip),
         Some("ocid1.privateip.oc1..byagent")
     );
+    let w = cloud.w.lock().unwrap();
+    let ip = &w.ips["ocid1.privateip.oc1..byagent"];
+    assert_eq!(ip.vnic_id.as_deref(), Some(vnic2.as_str()), "not moved");
+    assert_eq!(ip.tags, d.tags_for(Resource::Vip));
 }

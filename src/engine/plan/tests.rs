@@ -66,6 +66,7 @@ pub(crate) fn converged(d: &Desired) -> Observed {
                 id: format!("ocid1.vnic.oc1..v{i}"),
                 private_ip: Some(w.private_ip),
                 nsg_ids: vec![nsg_id.clone()],
+                public_ip: None,
             }),
         }
     };
@@ -244,10 +245,65 @@ fn drift_table() {
                 d.tags.insert("env".into(), "prod".into());
             },
             vec![
+                (Resource::Nsg, Action::Update),
+                (Resource::Node1, Action::Update),
+                (Resource::Node2, Action::Update),
                 (Resource::DynamicGroup, Action::Update),
                 (Resource::Policy, Action::Update),
+                (Resource::Vip, Action::Update),
             ],
-            "freeform tags differ",
+            "freeform tag \"env\": add \"prod\"",
+        ),
+        (
+            "tag edited on an instance out of band",
+            |_, o| {
+                o.nodes[1]
+                    .as_mut()
+                    .unwrap()
+                    .tags
+                    .insert("team".into(), "ops".into());
+            },
+            vec![(Resource::Node2, Action::Update)],
+            "freeform tag \"team\": \"ops\" -> \"net\"",
+        ),
+        (
+            "the agent's takeover record on the vip is not drift",
+            |_, o| {
+                let v = o.vip.as_mut().unwrap();
+                v.tags
+                    .insert("vipsetup-takeover".into(), "instance2".into());
+            },
+            vec![],
+            "on node1",
+        ),
+        (
+            "nsg tag removed out of band",
+            |_, o| {
+                o.nsg.as_mut().unwrap().tags.remove("team");
+            },
+            vec![(Resource::Nsg, Action::Update)],
+            "freeform tag \"team\": add \"net\"",
+        ),
+        (
+            "vnic taken out of the nsg",
+            |_, o| {
+                let n = o.nodes[0].as_mut().unwrap();
+                n.vnic.as_mut().unwrap().nsg_ids.clear();
+            },
+            vec![(Resource::Node1, Action::Update)],
+            "nsg_ids: [] -> [ocid1.networksecuritygroup.oc1..n]",
+        ),
+        (
+            "flex shape resized in the blueprint",
+            |d, _| d.nodes[1].ocpus = Some(2.0),
+            vec![(Resource::Node2, Action::Update)],
+            "ocpus: 1 -> 2 (OCI reboots the instance to resize it)",
+        ),
+        (
+            "public ip asked for",
+            |d, _| d.nodes[0].assign_public_ip = true,
+            vec![(Resource::Node1, Action::Update)],
+            "assign_public_ip: false -> true",
         ),
         (
             "instance deleted out of band",

@@ -4,9 +4,15 @@
 
 pub mod core;
 pub mod identity;
+pub mod placement;
+pub mod routing;
+pub mod update;
 
 pub use self::core::*;
 pub use self::identity::*;
+pub use self::placement::*;
+pub use self::routing::*;
+pub use self::update::*;
 
 use std::collections::BTreeMap;
 

@@ -3,3 +3,6 @@
 
 pub mod core;
 pub mod identity;
+pub mod placement;
+pub mod routing;
+pub mod update;

@@ -24,6 +24,16 @@ impl Ctx<'_> {
     /// API-key users may do everything; instance principals need a matching dynamic group and a
     /// policy granting every permission of the operation in `compartment`.
     pub(super) fn authorize(&self, compartment: &str) -> Result<(), ApiErr> {
+        self.authorize_with(compartment, iam::required_permissions(self.op))
+    }
+
+    /// `authorize` for permissions that depend on the request, not only on the operation (e.g.
+    /// joining network security groups at launch).
+    pub(super) fn authorize_with(
+        &self,
+        compartment: &str,
+        permissions: &[&str],
+    ) -> Result<(), ApiErr> {
         let Principal::Instance { id, compartment_id } = self.p else {
             return Ok(());
         };
@@ -75,10 +85,7 @@ impl Ctx<'_> {
                 }
             }
         }
-        if iam::required_permissions(self.op)
-            .iter()
-            .all(|p| granted.contains(*p))
-        {
+        if permissions.iter().all(|p| granted.contains(*p)) {
             Ok(())
         } else {
             Err(ApiErr::not_found())

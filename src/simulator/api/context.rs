@@ -136,7 +136,9 @@ impl Ctx<'_> {
             world::VNIC => {
                 let st = match inst_state(s(d, "_instanceId")) {
                     "PROVISIONING" => "PROVISIONING",
-                    "RUNNING" => "AVAILABLE",
+                    // A stopped instance keeps its VNIC (docs: Compute, "Stopping and Starting
+                    // an Instance": the private IPs stay).
+                    "RUNNING" | "STOPPING" | "STOPPED" | "STARTING" => "AVAILABLE",
                     "TERMINATING" => "TERMINATING",
                     _ => "TERMINATED",
                 };
@@ -145,7 +147,7 @@ impl Ctx<'_> {
             world::VNIC_ATTACHMENT if s(d, "lifecycleState") != "DETACHED" => {
                 let st = match inst_state(s(d, "instanceId")) {
                     "PROVISIONING" => "ATTACHING",
-                    "RUNNING" => "ATTACHED",
+                    "RUNNING" | "STOPPING" | "STOPPED" | "STARTING" => "ATTACHED",
                     "TERMINATING" => "DETACHING",
                     _ => "DETACHED",
                 };

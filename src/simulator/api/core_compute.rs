@@ -185,12 +185,17 @@ impl Ctx<'_> {
                 )));
             }
         }
-        if vnic_details.get("assignPublicIp").and_then(Value::as_bool) == Some(true)
-            && subnet
-                .get("prohibitPublicIpOnVnic")
-                .and_then(Value::as_bool)
-                == Some(true)
-        {
+        let prohibited = subnet
+            .get("prohibitPublicIpOnVnic")
+            .and_then(Value::as_bool)
+            == Some(true);
+        // "Whether the VNIC should be assigned a public IP address. Defaults to whether the
+        // subnet is public or private" (oci-python-sdk CreateVnicDetails.assign_public_ip).
+        let assign_public_ip = vnic_details
+            .get("assignPublicIp")
+            .and_then(Value::as_bool)
+            .unwrap_or(!prohibited);
+        if vnic_details.get("assignPublicIp").and_then(Value::as_bool) == Some(true) && prohibited {
             return Err(ApiErr::invalid(
                 "Public IP addresses are prohibited on this subnet (prohibitPublicIpOnVnic)",
             ));
@@ -213,6 +218,13 @@ impl Ctx<'_> {
             let nsg = self
                 .doc(world::NSG, n)
                 .map_err(|_| ApiErr::invalid(format!("Network security group {n} not found")))?;
+            // LaunchInstance "also need[s] use network-security-groups" when the VNIC joins
+            // groups (core policy reference, subnets table; Roving Edge networking table):
+            // NETWORK_SECURITY_GROUP_UPDATE_MEMBERS in each group's compartment.
+            self.authorize_with(
+                s(&nsg, "compartmentId"),
+                &["NETWORK_SECURITY_GROUP_UPDATE_MEMBERS"],
+            )?;
             if s(&nsg, "vcnId") != s(&subnet, "vcnId") {
                 return Err(ApiErr::invalid(format!(
                     "Network security group {n} is not in the subnet's VCN"
@@ -334,6 +346,14 @@ impl Ctx<'_> {
                 "vnicId": vnic_id, "timeCreated": rfc3339(now), "ipState": "ASSIGNED", "lifetime": "EPHEMERAL",
                 "freeformTags": {}, "definedTags": {}, "_region": region}),
         );
+        if assign_public_ip {
+            let pip = self
+                .w
+                .get(world::PRIVATE_IP, &pip_id)
+                .cloned()
+                .unwrap_or_default();
+            self.new_ephemeral_public_ip(&pip, None)?;
+        }
         self.mutated = true;
         let d = self
             .w
@@ -347,16 +367,27 @@ impl Ctx<'_> {
     }
 }
 
-/// An instance's lifecycle state at `now`, from the times it was launched and terminated.
+/// An instance's lifecycle state at `now`, from the times it was launched, stopped, started
+/// and terminated.
 pub(super) fn instance_state(d: &Doc, now: i64) -> &'static str {
-    if let Some(t) = d.get("_terminatedAtMs").and_then(Value::as_i64) {
+    let at = |k: &str| d.get(k).and_then(Value::as_i64);
+    if let Some(t) = at("_terminatedAtMs") {
         if now >= t {
             "TERMINATED"
         } else {
             "TERMINATING"
         }
-    } else if now >= d.get("_runningAtMs").and_then(Value::as_i64).unwrap_or(0) {
+    } else if let Some(t) = at("_stoppedAtMs") {
+        if now >= t {
+            "STOPPED"
+        } else {
+            "STOPPING"
+        }
+    } else if now >= at("_runningAtMs").unwrap_or(0) {
         "RUNNING"
+    } else if at("_startingAtMs").is_some() {
+        // Started again (InstanceAction START) or rebooting for a resize.
+        "STARTING"
     } else {
         "PROVISIONING"
     }

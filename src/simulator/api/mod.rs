@@ -1,16 +1,20 @@
 //! The OCI operations: routing a path to an operation name, then running it against the world
 //! with OCI's validation, conflicts, etags, retry tokens, pagination and IAM checks.
 //!
-//! One file per service: [`identity`], [`core_compute`], [`core_network`] and [`federation`] (the
-//! auth service) each own their paths and operations; [`context`] holds what every operation
+//! One file per service: [`identity`], [`core_compute`], [`core_network`], [`core_routing`] and
+//! [`federation`] (the auth service) each own their paths and operations; [`context`] holds what every operation
 //! shares and [`authorize`] the IAM check for instance principals.
 
 mod authorize;
 mod context;
 mod core_compute;
 mod core_network;
+mod core_routing;
 pub(crate) mod federation;
 mod identity;
+mod in_place;
+mod placement;
+mod public_ips;
 
 use serde_json::Value;
 
@@ -28,6 +32,10 @@ pub(crate) fn operation_name(method: &str, path: &str) -> &'static str {
         .or_else(|| identity::route(method, &segs))
         .or_else(|| core_compute::route(method, &segs))
         .or_else(|| core_network::route(method, &segs))
+        .or_else(|| placement::route(method, &segs))
+        .or_else(|| in_place::route(method, &segs))
+        .or_else(|| public_ips::route(method, &segs))
+        .or_else(|| core_routing::route(method, &segs))
         .unwrap_or("Unknown")
 }
 
@@ -37,6 +45,10 @@ impl Ctx<'_> {
         self.run_identity()
             .or_else(|| self.run_core_compute())
             .or_else(|| self.run_core_network())
+            .or_else(|| self.run_placement())
+            .or_else(|| self.run_in_place())
+            .or_else(|| self.run_public_ips())
+            .or_else(|| self.run_core_routing())
             .unwrap_or_else(|| Err(ApiErr::not_found()))
     }
 }
@@ -47,6 +59,7 @@ const RETRYABLE_CREATES: &[&str] = &[
     "LaunchInstance",
     "CreatePrivateIp",
     "CreateNetworkSecurityGroup",
+    "CreatePublicIp",
 ];
 
 /// Runs an authenticated request.

@@ -1,0 +1,204 @@
+//! Drift OCI lets vipsetup fix in place, attribute by attribute: freeform tags key by key,
+//! a node's NSG membership (UpdateVnic `nsgIds`), a flex shape's size (UpdateInstance
+//! `shapeConfig`, which reboots a running instance) and its ephemeral public IP
+//! (CreatePublicIp / DeletePublicIp on the primary private IP, as terraform-provider-oci's
+//! `updateVnicAssignPublicIp` does). What OCI fixes at launch forces a replacement instead
+//! (`plan::replacement_reasons`).
+
+use std::collections::BTreeMap;
+
+use super::model::{DesiredNode, LiveInstance, LiveNsg};
+use super::plan::Change;
+
+/// Attribute name of one freeform tag key in a `Change`.
+pub fn tag_attribute(key: &str) -> String {
+    format!("freeform_tags.{key}")
+}
+
+/// The tag keys that differ. With `keep_extra`, keys the blueprint does not name are left alone
+/// (the VIP's: the agent records its takeovers there, and those are never drift).
+pub fn tag_changes(
+    live: &BTreeMap<String, String>,
+    want: &BTreeMap<String, String>,
+    keep_extra: bool,
+) -> Vec<Change> {
+    let mut changes: Vec<Change> = want
+        .iter()
+        .filter(|(k, v)| live.get(*k) != Some(*v))
+        .map(|(k, v)| Change {
+            attribute: tag_attribute(k),
+            from: live.get(k).cloned(),
+            to: Some(v.clone()),
+        })
+        .collect();
+    if !keep_extra {
+        changes.extend(
+            live.iter()
+                .filter(|(k, _)| !want.contains_key(*k))
+                .map(|(k, v)| Change {
+                    attribute: tag_attribute(k),
+                    from: Some(v.clone()),
+                    to: None,
+                }),
+        );
+    }
+    changes
+}
+
+/// The tags to send so that `want` holds and, with `keep_extra`, the other keys stay.
+pub fn merged_tags(
+    live: &BTreeMap<String, String>,
+    want: &BTreeMap<String, String>,
+    keep_extra: bool,
+) -> BTreeMap<String, String> {
+    let mut out = if keep_extra {
+        live.clone()
+    } else {
+        BTreeMap::new()
+    };
+    out.extend(want.iter().map(|(k, v)| (k.clone(), v.clone())));
+    out
+}
+
+/// What a `Change` says in the plan.
+pub fn describe(c: &Change) -> String {
+    let q = |v: &Option<String>| v.as_deref().map(|v| format!("{v:?}"));
+    match (
+        c.attribute.strip_prefix("freeform_tags."),
+        q(&c.from),
+        q(&c.to),
+    ) {
+        (Some(key), None, Some(to)) => format!("freeform tag {key:?}: add {to}"),
+        (Some(key), Some(from), None) => format!("freeform tag {key:?}: remove {from}"),
+        (Some(key), Some(from), Some(to)) => format!("freeform tag {key:?}: {from} -> {to}"),
+        _ => format!(
+            "{}: {} -> {}",
+            c.attribute,
+            c.from.as_deref().unwrap_or("none"),
+            c.to.as_deref().unwrap_or("none")
+        ),
+    }
+}
+
+/// Placeholder for the NSG a plan creates (its OCID is known only once it exists).
+pub const NEW_NSG: &str = "(the pair's new network security group)";
+
+/// A node's in-place drift.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodeDrift {
+    pub changes: Vec<Change>,
+    /// OCI reboots the (running) instance to apply a shape-config change.
+    pub reboots: bool,
+    /// The node's VNIC must join the pair's NSG, which may still be created by this plan.
+    pub nsg: bool,
+}
+
+impl NodeDrift {
+    pub fn reasons(&self) -> Vec<String> {
+        self.changes
+            .iter()
+            .map(|c| {
+                let mut s = describe(c);
+                if matches!(c.attribute.as_str(), "ocpus" | "memory_gb") && self.reboots {
+                    s.push_str(" (OCI reboots the instance to resize it)");
+                }
+                s
+            })
+            .collect()
+    }
+}
+
+/// Drift of a live node that OCI can change in place. `nsg` is the pair's NSG as observed
+/// (`None` when this plan creates it).
+pub fn node_drift(
+    want: &DesiredNode,
+    want_tags: &BTreeMap<String, String>,
+    live: &LiveInstance,
+    nsg: Option<&LiveNsg>,
+) -> NodeDrift {
+    let mut d = NodeDrift {
+        changes: tag_changes(&live.tags, want_tags, false),
+        ..NodeDrift::default()
+    };
+    // A flex shape's size changes in place; only known sizes are compared (a fixed shape has
+    // none in the blueprint).
+    let mut sized = false;
+    for (attribute, from, to) in [
+        ("ocpus", live.ocpus, want.ocpus),
+        ("memory_gb", live.memory_in_gbs, want.memory_in_gbs),
+    ] {
+        if let (Some(from), Some(to)) = (from, to) {
+            if from != to {
+                sized = true;
+                d.changes.push(Change {
+                    attribute: attribute.to_string(),
+                    from: Some(from.to_string()),
+                    to: Some(to.to_string()),
+                });
+            }
+        }
+    }
+    // UpdateInstanceDetails.shape: "If the instance is running when you change the shape, the
+    // instance is rebooted" (oci-python-sdk core/models/update_instance_details.py); the same
+    // holds for a flex shape's size (docs: Compute/Tasks/resizinginstances.htm).
+    d.reboots = sized && live.lifecycle_state == "RUNNING";
+    if let Some(vnic) = &live.vnic {
+        let in_nsg = nsg.is_some_and(|n| vnic.nsg_ids.contains(&n.id));
+        if !in_nsg {
+            d.nsg = true;
+            let mut to: Vec<String> = vnic.nsg_ids.clone();
+            to.push(nsg.map_or(NEW_NSG.to_string(), |n| n.id.clone()));
+            d.changes.push(Change {
+                attribute: "nsg_ids".to_string(),
+                from: Some(format!("[{}]", vnic.nsg_ids.join(", "))),
+                to: Some(format!("[{}]", to.join(", "))),
+            });
+        }
+        let has_public = vnic.public_ip.is_some();
+        if has_public != want.assign_public_ip {
+            d.changes.push(Change {
+                attribute: "assign_public_ip".to_string(),
+                from: Some(has_public.to_string()),
+                to: Some(want.assign_public_ip.to_string()),
+            });
+        }
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn tag_changes_name_each_key() {
+        let live = tags(&[("a", "1"), ("b", "2"), ("x", "9")]);
+        let want = tags(&[("a", "1"), ("b", "3"), ("c", "4")]);
+        let got: Vec<String> = tag_changes(&live, &want, false)
+            .iter()
+            .map(describe)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "freeform tag \"b\": \"2\" -> \"3\"",
+                "freeform tag \"c\": add \"4\"",
+                "freeform tag \"x\": remove \"9\""
+            ]
+        );
+        // The VIP keeps keys the blueprint does not name (the agent's takeover record).
+        let got = tag_changes(&live, &want, true);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(
+            merged_tags(&live, &want, true),
+            tags(&[("a", "1"), ("b", "3"), ("c", "4"), ("x", "9")])
+        );
+        assert_eq!(merged_tags(&live, &want, false), want);
+    }
+}

@@ -1,0 +1,236 @@
+//! Changes in place: UpdateInstance (tags, a flex shape's size), InstanceAction (power
+//! actions), UpdateVnic (NSG membership, tags) and UpdateNetworkSecurityGroup (name, tags).
+
+use serde_json::{json, Map, Value};
+
+use super::context::{s, Ctx};
+use super::core_compute::instance_state;
+use crate::simulator::world;
+use crate::simulator::{ApiErr, Resp};
+
+/// The operation a method and path name, when this file owns it.
+pub(super) fn route(method: &str, segs: &[&str]) -> Option<&'static str> {
+    Some(match (method, segs) {
+        ("PUT", ["20160918", "instances", _]) => "UpdateInstance",
+        ("POST", ["20160918", "instances", _]) => "InstanceAction",
+        ("PUT", ["20160918", "vnics", _]) => "UpdateVnic",
+        ("PUT", ["20160918", "networkSecurityGroups", _]) => "UpdateNetworkSecurityGroup",
+        _ => return None,
+    })
+}
+
+/// "A VNIC can be in at most 5 network security groups" (same limit as at launch).
+const MAX_NSGS_PER_VNIC: usize = 5;
+
+fn incorrect_state(id: &str, state: &str) -> ApiErr {
+    ApiErr::new(
+        409,
+        "IncorrectState",
+        format!("Instance {id} is {state}; the operation is not allowed in this state"),
+    )
+}
+
+/// Copies the fields of `b` an update may change (null means "leave it").
+fn take(b: &Map<String, Value>, keys: &[&str]) -> Map<String, Value> {
+    keys.iter()
+        .filter_map(|k| {
+            b.get(*k)
+                .filter(|v| !v.is_null())
+                .map(|v| (k.to_string(), v.clone()))
+        })
+        .collect()
+}
+
+impl Ctx<'_> {
+    pub(super) fn run_in_place(&mut self) -> Option<Result<Resp, ApiErr>> {
+        Some(match self.op {
+            "UpdateInstance" => self.update_instance(),
+            "InstanceAction" => self.instance_action(),
+            "UpdateVnic" => self.update_vnic(),
+            "UpdateNetworkSecurityGroup" => self.update_nsg(),
+            _ => return None,
+        })
+    }
+
+    fn update_instance(&mut self) -> Result<Resp, ApiErr> {
+        let id = self.id().to_string();
+        let d = self.doc(world::INSTANCE, &id)?;
+        self.authorize(s(&d, "compartmentId"))?;
+        self.if_match(&d)?;
+        let state = instance_state(&d, self.now);
+        if matches!(state, "TERMINATING" | "TERMINATED") {
+            return Err(incorrect_state(&id, state));
+        }
+        let b = self.body()?;
+        let mut changes = take(&b, &["displayName", "freeformTags", "definedTags"]);
+        let mut reboot = false;
+        if let Some(sc) = b.get("shapeConfig").filter(|v| !v.is_null()) {
+            // Only a flexible shape has a size to set (UpdateInstanceShapeConfigDetails:
+            // "ocpus: The total number of OCPUs available to the instance", flex shapes).
+            if !s(&d, "shape").ends_with(".Flex") {
+                return Err(ApiErr::invalid(format!(
+                    "shapeConfig can only be set for a flexible shape; {} is not one",
+                    s(&d, "shape")
+                )));
+            }
+            let mut cfg = d.get("shapeConfig").cloned().unwrap_or(json!({}));
+            let old = cfg.clone();
+            for (k, v) in [
+                ("ocpus", sc.get("ocpus")),
+                ("memoryInGBs", sc.get("memoryInGBs")),
+            ] {
+                if let Some(v) = v.filter(|v| !v.is_null()) {
+                    let n = v.as_f64().filter(|n| *n > 0.0).ok_or_else(|| {
+                        ApiErr::invalid(format!("shapeConfig.{k} must be a positive number"))
+                    })?;
+                    cfg[k] = json!(n);
+                }
+            }
+            if let Some(o) = cfg.get("ocpus").and_then(Value::as_f64) {
+                cfg["vcpus"] = json!((o * 2.0) as i64);
+            }
+            // "If the instance is running when you change the shape, the instance is rebooted"
+            // (UpdateInstanceDetails.shape; resizing a flex shape's size reboots it too, per
+            // docs Compute/Tasks/resizinginstances.htm).
+            reboot = cfg != old && state == "RUNNING";
+            changes.insert("shapeConfig".into(), cfg);
+        }
+        let now = self.now;
+        let back = now + self.cfg.provisioning_delay_ms as i64;
+        let d = self.touch(world::INSTANCE, &id, |d| {
+            for (k, v) in changes {
+                d.insert(k, v);
+            }
+            if reboot {
+                // A guess at what the states read during the reboot: STARTING until it runs.
+                d.insert("_startingAtMs".into(), json!(now));
+                d.insert("_runningAtMs".into(), json!(back));
+            }
+        });
+        Ok(self.one(world::INSTANCE, &d, 200))
+    }
+
+    /// InstanceAction: STOP and SOFTSTOP from RUNNING (STOPPING, then STOPPED), START from
+    /// STOPPED (STARTING, then RUNNING); asking for the state it is already in, or heading to,
+    /// changes nothing. The other power actions are valid on OCI but not simulated.
+    fn instance_action(&mut self) -> Result<Resp, ApiErr> {
+        let id = self.id().to_string();
+        let d = self.doc(world::INSTANCE, &id)?;
+        self.authorize(s(&d, "compartmentId"))?;
+        self.if_match(&d)?;
+        let action = self.required_q("action")?;
+        // Allowed values: oci-python-sdk ComputeClient.instance_action.
+        const ALLOWED: &[&str] = &[
+            "STOP",
+            "START",
+            "SOFTRESET",
+            "RESET",
+            "SOFTSTOP",
+            "SENDDIAGNOSTICINTERRUPT",
+            "DIAGNOSTICREBOOT",
+            "REBOOTMIGRATE",
+        ];
+        if !ALLOWED.contains(&action.as_str()) {
+            return Err(ApiErr::invalid(format!(
+                "Invalid action {action}; allowed values are {}",
+                ALLOWED.join(", ")
+            )));
+        }
+        let state = instance_state(&d, self.now);
+        let now = self.now;
+        let stopped_at = now + self.cfg.terminating_delay_ms as i64;
+        let running_at = now + self.cfg.provisioning_delay_ms as i64;
+        match (action.as_str(), state) {
+            ("STOP" | "SOFTSTOP", "STOPPING" | "STOPPED") | ("START", "STARTING" | "RUNNING") => {}
+            ("STOP" | "SOFTSTOP", "RUNNING") => {
+                self.touch(world::INSTANCE, &id, |d| {
+                    d.insert("_stoppingAtMs".into(), json!(now));
+                    d.insert("_stoppedAtMs".into(), json!(stopped_at));
+                });
+            }
+            ("START", "STOPPED") => {
+                self.touch(world::INSTANCE, &id, |d| {
+                    d.remove("_stoppingAtMs");
+                    d.remove("_stoppedAtMs");
+                    d.insert("_startingAtMs".into(), json!(now));
+                    d.insert("_runningAtMs".into(), json!(running_at));
+                });
+            }
+            ("STOP" | "SOFTSTOP" | "START", _) => return Err(incorrect_state(&id, state)),
+            (other, _) => {
+                return Err(ApiErr::invalid(format!(
+                    "the simulator does not model the {other} power action"
+                )))
+            }
+        }
+        let d = self.doc(world::INSTANCE, &id)?;
+        Ok(self.one(world::INSTANCE, &d, 200))
+    }
+
+    /// UpdateVnic: `nsgIds` replaces the VNIC's NSG list (each NSG in the VNIC's VCN, at most
+    /// five), plus names and tags.
+    fn update_vnic(&mut self) -> Result<Resp, ApiErr> {
+        let id = self.id().to_string();
+        let d = self.doc(world::VNIC, &id)?;
+        self.authorize(s(&d, "compartmentId"))?;
+        self.if_match(&d)?;
+        let b = self.body()?;
+        let mut changes = take(
+            &b,
+            &[
+                "displayName",
+                "freeformTags",
+                "definedTags",
+                "hostnameLabel",
+                "skipSourceDestCheck",
+            ],
+        );
+        if let Some(ids) = b.get("nsgIds").filter(|v| !v.is_null()) {
+            let ids: Vec<String> = ids
+                .as_array()
+                .ok_or_else(|| ApiErr::invalid("nsgIds must be a list of OCIDs"))?
+                .iter()
+                .map(|v| v.as_str().map(String::from))
+                .collect::<Option<_>>()
+                .ok_or_else(|| ApiErr::invalid("nsgIds must be a list of OCIDs"))?;
+            if ids.len() > MAX_NSGS_PER_VNIC {
+                return Err(ApiErr::invalid(
+                    "A VNIC can be in at most 5 network security groups",
+                ));
+            }
+            let subnet = self.doc(world::SUBNET, s(&d, "subnetId"))?;
+            for n in &ids {
+                let nsg = self.doc(world::NSG, n).map_err(|_| {
+                    ApiErr::invalid(format!("Network security group {n} not found"))
+                })?;
+                if s(&nsg, "vcnId") != s(&subnet, "vcnId") {
+                    return Err(ApiErr::invalid(format!(
+                        "Network security group {n} is not in the VNIC's VCN"
+                    )));
+                }
+            }
+            changes.insert("nsgIds".into(), json!(ids));
+        }
+        let d = self.touch(world::VNIC, &id, |d| {
+            for (k, v) in changes {
+                d.insert(k, v);
+            }
+        });
+        Ok(self.one(world::VNIC, &d, 200))
+    }
+
+    fn update_nsg(&mut self) -> Result<Resp, ApiErr> {
+        let id = self.id().to_string();
+        let d = self.doc(world::NSG, &id)?;
+        self.authorize(s(&d, "compartmentId"))?;
+        self.if_match(&d)?;
+        let b = self.body()?;
+        let changes = take(&b, &["displayName", "freeformTags", "definedTags"]);
+        let d = self.touch(world::NSG, &id, |d| {
+            for (k, v) in changes {
+                d.insert(k, v);
+            }
+        });
+        Ok(self.one(world::NSG, &d, 200))
+    }
+}

@@ -1,0 +1,430 @@
+//! The first-boot twin: the cloud namespace (simulator serving the API, federation and the
+//! metadata service; DHCP and DNS; the package mirror; TLS for Oracle's host names) forwarding
+//! like a VCN, the pair built by the real `vipsetup apply`, and the VMs that boot its user data.
+
+pub mod image;
+pub mod prereq;
+pub mod vcn;
+pub mod vm;
+
+use crate::cloud::{self, Seed, SimCtl, PORT};
+use crate::netns::Netns;
+use crate::process::{alive, run, run_args, tail, Proc};
+use image::Image;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use vcn::{Router, API_ADDR, IMDS_ADDR, MIRROR_ADDR};
+use vm::{Accel, Vm};
+
+/// Every namespace and temp dir this test makes starts with this (the failover harness uses
+/// `vsfo`; each cleans only its own leftovers).
+pub const PREFIX: &str = "vsfb";
+pub const NODE_IPS: [Ipv4Addr; 2] = [Ipv4Addr::new(10, 0, 0, 11), Ipv4Addr::new(10, 0, 0, 12)];
+pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 10);
+pub const PREFIX_LEN: u8 = 24;
+pub const REGION: &str = "us-ashburn-1";
+/// The port of the listener each VM runs to say its name.
+pub const NAME_PORT: u16 = 8000;
+/// How often the router and the waits look at the API.
+pub const API_POLL: Duration = Duration::from_millis(250);
+const SSH_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIpD1LTNXVbLDH4rU3VguLtrs9XRs478BOKUWzc0PESp vipsetup-quickstart-DEMO-KEY-do-not-use";
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A directory removed on drop.
+pub struct TempRoot(pub PathBuf);
+
+impl Drop for TempRoot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The PID in a name `vsfb-<pid>-<seq>[-...]`, `None` for anything else.
+fn owner_pid(name: &str) -> Option<u32> {
+    let mut parts = name.strip_prefix(PREFIX)?.strip_prefix('-')?.split('-');
+    let pid = parts.next()?.parse::<u32>().ok()?;
+    parts.next()?.parse::<u32>().ok()?;
+    Some(pid)
+}
+
+fn owner_alive(pid: u32) -> bool {
+    pid == std::process::id()
+        || (alive(pid)
+            && std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|c| c.starts_with("first_boot"))
+                .unwrap_or(false))
+}
+
+/// Removes namespaces (stopping what runs in them, QEMU included) and temp dirs left by runs
+/// that were killed before their guards ran.
+pub fn clean_leftovers() {
+    let list = run_args("ip", &["netns", "list"]).unwrap_or_default();
+    for line in list.lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        if owner_pid(name).is_some_and(|pid| !owner_alive(pid)) {
+            eprintln!("first_boot: removing leftover namespace {name}");
+            drop(Netns {
+                name: name.to_string(),
+            });
+        }
+    }
+    if let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) {
+        for entry in dir.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if owner_pid(&name).is_some_and(|pid| !owner_alive(pid)) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+/// The blueprint a user would write for this pair (ids from the seeded world).
+fn blueprint_yaml(seed: &Seed) -> String {
+    format!(
+        "name: firstboot\n\
+         oci:\n  region: {REGION}\n  compartment: {compartment}\n\
+         network:\n  subnet: {subnet}\n  vip: {VIP}/{PREFIX_LEN}\n\
+         nodes:\n  - name: node1\n    private_ip: {n1}\n  - name: node2\n    private_ip: {n2}\n\
+         instance:\n  shape: VM.Standard.E4.Flex\n  ocpus: 1\n  memory_gb: 8\n  image:\n    os: Canonical Ubuntu\n    version: \"22.04\"\n  ssh_keys:\n    - key: {SSH_KEY}\n\
+         failover:\n  preferred_node: node1\n  preempt: false\n",
+        compartment = seed.id("compartment_id"),
+        subnet = seed.id("subnet_id"),
+        n1 = NODE_IPS[0],
+        n2 = NODE_IPS[1],
+    )
+}
+
+/// Field order is drop order: the router stops polling, the VMs stop, then the services, then
+/// the namespace goes (taking anything left in it), then the files.
+pub struct Twin {
+    pub router: Option<Router>,
+    pub vms: Vec<Option<Vm>>,
+    pub procs: Vec<Proc>,
+    pub ns: Netns,
+    pub dir: TempRoot,
+    pub sim: SimCtl,
+    pub image: Image,
+    pub accel: Accel,
+    pub vnics: Vec<String>,
+    pub macs: Vec<String>,
+    pub private_ip_id: String,
+}
+
+impl Twin {
+    /// Builds the image (or finds it cached), the cloud namespace and its services, and the
+    /// pair with `vipsetup apply`. No VM runs yet.
+    pub fn new() -> Result<Twin, String> {
+        clean_leftovers();
+        let tag = format!(
+            "{PREFIX}-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
+        let root = std::env::temp_dir().join(&tag);
+        std::fs::create_dir_all(&root)
+            .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+        let dir = TempRoot(root);
+        let image = image::build(&dir.0.join("image-build.log"))?;
+        let accel = vm::probe_accel(&image, &dir.0, Duration::from_secs(20));
+        let ns = vcn::cloud_namespace(&format!("{tag}-c"))?;
+        let mut procs = Vec::new();
+        let bin = Path::new(env!("CARGO_BIN_EXE_vipsetup"));
+
+        let cloud_dir = dir.0.join("cloud");
+        std::fs::create_dir_all(&cloud_dir).map_err(|e| e.to_string())?;
+        let seed = cloud::seed(
+            bin,
+            &cloud_dir,
+            "10.0.0.0/16",
+            &format!("10.0.0.0/{PREFIX_LEN}"),
+        )?;
+        let spawn = |procs: &mut Vec<Proc>, name: &str, program: &str, args: &[String]| {
+            let mut cmd = ns.command(program);
+            cmd.args(args);
+            procs.push(Proc::spawn(name, cmd, &dir.0.join(format!("{name}.log")))?);
+            Ok::<(), String>(())
+        };
+        spawn(
+            &mut procs,
+            "simulator",
+            &bin.to_string_lossy(),
+            &[
+                "simulator".into(),
+                "serve".into(),
+                "--listen".into(),
+                format!("0.0.0.0:{PORT}"),
+                "--world".into(),
+                seed.world.to_string_lossy().into_owned(),
+            ],
+        )?;
+        let sim = SimCtl {
+            netns: ns.name.clone(),
+        };
+        crate::wait::until(
+            "the simulator to answer",
+            Duration::from_secs(30),
+            API_POLL,
+            || Ok(sim.healthy().then_some(())),
+        )?;
+
+        // The pair, built by `vipsetup apply` as a user runs it (here from inside the cloud
+        // namespace, the only place the simulator is reachable).
+        let bp_path = dir.0.join("blueprint.yaml");
+        std::fs::write(&bp_path, blueprint_yaml(&seed)).map_err(|e| e.to_string())?;
+        let apply_output = run(ns
+            .command(&bin.to_string_lossy())
+            .arg("apply")
+            .arg(&bp_path)
+            .arg("--config-file")
+            .arg(&seed.oci_config)
+            .args(["--endpoint", &format!("http://127.0.0.1:{PORT}")])
+            .args(["--auto-approve", "--output", "json"]))
+        .map_err(|e| format!("vipsetup apply against the simulator failed: {e}"))?;
+        let applied: Value = serde_json::from_str(&apply_output)
+            .map_err(|e| format!("apply printed no JSON ({e}): {apply_output}"))?;
+        let report = &applied["report"];
+        let field = |node: usize, key: &str| -> Result<String, String> {
+            report["nodes"][node][key]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("apply's report has no nodes[{node}].{key}: {report}"))
+        };
+        let vnics = vec![field(0, "vnic_id")?, field(1, "vnic_id")?];
+        let private_ip_id = report["vip_id"]
+            .as_str()
+            .ok_or_else(|| format!("apply's report has no vip_id: {report}"))?
+            .to_string();
+
+        let world = sim.world()?;
+        let vnic = |id: &str| world["resources"]["vnic"][id].clone();
+        let macs = vnics
+            .iter()
+            .map(|v| {
+                vnic(v)["macAddress"]
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("VNIC {v} has no macAddress in the simulator"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let subnet_id = vnic(&vnics[0])["subnetId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let router: Ipv4Addr = world["resources"]["subnet"][&subnet_id]["virtualRouterIp"]
+            .as_str()
+            .and_then(|r| r.parse().ok())
+            .ok_or_else(|| format!("subnet {subnet_id} has no virtualRouterIp"))?;
+
+        let mut vnic_taps = BTreeMap::new();
+        for (i, v) in vnics.iter().enumerate() {
+            let tap = format!("t{}", i + 1);
+            vcn::add_link(&ns, &tap, router, PREFIX_LEN)?;
+            vnic_taps.insert(v.clone(), tap);
+        }
+
+        // DHCP hands each VM its VNIC's private IP by MAC, the virtual router as gateway and the
+        // VCN resolver's address (169.254.169.254) for DNS; DNS answers Oracle's host names with
+        // the address the TLS front of the simulator listens on, and nothing else.
+        let mut dhcp: Vec<String> = [
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--pid-file=",
+            "--user=root",
+            "--log-facility=-",
+            "--log-dhcp",
+            "--interface=lo",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for tap in vnic_taps.values() {
+            dhcp.push(format!("--interface={tap}"));
+        }
+        dhcp.extend([
+            "--dhcp-range=10.0.0.0,static,255.255.255.0,12h".to_string(),
+            format!("--dhcp-option=option:router,{router}"),
+            format!("--dhcp-option=option:dns-server,{IMDS_ADDR}"),
+            format!("--address=/oraclecloud.com/{API_ADDR}"),
+            format!(
+                "--dhcp-leasefile={}",
+                dir.0.join("dnsmasq.leases").display()
+            ),
+        ]);
+        for (i, mac) in macs.iter().enumerate() {
+            dhcp.push(format!("--dhcp-host={mac},{},node{}", NODE_IPS[i], i + 1));
+        }
+        spawn(&mut procs, "dnsmasq", "dnsmasq", &dhcp)?;
+
+        // The package mirror (OCI's regional mirrors' stand-in).
+        spawn(
+            &mut procs,
+            "mirror",
+            "python3",
+            &[
+                "-m".into(),
+                "http.server".into(),
+                "8080".into(),
+                "--bind".into(),
+                MIRROR_ADDR.to_string(),
+                "--directory".into(),
+                image.mirror().to_string_lossy().into_owned(),
+            ],
+        )?;
+
+        // TLS for iaas./auth.<region>.oraclecloud.com, signed by the CA the image trusts.
+        let (cert, key) = leaf_cert(&image, &dir.0)?;
+        spawn(
+            &mut procs,
+            "tls",
+            "socat",
+            &[
+                format!(
+                    "OPENSSL-LISTEN:443,bind={API_ADDR},reuseaddr,fork,cert={},key={},verify=0",
+                    cert.display(),
+                    key.display()
+                ),
+                format!("TCP:127.0.0.1:{PORT}"),
+            ],
+        )?;
+
+        let router = Router::start(&ns.name, vnic_taps, API_POLL);
+        Ok(Twin {
+            router: Some(router),
+            vms: vec![None, None],
+            procs,
+            ns,
+            dir,
+            sim,
+            image,
+            accel,
+            vnics,
+            macs,
+            private_ip_id,
+        })
+    }
+
+    /// Boots node `i` (again, after a power-off: same disk, same MAC).
+    pub fn boot(&mut self, i: usize) -> Result<(), String> {
+        let vm = Vm::start(
+            &format!("node{}", i + 1),
+            &self.ns,
+            &self.image,
+            self.accel,
+            &self.macs[i],
+            &format!("t{}", i + 1),
+            &self.dir.0.join(format!("node{}", i + 1)),
+        )?;
+        self.vms[i] = Some(vm);
+        Ok(())
+    }
+
+    pub fn vm(&self, i: usize) -> &Vm {
+        self.vms[i].as_ref().expect("the VM is running")
+    }
+
+    /// Which node's VNIC the API says holds the VIP.
+    pub fn api_owner(&self) -> Result<Option<usize>, String> {
+        let vnic = self.sim.vip_vnic(&self.private_ip_id)?;
+        Ok(vnic.and_then(|v| self.vnics.iter().position(|x| *x == v)))
+    }
+
+    /// Whether node `i` has the VIP on any interface (read through its channel).
+    pub fn os_has_vip(&self, i: usize) -> Result<bool, String> {
+        let out = self.vm(i).sh("ip -4 -o addr show")?;
+        Ok(out.contains(&format!(" {VIP}/")))
+    }
+
+    /// What a TCP client in the cloud namespace hears from the VIP's listener.
+    pub fn ask_vip(&self) -> Result<String, String> {
+        self.ns
+            .exec(
+                "timeout",
+                &[
+                    "5",
+                    "bash",
+                    "-c",
+                    &format!("exec 3<>/dev/tcp/{VIP}/{NAME_PORT}; cat <&3"),
+                ],
+            )
+            .map(|s| s.trim().to_string())
+    }
+
+    /// Everything a failure message needs: consoles, service logs, routes, API view.
+    pub fn diagnostics(&self) -> String {
+        let mut out = String::new();
+        for vm in self.vms.iter().flatten() {
+            out.push_str(&format!(
+                "\n=== {} console (tail)\n{}\n",
+                vm.name,
+                tail(&vm.dir.join("console.log"), 60)
+            ));
+            // The node's own logs, when its channel still answers.
+            if let Ok((_, logs)) = vm.exec(
+                "tail -n 40 /var/log/cloud-init-output.log; journalctl -b -u keepalived --no-pager | tail -n 40",
+                Duration::from_secs(20),
+            ) {
+                out.push_str(&format!("--- {} cloud-init output, keepalived journal\n{logs}\n", vm.name));
+            }
+        }
+        for p in &self.procs {
+            out.push_str(&format!(
+                "\n=== {} log (tail)\n{}\n",
+                p.name,
+                p.log_tail(25)
+            ));
+        }
+        if let Some(r) = &self.router {
+            out.push_str(&format!("\n=== routes changed\n{}\n", r.history()));
+        }
+        out.push_str(&format!(
+            "\n=== API: VIP {} on {:?} (node VNICs {:?})\n",
+            self.private_ip_id,
+            self.sim.vip_vnic(&self.private_ip_id),
+            self.vnics
+        ));
+        out
+    }
+}
+
+/// A server certificate for the region's API and auth host names, signed by the image's CA.
+fn leaf_cert(image: &Image, dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+    let key = dir.join("tls.key");
+    let csr = dir.join("tls.csr");
+    let cert = dir.join("tls.crt");
+    let ext = dir.join("tls.ext");
+    std::fs::write(
+        &ext,
+        format!(
+            "subjectAltName=DNS:iaas.{REGION}.oraclecloud.com,DNS:auth.{REGION}.oraclecloud.com,\
+             DNS:identity.{REGION}.oraclecloud.com\n"
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    run(Command::new("openssl")
+        .args(["req", "-newkey", "rsa:2048", "-nodes", "-subj"])
+        .arg(format!("/CN=iaas.{REGION}.oraclecloud.com"))
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&csr))?;
+    run(Command::new("openssl")
+        .args(["x509", "-req", "-days", "7", "-set_serial", "1", "-in"])
+        .arg(&csr)
+        .arg("-CA")
+        .arg(image.ca_cert())
+        .arg("-CAkey")
+        .arg(image.ca_key())
+        .arg("-extfile")
+        .arg(&ext)
+        .arg("-out")
+        .arg(&cert))?;
+    Ok((cert, key))
+}
