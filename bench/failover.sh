@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Failover benchmark: runs the crash scenario (SIGKILL the VIP owner's keepalived) RUNS times for
 # each advert interval in ADVERTS, on the namespace harness of tests/failover.rs, and prints the
-# distributions of kill -> API shows the new owner and kill -> VIP in the new owner's OS, next to
-# the VRRP detection bound, the simulator's API latency and the OCI CLI's start-up time.
-# Needs root, keepalived, nftables, iproute2 and the venv ($VIPSETUP_VENV), like the tests.
+# distributions of kill -> API shows the new owner, kill -> VIP in the new owner's OS and the
+# agent's share (kill -> API minus kill -> MASTER event), next to the VRRP detection bound and
+# the simulator's API latency; then, on the settled owner, the agent's CPU over CPU_SECS of
+# rechecks and its federations an hour. The last lines, one per advert interval:
+#   failover: advert <A> s: kill->API p95 <X> s, VRRP bound <B> s, agent share p95 <S> s, agent cpu <C> s/h, federations <F>/h
+# Needs root, keepalived, nftables, iproute2, curl and openssl, like the tests.
 #
-#   bench/failover.sh                      # RUNS=20, ADVERTS="1 0.1"
-#   RUNS=30 ADVERTS="0.1" SIM_LATENCY_MS=50 bench/failover.sh
+#   bench/failover.sh                      # RUNS=20, ADVERTS="1 0.1", CPU_SECS=120
+#   RUNS=30 ADVERTS="0.1" SIM_LATENCY_MS=100 bench/failover.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export VIPSETUP_BENCH_RUNS="${RUNS:-20}"
 export VIPSETUP_BENCH_ADVERTS="${ADVERTS:-1 0.1}"
 export VIPSETUP_BENCH_SIM_LATENCY_MS="${SIM_LATENCY_MS:-0}"
+export VIPSETUP_BENCH_CPU_SECS="${CPU_SECS:-120}"
 
 if [ "$VIPSETUP_BENCH_RUNS" -lt 20 ] && [ -z "${ALLOW_FEW_RUNS:-}" ]; then
     echo "bench/failover.sh: RUNS must be at least 20 for the percentiles to mean anything" >&2

@@ -1,99 +1,193 @@
 #!/bin/bash
-# vipsetup: installs the failover agent's dependencies and starts keepalived.
-# Run once by cloud-init (runcmd) after write_files put the configuration in place.
-#   Oracle Linux 8/9: keepalived + Oracle's OCI CLI from the OS packages
-#                     (oraclelinux-developer-release-elN, then python36-oci-cli / python39-oci-cli)
-#   Ubuntu:           keepalived from apt, the OCI CLI into a venv (pip install oci-cli)
-# It also lets VRRP (IP protocol 112) through the host firewall the platform images ship with.
+# vipsetup: prepares the node for the failover agent and starts keepalived, in an order where
+# keepalived never runs before VRRP can pass the host firewall, SELinux lets it make its FIFO
+# and run the agent, and the agent's settings are in place. Run once by cloud-init (runcmd)
+# after write_files put the files in place. Everything comes from the image's own package
+# repositories (keepalived, curl, openssl): no OCI CLI, no Python, no PyPI.
+#   Oracle Linux 8, 9, 10 (dnf); Ubuntu 22.04, 24.04 and Debian 12 (apt).
+# When keepalived is already installed (a custom image for an air-gapped subnet) the package
+# manager is not touched. Anything else gets a one-line refusal in the log.
+#
+# VIPSETUP_ROOT (tests only) prefixes every file this script reads or writes.
 set -euo pipefail
 
-SETTINGS=${VIPSETUP_AGENT_ENV:-/etc/vipsetup/agent.env}
-VENV=/opt/vipsetup/venv
-OCI_CLI_VERSION=3.95.1
-export LC_ALL=C.UTF-8 LANG=C.UTF-8
+ROOT=${VIPSETUP_ROOT:-}
+SETTINGS=$ROOT/etc/vipsetup/agent.env
+LIB_DIR=$ROOT/usr/local/lib/vipsetup
+KEEPALIVED_CONF=$ROOT/etc/keepalived/keepalived.conf
+SNMP=${VIPSETUP_SNMP:-/proc/net/snmp}
+export LC_ALL=C
 
 log() {
     logger -t vipsetup-install -- "$*" 2>/dev/null || true
     printf 'vipsetup-install: %s\n' "$*"
 }
 
-# retry N CMD...: package mirrors are sometimes briefly unreachable right after boot.
-retry() {
-    local n=$1 i
-    shift
-    for ((i = 1; i <= n; i++)); do
-        if "$@"; then
-            return 0
-        fi
-        log "attempt $i of $n failed: $*"
-        sleep $((i * 5))
-    done
-    return 1
+refuse() {
+    log "$* -- nothing was changed; the failover agent is not installed"
+    exit 1
 }
 
+# The node's settings (NODE_IP, PEER_IP, PREFERRED, INTERFACE, PEER_WAIT, ...).
+NODE_IP=''
+PEER_IP=''
+PREFERRED='yes'
+INTERFACE=''
+PEER_WAIT='300'
+[ -r "$SETTINGS" ] || refuse "cannot read $SETTINGS (written by cloud-init's write_files)"
 # shellcheck source=/dev/null
-. /etc/os-release
+. "$SETTINGS"
+
+# Step 8: the preferred node becomes the first owner: the other one waits for its adverts.
+# With nopreempt, whichever node runs VRRP first keeps the VIP, and installs finish minutes
+# apart. Until keepalived runs here nothing reads VRRP, so the kernel counts each advert from
+# the peer in Ip InUnknownProtos: a rise means the preferred node is up and MASTER.
+unknown_protos() {
+    awk '/^Ip: / { if (!n) { for (i = 2; i <= NF; i++) if ($i == "InUnknownProtos") c = i; n = 1 } else { print $c; exit } }' "$SNMP" 2>/dev/null
+}
+wait_for_peer() {
+    local before now waited=0
+    log "not the preferred node: waiting up to $PEER_WAIT s for VRRP from $PEER_IP before starting keepalived"
+    before=$(unknown_protos)
+    if [ -z "$before" ]; then
+        log "cannot read InUnknownProtos from $SNMP; not waiting"
+        waited=$PEER_WAIT
+    fi
+    while [ "$waited" -lt "$PEER_WAIT" ]; do
+        now=$(unknown_protos)
+        if [ -n "$before" ] && [ -n "$now" ] && [ "$now" -gt "$before" ]; then
+            log "VRRP from the preferred node seen after $waited s"
+            break
+        fi
+        sleep 1
+        waited=$((waited + 1))
+    done
+    if [ "$waited" -ge "$PEER_WAIT" ] && [ -n "$before" ]; then
+        log "no VRRP from $PEER_IP within $PEER_WAIT s; starting keepalived anyway"
+    fi
+}
+
+# `install-agent --wait-for-peer`: step 8 alone (the failover harness runs it as a node's
+# install finishing).
+if [ "${1:-}" = --wait-for-peer ]; then
+    wait_for_peer
+    exit 0
+fi
+
+# --- 1. which system, and whether it can run the agent
+ID=''
+VERSION_ID=''
+# shellcheck source=/dev/null
+[ -r "$ROOT/etc/os-release" ] && . "$ROOT/etc/os-release"
 major=${VERSION_ID%%.*}
-cli=''
-case "${ID:-}" in
-    ol | rhel | centos | rocky | almalinux)
-        case "$major" in
-            8) cli_pkg=python36-oci-cli ;;
-            9) cli_pkg=python39-oci-cli ;;
-            *)
-                log "unsupported ${ID} version ${VERSION_ID}; install keepalived and the OCI CLI by hand"
-                exit 1
-                ;;
-        esac
-        retry 3 dnf -y -q install keepalived curl policycoreutils-python-utils \
-            "oraclelinux-developer-release-el$major"
-        retry 3 dnf -y -q install "$cli_pkg"
-        cli=/usr/bin/oci
-        # SELinux confines keepalived and the scripts it runs (keepalived_t): label ours so they
-        # may reach the metadata service and the OCI API, as the stock policy does for
-        # /usr/libexec/keepalived.
-        if command -v selinuxenabled >/dev/null && selinuxenabled; then
-            if ! semanage fcontext -a -t keepalived_unconfined_script_exec_t '/usr/local/lib/vipsetup(/.*)?' 2>/dev/null; then
-                semanage fcontext -m -t keepalived_unconfined_script_exec_t '/usr/local/lib/vipsetup(/.*)?' || true
-            fi
-            restorecon -R /usr/local/lib/vipsetup ||
-                chcon -t keepalived_unconfined_script_exec_t /usr/local/lib/vipsetup/*
-        fi
-        if systemctl is-active --quiet firewalld; then
-            firewall-cmd --permanent --add-rich-rule='rule protocol value="vrrp" accept'
-            firewall-cmd --reload
-        fi
-        ;;
-    ubuntu | debian)
-        export DEBIAN_FRONTEND=noninteractive
-        retry 3 apt-get update -q
-        retry 3 apt-get install -y -q keepalived curl python3-venv
-        if [ ! -x "$VENV/bin/oci" ]; then
-            python3 -m venv "$VENV"
-            # The version the agent's CLI usage is tested with (tests/requirements.txt).
-            retry 3 "$VENV/bin/pip" install -q "oci-cli==$OCI_CLI_VERSION"
-        fi
-        cli=$VENV/bin/oci
-        # OCI's Ubuntu images REJECT inbound traffic not explicitly allowed.
-        if command -v iptables >/dev/null && ! iptables -C INPUT -p vrrp -j ACCEPT 2>/dev/null; then
-            iptables -I INPUT -p vrrp -j ACCEPT
-            if command -v netfilter-persistent >/dev/null; then
-                netfilter-persistent save || true
-            fi
-        fi
-        ;;
+case "${ID:-}:$major" in
+    ol:8 | ol:9 | ol:10 | rhel:8 | rhel:9 | rhel:10 | almalinux:[89] | rocky:[89]) family=dnf ;;
+    ubuntu:22 | ubuntu:24 | debian:12 | debian:13) family=apt ;;
     *)
-        log "unsupported operating system ${ID:-unknown}; install keepalived and the OCI CLI by hand"
-        exit 1
+        # Oracle Linux 7's keepalived (1.3.5) predates notify_fifo (1.3.6) and
+        # vrrp_startup_delay (2.0.14).
+        refuse "unsupported system ${ID:-unknown} ${VERSION_ID:-}: needs Oracle Linux 8, 9 or 10, Ubuntu 22.04 or 24.04, or Debian 12"
         ;;
 esac
+log "preparing ${ID} ${VERSION_ID} for the failover agent"
 
-# Point the agent at the CLI just installed, unless the settings name another one on purpose.
-if [ -f "$SETTINGS" ] && [ "$cli" != /usr/bin/oci ]; then
-    sed -i "s#^OCI_CLI='/usr/bin/oci'\$#OCI_CLI='$cli'#" "$SETTINGS"
+# --- 2. keepalived must not run until step 9 (apt starts a service it installs)
+policy_rc_d=''
+if [ "$family" = apt ] && [ ! -e "$ROOT/usr/sbin/policy-rc.d" ]; then
+    # invoke-rc.d and deb-systemd-invoke ask this script; 101 = "action not allowed".
+    printf '#!/bin/sh\n# vipsetup install-agent: no service starts while it installs\nexit 101\n' \
+        >"$ROOT/usr/sbin/policy-rc.d"
+    chmod 755 "$ROOT/usr/sbin/policy-rc.d"
+    policy_rc_d=$ROOT/usr/sbin/policy-rc.d
 fi
-log "OCI CLI: $("$cli" --version 2>/dev/null || echo missing)"
+cleanup() {
+    if [ -n "$policy_rc_d" ]; then
+        rm -f "$policy_rc_d"
+    fi
+    systemctl unmask --runtime keepalived >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+systemctl mask --runtime keepalived >/dev/null 2>&1 || true
+# A custom image may have started it at boot, with our configuration but no firewall rule yet.
+systemctl stop keepalived >/dev/null 2>&1 || true
 
+# --- 3. packages, from the image's repositories, only what is missing
+missing=()
+command -v keepalived >/dev/null 2>&1 || missing+=(keepalived)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ "${#missing[@]}" -eq 0 ]; then
+    log "keepalived, curl and openssl are installed; the package manager is not used"
+else
+    log "installing ${missing[*]}"
+    if [ "$family" = apt ]; then
+        export DEBIAN_FRONTEND=noninteractive
+        # unattended-upgrades may hold the lock at first boot: wait for it (10 min).
+        apt-get -o DPkg::Lock::Timeout=600 -q update ||
+            log "apt-get update failed; trying the install with the current package lists"
+        apt-get -o DPkg::Lock::Timeout=600 -y -q install --no-install-recommends "${missing[@]}" ||
+            refuse "apt-get could not install ${missing[*]}; check the subnet reaches the package mirror"
+    else
+        # dnf waits for another dnf's lock by itself.
+        dnf -y -q install "${missing[@]}" ||
+            refuse "dnf could not install ${missing[*]}; check the subnet reaches the package mirror"
+    fi
+fi
+
+# --- 4. the interface: the one holding this node's address
+addrs=$(ip -o -4 addr show 2>/dev/null || true)
+found=$(printf '%s\n' "$addrs" | awk -v ip="$NODE_IP" '{ split($4, a, "/"); if (a[1] == ip) { print $2; exit } }')
+if [ -n "$found" ] && [ "$found" != "$INTERFACE" ]; then
+    if printf '%s\n' "$addrs" | awk -v dev="$INTERFACE" '$2 == dev { f = 1 } END { exit !f }'; then
+        log "interface $INTERFACE (from the blueprint) is kept; $NODE_IP is on $found"
+    else
+        log "interface ${INTERFACE:-none} does not exist here; using $found, which holds $NODE_IP"
+        sed -i "s/^\(    interface \)$INTERFACE\$/\1$found/; s/ dev $INTERFACE\$/ dev $found/" "$KEEPALIVED_CONF"
+        INTERFACE=$found
+    fi
+fi
+
+# --- 5. the host firewall lets VRRP (IP protocol 112) in
+if systemctl is-active --quiet firewalld 2>/dev/null; then
+    firewall-cmd --permanent --add-rich-rule='rule protocol value="vrrp" accept'
+    firewall-cmd --reload
+    log "firewalld: VRRP accepted"
+elif command -v iptables >/dev/null 2>&1; then
+    # OCI's Ubuntu images end INPUT with a REJECT (rules.v4): insert before it, and persist.
+    if ! iptables -C INPUT -p vrrp -j ACCEPT 2>/dev/null; then
+        iptables -I INPUT -p vrrp -j ACCEPT
+    fi
+    if command -v netfilter-persistent >/dev/null 2>&1; then
+        netfilter-persistent save >/dev/null 2>&1 || log "netfilter-persistent save failed; the VRRP rule lasts until reboot"
+    fi
+    log "iptables: VRRP accepted"
+fi
+
+# --- 6. SELinux stays enforcing: a module for keepalived's FIFO and the agent's label
+if command -v selinuxenabled >/dev/null 2>&1 && selinuxenabled; then
+    semodule -i "$LIB_DIR/vipsetup-keepalived.cil" ||
+        refuse "semodule could not load $LIB_DIR/vipsetup-keepalived.cil"
+    restorecon -R "$LIB_DIR" || refuse "restorecon could not label $LIB_DIR"
+    log "SELinux: module vipsetup-keepalived loaded, $LIB_DIR labelled"
+fi
+
+# --- 7. systemd-networkd must not drop the VIP when it restarts (Ubuntu's netplan)
+if [ -n "$INTERFACE" ] && systemctl is-active --quiet systemd-networkd 2>/dev/null; then
+    dropin=$ROOT/etc/systemd/network/10-netplan-$INTERFACE.network.d
+    mkdir -p "$dropin"
+    printf '# vipsetup: keep the VIP keepalived adds when networkd restarts\n[Network]\nKeepConfiguration=static\n' \
+        >"$dropin/vipsetup-keep-vip.conf"
+    networkctl reload >/dev/null 2>&1 || true
+    log "systemd-networkd: KeepConfiguration=static on $INTERFACE"
+fi
+
+# --- 8. the preferred node becomes the first owner (wait_for_peer, above)
+if [ "$PREFERRED" != yes ]; then
+    wait_for_peer
+fi
+
+# --- 9. start keepalived
+systemctl unmask --runtime keepalived >/dev/null 2>&1 || true
 systemctl enable keepalived
 systemctl restart keepalived
 log "keepalived started; the failover agent logs with tag vipsetup-agent (journalctl -t vipsetup-agent)"

@@ -137,8 +137,8 @@ fn render_hidden_agent_flags_reach_the_settings_file() {
             bp.to_str().unwrap(),
             "--agent-endpoint",
             "http://127.0.0.1:9999",
-            "--agent-auth",
-            "api_key",
+            "--agent-state-dir",
+            "/tmp/agent-state",
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -147,7 +147,7 @@ fn render_hidden_agent_flags_reach_the_settings_file() {
         stdout.contains("OCI_ENDPOINT='http://127.0.0.1:9999'"),
         "{stdout}"
     );
-    assert!(stdout.contains("OCI_AUTH='api_key'"));
+    assert!(stdout.contains("STATE_DIR='/tmp/agent-state'"));
     let help = text(&vipsetup(dir.path(), &["render", "--help"]).stdout);
     assert!(
         !help.contains("agent-endpoint"),

@@ -1,85 +1,51 @@
-//! The rendered failover agent (vip-agent + its settings file) run for real, outside a node:
-//! a fake `oci` CLI (tests/fixtures/render/fake-oci) keeps the private IP's state in files, and
-//! a tiny instance-metadata server on 127.0.0.1 answers `/opc/v2/vnics/`.
+//! The rendered failover agent (vip-agent, its signing library and its settings file) run for
+//! real, outside a node, against the strict simulator (render_support::sim): a pair made by
+//! `vipsetup apply`, 127.0.0.1 posing as one node for the metadata service, every request
+//! signed by the agent itself (curl + openssl) and verified by the simulator.
 
 mod render_support;
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpListener;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use render_support::{load_variant, repo, require, write_agent};
-use vipsetup::render::{self, AgentSettings, Facts};
+use render_support::require;
+use render_support::sim::SimPair;
+use serde_json::json;
 
-const MINE: &str = "ocid1.vnic.oc1.ap-tokyo-1.mine";
-const OTHER: &str = "ocid1.vnic.oc1.ap-tokyo-1.other";
-const VIP_ID: &str = "ocid1.privateip.oc1.ap-tokyo-1.vip";
+const NODE1: usize = 0;
+const NODE2: usize = 1;
 
-/// Serves IMDS v2 `vnics/` (primary VNIC first) to callers that send the Oracle bearer header.
-fn imds() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let n = s.read(&mut buf).unwrap_or(0);
-            let req = String::from_utf8_lossy(&buf[..n]).to_string();
-            let (status, body) = if !req.contains("Authorization: Bearer Oracle") {
-                ("401 Unauthorized", "{}".to_string())
-            } else if req.starts_with("GET /opc/v2/vnics/ ") {
-                let body = format!(
-                    "[ {{\n  \"vnicId\" : \"{MINE}\",\n  \"privateIp\" : \"172.16.2.11\"\n}}, {{\n  \"vnicId\" : \"ocid1.vnic.oc1.ap-tokyo-1.secondary\"\n}} ]"
-                );
-                ("200 OK", body)
-            } else {
-                ("404 Not Found", "{}".to_string())
-            };
-            let _ = write!(
-                s,
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    format!("http://127.0.0.1:{port}/opc/v2")
+fn prerequisites() -> bool {
+    require("curl", &["--version"]).is_ok()
+        && require("openssl", &["version"]).is_ok()
+        && require("setsid", &["--version"]).is_ok()
+        && require("mkfifo", &["--version"]).is_ok()
 }
 
+/// One node's agent files in a temp dir, with short intervals so tests do not wait on
+/// production timings.
 struct Agent {
     dir: tempfile::TempDir,
 }
 
 impl Agent {
-    /// Renders the quickstart node 1 with the given overrides (plus the fake CLI, the local
-    /// IMDS and a temp state dir) and writes the agent and its settings file.
-    fn new(mut agent: AgentSettings) -> Agent {
+    fn new(sim: &SimPair, node: usize, extra: &str) -> Agent {
         let dir = tempfile::tempdir().unwrap();
-        agent.oci_cli = Some(
-            repo()
-                .join("tests/fixtures/render/fake-oci")
-                .display()
-                .to_string(),
+        sim.write_agent(
+            node,
+            dir.path(),
+            &format!("RECHECK_INTERVAL='1'\nBACKOFF_INITIAL='1'\nBACKOFF_MAX='1'\nCALL_DEADLINE='20'\n{extra}"),
         );
-        agent.metadata_base_url = Some(imds());
-        agent.state_dir = Some(dir.path().join("state").display().to_string());
-        let bp = load_variant("blueprints/quickstart.yaml", &[]);
-        let mut facts = Facts::offline(&bp).unwrap();
-        facts.agent = agent;
-        let node = render::render(&bp, &facts).unwrap().remove(0);
-        write_agent(&node, dir.path());
-        // Short intervals so the test does not wait on production timings.
-        let mut env = std::fs::OpenOptions::new()
-            .append(true)
-            .open(dir.path().join("agent.env"))
+        // No syslog here: a `logger` that fails makes the agent log to stderr, which the
+        // assertions show.
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        std::fs::write(bin.join("logger"), "#!/bin/sh\nexit 1\n").unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(bin.join("logger"), std::fs::Permissions::from_mode(0o755))
             .unwrap();
-        writeln!(
-            env,
-            "RECHECK_INTERVAL='1'\nBACKOFF_INITIAL='1'\nBACKOFF_MAX='1'\nCLI_DEADLINE='2'"
-        )
-        .unwrap();
-        std::fs::create_dir(dir.path().join("oci")).unwrap();
         Agent { dir }
     }
 
@@ -87,126 +53,162 @@ impl Agent {
         self.dir.path().join(name)
     }
 
-    fn set(&self, name: &str, value: &str) {
-        std::fs::write(self.path("oci").join(name), format!("{value}\n")).unwrap();
-    }
-
-    fn get(&self, name: &str) -> String {
-        std::fs::read_to_string(self.path("oci").join(name))
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    }
-
-    fn calls(&self) -> Vec<String> {
-        self.get("calls").lines().map(str::to_string).collect()
-    }
-
     fn command(&self, arg: &Path) -> Command {
         let mut cmd = Command::new("bash");
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![self.path("bin")];
+        dirs.extend(std::env::split_paths(&path));
         cmd.arg(self.path("vip-agent"))
             .arg(arg)
             .env("VIPSETUP_AGENT_ENV", self.path("agent.env"))
-            .env("FAKE_OCI_DIR", self.path("oci"));
+            .env("PATH", std::env::join_paths(dirs).unwrap());
         cmd
     }
 
-    fn claim_once(&self) -> bool {
-        let out = self.command(Path::new("--claim-once")).output().unwrap();
+    /// Runs `--claim-once` or `--check-once`; true = the API shows the VIP here. What the
+    /// agent logged goes to this test's stderr (shown when it fails).
+    fn once(&self, mode: &str) -> bool {
+        let out = self.command(Path::new(mode)).output().unwrap();
+        eprintln!("{mode}: {}", String::from_utf8_lossy(&out.stderr));
         out.status.success()
     }
 }
 
-fn prerequisites() -> bool {
-    require("curl", &["--version"]).is_ok() && require("setsid", &["--version"]).is_ok()
+fn ops(calls: &[(String, u16)]) -> Vec<&str> {
+    calls.iter().map(|(op, _)| op.as_str()).collect()
 }
 
-#[test]
-fn takeover_is_one_update_then_a_confirming_get() {
-    if !prerequisites() {
-        return;
-    }
-    let a = Agent::new(AgentSettings::default());
-    a.set("pip-id", VIP_ID);
-    a.set("owner", OTHER);
-    assert!(a.claim_once());
-    assert_eq!(a.get("owner"), MINE);
-    let calls = a.calls();
-    assert_eq!(calls.len(), 3, "{calls:#?}");
-    assert!(calls[0].contains("network private-ip list --subnet-id ocid1.subnet.oc1.ap-tokyo-1.aaaaaaaaquickstartsubnet --ip-address 172.16.2.10"), "{}", calls[0]);
-    assert!(calls[1].contains(&format!("raw-request --http-method PUT --target-uri https://iaas.ap-tokyo-1.oraclecloud.com/20160918/privateIps/{VIP_ID} --request-body {{\"vnicId\": \"{MINE}\"}}")), "{}", calls[1]);
+/// Moves the VIP to node `i` as the seeded user (an operator), signing with the agent's own
+/// library and the user's API key: the API-key path of the signer, also checked by the sim.
+fn operator_moves_vip(sim: &SimPair, i: usize) {
+    let creds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sim.dir.path().join("creds.json")).unwrap())
+            .unwrap();
+    let key_id = format!(
+        "{}/{}/{}",
+        creds["tenancy_id"].as_str().unwrap(),
+        creds["user_id"].as_str().unwrap(),
+        creds["fingerprint"].as_str().unwrap()
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(
+            r#". "$1" || exit 9
+            oci_http_date
+            oci_signing_string PUT "$2" "$OCI_DATE" "$3"
+            oci_authorization "$4" "$5" || exit 8
+            oci_send PUT "$2" "$3" "authorization: $OCI_AUTHORIZATION" || { echo "$OCI_STATUS $OCI_BODY"; exit 1; }"#,
+        )
+        .arg("bash")
+        .arg(render_support::repo().join("templates/oci-sign.sh"))
+        .arg(format!("{}/20160918/privateIps/{}", sim.base, sim.vip_id))
+        .arg(json!({"vnicId": sim.vnics[i]}).to_string())
+        .arg(key_id)
+        .arg(sim.dir.path().join("user-key.pem"))
+        .output()
+        .unwrap();
     assert!(
-        calls[2].contains(&format!("raw-request --http-method GET --target-uri https://iaas.ap-tokyo-1.oraclecloud.com/20160918/privateIps/{VIP_ID}")),
+        out.status.success(),
         "{}",
-        calls[2]
+        String::from_utf8_lossy(&out.stdout)
     );
-    for c in &calls {
-        assert!(c.starts_with("--auth instance_principal --region ap-tokyo-1 --no-retry --connection-timeout 5 --read-timeout 15"), "{c}");
-        assert!(
-            !c.contains("--endpoint") && !c.contains("--federation-endpoint"),
-            "{c}"
-        );
-    }
-    // The VNIC and private IP OCIDs are cached: the next takeover is two CLI calls.
-    assert_eq!(
-        std::fs::read_to_string(a.path("state/vnic-id"))
-            .unwrap()
-            .trim(),
-        MINE
-    );
-    assert_eq!(
-        std::fs::read_to_string(a.path("state/vip-private-ip-id"))
-            .unwrap()
-            .trim(),
-        VIP_ID
-    );
-    a.set("owner", OTHER);
-    assert!(a.claim_once());
-    assert_eq!(a.calls().len(), 5);
-    assert_eq!(a.get("owner"), MINE);
+    assert_eq!(sim.vip_owner(), Some(i));
 }
 
 #[test]
-fn the_private_ip_is_created_only_when_none_exists() {
+fn takeover_is_one_update_whose_answer_confirms_and_tags_the_new_owner() {
     if !prerequisites() {
         return;
     }
-    let a = Agent::new(AgentSettings::default());
-    assert!(a.claim_once());
-    assert_eq!(a.get("owner"), MINE);
-    let calls = a.calls();
-    assert_eq!(calls.len(), 3, "{calls:#?}");
-    assert!(
-        calls[1].contains(&format!(
-            "network private-ip create --vnic-id {MINE} --ip-address 172.16.2.10"
-        )),
-        "{}",
-        calls[1]
+    let sim = SimPair::start();
+    assert_eq!(sim.vip_owner(), Some(NODE1), "apply puts the VIP on node1");
+    let before = sim.vip()["freeformTags"].clone();
+    assert!(before["vipsetup-pair"].is_string(), "{before}");
+    sim.be_node(NODE2);
+    let a = Agent::new(&sim, NODE2, "");
+
+    // First claim: the look-ups (federation, the private IP by address), then the move.
+    sim.clear_log();
+    assert!(a.once("--claim-once"));
+    let calls = sim.api_calls();
+    assert_eq!(
+        ops(&calls),
+        ["FederateX509", "ListPrivateIps", "UpdatePrivateIp"],
+        "{calls:?}"
     );
+    assert!(calls.iter().all(|(_, s)| *s == 200), "{calls:?}");
+    assert_eq!(sim.vip_owner(), Some(NODE2));
+
+    // Every later takeover is one request: the OCIDs are cached, the token is kept.
+    operator_moves_vip(&sim, NODE1);
+    sim.clear_log();
+    assert!(a.once("--claim-once"));
+    assert_eq!(ops(&sim.api_calls()), ["UpdatePrivateIp"]);
+    assert_eq!(sim.vip_owner(), Some(NODE2));
+
+    // The same request recorded who took over and when, and kept the pair's own tags.
+    let tags = sim.vip()["freeformTags"].clone();
+    assert_eq!(tags["vipsetup-owner"], "node2", "{tags}");
+    let at = tags["vipsetup-takeover-at"].as_str().unwrap_or_default();
     assert!(
-        !calls.iter().any(|c| c.contains("--http-method PUT")),
-        "{calls:#?}"
+        at.len() == 20 && at.ends_with('Z') && at.contains('T'),
+        "{tags}"
+    );
+    for (k, v) in before.as_object().unwrap() {
+        assert_eq!(&tags[k], v, "tag {k} lost: {tags}");
+    }
+
+    // A recheck is one GET.
+    sim.clear_log();
+    assert!(a.once("--check-once"));
+    assert_eq!(ops(&sim.api_calls()), ["GetPrivateIp"]);
+
+    // The pair is still the pair: apply's plan sees no drift in the agent's tags.
+    let vipsetup = |cmd: &str, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_vipsetup"))
+            .arg(cmd)
+            .arg(&sim.blueprint)
+            .arg("--config-file")
+            .arg(&sim.oci_config)
+            .args(["--endpoint", &sim.base])
+            .args(extra)
+            .env("HOME", sim.dir.path())
+            .current_dir(sim.dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = vipsetup("plan", &["--detailed-exitcode"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "plan reports changes after a takeover:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // status shows who took over last, and when.
+    let out = vipsetup("status", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("last takeover by the agent: node2 at {at}")),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 
 #[test]
-fn api_errors_leave_the_state_unknown_and_are_retried() {
+fn a_recheck_that_finds_the_vip_elsewhere_moves_it_back_at_once() {
     if !prerequisites() {
         return;
     }
-    let a = Agent::new(AgentSettings::default());
-    a.set("pip-id", VIP_ID);
-    a.set("owner", OTHER);
-    a.set("fail", "1000");
-    assert!(!a.claim_once());
-    assert_eq!(a.get("owner"), OTHER);
-    assert!(
-        !a.path("state/vip-private-ip-id").exists(),
-        "an error must not be cached"
-    );
-    a.set("fail", "0");
-    assert!(a.claim_once());
-    assert_eq!(a.get("owner"), MINE);
+    let sim = SimPair::start();
+    sim.be_node(NODE2);
+    let a = Agent::new(&sim, NODE2, "");
+    assert!(a.once("--claim-once"));
+    operator_moves_vip(&sim, NODE1);
+    sim.clear_log();
+    assert!(a.once("--check-once"));
+    assert_eq!(ops(&sim.api_calls()), ["GetPrivateIp", "UpdatePrivateIp"]);
+    assert_eq!(sim.vip_owner(), Some(NODE2));
 }
 
 #[test]
@@ -214,50 +216,81 @@ fn a_deleted_private_ip_is_forgotten_and_looked_up_again() {
     if !prerequisites() {
         return;
     }
-    let a = Agent::new(AgentSettings::default());
-    a.set("pip-id", VIP_ID);
-    a.set("owner", OTHER);
-    assert!(a.claim_once());
-    a.set("pip-id", "ocid1.privateip.oc1.ap-tokyo-1.recreated");
-    a.set("owner", OTHER);
-    assert!(!a.claim_once(), "the cached OCID now answers 404");
-    assert!(!a.path("state/vip-private-ip-id").exists());
-    assert!(a.claim_once());
-    assert_eq!(a.get("owner"), MINE);
+    let sim = SimPair::start();
+    sim.be_node(NODE2);
+    let a = Agent::new(&sim, NODE2, "");
+    std::fs::create_dir_all(a.path("state")).unwrap();
+    let cached = a.path("state/vip-private-ip-id");
+    std::fs::write(
+        &cached,
+        "ocid1.privateip.oc1.iad.aaaaaaaagonegonegonegonegonegonegonegonegone\n",
+    )
+    .unwrap();
+    let tags = a.path("state/vip-tags");
+    std::fs::write(&tags, "\"vipsetup-pair\": \"agent-test\"\n").unwrap();
+    assert!(!a.once("--claim-once"));
+    assert!(
+        !cached.exists(),
+        "a 404 must forget the cached OCID: {:?}",
+        sim.api_calls()
+    );
+    assert!(!tags.exists(), "and the tags cached with it");
+    assert_eq!(sim.vip_owner(), Some(NODE1));
+    assert!(a.once("--claim-once"));
+    assert_eq!(sim.vip_owner(), Some(NODE2));
+    assert_eq!(std::fs::read_to_string(&cached).unwrap().trim(), sim.vip_id);
 }
 
 #[test]
-fn endpoint_overrides_reach_every_cli_call() {
+fn api_errors_leave_the_state_unknown_and_are_retried() {
     if !prerequisites() {
         return;
     }
-    let a = Agent::new(AgentSettings {
-        endpoint: Some("http://127.0.0.1:9".into()),
-        federation_endpoint: Some("http://127.0.0.1:9/v1/x509".into()),
-        ..AgentSettings::default()
-    });
-    a.set("pip-id", VIP_ID);
-    a.set("owner", OTHER);
-    assert!(a.claim_once());
-    let calls = a.calls();
-    for c in &calls {
-        assert!(
-            c.contains("--federation-endpoint http://127.0.0.1:9/v1/x509"),
-            "{c}"
+    let sim = SimPair::start();
+    sim.be_node(NODE2);
+    let a = Agent::new(&sim, NODE2, "");
+    for status in [500, 429] {
+        sim.json(
+            "POST",
+            "/_sim/faults",
+            Some(&json!({"operation": "UpdatePrivateIp", "count": 1,
+                "fault": {"kind": "status", "status": status, "code": "Harness", "message": "harness"}})),
         );
-        if c.contains("raw-request") {
-            // raw-request refuses --endpoint; the override goes into the URL instead.
-            assert!(!c.contains("--endpoint "), "{c}");
-            assert!(
-                c.contains(&format!(
-                    "--target-uri http://127.0.0.1:9/20160918/privateIps/{VIP_ID}"
-                )),
-                "{c}"
-            );
-        } else {
-            assert!(c.contains("--endpoint http://127.0.0.1:9 "), "{c}");
-        }
+        assert!(
+            !a.once("--claim-once"),
+            "HTTP {status} must not count as claimed"
+        );
+        assert_eq!(sim.vip_owner(), Some(NODE1));
     }
+    assert!(
+        a.path("state/vip-private-ip-id").exists(),
+        "kept on 5xx/429"
+    );
+    assert!(a.once("--claim-once"), "{:?}", sim.api_calls());
+    assert_eq!(sim.vip_owner(), Some(NODE2));
+}
+
+#[test]
+fn a_hung_call_is_cut_off_and_counts_as_unknown() {
+    if !prerequisites() {
+        return;
+    }
+    let sim = SimPair::start();
+    sim.be_node(NODE2);
+    let a = Agent::new(&sim, NODE2, "CALL_DEADLINE='2'\n");
+    sim.json(
+        "PUT",
+        "/_sim/latency",
+        Some(&json!({"UpdatePrivateIp": 600_000})),
+    );
+    let start = Instant::now();
+    assert!(!a.once("--claim-once"));
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(sim.vip_owner(), Some(NODE1));
 }
 
 /// Stops the agent (TERM by PID, then KILL) even when the test fails.
@@ -288,14 +321,8 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn fifo_events_start_and_stop_the_claim_loop() {
-    if !prerequisites() || require("mkfifo", &["--version"]).is_err() {
-        return;
-    }
-    let a = Agent::new(AgentSettings::default());
-    a.set("pip-id", VIP_ID);
-    a.set("owner", OTHER);
+/// The agent reading a FIFO the test writes, as keepalived would.
+fn start_agent(a: &Agent) -> (Running, std::fs::File) {
     let fifo = a.path("keepalived.fifo");
     assert!(Command::new("mkfifo")
         .arg(&fifo)
@@ -309,118 +336,111 @@ fn fifo_events_start_and_stop_the_claim_loop() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let agent = Running(child);
     // Like keepalived: one writer, held open.
-    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    let mut send = |line: &str| {
-        writeln!(w, "{line}").unwrap();
-        w.flush().unwrap();
-    };
+    let w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    (Running(child), w)
+}
 
-    send("INSTANCE \"VIPSETUP\" MASTER 150");
-    eventually("the MASTER claims the VIP", || a.get("owner") == MINE);
+fn send(w: &mut std::fs::File, state: &str) {
+    writeln!(w, "INSTANCE \"VIPSETUP\" {state} 150").unwrap();
+    w.flush().unwrap();
+}
 
-    // Partition heals with the API pointing at the peer: no new event, the re-check reclaims.
-    a.set("owner", OTHER);
-    eventually("the MASTER re-claims the VIP", || a.get("owner") == MINE);
+#[test]
+fn fifo_events_start_and_stop_the_claim_loop() {
+    if !prerequisites() {
+        return;
+    }
+    let sim = SimPair::start();
+    sim.be_node(NODE2);
+    let a = Agent::new(&sim, NODE2, "");
+    let (agent, mut w) = start_agent(&a);
 
-    send("INSTANCE \"VIPSETUP\" BACKUP 150");
+    send(&mut w, "MASTER");
+    eventually("the MASTER claims the VIP", || {
+        sim.vip_owner() == Some(NODE2)
+    });
+
+    // Partition heals with the API pointing at the peer: no new event, the recheck reclaims.
+    operator_moves_vip(&sim, NODE1);
+    eventually("the MASTER re-claims the VIP", || {
+        sim.vip_owner() == Some(NODE2)
+    });
+
+    send(&mut w, "BACKUP");
     // Once stopped, the loop makes no more calls; wait for the count to settle.
-    let mut last = a.calls().len();
+    let count = || sim.count("GetPrivateIp") + sim.count("UpdatePrivateIp");
+    let mut last = count();
     eventually("the claim loop stops after BACKUP", || {
         std::thread::sleep(Duration::from_millis(2500));
-        let now = a.calls().len();
+        let now = count();
         let settled = now == last;
         last = now;
         settled
     });
-    a.set("owner", OTHER);
+    operator_moves_vip(&sim, NODE1);
     std::thread::sleep(Duration::from_millis(2500));
-    assert_eq!(a.get("owner"), OTHER, "a BACKUP must never move the VIP");
-    assert_eq!(a.calls().len(), last);
+    assert_eq!(
+        sim.vip_owner(),
+        Some(NODE1),
+        "a BACKUP must never move the VIP"
+    );
 
-    send("INSTANCE \"VIPSETUP\" MASTER 150");
-    eventually("MASTER again claims the VIP", || a.get("owner") == MINE);
+    send(&mut w, "MASTER");
+    eventually("MASTER again claims the VIP", || {
+        sim.vip_owner() == Some(NODE2)
+    });
 
     // keepalived stopping: TERM the agent; its claim loop must go with it.
     drop(agent);
-    let settled = a.calls().len();
-    a.set("owner", OTHER);
+    operator_moves_vip(&sim, NODE1);
+    let settled = count();
     std::thread::sleep(Duration::from_millis(2500));
-    assert_eq!(a.get("owner"), OTHER, "the claim loop outlived the agent");
-    assert_eq!(a.calls().len(), settled);
+    assert_eq!(
+        sim.vip_owner(),
+        Some(NODE1),
+        "the claim loop outlived the agent"
+    );
+    assert_eq!(count(), settled);
 }
 
-fn pid_alive(pid: &str) -> bool {
-    Command::new("kill")
-        .args(["-0", pid])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-#[test]
-fn a_hung_cli_call_is_cut_off_and_counts_as_unknown() {
-    if !prerequisites() || require("timeout", &["--version"]).is_err() {
-        return;
-    }
-    let a = Agent::new(AgentSettings::default());
-    a.set("pip-id", VIP_ID);
-    a.set("owner", OTHER);
-    a.set("hang", "");
-    // CLI_DEADLINE is 2 s here; the fake call would otherwise sleep 1000 s.
-    let mut child = a.command(Path::new("--claim-once")).spawn().unwrap();
-    let mut status = None;
-    eventually("claim-once gives up on the hung call", || {
-        status = child.try_wait().unwrap();
-        status.is_some()
-    });
-    assert!(!status.unwrap().success());
-    assert_eq!(a.get("owner"), OTHER);
-    let pid = a.get("hung.pid");
-    eventually("the hung CLI process is gone", || !pid_alive(&pid));
+/// PIDs of running curl processes whose command line names `needle`.
+fn curls_naming(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd);
+            cmd.starts_with("curl\0") && cmd.contains(needle)
+        })
+        .collect()
 }
 
 #[test]
-fn backup_kills_a_cli_call_in_flight() {
-    if !prerequisites() || require("mkfifo", &["--version"]).is_err() {
+fn backup_kills_a_call_in_flight() {
+    if !prerequisites() {
         return;
     }
-    let a = Agent::new(AgentSettings::default());
+    let sim = SimPair::start();
+    sim.be_node(NODE2);
     // A long deadline: only the BACKUP event may end this call.
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(a.path("agent.env"))
-        .unwrap()
-        .write_all(b"CLI_DEADLINE='600'\n")
-        .unwrap();
-    a.set("pip-id", VIP_ID);
-    a.set("owner", OTHER);
-    a.set("hang", "");
-    let fifo = a.path("keepalived.fifo");
-    assert!(Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap()
-        .success());
-    let child = a
-        .command(&fifo)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _agent = Running(child);
-    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    writeln!(w, "INSTANCE \"VIPSETUP\" MASTER 150").unwrap();
-    w.flush().unwrap();
-    eventually("a CLI call hangs in flight", || {
-        !a.get("hung.pid").is_empty()
+    let a = Agent::new(&sim, NODE2, "CALL_DEADLINE='600'\n");
+    sim.json(
+        "PUT",
+        "/_sim/latency",
+        Some(&json!({"UpdatePrivateIp": 600_000})),
+    );
+    let (_agent, mut w) = start_agent(&a);
+    send(&mut w, "MASTER");
+    let needle = format!("{}/20160918/privateIps/{}", sim.base, sim.vip_id);
+    eventually("the takeover hangs in flight", || {
+        !curls_naming(&needle).is_empty()
     });
-    let pid = a.get("hung.pid");
-    assert!(pid_alive(&pid));
-    writeln!(w, "INSTANCE \"VIPSETUP\" BACKUP 150").unwrap();
-    w.flush().unwrap();
-    eventually("BACKUP kills the call in flight", || !pid_alive(&pid));
-    assert_eq!(a.get("owner"), OTHER);
+    send(&mut w, "BACKUP");
+    eventually("BACKUP kills the call in flight", || {
+        curls_naming(&needle).is_empty()
+    });
+    assert_eq!(sim.vip_owner(), Some(NODE1));
 }

@@ -5,7 +5,7 @@
 mod render_support;
 
 use render_support::{rendered, repo};
-use vipsetup::render::{self, AgentAuth, AgentSettings, Facts, RenderError};
+use vipsetup::render::{self, AgentSettings, Facts, RenderError};
 
 #[test]
 fn cloud_configs_match_snapshots() {
@@ -106,13 +106,11 @@ fn rendering_is_deterministic_and_agent_overrides_reach_the_settings_file() {
     let mut facts = Facts::offline(&bp).unwrap();
     assert_eq!(render::render(&bp, &facts).unwrap(), first);
     facts.agent = AgentSettings {
-        auth: AgentAuth::ApiKey,
         endpoint: Some("http://127.0.0.1:18080".into()),
         federation_endpoint: Some("http://127.0.0.1:18080/v1/x509".into()),
         metadata_base_url: Some("http://127.0.0.1:18080/opc/v2".into()),
-        oci_cli: Some("/opt/vipsetup-venv/bin/oci".into()),
-        config_file: Some("/tmp/it's a config".into()),
-        state_dir: Some("/tmp/state".into()),
+        state_dir: Some("/tmp/it's state".into()),
+        runtime_dir: Some("/tmp/run".into()),
     };
     let nodes = render::render(&bp, &facts).unwrap();
     let env = &nodes[0]
@@ -122,13 +120,11 @@ fn rendering_is_deterministic_and_agent_overrides_reach_the_settings_file() {
         .unwrap()
         .content;
     for line in [
-        "OCI_AUTH='api_key'",
         "OCI_ENDPOINT='http://127.0.0.1:18080'",
         "OCI_FEDERATION_ENDPOINT='http://127.0.0.1:18080/v1/x509'",
         "OCI_METADATA_BASE_URL='http://127.0.0.1:18080/opc/v2'",
-        "OCI_CLI='/opt/vipsetup-venv/bin/oci'",
-        r"OCI_CONFIG_FILE='/tmp/it'\''s a config'",
-        "STATE_DIR='/tmp/state'",
+        r"STATE_DIR='/tmp/it'\''s state'",
+        "RUNTIME_DIR='/tmp/run'",
     ] {
         assert!(env.lines().any(|l| l == line), "missing {line} in\n{env}");
     }

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use super::output::Ctx;
 use crate::blueprint;
 use crate::error::exit;
-use crate::render::{self, AgentAuth, Facts, METADATA_LIMIT};
+use crate::render::{self, Facts, METADATA_LIMIT};
 
 #[derive(Debug, clap::Args)]
 pub struct RenderArgs {
@@ -29,15 +29,6 @@ pub struct RenderArgs {
     /// Agent override (testing): instance metadata base URL, e.g. http://127.0.0.1:8080/opc/v2
     #[arg(long, hide = true, value_name = "URL")]
     pub agent_metadata_url: Option<String>,
-    /// Agent override (testing): auth mode (instance_principal, api_key, ...)
-    #[arg(long, hide = true, value_name = "MODE")]
-    pub agent_auth: Option<AgentAuth>,
-    /// Agent override (testing): path of the oci binary on the node
-    #[arg(long, hide = true, value_name = "PATH")]
-    pub agent_oci_cli: Option<String>,
-    /// Agent override (testing): OCI config file for api_key auth
-    #[arg(long, hide = true, value_name = "PATH")]
-    pub agent_config_file: Option<String>,
     /// Agent override (testing): the agent's state directory
     #[arg(long, hide = true, value_name = "DIR")]
     pub agent_state_dir: Option<String>,
@@ -61,12 +52,9 @@ pub fn run(args: RenderArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     let bp = blueprint::load(&args.file)?;
     let mut facts = Facts::offline(&bp)?;
     let a = &mut facts.agent;
-    a.auth = args.agent_auth.unwrap_or_default();
     a.endpoint = args.agent_endpoint;
     a.federation_endpoint = args.agent_federation_endpoint;
     a.metadata_base_url = args.agent_metadata_url;
-    a.oci_cli = args.agent_oci_cli;
-    a.config_file = args.agent_config_file;
     a.state_dir = args.agent_state_dir;
     let mut nodes = render::render(&bp, &facts)?;
     if let Some(name) = &args.node {

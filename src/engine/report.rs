@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::model::{Desired, Observed, Resource};
+use super::model::{Desired, Observed, Resource, TAG_TAKEOVER_AT, TAG_TAKEOVER_BY};
 use super::plan::{Action, Plan};
 use super::state::State;
 
@@ -40,8 +40,17 @@ pub struct Report {
     pub vip_id: Option<String>,
     /// Name of the node whose VNIC holds the VIP, per the API.
     pub vip_holder: Option<String>,
+    /// The last takeover the failover agent recorded on the VIP (its freeform tags).
+    pub last_takeover: Option<Takeover>,
     pub nodes: Vec<NodeReport>,
     pub resources: Vec<ResourceReport>,
+}
+
+/// Who took the VIP over last, and when, as the agent tagged it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Takeover {
+    pub by: String,
+    pub at: String,
 }
 
 /// What a report needs from the blueprint side: names and the addresses asked for.
@@ -100,6 +109,12 @@ impl Report {
             .and_then(|v| v.vnic_id.as_deref())
             .and_then(|v| o.node_with_vnic(v))
             .map(|i| nodes[i].name.clone());
+        let last_takeover = o.vip.as_ref().filter(|_| o.vip_is_ours).and_then(|v| {
+            Some(Takeover {
+                by: v.tags.get(TAG_TAKEOVER_BY)?.clone(),
+                at: v.tags.get(TAG_TAKEOVER_AT).cloned().unwrap_or_default(),
+            })
+        });
         let res = |r: Resource, id: Option<&String>, state: Option<&String>| ResourceReport {
             role: r.key().to_string(),
             id: id.cloned(),
@@ -137,6 +152,7 @@ impl Report {
                 .filter(|_| o.vip_is_ours)
                 .map(|v| v.id.clone()),
             vip_holder,
+            last_takeover,
             nodes,
             resources,
         }
@@ -152,6 +168,17 @@ impl Report {
                 None => "not assigned to either node".to_string(),
             }
         );
+        if let Some(t) = &self.last_takeover {
+            out.push_str(&format!(
+                "  last takeover by the agent: {} at {}\n",
+                t.by,
+                if t.at.is_empty() {
+                    "an unknown time"
+                } else {
+                    &t.at
+                }
+            ));
+        }
         for n in &self.nodes {
             out.push_str(&format!(
                 "  {:<6} {:<16} {:<15} {:<12} {}\n",
@@ -267,6 +294,22 @@ mod tests {
         o.vip.as_mut().unwrap().vnic_id = Some("ocid1.vnic.oc1..v1".into());
         let r = Report::build(&(&d).into(), &o, &State::new("quickstart"), None);
         assert_eq!(r.vip_holder.as_deref(), Some("instance2"));
+        assert_eq!(r.last_takeover, None);
+        assert!(!r.render_text().contains("last takeover"));
+        let tags = &mut o.vip.as_mut().unwrap().tags;
+        tags.insert(TAG_TAKEOVER_BY.into(), "instance2".into());
+        tags.insert(TAG_TAKEOVER_AT.into(), "2026-12-01T18:00:00Z".into());
+        let r = Report::build(&(&d).into(), &o, &State::new("quickstart"), None);
+        assert!(
+            r.render_text()
+                .contains("last takeover by the agent: instance2 at 2026-12-01T18:00:00Z\n"),
+            "{}",
+            r.render_text()
+        );
+        assert_eq!(
+            serde_json::to_value(&r).unwrap()["last_takeover"]["by"],
+            "instance2"
+        );
         o.vip = None;
         o.nodes[1] = None;
         let r = Report::build(&(&d).into(), &o, &State::new("quickstart"), None);

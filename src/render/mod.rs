@@ -13,7 +13,7 @@ use base64::Engine as _;
 pub use ipnet::Ipv4Net;
 use serde::Serialize;
 
-use crate::blueprint::{Blueprint, ImageSpec};
+use crate::blueprint::Blueprint;
 
 /// OCI's limit on an instance's metadata: user data (base64) plus the ssh keys.
 pub const METADATA_LIMIT: usize = 32_000;
@@ -25,12 +25,15 @@ pub mod paths {
     pub const AGENT: &str = "/usr/local/lib/vipsetup/vip-agent";
     pub const HEALTH_CHECK: &str = "/usr/local/lib/vipsetup/health-check";
     pub const INSTALLER: &str = "/usr/local/lib/vipsetup/install-agent";
+    /// The agent's request signing and instance-principal library (sourced by the agent).
+    pub const SIGN_LIB: &str = "/usr/local/lib/vipsetup/oci-sign.sh";
+    /// The SELinux policy module the installer loads (Oracle Linux).
+    pub const SELINUX_MODULE: &str = "/usr/local/lib/vipsetup/vipsetup-keepalived.cil";
     /// keepalived creates the FIFO; /run exists at boot, a subdirectory would not.
     pub const FIFO: &str = "/run/vipsetup-keepalived.fifo";
     pub const STATE_DIR: &str = "/var/lib/vipsetup";
-    /// The OCI CLI on Oracle Linux (OS package) and on Ubuntu (venv made by the installer).
-    pub const OCI_CLI_OS: &str = "/usr/bin/oci";
-    pub const OCI_CLI_VENV: &str = "/opt/vipsetup/venv/bin/oci";
+    /// The agent's session key and token (tmpfs: gone at reboot, never on disk).
+    pub const RUNTIME_DIR: &str = "/run/vipsetup";
 }
 
 /// The keepalived VRRP instance name (appears in the FIFO lines the agent reads).
@@ -45,65 +48,27 @@ pub const STARTUP_DELAY_SECS: u8 = 5;
 /// Static scripts: identical on every node (all per-node data is in the settings file).
 pub const AGENT_SCRIPT: &str = include_str!("../../templates/vip-agent.sh");
 pub const INSTALLER_SCRIPT: &str = include_str!("../../templates/install-agent.sh");
+pub const SIGN_LIB_SCRIPT: &str = include_str!("../../templates/oci-sign.sh");
+pub const SELINUX_MODULE_CIL: &str = include_str!("../../templates/vipsetup-keepalived.cil");
+/// How long the non-preferred node's installer waits for the preferred node's VRRP adverts
+/// before it starts keepalived anyway (install-agent.sh, step 8).
+pub const PEER_WAIT_SECS: u32 = 300;
 
-/// How the agent authenticates to OCI (the CLI's `--auth`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AgentAuth {
-    #[default]
-    InstancePrincipal,
-    ApiKey,
-    SecurityToken,
-    ResourcePrincipal,
-}
-
-impl AgentAuth {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AgentAuth::InstancePrincipal => "instance_principal",
-            AgentAuth::ApiKey => "api_key",
-            AgentAuth::SecurityToken => "security_token",
-            AgentAuth::ResourcePrincipal => "resource_principal",
-        }
-    }
-}
-
-impl std::str::FromStr for AgentAuth {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "instance_principal" => AgentAuth::InstancePrincipal,
-            "api_key" => AgentAuth::ApiKey,
-            "security_token" => AgentAuth::SecurityToken,
-            "resource_principal" => AgentAuth::ResourcePrincipal,
-            _ => {
-                return Err(format!(
-                    "unknown auth mode `{s}`; use instance_principal, api_key, security_token or resource_principal"
-                ))
-            }
-        })
-    }
-}
-
-/// Overrides written into the agent's settings file. `Default` is production: instance
-/// principal, Oracle's endpoints, the CLI where the installer puts it. Tests point these at a
-/// local simulator.
+/// Overrides written into the agent's settings file. `Default` is production: the agent signs
+/// as the instance principal against the region's endpoints. Tests point these at a local
+/// simulator.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AgentSettings {
-    pub auth: AgentAuth,
-    /// Base URL for every OCI API call (the CLI's `--endpoint`), e.g. `http://127.0.0.1:8080`.
+    /// Base URL for every core API call, e.g. `http://127.0.0.1:8080`.
     pub endpoint: Option<String>,
-    /// Instance principal federation endpoint (the CLI's `--federation-endpoint`).
+    /// Instance principal federation endpoint (`.../v1/x509`, or a base it is appended to).
     pub federation_endpoint: Option<String>,
-    /// Instance metadata base, e.g. `http://127.0.0.1:8080/opc/v2` (exported as
-    /// `OCI_METADATA_BASE_URL`; the agent reads its VNIC from `<base>/vnics/`).
+    /// Instance metadata base, e.g. `http://127.0.0.1:8080/opc/v2` (certificates, VNICs).
     pub metadata_base_url: Option<String>,
-    /// Path of the `oci` binary. Default: `/usr/bin/oci` (Oracle Linux) or the installer's venv
-    /// (Ubuntu images).
-    pub oci_cli: Option<String>,
-    /// OCI config file for `api_key` / `security_token` auth (the CLI's `--config-file`).
-    pub config_file: Option<String>,
     /// Where the agent caches the VNIC and private IP OCIDs. Default `/var/lib/vipsetup`.
     pub state_dir: Option<String>,
+    /// Where the agent keeps its session key and token. Default `/run/vipsetup`.
+    pub runtime_dir: Option<String>,
 }
 
 /// What rendering needs beyond the blueprint. `apply` fills this from live lookups.
@@ -318,16 +283,6 @@ fn shell_quote_filter(
     Ok(tera::Value::String(shell_quote(&s)))
 }
 
-fn default_cli(bp: &Blueprint) -> &'static str {
-    match &bp.instance.image {
-        ImageSpec::Lookup {
-            operating_system, ..
-        } if operating_system == "Canonical Ubuntu" => paths::OCI_CLI_VENV,
-        // Oracle Linux, or an image OCID: the installer rewrites the default on Ubuntu.
-        _ => paths::OCI_CLI_OS,
-    }
-}
-
 fn render_node(
     tera: &tera::Tera,
     bp: &Blueprint,
@@ -369,6 +324,11 @@ fn render_node(
             STARTUP_DELAY_SECS
         },
     );
+    ctx.insert(
+        "preferred",
+        if f.preferred_node == i { "yes" } else { "no" },
+    );
+    ctx.insert("peer_wait", &PEER_WAIT_SECS);
     ctx.insert("fifo_path", paths::FIFO);
     ctx.insert("agent_path", paths::AGENT);
     ctx.insert("health_check_path", paths::HEALTH_CHECK);
@@ -387,15 +347,6 @@ fn render_node(
     ctx.insert("subnet_id", bp.network.subnet.as_str());
     ctx.insert("compartment_id", bp.oci.compartment.as_str());
     ctx.insert("region", &facts.region);
-    ctx.insert("auth", agent.auth.as_str());
-    ctx.insert(
-        "oci_cli",
-        &agent
-            .oci_cli
-            .clone()
-            .unwrap_or_else(|| default_cli(bp).to_string()),
-    );
-    ctx.insert("config_file", &opt(&agent.config_file));
     ctx.insert("endpoint", &opt(&agent.endpoint));
     ctx.insert("federation_endpoint", &opt(&agent.federation_endpoint));
     ctx.insert("metadata_base_url", &opt(&agent.metadata_base_url));
@@ -407,6 +358,13 @@ fn render_node(
             .state_dir
             .clone()
             .unwrap_or_else(|| paths::STATE_DIR.to_string()),
+    );
+    ctx.insert(
+        "runtime_dir",
+        &agent
+            .runtime_dir
+            .clone()
+            .unwrap_or_else(|| paths::RUNTIME_DIR.to_string()),
     );
 
     let mut files = vec![
@@ -425,6 +383,11 @@ fn render_node(
             mode: 0o755,
             content: AGENT_SCRIPT.into(),
         },
+        RenderedFile {
+            path: paths::SIGN_LIB.into(),
+            mode: 0o644,
+            content: SIGN_LIB_SCRIPT.into(),
+        },
     ];
     if let Some(h) = &f.health_check {
         let mut hc = ctx.clone();
@@ -437,6 +400,11 @@ fn render_node(
             content: run(tera, "health-check.sh", &hc)?,
         });
     }
+    files.push(RenderedFile {
+        path: paths::SELINUX_MODULE.into(),
+        mode: 0o644,
+        content: SELINUX_MODULE_CIL.into(),
+    });
     files.push(RenderedFile {
         path: paths::INSTALLER.into(),
         mode: 0o755,

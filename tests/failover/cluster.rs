@@ -37,6 +37,8 @@ pub struct Options {
     pub health_check: bool,
     /// The simulator's IAM propagation delay, in force when the dynamic group and policy are made.
     pub iam_delay_ms: u64,
+    /// Lifetime of the session tokens the simulator issues (its default: 1200 s).
+    pub session_ttl_secs: u64,
 }
 
 impl Default for Options {
@@ -46,11 +48,11 @@ impl Default for Options {
             // adverts in a row and cause a failover nobody asked for.
             advert: "0.5".into(),
             preempt: false,
-            // Every recheck is one OCI CLI run (~1 s of CPU); 2 s keeps the MASTER from eating a
-            // core while still healing a partition quickly.
+            // Every recheck is one signed GET (curl + openssl); 2 s heals a partition quickly.
             recheck_interval: 2,
             health_check: false,
             iam_delay_ms: 0,
+            session_ttl_secs: 1200,
         }
     }
 }
@@ -133,7 +135,7 @@ pub fn write_files(cloud_config: &str) -> Result<Vec<NodeFile>, String> {
 impl Cluster {
     /// Builds the lab, seeds and starts the simulator, provisions the pair, renders and places
     /// each node's files. keepalived is not started yet.
-    pub fn new(pre: &Prereqs, opts: Options) -> Result<Cluster, String> {
+    pub fn new(_pre: &Prereqs, opts: Options) -> Result<Cluster, String> {
         let mut lab = Lab::new(NODE_IPS, PREFIX_LEN, IFACE)?;
         let bin = Path::new(env!("CARGO_BIN_EXE_vipsetup"));
         let dir = lab.dir.0.join("cloud");
@@ -147,7 +149,7 @@ impl Cluster {
         )?;
 
         // Render exactly as `vipsetup render` does, with the settings overrides that point the
-        // agent at the simulator and at the venv's OCI CLI.
+        // agent at the simulator.
         let bp_path = lab.dir.0.join("blueprint.yaml");
         let yaml = blueprint_yaml(&seed, &opts);
         std::fs::write(&bp_path, &yaml).map_err(|e| format!("cannot write blueprint: {e}"))?;
@@ -158,7 +160,6 @@ impl Cluster {
             endpoint: Some(format!("http://{API_ADDR}")),
             federation_endpoint: Some(format!("http://{API_ADDR}/v1/x509")),
             metadata_base_url: Some(format!("http://{IMDS_ADDR}/opc/v2")),
-            oci_cli: Some(pre.oci_cli.to_string_lossy().into_owned()),
             ..Default::default()
         };
         let rendered = vipsetup::render::render(&bp, &facts).map_err(|e| e.to_string())?;
@@ -187,6 +188,8 @@ impl Cluster {
                 &seed.world.to_string_lossy(),
                 "--iam-delay-ms",
                 &opts.iam_delay_ms.to_string(),
+                "--session-ttl-secs",
+                &opts.session_ttl_secs.to_string(),
             ],
         )?;
         let sim = SimCtl {

@@ -1,5 +1,6 @@
 //! The failover harness: two nodes and a cloud in network namespaces the test makes, real
-//! keepalived and the real OCI CLI on the nodes, the OCI simulator in the cloud namespace.
+//! keepalived and the rendered agent on the nodes (bash, curl, openssl), the OCI simulator in
+//! the cloud namespace.
 
 // The scenarios and the benchmark each use a different subset of the harness.
 #![allow(dead_code)]
@@ -19,7 +20,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
-/// Scenarios share the CPU with keepalived timers and Python start-ups; running them one at a
+/// Scenarios share the CPU with keepalived timers and the agents; running them one at a
 /// time keeps the timing they observe close to a real node's.
 static SERIAL: Mutex<()> = Mutex::new(());
 

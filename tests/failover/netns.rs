@@ -90,6 +90,18 @@ impl Netns {
         out.map(|_| ())
     }
 
+    /// Makes the instance metadata service unreachable from this namespace (connections are
+    /// refused at once by a `prohibit` route), as when the link-local service is down.
+    pub fn block_imds(&self) -> Result<(), String> {
+        self.ip(&["route", "add", "prohibit", &format!("{IMDS_ADDR}/32")])
+            .map(|_| ())
+    }
+
+    pub fn unblock_imds(&self) -> Result<(), String> {
+        self.ip(&["route", "del", "prohibit", &format!("{IMDS_ADDR}/32")])
+            .map(|_| ())
+    }
+
     /// Heals the partition made by `block_vrrp`.
     pub fn unblock_vrrp(&self) -> Result<(), String> {
         self.exec(

@@ -262,6 +262,19 @@ impl Node {
         Ok(())
     }
 
+    /// `systemctl reload keepalived`: SIGHUP to the main process. keepalived rereads its
+    /// configuration, reopens the notify FIFO and starts a new agent (with no state line).
+    pub fn reload_keepalived(&mut self) -> Result<(), String> {
+        let Some(k) = self.keepalived.as_mut() else {
+            return Err(format!("{}: keepalived not started", self.name));
+        };
+        if !k.running() {
+            return Err(format!("{}: keepalived is not running", self.name));
+        }
+        k.signal(libc::SIGHUP);
+        Ok(())
+    }
+
     /// A graceful stop (SIGTERM, as `systemctl stop` does); waits for keepalived to exit.
     pub fn stop_keepalived(&mut self) -> Result<(), String> {
         let Some(k) = self.keepalived.as_mut() else {

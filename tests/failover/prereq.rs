@@ -1,13 +1,9 @@
 //! What the failover tests need from the machine, and the rule for a missing piece: fail in CI
 //! (env CI=true), skip with the reason printed elsewhere.
 
-use std::path::PathBuf;
-
-/// Paths of the tools the harness runs.
-pub struct Prereqs {
-    /// The OCI CLI from PyPI, as a node would have it (`$VIPSETUP_VENV/bin/oci`).
-    pub oci_cli: PathBuf,
-}
+/// What the harness found. The nodes run the agent with bash, curl and openssl only: no OCI
+/// CLI, no Python on the node side.
+pub struct Prereqs {}
 
 fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH")
@@ -32,6 +28,9 @@ pub fn check() -> Result<Prereqs, String> {
         "unshare",
         "mount",
         "curl",
+        "openssl",
+        "setsid",
+        "awk",
         "logger",
     ]
     .into_iter()
@@ -40,7 +39,7 @@ pub fn check() -> Result<Prereqs, String> {
     if !missing.is_empty() {
         return Err(format!(
             "missing tools: {}; install them (apt-get install iproute2 nftables keepalived \
-             util-linux mount curl bsdutils), as .ci/run does",
+             util-linux mount curl openssl gawk bsdutils), as .ci/run does",
             missing.join(", ")
         ));
     }
@@ -64,19 +63,7 @@ pub fn check() -> Result<Prereqs, String> {
             String::from_utf8_lossy(&made.stderr).trim()
         ));
     }
-    let venv = std::env::var_os("VIPSETUP_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/opt/vipsetup-venv"));
-    let oci_cli = venv.join("bin/oci");
-    if !oci_cli.is_file() {
-        return Err(format!(
-            "no OCI CLI at {}; create the venv with `python3 -m venv {v} && {v}/bin/pip install \
-             -r tests/requirements.txt` (or set VIPSETUP_VENV), as .ci/run does",
-            oci_cli.display(),
-            v = venv.display()
-        ));
-    }
-    Ok(Prereqs { oci_cli })
+    Ok(Prereqs {})
 }
 
 /// The prerequisites, or `None` after printing why the test is skipped. In CI a missing

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use vipsetup::blueprint::{self, Blueprint};
 use vipsetup::render::{self, Facts, RenderedNode};
 
+pub mod sim;
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

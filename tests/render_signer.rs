@@ -1,0 +1,258 @@
+//! The agent's own signer (templates/oci-sign.sh: bash, curl, openssl) against the shared OCI
+//! signing vectors (tests/vectors/oci-signing: Oracle's Go and Python SDKs) and against the
+//! strict simulator, which verifies every signature: instance-principal federation, the
+//! session token's lifetime and its renewal after a 401.
+
+mod render_support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use render_support::sim::SimPair;
+use render_support::{repo, require};
+use serde_json::{json, Value};
+
+fn lib() -> PathBuf {
+    repo().join("templates/oci-sign.sh")
+}
+
+fn vectors() -> Vec<Value> {
+    let text =
+        std::fs::read_to_string(repo().join("tests/vectors/oci-signing/vectors.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["cases"].as_array().unwrap().clone()
+}
+
+fn prerequisites() -> bool {
+    require("openssl", &["version"]).is_ok() && require("curl", &["--version"]).is_ok()
+}
+
+/// Runs `script` in bash with the library sourced; `args` become $1, $2, ...
+fn bash(script: &str, args: &[&str], env: &[(&str, String)]) -> (bool, String, String) {
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(format!(". '{}' || exit 99\n{script}", lib().display()))
+        .arg("bash")
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_vector_gets_the_sdks_signing_string_and_signature() {
+    if !prerequisites() {
+        return;
+    }
+    let cases = vectors();
+    assert!(cases.len() >= 6, "vectors.json looks truncated");
+    let mut full_headers = 0;
+    for case in &cases {
+        let s = |k: &str| case[k].as_str().unwrap_or_default().to_string();
+        let key = repo().join("tests/vectors/oci-signing").join(s("key"));
+        let (ok, out, err) = bash(
+            r#"oci_signing_string "$1" "$2" "$3" "$4" && oci_authorization "$5" "$6" &&
+               printf '%s\n@@\n%s\n@@\n%s' "$OCI_SS" "$OCI_SIGNED_HEADERS" "$OCI_AUTHORIZATION""#,
+            &[
+                &s("method"),
+                &s("url"),
+                &s("date"),
+                case["body"].as_str().unwrap_or(""),
+                &s("key_id"),
+                &key.to_string_lossy(),
+            ],
+            &[],
+        );
+        assert!(ok, "{}: {err}", s("name"));
+        let parts: Vec<&str> = out.split("\n@@\n").collect();
+        assert_eq!(parts[0], s("signing_string"), "{}", s("name"));
+        assert_eq!(parts[1], s("signed_headers"), "{}", s("name"));
+        // PKCS#1 v1.5 is deterministic: the same key and string give the SDK's signature.
+        assert!(
+            parts[2].contains(&format!("signature=\"{}\"", s("signature"))),
+            "{}: {}",
+            s("name"),
+            parts[2]
+        );
+        if let Some(expected) = case["authorization"].as_str() {
+            assert_eq!(parts[2], expected, "{}", s("name"));
+            full_headers += 1;
+        }
+    }
+    assert_eq!(
+        full_headers, 3,
+        "the Python SDK cases carry the whole header"
+    );
+}
+
+#[test]
+fn federation_signs_without_host_and_a_tampered_string_does_not_verify() {
+    if !prerequisites() {
+        return;
+    }
+    let (ok, out, err) = bash(
+        r#"oci_signing_string POST https://auth.us-ashburn-1.oraclecloud.com/v1/x509 "Tue, 01 Dec 2026 10:00:00 GMT" '{}' federation && printf '%s' "$OCI_SIGNED_HEADERS""#,
+        &[],
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        "date (request-target) content-length content-type x-content-sha256"
+    );
+    // The signature is checked by openssl against the public half; a changed date must fail.
+    let tmp = tempfile::tempdir().unwrap();
+    let key = repo().join("tests/vectors/oci-signing/python-sdk-2048.pem");
+    let public = repo().join("tests/vectors/oci-signing/python-sdk-2048.pub.pem");
+    let (ok, out, err) = bash(
+        r#"oci_signing_string GET https://iaas.us-ashburn-1.oraclecloud.com/20160918/privateIps/x "$3" '' &&
+           oci_authorization k "$1" || exit 1
+           sig=${OCI_AUTHORIZATION#*signature=\"}; sig=${sig%%\"*}
+           printf '%s' "$sig" | base64 -d > "$TMPDIR/sig"
+           printf '%s' "$OCI_SS" | openssl dgst -sha256 -verify "$2" -signature "$TMPDIR/sig" || exit 2
+           printf '%s' "${OCI_SS/10:00:00/10:00:01}" | openssl dgst -sha256 -verify "$2" -signature "$TMPDIR/sig" && exit 3
+           echo checked"#,
+        &[
+            &key.to_string_lossy(),
+            &public.to_string_lossy(),
+            "Tue, 01 Dec 2026 10:00:00 GMT",
+        ],
+        &[("TMPDIR", tmp.path().to_string_lossy().into_owned())],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("checked"), "{out}");
+}
+
+/// The library's settings for node 1 of `sim`, with its work dir in `dir`.
+fn node_env(sim: &SimPair, dir: &std::path::Path) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "OCI_WORK_DIR",
+            dir.join("run").to_string_lossy().into_owned(),
+        ),
+        ("OCI_METADATA_BASE", format!("{}/opc/v2", sim.base)),
+        ("OCI_FEDERATION_URL", format!("{}/v1/x509", sim.base)),
+    ]
+}
+
+const GET_VIP: &str = r#"oci_call GET "$1" || { echo "$OCI_ERROR" >&2; exit 1; }
+oci_json_get "$OCI_BODY" vnicId && printf '%s' "$OCI_JSON""#;
+
+#[test]
+fn instance_principal_calls_pass_the_strict_simulator_and_keep_their_token() {
+    if !prerequisites() {
+        return;
+    }
+    let sim = SimPair::start();
+    sim.be_node(0);
+    sim.clear_log();
+    let dir = tempfile::tempdir().unwrap();
+    let env = node_env(&sim, dir.path());
+    let url = format!("{}/20160918/privateIps/{}", sim.base, sim.vip_id);
+    // Two calls in one process, then one in another (a claim loop after the agent): one token.
+    let (ok, out, err) = bash(
+        &format!("oci_new_session_key || exit 1\n{GET_VIP}\n{GET_VIP}"),
+        &[&url],
+        &env,
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, format!("{}{}", sim.vnics[0], sim.vnics[0]));
+    let (ok, out, err) = bash(GET_VIP, &[&url], &env);
+    assert!(ok, "{err}");
+    assert_eq!(out, sim.vnics[0]);
+    let principal = format!("instance:{}", sim.instances[0]);
+    let calls = sim.calls();
+    let gets: Vec<_> = calls
+        .iter()
+        .filter(|(op, _, _)| op == "GetPrivateIp")
+        .collect();
+    assert_eq!(gets.len(), 3, "{calls:?}");
+    assert!(
+        gets.iter().all(|(_, s, p)| *s == 200 && *p == principal),
+        "{calls:?}"
+    );
+    assert_eq!(sim.count("FederateX509"), 1, "the token is kept: {calls:?}");
+    // The token and keys are private to root.
+    use std::os::unix::fs::PermissionsExt as _;
+    for f in ["token", "session-key.pem", "leaf-key.pem"] {
+        let mode = std::fs::metadata(dir.path().join("run").join(f))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{f} is readable by others: {mode:o}");
+    }
+
+    // A token the service no longer takes (401): renewed at once, the call made again.
+    let token_file = dir.path().join("run/token");
+    let exp = std::fs::read_to_string(&token_file).unwrap();
+    let exp = exp.split_whitespace().next().unwrap().to_string();
+    std::fs::write(&token_file, format!("{exp} not.a-valid.token\n")).unwrap();
+    sim.clear_log();
+    let (ok, out, err) = bash(GET_VIP, &[&url], &env);
+    assert!(ok, "{err}");
+    assert_eq!(out, sim.vnics[0]);
+    let ops: Vec<(String, u16)> = sim.api_calls();
+    assert_eq!(
+        ops,
+        vec![
+            ("GetPrivateIp".to_string(), 401),
+            ("FederateX509".to_string(), 200),
+            ("GetPrivateIp".to_string(), 200),
+        ]
+    );
+
+    // Tokens that expire within a minute are renewed before each use (the 60 s margin).
+    sim.json(
+        "PATCH",
+        "/_sim/config",
+        Some(&json!({"sessionTtlSecs": 30})),
+    );
+    std::fs::remove_file(&token_file).unwrap();
+    sim.clear_log();
+    let (ok, _, err) = bash(&format!("{GET_VIP}\n{GET_VIP}"), &[&url], &env);
+    assert!(ok, "{err}");
+    assert_eq!(sim.count("FederateX509"), 2, "{:?}", sim.api_calls());
+    assert_eq!(sim.count("GetPrivateIp"), 2);
+}
+
+#[test]
+fn unreachable_metadata_service_is_an_error_not_a_hang() {
+    if !prerequisites() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let start = std::time::Instant::now();
+    let (ok, out, _) = bash(
+        r#"oci_call GET "$1" && exit 0; printf '%s|%s' "$OCI_STATUS" "$OCI_ERROR"; exit 1"#,
+        &[&format!("http://127.0.0.1:{port}/20160918/privateIps/x")],
+        &[
+            (
+                "OCI_WORK_DIR",
+                dir.path().join("run").to_string_lossy().into_owned(),
+            ),
+            (
+                "OCI_METADATA_BASE",
+                format!("http://127.0.0.1:{port}/opc/v2"),
+            ),
+            (
+                "OCI_FEDERATION_URL",
+                format!("http://127.0.0.1:{port}/v1/x509"),
+            ),
+        ],
+    );
+    assert!(!ok);
+    assert!(out.starts_with("000|"), "{out}");
+    assert!(out.contains("metadata service"), "{out}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+}

@@ -1,0 +1,263 @@
+//! A VIP pair built by `vipsetup apply` in a `vipsetup simulator serve` on 127.0.0.1, for running
+//! the rendered agent outside a node: the simulator verifies every signature, serves the
+//! instance metadata (127.0.0.1 is made to look like one node) and federation.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use vipsetup::render::{self, AgentSettings, Facts};
+
+pub const VIP: &str = "172.16.2.10";
+const SSH_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIpD1LTNXVbLDH4rU3VguLtrs9XRs478BOKUWzc0PESp vipsetup-quickstart-DEMO-KEY-do-not-use";
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vipsetup")
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The simulator process, stopped by PID on drop.
+pub struct SimPair {
+    pub dir: tempfile::TempDir,
+    pub base: String,
+    pub instances: [String; 2],
+    pub vnics: [String; 2],
+    pub vip_id: String,
+    pub blueprint: PathBuf,
+    pub oci_config: PathBuf,
+    child: Child,
+}
+
+impl Drop for SimPair {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SimPair {
+    /// Seeds, serves and applies the pair (node 1 preferred, the VIP on node 1).
+    pub fn start() -> SimPair {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n);
+        let s = |p: PathBuf| p.to_string_lossy().into_owned();
+        run(Command::new(bin()).args([
+            "simulator",
+            "seed",
+            "--world",
+            &s(p("world.json")),
+            "--vcn-cidr",
+            "172.16.0.0/16",
+            "--subnet-cidr",
+            "172.16.2.0/24",
+            "--creds-out",
+            &s(p("creds.json")),
+            "--key-out",
+            &s(p("user-key.pem")),
+            "--oci-config-out",
+            &s(p("oci-config")),
+        ]));
+        let creds: Value =
+            serde_json::from_str(&std::fs::read_to_string(p("creds.json")).unwrap()).unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = std::fs::File::create(p("simulator.log")).unwrap();
+        let child = Command::new(bin())
+            .args([
+                "simulator",
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args(["--world", &s(p("world.json"))])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut pair = SimPair {
+            base: format!("http://127.0.0.1:{port}"),
+            instances: Default::default(),
+            vnics: Default::default(),
+            vip_id: String::new(),
+            blueprint: p("blueprint.yaml"),
+            oci_config: p("oci-config"),
+            child,
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while pair.control("GET", "/_sim/health", None).is_err() {
+            assert!(Instant::now() < deadline, "the simulator did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let id = |k: &str| creds[k].as_str().unwrap().to_string();
+        std::fs::write(
+            &pair.blueprint,
+            format!(
+                "name: agent-test\n\
+                 oci:\n  region: us-ashburn-1\n  compartment: {}\n\
+                 network:\n  subnet: {}\n  vip: {VIP}/24\n  interface: ens3\n\
+                 nodes:\n  - name: node1\n    private_ip: 172.16.2.11\n  - name: node2\n    private_ip: 172.16.2.12\n\
+                 instance:\n  shape: VM.Standard.E4.Flex\n  ocpus: 1\n  memory_gb: 8\n  image:\n    os: Oracle Linux\n    version: \"9\"\n  ssh_keys:\n    - key: {SSH_KEY}\n\
+                 failover:\n  preferred_node: node1\n  preempt: false\n",
+                id("compartment_id"),
+                id("subnet_id")
+            ),
+        )
+        .unwrap();
+        let out = run(Command::new(bin())
+            .arg("apply")
+            .arg(&pair.blueprint)
+            .arg("--config-file")
+            .arg(&pair.oci_config)
+            .args(["--endpoint", &pair.base.clone()])
+            .args(["--auto-approve", "--output", "json"])
+            .env("HOME", pair.dir.path())
+            .current_dir(pair.dir.path()));
+        let applied: Value = serde_json::from_str(&out).unwrap();
+        let r = &applied["report"];
+        for i in 0..2 {
+            pair.instances[i] = r["nodes"][i]["instance_id"].as_str().unwrap().into();
+            pair.vnics[i] = r["nodes"][i]["vnic_id"].as_str().unwrap().into();
+        }
+        pair.vip_id = r["vip_id"].as_str().unwrap().into();
+        pair
+    }
+
+    /// One control-API request (curl); Err on a non-2xx answer or no connection.
+    pub fn control(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<String, String> {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sS", "-f", "-m", "10", "-X", method])
+            .arg(format!("{}{path}", self.base));
+        if let Some(b) = body {
+            cmd.args(["-H", "content-type: application/json", "--data-binary"])
+                .arg(b.to_string());
+        }
+        let out = cmd.output().map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    pub fn json(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let text = self.control(method, path, body).unwrap();
+        if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        }
+    }
+
+    /// Makes callers from 127.0.0.1 look like node `i` to the metadata service.
+    pub fn be_node(&self, i: usize) {
+        self.json(
+            "POST",
+            "/_sim/imds/aliases",
+            Some(&json!({"ip": "127.0.0.1", "instanceId": self.instances[i]})),
+        );
+    }
+
+    /// The VIP's private IP as the API holds it.
+    pub fn vip(&self) -> Value {
+        self.json("GET", "/_sim/world", None)["resources"]["privateip"][&self.vip_id].clone()
+    }
+
+    /// Which node's VNIC holds the VIP.
+    pub fn vip_owner(&self) -> Option<usize> {
+        let v = self.vip();
+        let vnic = v["vnicId"].as_str()?;
+        self.vnics.iter().position(|x| x == vnic)
+    }
+
+    /// (operation, HTTP status, principal) of every API request so far.
+    pub fn calls(&self) -> Vec<(String, u16, String)> {
+        match self.json("GET", "/_sim/log", None) {
+            Value::Array(a) => a
+                .iter()
+                .map(|e| {
+                    (
+                        e["operation"].as_str().unwrap_or_default().to_string(),
+                        e["status"].as_u64().unwrap_or(0) as u16,
+                        e["principal"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect(),
+            other => panic!("log is not a list: {other}"),
+        }
+    }
+
+    pub fn clear_log(&self) {
+        self.control("DELETE", "/_sim/log", None).unwrap();
+    }
+
+    /// Operations (with status) made after the last `clear_log`, metadata reads left out.
+    pub fn api_calls(&self) -> Vec<(String, u16)> {
+        self.calls()
+            .into_iter()
+            .filter(|(op, _, _)| op != "Imds")
+            .map(|(op, s, _)| (op, s))
+            .collect()
+    }
+
+    pub fn count(&self, operation: &str) -> usize {
+        self.calls()
+            .iter()
+            .filter(|(op, _, _)| op == operation)
+            .count()
+    }
+
+    /// The agent files for node `i`, rendered by the real renderer against this simulator,
+    /// written into `dir` (`vip-agent`, `oci-sign.sh`, `agent.env`), with `extra` settings
+    /// lines appended. Returns the settings file's path.
+    pub fn write_agent(&self, i: usize, dir: &Path, extra: &str) -> PathBuf {
+        let bp = vipsetup::blueprint::load(&self.blueprint).unwrap_or_else(|d| panic!("{d}"));
+        let mut facts = Facts::offline(&bp).unwrap();
+        facts.agent = AgentSettings {
+            endpoint: Some(self.base.clone()),
+            federation_endpoint: Some(format!("{}/v1/x509", self.base)),
+            metadata_base_url: Some(format!("{}/opc/v2", self.base)),
+            state_dir: Some(dir.join("state").to_string_lossy().into_owned()),
+            runtime_dir: Some(dir.join("run").to_string_lossy().into_owned()),
+        };
+        let node = render::render(&bp, &facts).unwrap().remove(i);
+        for f in &node.files {
+            if [
+                render::paths::AGENT,
+                render::paths::AGENT_ENV,
+                render::paths::SIGN_LIB,
+            ]
+            .contains(&f.path.as_str())
+            {
+                let name = f.path.rsplit('/').next().unwrap();
+                std::fs::write(dir.join(name), &f.content).unwrap();
+            }
+        }
+        let env = dir.join("agent.env");
+        let mut text = std::fs::read_to_string(&env).unwrap();
+        text.push_str(extra);
+        std::fs::write(&env, text).unwrap();
+        env
+    }
+}
