@@ -182,9 +182,6 @@ fn wait_owner(twin: &Twin, i: usize, others_up: bool, limit: Duration) -> Durati
 }
 
 #[test]
-#[ignore = "main's installer pip-installs the OCI CLI and asks apt for python3-venv, which an \
-            offline node cannot get (the boot fails in runcmd); the issue-8 installer fixes that: \
-            remove this once it is merged"]
 fn first_boot_pair_comes_up_and_fails_over() {
     if !twin::prereq::require("first_boot_pair_comes_up_and_fails_over") {
         return;
