@@ -149,8 +149,11 @@ impl Ctx<'_> {
         Ok(self.one(world::DYNAMIC_GROUP, &d, 200))
     }
 
-    fn delete_iam(&mut self) -> Result<Resp, ApiErr> {
-        let kind = if self.op == "DeletePolicy" {
+    /// What an update or delete of a policy or dynamic group acts on, once the rules every such
+    /// write shares pass: IAM writes only in the home region, the caller allowed in the
+    /// resource's compartment, and a matching `if-match`.
+    fn iam_write_target(&self) -> Result<(&'static str, String, Doc), ApiErr> {
+        let kind = if self.op.ends_with("Policy") {
             world::POLICY
         } else {
             world::DYNAMIC_GROUP
@@ -160,6 +163,11 @@ impl Ctx<'_> {
         let d = self.doc(kind, &id)?;
         self.authorize(s(&d, "compartmentId"))?;
         self.if_match(&d)?;
+        Ok((kind, id, d))
+    }
+
+    fn delete_iam(&mut self) -> Result<Resp, ApiErr> {
+        let (kind, id, _) = self.iam_write_target()?;
         let at = self.now + self.cfg.iam_propagation_delay_ms as i64;
         self.touch(kind, &id, |d| {
             d.insert("_deleted".into(), json!(true));
@@ -369,16 +377,7 @@ impl Ctx<'_> {
     }
 
     fn update_iam(&mut self) -> Result<Resp, ApiErr> {
-        let kind = if self.op == "UpdatePolicy" {
-            world::POLICY
-        } else {
-            world::DYNAMIC_GROUP
-        };
-        self.home_only()?;
-        let id = self.id().to_string();
-        let d = self.doc(kind, &id)?;
-        self.authorize(s(&d, "compartmentId"))?;
-        self.if_match(&d)?;
+        let (kind, id, d) = self.iam_write_target()?;
         let b = self.body()?;
         let mut changes = Map::new();
         if let Some(desc) = b.get("description").filter(|v| !v.is_null()) {
