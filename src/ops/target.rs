@@ -123,17 +123,7 @@ pub enum OpenError {
 
 /// Keys of issue 12 that `render` and `validate` take and the engine does not make yet.
 fn not_yet_applied(bp: &Blueprint) -> Option<&'static str> {
-    if bp.network.vips.len() > 1 {
-        Some("more than one network.vip")
-    } else if !bp.network.vip6.is_empty() {
-        Some("network.vip6")
-    } else if bp.network.public_ip.is_some() {
-        Some("network.public_ip")
-    } else if bp.failover.notify_topic.is_some() {
-        Some("failover.notify_topic")
-    } else {
-        None
-    }
+    bp.network.public_ip.as_ref().map(|_| "network.public_ip")
 }
 
 pub async fn open(opts: &TargetOptions) -> Result<Target, OpenError> {
