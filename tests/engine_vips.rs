@@ -20,10 +20,16 @@ fn yes(_: &Plan) -> bool {
 const TOPIC: &str = "ocid1.onstopic.oc1.ap-tokyo-1.aaaaaaaaquickstarttopic";
 
 fn with_extras(vip6: &'static str) -> impl FnOnce(String) -> String {
+    with_public_ip(vip6, "reserved")
+}
+
+fn with_public_ip(vip6: &'static str, public_ip: &'static str) -> impl FnOnce(String) -> String {
     move |t: String| {
         t.replace(
             "  vip: 172.16.2.10/24\n",
-            &format!("  vip: [172.16.2.10/24, 172.16.2.20/24]\n  vip6: {vip6}\n"),
+            &format!(
+                "  vip: [172.16.2.10/24, 172.16.2.20/24]\n  vip6: {vip6}\n  public_ip: {public_ip}\n"
+            ),
         )
         .replace(
             "  preempt: false\n",
@@ -73,6 +79,17 @@ async fn two_ipv4_vips_one_ipv6_vip_and_alerts_then_nothing() {
         v6[0]["id"].as_str(),
         "recorded in state"
     );
+    // A reserved public IP, made by vipsetup, on the first VIP's private IP.
+    let first = state.id(Resource::Vip).unwrap();
+    let public: Vec<Value> = live(&w, world::PUBLIC_IP)
+        .into_iter()
+        .filter(ours)
+        .collect();
+    assert_eq!(public.len(), 1);
+    assert_eq!(
+        (&public[0]["lifetime"], &public[0]["privateIpId"]),
+        (&Value::from("RESERVED"), &Value::from(first))
+    );
 
     // The policy: the three base statements, then exactly `use ipv6s` and `use ons-topics`.
     let policy = live(&w, world::POLICY)
@@ -104,10 +121,11 @@ async fn two_ipv4_vips_one_ipv6_vip_and_alerts_then_nothing() {
     let again = sess.plan(&[]).await.unwrap();
     assert!(!again.has_changes(), "{}", again.render_text());
 
-    // Destroy: nothing of the pair is left, IPv6 included.
+    // Destroy: nothing of the pair is left, IPv6 and public IP included.
     sess.destroy(&yes, &Silent).await.unwrap();
     let w = p.world();
     assert!(live(&w, world::IPV6).is_empty());
+    assert!(live(&w, world::PUBLIC_IP).is_empty());
     assert!(live(&w, world::PRIVATE_IP)
         .iter()
         .all(|d| !ours(d) && d["isPrimary"] == true));
@@ -132,4 +150,30 @@ async fn an_ipv6_vip_outside_the_subnets_prefix_is_refused_before_any_change() {
         "{err}"
     );
     assert!(p.mutations().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adopted_public_ip_is_assigned_then_kept_and_unassigned() {
+    const THEIRS: &str = "ocid1.publicip.oc1.ap-tokyo-1.aaaaaaaaquickstartpublicip";
+    let p = pair_with(with_public_ip("2603:c020:1:2::10", THEIRS), fast_retries()).await;
+    let sess = p.session();
+    sess.apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    let state = vipsetup::engine::State::load(&p.state_path(), "quickstart")
+        .unwrap()
+        .unwrap();
+    let first = state.id(Resource::Vip).unwrap().to_string();
+    let theirs = |w: &vipsetup::simulator::World| {
+        Value::Object(w.get(world::PUBLIC_IP, THEIRS).unwrap().clone())
+    };
+    assert_eq!(theirs(&p.world())["privateIpId"], first.as_str());
+    assert!(!sess.plan(&[]).await.unwrap().has_changes());
+    sess.destroy(&yes, &Silent).await.unwrap();
+    let after = theirs(&p.world());
+    assert_eq!(
+        (&after["privateIpId"], &after["lifecycleState"]),
+        (&Value::Null, &Value::from("AVAILABLE")),
+        "kept and unassigned: {after}"
+    );
 }

@@ -14,15 +14,15 @@ use tokio::sync::watch;
 use super::backend::StateSink;
 use super::cloud::{
     Cloud, CloudError, DynamicGroupSpec, InstanceSpec, InstanceUpdate, Ipv6Spec, NsgSpec,
-    PolicySpec, PrivateIpSpec,
+    PolicySpec, PrivateIpSpec, ReservedIpSpec,
 };
 use super::drift;
 use super::iam;
-use super::model::{vrrp_rules, Desired, Resource};
+use super::model::{vrrp_rules, Desired, DesiredPublicIp, Resource};
 use super::plan::{Action, Dep, Milestone, Plan, PlanKind, Step};
 use super::progress::Progress;
-use super::state::{State, StateError};
-use super::token::{address_token, token_for};
+use super::state::{State, StateError, ADOPTED};
+use super::token::{address_token, public_ip_token, token_for};
 
 #[derive(Clone, Debug)]
 pub struct ExecOptions {
@@ -1028,6 +1028,101 @@ impl<'a> Executor<'a> {
             }
             self.record(|s| s.retire_address(&address, true)).await?;
         }
+        self.ensure_public_ip(&first).await
+    }
+
+    /// The public IP on the first VIP's private IP (`first`): the user's assigned there, or a
+    /// reserved one made there (recorded before its create, for its retry token); one the
+    /// blueprint no longer names is let go (the user's unassigned, vipsetup's deleted).
+    async fn ensure_public_ip(&self, first: &str) -> Result<(), StepError> {
+        let d = self.desired();
+        let r = Resource::Vip;
+        let recorded = self.read(|s| {
+            s.public_ip
+                .as_ref()
+                .and_then(|p| Some((p.id.clone()?, p.name.as_deref() == Some(ADOPTED))))
+        });
+        let want = match &d.public_ip {
+            None => {
+                self.release_public_ip().await?;
+                return Ok(());
+            }
+            Some(w) => w,
+        };
+        let current = match (want, &recorded) {
+            (DesiredPublicIp::Existing(id), _) => {
+                self.record(|s| {
+                    let e = s.public_ip.get_or_insert_with(Default::default);
+                    e.id = Some(id.clone());
+                    e.name = Some(ADOPTED.to_string());
+                })
+                .await?;
+                self.cloud.get_public_ip(id).await?
+            }
+            (DesiredPublicIp::Reserved, Some((id, false))) => self.cloud.get_public_ip(id).await?,
+            (DesiredPublicIp::Reserved, _) => None,
+        };
+        match current {
+            Some(p) if p.private_ip_id.as_deref() == Some(first) => Ok(()),
+            Some(p) => {
+                self.progress.status(
+                    r,
+                    &format!(
+                        "assigning public ip {} to {}",
+                        p.ip_address.as_deref().unwrap_or(&p.id),
+                        d.vip
+                    ),
+                );
+                Ok(self.cloud.set_public_ip_target(&p.id, first).await?)
+            }
+            None => {
+                self.record(|s| {
+                    let e = s.public_ip.get_or_insert_with(Default::default);
+                    if e.id.take().is_some() {
+                        e.generation += 1;
+                    }
+                    e.name = None;
+                })
+                .await?;
+                let spec = ReservedIpSpec {
+                    compartment_id: d.compartment_id.clone(),
+                    display_name: format!("{}-public", d.pair),
+                    private_ip_id: first.to_string(),
+                    tags: d.tags_for(r),
+                };
+                self.progress
+                    .status(r, &format!("creating a reserved public ip on {}", d.vip));
+                let token = self.read(public_ip_token);
+                let id = self.cloud.create_reserved_public_ip(&spec, &token).await?;
+                self.record(|s| {
+                    s.public_ip.get_or_insert_with(Default::default).id = Some(id);
+                })
+                .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Lets the recorded public IP go: the user's is unassigned (never deleted), vipsetup's is
+    /// deleted; then state forgets it.
+    async fn release_public_ip(&self) -> Result<(), StepError> {
+        let recorded = self.read(|s| {
+            s.public_ip
+                .as_ref()
+                .and_then(|p| Some((p.id.clone()?, p.name.as_deref() == Some(ADOPTED))))
+        });
+        if let Some((id, adopted)) = recorded {
+            if adopted {
+                self.progress
+                    .status(Resource::Vip, &format!("unassigning public ip {id} (kept)"));
+                self.cloud.set_public_ip_target(&id, "").await?;
+            } else {
+                self.progress
+                    .status(Resource::Vip, &format!("deleting public ip {id}"));
+                self.cloud.delete_public_ip(&id).await?;
+            }
+        }
+        self.record(|s| s.public_ip = None).await?;
         Ok(())
     }
 
@@ -1076,6 +1171,7 @@ impl<'a> Executor<'a> {
 
     async fn destroy_step(&self, r: Resource) -> Result<(), StepError> {
         if r == Resource::Vip {
+            self.release_public_ip().await?;
             // The VIPs after the first go with it, even when the first is already gone.
             let extras: Vec<(String, String)> = self.read(|s| {
                 s.addresses

@@ -90,6 +90,8 @@ pub struct Desired {
     /// objects). They live with the first VIP: made on the VNIC that holds it, moved with it by
     /// the agent, deleted with it; the VIP step carries them.
     pub extra_vips: Vec<IpAddr>,
+    /// A public IP that follows the first VIP (assigned to its private IP).
+    pub public_ip: Option<DesiredPublicIp>,
     /// Index (0 or 1) of the node that holds the VIP when apply creates it.
     pub preferred: usize,
     pub nodes: [DesiredNode; 2],
@@ -241,6 +243,28 @@ pub struct LivePrivateIp {
     pub tags: BTreeMap<String, String>,
 }
 
+/// `network.public_ip`, as the engine sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum DesiredPublicIp {
+    /// vipsetup creates a reserved public IP (and deletes it on destroy).
+    Reserved,
+    /// The user's reserved public IP (this OCID): assigned on apply, unassigned on destroy,
+    /// never deleted.
+    Existing(String),
+}
+
+/// A public IP as far as the engine cares.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LivePublicIp {
+    pub id: String,
+    pub ip_address: Option<String>,
+    /// `RESERVED` or `EPHEMERAL`.
+    pub lifetime: String,
+    pub private_ip_id: Option<String>,
+    pub lifecycle_state: String,
+    pub tags: BTreeMap<String, String>,
+}
+
 /// One of the VIPs after the first as the cloud shows it: a secondary private IP (IPv4) or an
 /// Ipv6 object.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -291,6 +315,11 @@ pub struct Observed {
     pub extra_vips: Vec<ObservedExtraVip>,
     /// Extra VIP objects recorded in state whose address the blueprint no longer names.
     pub stale_extra_vips: Vec<LiveAddress>,
+    /// The pair's public IP: recorded in state, the blueprint's OCID, or a reserved one tagged
+    /// with the pair on the first VIP.
+    pub public_ip: Option<LivePublicIp>,
+    /// Whether `public_ip` is the user's (adopted: unassigned on destroy, never deleted).
+    pub public_ip_adopted: bool,
 }
 
 impl Observed {
@@ -324,6 +353,8 @@ pub struct LiveSubnet {
     /// `None` for a regional subnet.
     pub availability_domain: Option<String>,
     pub lifecycle_state: String,
+    /// OCI refuses public IPs on this subnet's VNICs.
+    pub prohibit_public_ip: bool,
     /// The subnet's IPv6 prefixes (none: an IPv4-only subnet).
     pub ipv6_prefixes: Vec<String>,
 }

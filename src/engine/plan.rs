@@ -418,6 +418,35 @@ pub fn diff(
             l.address
         ));
     }
+    // The public IP follows the first VIP: assigned to its private IP.
+    let first_vip = observed
+        .vip
+        .as_ref()
+        .filter(|_| observed.vip_is_ours && vip_step.action != Action::Replace)
+        .map(|v| v.id.as_str());
+    let shown = |p: &super::model::LivePublicIp| p.ip_address.clone().unwrap_or(p.id.clone());
+    match (&desired.public_ip, &observed.public_ip) {
+        (Some(_), None) => extra_reasons.push(format!(
+            "create a reserved public ip on vip {}",
+            desired.vip
+        )),
+        (Some(_), Some(p)) if p.private_ip_id.as_deref() != first_vip || first_vip.is_none() => {
+            extra_reasons.push(format!(
+                "assign public ip {} to vip {}",
+                shown(p),
+                desired.vip
+            ))
+        }
+        (None, Some(p)) if observed.public_ip_adopted => extra_reasons.push(format!(
+            "unassign public ip {} (yours: kept, not deleted)",
+            shown(p)
+        )),
+        (None, Some(p)) => extra_reasons.push(format!(
+            "delete public ip {} (no longer in the blueprint)",
+            shown(p)
+        )),
+        _ => {}
+    }
     if !extra_reasons.is_empty() {
         if vip_step.action == Action::NoOp {
             vip_step.action = Action::Update;
