@@ -177,3 +177,80 @@ async fn an_adopted_public_ip_is_assigned_then_kept_and_unassigned() {
         "kept and unassigned: {after}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_every_vip_the_public_ip_and_each_agents_own_view() {
+    let p = pair_with(with_extras("2603:c020:1:2::10"), fast_retries()).await;
+    let sess = p.session();
+    sess.apply(&[], &yes, &Silent, &p.rendered_dir())
+        .await
+        .unwrap();
+    let state = vipsetup::engine::State::load(&p.state_path(), "quickstart")
+        .unwrap()
+        .unwrap();
+    let vnic = |r: Resource| state.get(r).unwrap().vnic_id.clone().unwrap();
+    // The agents' own views, as they write them on their VNICs (contract-12).
+    let tag = |id: String, st: &'static str| {
+        p.sim.with_world(move |w| {
+            let v = w.get_mut(world::VNIC, &id).unwrap();
+            v.insert(
+                "freeformTags".into(),
+                serde_json::json!({"vipsetup-agent-state": st,
+                    "vipsetup-agent-since": "2026-12-01T21:00:00Z",
+                    "vipsetup-agent-claim": if st == "MASTER" { "2026-12-01T21:00:01Z" } else { "" },
+                    "vipsetup-agent-error": ""}),
+            );
+        })
+    };
+    tag(vnic(Resource::Node1), "MASTER");
+    tag(vnic(Resource::Node2), "BACKUP");
+    let r = sess.status().await.unwrap();
+    let holders: Vec<(String, Option<String>)> = r
+        .vips
+        .iter()
+        .map(|v| (v.address.to_string(), v.holder.clone()))
+        .collect();
+    let on1 = Some("instance1".to_string());
+    assert_eq!(
+        holders,
+        [
+            ("172.16.2.10".to_string(), on1.clone()),
+            ("172.16.2.20".to_string(), on1.clone()),
+            ("2603:c020:1:2::10".to_string(), on1.clone())
+        ]
+    );
+    let public = r.public_ip.as_ref().unwrap();
+    assert!(public.on_first_vip && !public.adopted);
+    let a1 = r.nodes[0].agent.as_ref().unwrap();
+    assert_eq!(
+        (
+            a1.state.as_str(),
+            a1.last_claim.as_deref(),
+            a1.last_error.as_deref()
+        ),
+        ("MASTER", Some("2026-12-01T21:00:01Z"), None)
+    );
+    assert!(r.disagreements.is_empty(), "{:?}", r.disagreements);
+    assert!(
+        !sess.plan(&[]).await.unwrap().has_changes(),
+        "agent tags are not drift"
+    );
+
+    // node2's agent claims MASTER while the API shows everything on node1: said so.
+    tag(vnic(Resource::Node2), "MASTER");
+    let r = sess.status().await.unwrap();
+    let text = r.render_text();
+    assert!(
+        r.disagreements
+            .iter()
+            .any(|d| d.contains("both agents say MASTER"))
+            && r.disagreements
+                .iter()
+                .any(|d| d.contains("instance2's agent says MASTER, but the API shows")),
+        "{text}"
+    );
+    assert!(text.contains("views disagree:") && text.contains("agent on instance1: MASTER"));
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["vips"].as_array().unwrap().len(), 3);
+    assert_eq!(json["nodes"][1]["agent"]["state"], "MASTER");
+}

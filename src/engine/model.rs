@@ -16,6 +16,14 @@ pub const TAG_ROLE: &str = "vipsetup-role";
 /// (UTC, RFC 3339). `status` shows them; `plan` never compares the VIP's tags.
 pub const TAG_TAKEOVER_BY: &str = "vipsetup-owner";
 pub const TAG_TAKEOVER_AT: &str = "vipsetup-takeover-at";
+/// Freeform tags the agent keeps on its own node's VNIC (contract-12; written with UpdateVnic
+/// when one changes): its VRRP state (MASTER, BACKUP, FAULT, STOP), since when (RFC 3339 UTC),
+/// its last confirmed claim ('' if none) and its last error ('' when the last call
+/// succeeded). `status` shows them; plan never compares a VNIC's tags.
+pub const TAG_AGENT_STATE: &str = "vipsetup-agent-state";
+pub const TAG_AGENT_SINCE: &str = "vipsetup-agent-since";
+pub const TAG_AGENT_CLAIM: &str = "vipsetup-agent-claim";
+pub const TAG_AGENT_ERROR: &str = "vipsetup-agent-error";
 
 /// One of the six resources a VIP pair is made of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -211,6 +219,8 @@ pub struct LiveVnic {
     pub nsg_ids: Vec<String>,
     /// The public IP address on its primary private IP, if any.
     pub public_ip: Option<String>,
+    /// Its freeform tags: where the node's agent keeps its own view (`TAG_AGENT_*`).
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -514,6 +514,7 @@ impl Cloud for OciCloud {
                             private_ip: v.private_ip.as_deref().and_then(|p| p.parse().ok()),
                             nsg_ids: v.nsg_ids,
                             public_ip: v.public_ip,
+                            tags: v.freeform_tags,
                             id: v.id,
                         }));
                     }

@@ -302,6 +302,7 @@ impl Cloud for FakeCloud {
                     private_ip: Some(n.private_ip),
                     nsg_ids: spec.nsg_ids.clone(),
                     public_ip: n.assign_public_ip.then(|| "203.0.113.1".to_string()),
+                    tags: Tags::new(),
                 };
                 let inst = LiveInstance {
                     id: id.clone(),

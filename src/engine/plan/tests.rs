@@ -69,6 +69,7 @@ pub(crate) fn converged(d: &Desired) -> Observed {
                 private_ip: Some(w.private_ip),
                 nsg_ids: vec![nsg_id.clone()],
                 public_ip: None,
+                tags: Default::default(),
             }),
         }
     };
