@@ -38,16 +38,23 @@ fn with_public_ip(vip6: &'static str, public_ip: &'static str) -> impl FnOnce(St
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_ipv4_vips_one_ipv6_vip_and_alerts_then_nothing() {
-    let p = pair_with(with_extras("2603:c020:1:2::10"), fast_retries()).await;
-    let sess = p.session();
-    sess.apply(&[], &yes, &Silent, &p.rendered_dir())
+/// A fresh simulated pair with the edited quickstart applied, and the state apply left.
+async fn applied(edit: impl FnOnce(String) -> String) -> (Pair, vipsetup::engine::State) {
+    let p = pair_with(edit, fast_retries()).await;
+    p.session()
+        .apply(&[], &yes, &Silent, &p.rendered_dir())
         .await
         .unwrap();
     let state = vipsetup::engine::State::load(&p.state_path(), "quickstart")
         .unwrap()
         .unwrap();
+    (p, state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ipv4_vips_one_ipv6_vip_and_alerts_then_nothing() {
+    let (p, state) = applied(with_extras("2603:c020:1:2::10")).await;
+    let sess = p.session();
     let node1_vnic = state.get(Resource::Node1).unwrap().vnic_id.clone().unwrap();
 
     let w = p.world();
@@ -155,14 +162,8 @@ async fn an_ipv6_vip_outside_the_subnets_prefix_is_refused_before_any_change() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_adopted_public_ip_is_assigned_then_kept_and_unassigned() {
     const THEIRS: &str = "ocid1.publicip.oc1.ap-tokyo-1.aaaaaaaaquickstartpublicip";
-    let p = pair_with(with_public_ip("2603:c020:1:2::10", THEIRS), fast_retries()).await;
+    let (p, state) = applied(with_public_ip("2603:c020:1:2::10", THEIRS)).await;
     let sess = p.session();
-    sess.apply(&[], &yes, &Silent, &p.rendered_dir())
-        .await
-        .unwrap();
-    let state = vipsetup::engine::State::load(&p.state_path(), "quickstart")
-        .unwrap()
-        .unwrap();
     let first = state.id(Resource::Vip).unwrap().to_string();
     let theirs = |w: &vipsetup::simulator::World| {
         Value::Object(w.get(world::PUBLIC_IP, THEIRS).unwrap().clone())
@@ -180,14 +181,8 @@ async fn an_adopted_public_ip_is_assigned_then_kept_and_unassigned() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_shows_every_vip_the_public_ip_and_each_agents_own_view() {
-    let p = pair_with(with_extras("2603:c020:1:2::10"), fast_retries()).await;
+    let (p, state) = applied(with_extras("2603:c020:1:2::10")).await;
     let sess = p.session();
-    sess.apply(&[], &yes, &Silent, &p.rendered_dir())
-        .await
-        .unwrap();
-    let state = vipsetup::engine::State::load(&p.state_path(), "quickstart")
-        .unwrap()
-        .unwrap();
     let vnic = |r: Resource| state.get(r).unwrap().vnic_id.clone().unwrap();
     // The agents' own views, as they write them on their VNICs (contract-12).
     let tag = |id: String, st: &'static str| {
