@@ -253,6 +253,13 @@ pub trait Cloud: Send + Sync {
         ip: Ipv6Addr,
     ) -> CloudFuture<'a, Option<LiveAddress>>;
     fn create_ipv6<'a>(&'a self, spec: &'a Ipv6Spec, token: &'a str) -> CloudFuture<'a, String>;
+    /// UpdateIpv6: moves it to `vnic_id` and/or sets its freeform tags.
+    fn update_ipv6<'a>(
+        &'a self,
+        id: &'a str,
+        vnic_id: Option<&'a str>,
+        tags: Option<&'a Tags>,
+    ) -> CloudFuture<'a, ()>;
     fn delete_ipv6<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()>;
     fn get_public_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LivePublicIp>>;
     /// The public IP assigned to a private IP (GetPublicIpByPrivateIpId).

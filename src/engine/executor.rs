@@ -990,7 +990,11 @@ impl<'a> Executor<'a> {
                         found.vnic_id.as_deref().unwrap_or("none")
                     )));
                 }
-                self.record(|s| s.addresses.entry(key.clone()).or_default().id = Some(found.id))
+                self.record(|s| {
+                    s.addresses.entry(key.clone()).or_default().id = Some(found.id.clone())
+                })
+                .await?;
+                self.settle_extra_vip(&found, &pair_vnics, &holder_vnic)
                     .await?;
                 continue;
             }
@@ -1044,10 +1048,23 @@ impl<'a> Executor<'a> {
         });
         let want = match &d.public_ip {
             None => {
-                self.release_public_ip().await?;
+                self.release_public_ip(false).await?;
                 return Ok(());
             }
             Some(w) => w,
+        };
+        // The blueprint now names another public IP than the recorded one: let the old one go
+        // first (the user's unassigned, vipsetup's deleted), so none is left untracked.
+        let switching = match (want, &recorded) {
+            (DesiredPublicIp::Existing(id), Some((old, _))) => old != id,
+            (DesiredPublicIp::Reserved, Some((_, adopted))) => *adopted,
+            _ => false,
+        };
+        let recorded = if switching {
+            self.release_public_ip(true).await?;
+            None
+        } else {
+            recorded
         };
         let current = match (want, &recorded) {
             (DesiredPublicIp::Existing(id), _) => {
@@ -1104,8 +1121,9 @@ impl<'a> Executor<'a> {
     }
 
     /// Lets the recorded public IP go: the user's is unassigned (never deleted), vipsetup's is
-    /// deleted; then state forgets it.
-    async fn release_public_ip(&self) -> Result<(), StepError> {
+    /// deleted; then state forgets it (`keep_generation`: its generation stays, bumped, so a
+    /// later reserved create gets a new retry token).
+    async fn release_public_ip(&self, keep_generation: bool) -> Result<(), StepError> {
         let recorded = self.read(|s| {
             s.public_ip
                 .as_ref()
@@ -1122,7 +1140,58 @@ impl<'a> Executor<'a> {
                 self.cloud.delete_public_ip(&id).await?;
             }
         }
-        self.record(|s| s.public_ip = None).await?;
+        self.record(|s| {
+            s.public_ip = match s.public_ip.take() {
+                Some(mut e) if keep_generation => {
+                    e.generation += 1;
+                    e.id = None;
+                    e.name = None;
+                    Some(e)
+                }
+                _ => None,
+            }
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// An extra VIP the pair already has: moved to the first VIP's VNIC when it is on a VNIC
+    /// outside the pair, and given the tags the blueprint names (keeping the agent's).
+    async fn settle_extra_vip(
+        &self,
+        found: &super::model::LiveAddress,
+        pair_vnics: &[String],
+        holder_vnic: &str,
+    ) -> Result<(), StepError> {
+        let r = Resource::Vip;
+        let want = self.desired().tags_for(r);
+        let off_pair = found
+            .vnic_id
+            .as_ref()
+            .is_none_or(|v| !pair_vnics.contains(v));
+        let retag = !drift::tag_changes(&found.tags, &want, true).is_empty();
+        if !off_pair && !retag {
+            return Ok(());
+        }
+        let tags = drift::merged_tags(&found.tags, &want, true);
+        self.progress
+            .status(r, &format!("updating vip {}", found.address));
+        let vnic = off_pair.then_some(holder_vnic);
+        match found.address {
+            std::net::IpAddr::V4(_) => {
+                if let Some(v) = vnic {
+                    self.cloud.move_private_ip(&found.id, v).await?;
+                }
+                if retag {
+                    self.cloud.update_private_ip_tags(&found.id, &tags).await?;
+                }
+            }
+            std::net::IpAddr::V6(_) => {
+                self.cloud
+                    .update_ipv6(&found.id, vnic, retag.then_some(&tags))
+                    .await?
+            }
+        }
         Ok(())
     }
 
@@ -1171,7 +1240,7 @@ impl<'a> Executor<'a> {
 
     async fn destroy_step(&self, r: Resource) -> Result<(), StepError> {
         if r == Resource::Vip {
-            self.release_public_ip().await?;
+            self.release_public_ip(false).await?;
             // The VIPs after the first go with it, even when the first is already gone.
             let extras: Vec<(String, String)> = self.read(|s| {
                 s.addresses

@@ -228,6 +228,14 @@ impl Cloud for KillAfter {
     fn create_ipv6<'a>(&'a self, s: &'a Ipv6Spec, t: &'a str) -> CloudFuture<'a, String> {
         mutating!(self, self.inner.create_ipv6(s, t))
     }
+    fn update_ipv6<'a>(
+        &'a self,
+        id: &'a str,
+        v: Option<&'a str>,
+        t: Option<&'a Tags>,
+    ) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.update_ipv6(id, v, t))
+    }
     fn delete_ipv6<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
         mutating!(self, self.inner.delete_ipv6(id))
     }

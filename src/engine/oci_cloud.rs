@@ -9,8 +9,9 @@ use crate::oci::models::{
     CreatePrivateIpDetails, CreatePublicIpDetails, CreateVnicDetails, DynamicGroup, Instance,
     InstanceSourceViaImageDetails, LaunchInstanceDetails, LaunchInstanceShapeConfigDetails,
     NetworkSecurityGroup, Policy, PrivateIp, SecurityRuleDirection, UpdateDynamicGroupDetails,
-    UpdateInstanceDetails, UpdateInstanceShapeConfigDetails, UpdateNetworkSecurityGroupDetails,
-    UpdatePolicyDetails, UpdatePrivateIpDetails, UpdatePublicIpDetails, UpdateVnicDetails,
+    UpdateInstanceDetails, UpdateInstanceShapeConfigDetails, UpdateIpv6Details,
+    UpdateNetworkSecurityGroupDetails, UpdatePolicyDetails, UpdatePrivateIpDetails,
+    UpdatePublicIpDetails, UpdateVnicDetails,
 };
 use crate::oci::{
     Client, ListImagesRequest, ListInstancesRequest, ListIpv6sRequest, ListPrivateIpsRequest,
@@ -943,6 +944,22 @@ impl Cloud for OciCloud {
                     .value
                     .id,
             )
+        })
+    }
+
+    fn update_ipv6<'a>(
+        &'a self,
+        id: &'a str,
+        vnic_id: Option<&'a str>,
+        tags: Option<&'a Tags>,
+    ) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            let d = UpdateIpv6Details {
+                vnic_id: vnic_id.map(str::to_string),
+                freeform_tags: tags.cloned(),
+            };
+            ok("UpdateIpv6", self.client.update_ipv6(id, &d).await)?;
+            Ok(())
         })
     }
 

@@ -565,6 +565,23 @@ impl Cloud for FakeCloud {
             }))
         })
     }
+    fn update_ipv6<'a>(
+        &'a self,
+        id: &'a str,
+        vnic: Option<&'a str>,
+        tags: Option<&'a Tags>,
+    ) -> CloudFuture<'a, ()> {
+        self.call("!UpdateIpv6", |w| {
+            let a = w.ipv6s.get_mut(id).unwrap();
+            if let Some(v) = vnic {
+                a.vnic_id = Some(v.to_string());
+            }
+            if let Some(t) = tags {
+                a.tags = t.clone();
+            }
+            Ok(())
+        })
+    }
     fn delete_ipv6<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
         self.call("!DeleteIpv6", |w| {
             w.ipv6s.remove(id);
@@ -1175,4 +1192,101 @@ async fn the_users_public_ip_is_assigned_then_unassigned_never_deleted() {
     let w = cloud.w.lock().unwrap();
     assert_eq!(w.public_ips[theirs].private_ip_id, None, "unassigned");
     assert!(!w.trace.iter().any(|t| t == "!DeletePublicIp"), "kept");
+}
+
+#[tokio::test(start_paused = true)]
+async fn switching_public_ips_never_leaves_one_untracked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let theirs = "ocid1.publicip.oc1..theirs";
+    cloud.w.lock().unwrap().public_ips.insert(
+        theirs.into(),
+        LivePublicIp {
+            id: theirs.into(),
+            ip_address: Some("198.51.100.77".into()),
+            lifetime: "RESERVED".into(),
+            private_ip_id: None,
+            lifecycle_state: "AVAILABLE".into(),
+            tags: Tags::new(),
+        },
+    );
+    let mut d = desired();
+    d.public_ip = Some(DesiredPublicIp::Reserved);
+    let run = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    run.result.unwrap();
+    let made = run.state.public_ip.as_ref().unwrap().id.clone().unwrap();
+
+    // reserved -> the user's: ours is deleted, theirs assigned.
+    d.public_ip = Some(DesiredPublicIp::Existing(theirs.into()));
+    let run = apply(&cloud, &d, run.state, &path, &[]).await;
+    run.result.unwrap();
+    assert!(
+        run.plan.render_text().contains("delete public ip"),
+        "{}",
+        run.plan.render_text()
+    );
+    let vip = run.state.id(Resource::Vip).unwrap().to_string();
+    {
+        let w = cloud.w.lock().unwrap();
+        assert!(!w.public_ips.contains_key(&made));
+        assert_eq!(
+            w.public_ips[theirs].private_ip_id.as_deref(),
+            Some(vip.as_str())
+        );
+    }
+
+    // the user's -> reserved: theirs unassigned and kept, a new one made (a new retry token).
+    d.public_ip = Some(DesiredPublicIp::Reserved);
+    let run = apply(&cloud, &d, run.state, &path, &[]).await;
+    run.result.unwrap();
+    let w = cloud.w.lock().unwrap();
+    assert_eq!(w.public_ips[theirs].private_ip_id, None);
+    let new = run.state.public_ip.as_ref().unwrap().id.clone().unwrap();
+    assert_ne!(new, made);
+    assert_eq!(
+        w.public_ips[&new].private_ip_id.as_deref(),
+        Some(vip.as_str())
+    );
+    assert_eq!(
+        w.public_ips.len(),
+        2,
+        "theirs and the new one, nothing else"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_extra_vip_off_the_pair_is_moved_back_and_retagged_keeping_the_agents_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let mut d = desired();
+    let v6: std::net::IpAddr = "2603:c020:1:2::10".parse().unwrap();
+    d.extra_vips = vec![v6];
+    let run = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    run.result.unwrap();
+    let node1_vnic = run.state.get(Resource::Node1).unwrap().vnic_id.clone();
+    {
+        let mut w = cloud.w.lock().unwrap();
+        let a = w.ipv6s.values_mut().next().unwrap();
+        a.vnic_id = Some("ocid1.vnic.oc1..elsewhere".into());
+        a.tags.insert(TAG_TAKEOVER_BY.into(), "instance2".into());
+    }
+    d.tags.insert("owner".into(), "ops".into());
+    cloud.clear_trace();
+    let run = apply(&cloud, &d, run.state, &path, &[]).await;
+    run.result.unwrap();
+    let text = run.plan.render_text();
+    assert!(
+        text.contains("move vip 2603:c020:1:2::10") && text.contains("vip 2603:c020:1:2::10: "),
+        "{text}"
+    );
+    let w = cloud.w.lock().unwrap();
+    let a = w.ipv6s.values().next().unwrap();
+    assert_eq!(a.vnic_id, node1_vnic);
+    assert_eq!(a.tags["owner"], "ops");
+    assert_eq!(
+        a.tags[TAG_TAKEOVER_BY], "instance2",
+        "the agent's tag stays"
+    );
 }
