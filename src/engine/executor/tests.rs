@@ -1156,11 +1156,8 @@ async fn a_reserved_public_ip_is_made_on_the_first_vip_and_deleted_with_it() {
     assert!(gone.state.public_ip.is_none());
 }
 
-#[tokio::test(start_paused = true)]
-async fn the_users_public_ip_is_assigned_then_unassigned_never_deleted() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.json");
-    let cloud = FakeCloud::default();
+/// A reserved public IP the user owns, unassigned; its OCID.
+fn their_public_ip(cloud: &FakeCloud) -> &'static str {
     let theirs = "ocid1.publicip.oc1..theirs";
     cloud.w.lock().unwrap().public_ips.insert(
         theirs.into(),
@@ -1173,6 +1170,15 @@ async fn the_users_public_ip_is_assigned_then_unassigned_never_deleted() {
             tags: Tags::new(),
         },
     );
+    theirs
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_users_public_ip_is_assigned_then_unassigned_never_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let theirs = their_public_ip(&cloud);
     let mut d = desired();
     d.public_ip = Some(DesiredPublicIp::Existing(theirs.into()));
     let run = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
@@ -1199,18 +1205,7 @@ async fn switching_public_ips_never_leaves_one_untracked() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.json");
     let cloud = FakeCloud::default();
-    let theirs = "ocid1.publicip.oc1..theirs";
-    cloud.w.lock().unwrap().public_ips.insert(
-        theirs.into(),
-        LivePublicIp {
-            id: theirs.into(),
-            ip_address: Some("198.51.100.77".into()),
-            lifetime: "RESERVED".into(),
-            private_ip_id: None,
-            lifecycle_state: "AVAILABLE".into(),
-            tags: Tags::new(),
-        },
-    );
+    let theirs = their_public_ip(&cloud);
     let mut d = desired();
     d.public_ip = Some(DesiredPublicIp::Reserved);
     let run = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
