@@ -13,7 +13,7 @@ use serde_json::Value;
 use vipsetup::engine::plan::{Action, Dep, Milestone, Plan};
 use vipsetup::engine::progress::Silent;
 use vipsetup::engine::{Resource, State};
-use vipsetup::simulator::world;
+use vipsetup::simulator::{instance_state, world};
 
 fn yes(_: &Plan) -> bool {
     true
@@ -165,26 +165,29 @@ async fn replacing_both_nodes_keeps_a_running_node_in_the_dynamic_group_at_every
 
     let done = AtomicBool::new(false);
     let cloud = &p.target.cloud;
-    // Samples the API while apply runs: the instances the dynamic group names, and their states.
+    // Samples the world while apply runs: the instances the dynamic group names, and their
+    // states. Each sample is one snapshot at one instant. Reading the group and then each
+    // instance with separate API requests could see the group before a change and an
+    // instance after it (a request stalled by load for ~100 ms was enough to see an old,
+    // already replaced peer TERMINATED next to the holder STOPPING), which is no moment
+    // the cloud ever had.
     let sampler = async {
         let mut samples: Vec<Vec<(String, String)>> = Vec::new();
         while !done.load(Ordering::SeqCst) {
-            let rule = cloud
-                .get_dynamic_group(&dg)
-                .await
-                .unwrap()
-                .unwrap()
-                .matching_rule;
-            let mut sample = Vec::new();
-            for id in named(&rule) {
-                let st = cloud
-                    .get_instance(&id)
-                    .await
-                    .unwrap()
-                    .map_or("ABSENT".to_string(), |i| i.lifecycle_state);
-                sample.push((id, st));
-            }
-            samples.push(sample);
+            samples.push(p.sim.inspect(|w| {
+                let now = w.now_ms();
+                let group = w.get(world::DYNAMIC_GROUP, &dg).expect("the dynamic group");
+                let rule = group["matchingRule"].as_str().unwrap_or_default();
+                named(rule)
+                    .into_iter()
+                    .map(|id| {
+                        let st = w
+                            .get(world::INSTANCE, &id)
+                            .map_or("ABSENT", |i| instance_state(i, now));
+                        (id, st.to_string())
+                    })
+                    .collect()
+            }));
             tokio::time::sleep(Duration::from_millis(3)).await;
         }
         samples

@@ -38,6 +38,7 @@ pub mod sig;
 pub mod standalone;
 pub mod world;
 
+pub use api::instance_state;
 pub use api::object_storage;
 pub use world::{Cidr, Region, SeedSpec, Seeded, World, WorldError};
 
@@ -440,6 +441,11 @@ impl SimHandle {
     /// A snapshot of the world.
     pub fn world(&self) -> World {
         lock(&self.shared).world.clone()
+    }
+    /// Reads the world in place, as one consistent snapshot, without copying it: what a
+    /// sequence of API requests can't give (the world may change between them).
+    pub fn inspect<R>(&self, f: impl FnOnce(&World) -> R) -> R {
+        f(&lock(&self.shared).world)
     }
     /// Changes the world in place (and persists it).
     pub fn with_world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {

@@ -368,8 +368,8 @@ impl Ctx<'_> {
 }
 
 /// An instance's lifecycle state at `now`, from the times it was launched, stopped, started
-/// and terminated.
-pub(super) fn instance_state(d: &Doc, now: i64) -> &'static str {
+/// and terminated. Public so a test can read states from one snapshot of the world.
+pub fn instance_state(d: &Doc, now: i64) -> &'static str {
     let at = |k: &str| d.get(k).and_then(Value::as_i64);
     if let Some(t) = at("_terminatedAtMs") {
         if now >= t {
