@@ -115,6 +115,84 @@ fn shellcheck_passes_on_every_script() {
     assert!(checked >= 6 * 2 * 3, "only {checked} scripts checked");
 }
 
+/// The shipped scripts lose their comment lines (render::strip_comments): bash must still
+/// parse every one of them.
+#[test]
+fn bash_parses_every_shipped_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for (variant, _, nodes) in rendered() {
+        for n in nodes {
+            for (path, _, content) in write_files(&n.cloud_config) {
+                if !content.starts_with("#!/bin/bash") {
+                    continue;
+                }
+                let name = format!("{variant}.{}.{}", n.name, path.rsplit('/').next().unwrap());
+                let file = write(dir.path(), &name, &content);
+                let out = Command::new("bash").arg("-n").arg(&file).output().unwrap();
+                assert!(
+                    out.status.success(),
+                    "bash -n {variant}/{}: {path}\n{}",
+                    n.name,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                checked += 1;
+            }
+        }
+    }
+    // agent, installer on every node, plus the health checks.
+    assert!(checked >= 2 * 2 * 6, "only {checked} scripts checked");
+}
+
+/// Stripping changes no command: bash's own parse of each shipped script, printed back
+/// (`bash --pretty-print`, bash 5.2), equals its parse of the commented template. Blank lines
+/// are left out of the comparison: bash echoes the source's blank lines between top-level
+/// commands, and dropping those is the point.
+#[test]
+fn stripped_scripts_parse_to_the_same_commands_as_the_templates() {
+    if require("bash", &["--pretty-print", "/dev/null"]).is_err() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pretty = |name: &str, content: &str| {
+        let file = write(dir.path(), name, content);
+        let out = Command::new("bash")
+            .arg("--pretty-print")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let node = &rendered()[0].2[0];
+    for (path, template) in [
+        (paths::AGENT, render::AGENT_SCRIPT),
+        (paths::SIGN_LIB, render::SIGN_LIB_SCRIPT),
+        (paths::INSTALLER, render::INSTALLER_SCRIPT),
+    ] {
+        let shipped = &node.file(path).unwrap().content;
+        assert!(shipped.len() < template.len(), "{path} was not stripped");
+        let (want, got) = (pretty("template", template), pretty("shipped", shipped));
+        let first = want.iter().zip(&got).position(|(a, b)| a != b);
+        assert!(
+            want.len() == got.len() && first.is_none(),
+            "{path}: stripping changed a command (parsed lines {} vs {}), first difference: {:?}",
+            want.len(),
+            got.len(),
+            first.map(|i| (&want[i], &got[i]))
+        );
+    }
+}
+
 /// A network namespace with one interface; deleted on drop, even when the test fails.
 struct NetNs {
     name: String,

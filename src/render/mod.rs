@@ -15,6 +15,9 @@ use serde::Serialize;
 
 use crate::blueprint::Blueprint;
 
+mod strip;
+pub use strip::strip_comments;
+
 /// OCI's limit on an instance's metadata: user data (base64) plus the ssh keys.
 pub const METADATA_LIMIT: usize = 32_000;
 
@@ -45,7 +48,8 @@ const T_AGENT_ENV: &str = include_str!("../../templates/agent.env.tera");
 const T_HEALTH: &str = include_str!("../../templates/health-check.sh.tera");
 /// keepalived's `vrrp_startup_delay` on the non-preferred node (see keepalived.conf.tera).
 pub const STARTUP_DELAY_SECS: u8 = 5;
-/// Static scripts: identical on every node (all per-node data is in the settings file).
+/// Static scripts: identical on every node (all per-node data is in the settings file). They
+/// ship through [`strip_comments`]: the templates keep their comments, user data does not.
 pub const AGENT_SCRIPT: &str = include_str!("../../templates/vip-agent.sh");
 pub const INSTALLER_SCRIPT: &str = include_str!("../../templates/install-agent.sh");
 pub const SIGN_LIB_SCRIPT: &str = include_str!("../../templates/oci-sign.sh");
@@ -418,12 +422,12 @@ fn render_node(
         RenderedFile {
             path: paths::AGENT.into(),
             mode: 0o755,
-            content: AGENT_SCRIPT.into(),
+            content: strip_comments(AGENT_SCRIPT),
         },
         RenderedFile {
             path: paths::SIGN_LIB.into(),
             mode: 0o644,
-            content: SIGN_LIB_SCRIPT.into(),
+            content: strip_comments(SIGN_LIB_SCRIPT),
         },
     ];
     if let Some(h) = &f.health_check {
@@ -434,7 +438,7 @@ fn render_node(
         files.push(RenderedFile {
             path: paths::HEALTH_CHECK.into(),
             mode: 0o755,
-            content: run(tera, "health-check.sh", &hc)?,
+            content: strip_comments(&run(tera, "health-check.sh", &hc)?),
         });
     }
     files.push(RenderedFile {
@@ -445,7 +449,7 @@ fn render_node(
     files.push(RenderedFile {
         path: paths::INSTALLER.into(),
         mode: 0o755,
-        content: INSTALLER_SCRIPT.into(),
+        content: strip_comments(INSTALLER_SCRIPT),
     });
 
     let file_ctx: Vec<FileCtx> = files
