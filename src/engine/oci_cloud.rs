@@ -134,6 +134,20 @@ fn live_ip(p: PrivateIp) -> Option<LivePrivateIp> {
 }
 
 impl OciCloud {
+    /// UpdatePrivateIp sending only the fields `d` sets (unset ones are left out of the body,
+    /// so OCI keeps them as they are): shared by the move and the retag.
+    async fn update_private_ip(
+        &self,
+        id: &str,
+        d: UpdatePrivateIpDetails,
+    ) -> Result<(), CloudError> {
+        ok(
+            "UpdatePrivateIp",
+            self.client.update_private_ip(id, &d, None).await,
+        )?;
+        Ok(())
+    }
+
     async fn nsg_with_rules(&self, n: NetworkSecurityGroup) -> Result<LiveNsg, CloudError> {
         let rules = ok(
             "ListNetworkSecurityGroupSecurityRules",
@@ -870,31 +884,23 @@ impl Cloud for OciCloud {
     }
 
     fn move_private_ip<'a>(&'a self, id: &'a str, vnic_id: &'a str) -> CloudFuture<'a, ()> {
-        Box::pin(async move {
-            let d = UpdatePrivateIpDetails {
+        Box::pin(self.update_private_ip(
+            id,
+            UpdatePrivateIpDetails {
                 vnic_id: Some(vnic_id.to_string()),
                 ..Default::default()
-            };
-            ok(
-                "UpdatePrivateIp",
-                self.client.update_private_ip(id, &d, None).await,
-            )?;
-            Ok(())
-        })
+            },
+        ))
     }
 
     fn update_private_ip_tags<'a>(&'a self, id: &'a str, tags: &'a Tags) -> CloudFuture<'a, ()> {
-        Box::pin(async move {
-            let d = UpdatePrivateIpDetails {
+        Box::pin(self.update_private_ip(
+            id,
+            UpdatePrivateIpDetails {
                 freeform_tags: Some(tags.clone()),
                 ..Default::default()
-            };
-            ok(
-                "UpdatePrivateIp",
-                self.client.update_private_ip(id, &d, None).await,
-            )?;
-            Ok(())
-        })
+            },
+        ))
     }
 
     fn delete_private_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {

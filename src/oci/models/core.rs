@@ -1,5 +1,5 @@
 //! Core (compute and networking) models: VCN, subnet, image, instance, VNIC attachment, VNIC,
-//! private IP, network security group and its rules.
+//! private IP, IPv6, network security group and its rules.
 
 use std::collections::BTreeMap;
 
@@ -358,16 +358,6 @@ pub struct UpdateIpv6Details {
     pub vnic_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub freeform_tags: Option<FreeformTags>,
-}
-
-/// A Notifications topic (py ons/models/notification_topic.py): it has `topicId`, not `id`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NotificationTopic {
-    pub topic_id: String,
-    pub name: Option<String>,
-    pub compartment_id: String,
-    pub lifecycle_state: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

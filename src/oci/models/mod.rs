@@ -4,12 +4,14 @@
 
 pub mod core;
 pub mod identity;
+pub mod notifications;
 pub mod placement;
 pub mod routing;
 pub mod update;
 
 pub use self::core::*;
 pub use self::identity::*;
+pub use self::notifications::*;
 pub use self::placement::*;
 pub use self::routing::*;
 pub use self::update::*;

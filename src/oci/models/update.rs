@@ -1,6 +1,7 @@
 //! Requests that change a pair's resources in place (UpdateInstance, UpdateVnic,
-//! UpdateNetworkSecurityGroup) and public IPs (CreatePublicIp, GetPublicIpByIpAddress), with
-//! the field names of the Python SDK's `attribute_map`s.
+//! UpdateNetworkSecurityGroup) and public IPs (the PublicIp model, CreatePublicIp,
+//! UpdatePublicIp, GetPublicIpByPrivateIpId, GetPublicIpByIpAddress), with the field names of
+//! the Python SDK's `attribute_map`s.
 
 use serde::{Deserialize, Serialize};
 
