@@ -30,6 +30,19 @@ fn write_files(cloud_config: &str) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Every file every variant's nodes write: (`variant.node`, path, content).
+fn every_written_file() -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for (variant, _, nodes) in rendered() {
+        for n in nodes {
+            for (path, _, content) in write_files(&n.cloud_config) {
+                out.push((format!("{variant}.{}", n.name), path, content));
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn cloud_init_schema_accepts_every_cloud_config() {
     if require("cloud-init", &["--version"]).is_err() {
@@ -84,32 +97,26 @@ fn shellcheck_passes_on_every_script() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mut checked = 0;
-    for (variant, _, nodes) in rendered() {
-        for n in nodes {
-            for (path, _, content) in write_files(&n.cloud_config) {
-                let is_shell =
-                    content.starts_with("#!/bin/bash") || content.starts_with("#!/bin/sh");
-                let is_settings = path == paths::AGENT_ENV;
-                if !is_shell && !is_settings {
-                    continue;
-                }
-                let name = format!("{variant}.{}.{}", n.name, path.rsplit('/').next().unwrap());
-                let file = write(dir.path(), &name, &content);
-                let mut cmd = Command::new("shellcheck");
-                if is_settings {
-                    // A sourced KEY=value file: check it as bash; variables are used elsewhere.
-                    cmd.args(["-s", "bash", "-e", "SC2034"]);
-                }
-                let out = cmd.arg(&file).output().unwrap();
-                assert!(
-                    out.status.success(),
-                    "shellcheck {variant}/{}: {path}\n{}",
-                    n.name,
-                    String::from_utf8_lossy(&out.stdout)
-                );
-                checked += 1;
-            }
+    for (label, path, content) in every_written_file() {
+        let is_shell = content.starts_with("#!/bin/bash") || content.starts_with("#!/bin/sh");
+        let is_settings = path == paths::AGENT_ENV;
+        if !is_shell && !is_settings {
+            continue;
         }
+        let name = format!("{label}.{}", path.rsplit('/').next().unwrap());
+        let file = write(dir.path(), &name, &content);
+        let mut cmd = Command::new("shellcheck");
+        if is_settings {
+            // A sourced KEY=value file: check it as bash; variables are used elsewhere.
+            cmd.args(["-s", "bash", "-e", "SC2034"]);
+        }
+        let out = cmd.arg(&file).output().unwrap();
+        assert!(
+            out.status.success(),
+            "shellcheck {label}: {path}\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        checked += 1;
     }
     // agent, installer, settings on every node, plus the health checks.
     assert!(checked >= 6 * 2 * 3, "only {checked} scripts checked");
@@ -121,24 +128,19 @@ fn shellcheck_passes_on_every_script() {
 fn bash_parses_every_shipped_script() {
     let dir = tempfile::tempdir().unwrap();
     let mut checked = 0;
-    for (variant, _, nodes) in rendered() {
-        for n in nodes {
-            for (path, _, content) in write_files(&n.cloud_config) {
-                if !content.starts_with("#!/bin/bash") {
-                    continue;
-                }
-                let name = format!("{variant}.{}.{}", n.name, path.rsplit('/').next().unwrap());
-                let file = write(dir.path(), &name, &content);
-                let out = Command::new("bash").arg("-n").arg(&file).output().unwrap();
-                assert!(
-                    out.status.success(),
-                    "bash -n {variant}/{}: {path}\n{}",
-                    n.name,
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                checked += 1;
-            }
+    for (label, path, content) in every_written_file() {
+        if !content.starts_with("#!/bin/bash") {
+            continue;
         }
+        let name = format!("{label}.{}", path.rsplit('/').next().unwrap());
+        let file = write(dir.path(), &name, &content);
+        let out = Command::new("bash").arg("-n").arg(&file).output().unwrap();
+        assert!(
+            out.status.success(),
+            "bash -n {label}: {path}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        checked += 1;
     }
     // agent, installer on every node, plus the health checks.
     assert!(checked >= 2 * 2 * 6, "only {checked} scripts checked");
