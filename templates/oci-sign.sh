@@ -16,8 +16,16 @@
 # 60 s before its exp and renewed at once after a 401. API calls are signed with keyId
 # ST$<token> and the session key.
 #
+# Cost (it runs every few seconds for the life of a node, so forks are what it saves): API calls
+# go over one kept-alive HTTP/1.1 connection per process, spoken by bash itself (bash's
+# /dev/tcp for http, one long-lived `openssl s_client` for https), not a curl per call; a GET's
+# signature is reused for the same URL for up to OCI_SIG_REUSE seconds (OCI checks only that the
+# signed date is within 5 minutes of its clock: oci-api.md, "Clock skew over 5 minutes gives
+# 401"); digests come from sha256sum and signatures from one `openssl dgst -hex`, turned into
+# base64 by bash. curl is kept for the rare calls: the metadata service and federation.
+#
 # Settings (globals, set before use): OCI_WORK_DIR (private directory for keys and the token),
-# OCI_METADATA_BASE, OCI_FEDERATION_URL, OCI_CONNECT_TIMEOUT, OCI_MAX_TIME.
+# OCI_METADATA_BASE, OCI_FEDERATION_URL, OCI_CONNECT_TIMEOUT, OCI_MAX_TIME, OCI_SIG_REUSE.
 # Results: OCI_STATUS (HTTP status, 000 when no answer) and OCI_BODY (response body).
 
 OCI_WORK_DIR=${OCI_WORK_DIR:-/run/vipsetup}
@@ -37,6 +45,11 @@ OCI_TOKEN=''
 OCI_TOKEN_EXP=0
 # Renew this long before the token's exp (the Python SDK's margin; it also covers clock skew).
 OCI_TOKEN_MARGIN=60
+# Seconds a GET's signature (and its date) is sent again for the same URL. Far inside OCI's
+# 5-minute skew window, so a node clock a few minutes off still passes; a 401 on a reused
+# signature turns reuse off for the process (a fresh signature is sent at once).
+OCI_SIG_REUSE=${OCI_SIG_REUSE:-120}
+OCI_B64_ALPHABET='ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 
 # oci_http_date: sets OCI_DATE to now in the RFC 7231 form the service checks (bash builtin,
 # no process).
@@ -44,9 +57,52 @@ oci_http_date() {
     TZ=GMT LC_ALL=C printf -v OCI_DATE '%(%a, %d %b %Y %H:%M:%S GMT)T' -1
 }
 
-# oci_b64_sha256 STRING: base64 of the SHA-256 of STRING's bytes.
+# oci_hex_b64 HEX: sets OCI_B64 to the base64 of the bytes HEX spells (bash arithmetic: no
+# process).
+OCI_B64=''
+oci_hex_b64() {
+    local hex=$1 n i v out='' a=$OCI_B64_ALPHABET
+    n=${#hex}
+    for ((i = 0; i + 6 <= n; i += 6)); do
+        v=$((16#${hex:i:6}))
+        out+=${a:v>>18&63:1}${a:v>>12&63:1}${a:v>>6&63:1}${a:v&63:1}
+    done
+    case $((n - i)) in
+        2)
+            v=$((16#${hex:i:2} << 16))
+            out+=${a:v>>18&63:1}${a:v>>12&63:1}==
+            ;;
+        4)
+            v=$((16#${hex:i:4} << 8))
+            out+=${a:v>>18&63:1}${a:v>>12&63:1}${a:v>>6&63:1}=
+            ;;
+    esac
+    OCI_B64=$out
+}
+
+# oci_scratch NAME CONTENT: writes CONTENT to a file in OCI_WORK_DIR and sets OCI_SCRATCH to
+# its path (the tools read files; a pipe would cost a process).
+OCI_SCRATCH=''
+oci_scratch() {
+    [ -d "$OCI_WORK_DIR" ] || (umask 077 && mkdir -p "$OCI_WORK_DIR") || return 1
+    OCI_SCRATCH=$OCI_WORK_DIR/$1.$BASHPID
+    printf '%s' "$2" >"$OCI_SCRATCH"
+}
+
+# oci_cleanup: closes the connection and removes this process's scratch files.
+oci_cleanup() {
+    oci_conn_close_all
+    rm -f "$OCI_WORK_DIR/ss.$BASHPID" "$OCI_WORK_DIR/body.$BASHPID"
+}
+
+# oci_b64_sha256 STRING: sets OCI_B64 to the base64 of the SHA-256 of STRING's bytes.
 oci_b64_sha256() {
-    printf '%s' "$1" | openssl dgst -sha256 -binary | base64 -w 0
+    local hex
+    oci_scratch body "$1" || return 1
+    hex=$(sha256sum <"$OCI_SCRATCH") || return 1
+    hex=${hex%% *}
+    [ ${#hex} -eq 64 ] || return 1
+    oci_hex_b64 "$hex"
 }
 
 # oci_signing_string METHOD URL DATE BODY [federation]: sets OCI_SS (the signing string),
@@ -74,8 +130,9 @@ oci_signing_string() {
             # Bytes, not characters.
             local LC_ALL=C length
             length=${#body}
+            oci_b64_sha256 "$body" || return 1
             names+=(content-length content-type x-content-sha256)
-            values+=("$length" 'application/json' "$(oci_b64_sha256 "$body")")
+            values+=("$length" 'application/json' "$OCI_B64")
             ;;
     esac
     local i
@@ -94,10 +151,15 @@ oci_signing_string() {
 # oci_authorization KEY_ID KEY_FILE: signs OCI_SS (from oci_signing_string) with the PEM key
 # and sets OCI_AUTHORIZATION, the Authorization header's value. Returns 1 if openssl fails.
 oci_authorization() {
-    local sig
-    sig=$(printf '%s' "$OCI_SS" | openssl dgst -sha256 -sign "$2" | base64 -w 0) || return 1
-    [ -n "$sig" ] || return 1
-    OCI_AUTHORIZATION="Signature algorithm=\"rsa-sha256\",headers=\"$OCI_SIGNED_HEADERS\",keyId=\"$1\",signature=\"$sig\",version=\"1\""
+    local sig re='^[0-9a-f]+$'
+    oci_scratch ss "$OCI_SS" || return 1
+    # One process: openssl prints the signature in hex ("RSA-SHA256(file)= 1a2b..."); bash
+    # turns it into base64.
+    sig=$(openssl dgst -sha256 -sign "$2" -hex "$OCI_SCRATCH" 2>/dev/null) || return 1
+    sig=${sig##*= }
+    [[ $sig =~ $re ]] || return 1
+    oci_hex_b64 "$sig"
+    OCI_AUTHORIZATION="Signature algorithm=\"rsa-sha256\",headers=\"$OCI_SIGNED_HEADERS\",keyId=\"$1\",signature=\"$OCI_B64\",version=\"1\""
 }
 
 # oci_curl_quote STRING: STRING as a double-quoted curl config value.
@@ -134,6 +196,340 @@ oci_send() {
         *) OCI_STATUS=000 ;;
     esac
     return 1
+}
+
+# The kept-alive connection in use: OCI_CONN (scheme://host:port it goes to, '' = none), the
+# fds to write requests to and read answers from, and s_client's pid for https. Requests sent
+# at once go over several connections, one per slot (oci_slot); slot 0 is the usual one.
+OCI_CONN=''
+OCI_CONN_OUT=''
+OCI_CONN_IN=''
+OCI_CONN_PID=''
+OCI_SLOT=0
+OCI_SLOT_CONN=()
+OCI_SLOT_OUT=()
+OCI_SLOT_IN=()
+OCI_SLOT_PID=()
+# Optional: a CA bundle for https (else the system's).
+OCI_CA_FILE=${OCI_CA_FILE:-}
+
+# oci_slot N: makes slot N's connection the one in use (the current one is kept in its slot).
+oci_slot() {
+    [ "$1" != "$OCI_SLOT" ] || return 0
+    OCI_SLOT_CONN[OCI_SLOT]=$OCI_CONN
+    OCI_SLOT_OUT[OCI_SLOT]=$OCI_CONN_OUT
+    OCI_SLOT_IN[OCI_SLOT]=$OCI_CONN_IN
+    OCI_SLOT_PID[OCI_SLOT]=$OCI_CONN_PID
+    OCI_SLOT=$1
+    OCI_CONN=${OCI_SLOT_CONN[$1]:-}
+    OCI_CONN_OUT=${OCI_SLOT_OUT[$1]:-}
+    OCI_CONN_IN=${OCI_SLOT_IN[$1]:-}
+    OCI_CONN_PID=${OCI_SLOT_PID[$1]:-}
+}
+
+oci_conn_close() {
+    if [ -n "$OCI_CONN_PID" ]; then
+        kill "$OCI_CONN_PID" 2>/dev/null
+        wait "$OCI_CONN_PID" 2>/dev/null
+    fi
+    [ -z "$OCI_CONN_IN" ] || exec {OCI_CONN_IN}<&-
+    [ -z "$OCI_CONN_OUT" ] || [ "$OCI_CONN_OUT" = "$OCI_CONN_IN" ] || exec {OCI_CONN_OUT}>&-
+    OCI_CONN=''
+    OCI_CONN_OUT=''
+    OCI_CONN_IN=''
+    OCI_CONN_PID=''
+}
+
+# oci_conn_close_all: closes every slot's connection.
+oci_conn_close_all() {
+    local n
+    for n in "${!OCI_SLOT_CONN[@]}" "$OCI_SLOT"; do
+        oci_slot "$n"
+        oci_conn_close
+    done
+    oci_slot 0
+}
+
+# oci_forget_conns: in a child process, forgets the parent's connections without closing them
+# (the parent goes on using them; the child opens its own).
+oci_forget_conns() {
+    local fd
+    for fd in "$OCI_CONN_IN" "$OCI_CONN_OUT" "${OCI_SLOT_IN[@]}" "${OCI_SLOT_OUT[@]}"; do
+        [ -z "$fd" ] || exec {fd}>&-
+    done 2>/dev/null
+    OCI_CONN=''
+    OCI_CONN_IN=''
+    OCI_CONN_OUT=''
+    OCI_CONN_PID=''
+    OCI_SLOT=0
+    OCI_SLOT_CONN=()
+    OCI_SLOT_IN=()
+    OCI_SLOT_OUT=()
+    OCI_SLOT_PID=()
+}
+
+# oci_conn_open SCHEME HOST PORT: a connection to HOST:PORT, the open one when it goes there and
+# the server has not closed it (nothing is readable before a request: else it is stale).
+oci_conn_open() {
+    local key="$1://$2:$3" fifo
+    if [ "$OCI_CONN" = "$key" ] && ! read -r -t 0 -u "$OCI_CONN_IN" 2>/dev/null; then
+        return 0
+    fi
+    oci_conn_close
+    # A server that closed the connection makes the next write fail with EPIPE: an error to
+    # handle, not a signal that kills the agent.
+    trap '' PIPE
+    case "$1" in
+        https)
+            # One openssl s_client per connection, for its lifetime: requests in through a
+            # FIFO (unlinked once both ends are open), answers out through a pipe. The
+            # server's certificate is checked against the CAs and the host name; -quiet prints
+            # nothing but the data, -nocommands reads no commands from it.
+            fifo=$OCI_WORK_DIR/tls.$BASHPID.$OCI_SLOT
+            rm -f "$fifo"
+            [ -d "$OCI_WORK_DIR" ] || (umask 077 && mkdir -p "$OCI_WORK_DIR")
+            mkfifo -m 600 "$fifo" || return 1
+            exec {OCI_CONN_IN}< <(exec openssl s_client -quiet -nocommands -verify_return_error \
+                -verify_hostname "$2" -servername "$2" ${OCI_CA_FILE:+-CAfile "$OCI_CA_FILE"} \
+                -connect "$2:$3" <"$fifo" 2>/dev/null)
+            OCI_CONN_PID=$!
+            exec {OCI_CONN_OUT}>"$fifo"
+            rm -f "$fifo"
+            ;;
+        http)
+            # Plain http is for a local simulator only (bash connects without a timeout).
+            { exec {OCI_CONN_IN}<>"/dev/tcp/$2/$3"; } 2>/dev/null || {
+                OCI_CONN_IN=''
+                return 1
+            }
+            OCI_CONN_OUT=$OCI_CONN_IN
+            ;;
+        *) return 1 ;;
+    esac
+    OCI_CONN=$key
+}
+
+# oci_left DEADLINE_MS: sets OCI_LEFT to the seconds left (for read -t); returns 1 when none are.
+OCI_LEFT=0
+oci_left() {
+    local t=${EPOCHREALTIME:-} ms
+    if [ -n "$t" ]; then
+        t=${t/[.,]/}
+        ms=$(($1 - 10#$t / 1000))
+    else
+        printf -v t '%(%s)T' -1
+        ms=$(($1 - t * 1000))
+    fi
+    [ "$ms" -gt 0 ] || return 1
+    printf -v OCI_LEFT '%d.%03d' $((ms / 1000)) $((ms % 1000))
+}
+
+# oci_http METHOD URL BODY [HEADER...]: one HTTP/1.1 request on the kept-alive connection of
+# the slot in use, answered within OCI_MAX_TIME seconds. Sets OCI_STATUS (000 when no answer)
+# and OCI_BODY; returns 0 on 2xx.
+oci_http() {
+    oci_http_send "$@" || return 1
+    oci_http_recv
+}
+
+# oci_http_send METHOD URL BODY [HEADER...]: writes the request (kept per slot: a connection the
+# server had closed is replaced and the request sent once more by oci_http_recv, as long as no
+# byte of an answer came back). Returns 1 when it cannot connect.
+OCI_SLOT_REQ=()
+OCI_SLOT_DEADLINE=()
+OCI_SLOT_TARGET=()
+oci_http_send() {
+    local method=$1 url=$2 body=$3 LC_ALL=C
+    shift 3
+    local scheme=${url%%://*} rest=${url#*://} host port target='/' req h have='' t
+    local hostport=${rest%%/*}
+    case "$rest" in
+        */*) target=/${rest#*/} ;;
+    esac
+    host=${hostport%:*}
+    port=${hostport##*:}
+    if [ "$port" = "$hostport" ]; then
+        port=443
+        [ "$scheme" = http ] && port=80
+    fi
+    case "$scheme:$hostport" in
+        https:*:443) hostport=${hostport%:443} ;;
+        http:*:80) hostport=${hostport%:80} ;;
+    esac
+    req="$method $target HTTP/1.1"$'\r\n'
+    for h in "$@"; do
+        req+="$h"$'\r\n'
+        have+=" ${h%%:*}"
+    done
+    have=${have,,}
+    [[ $have == *" host"* ]] || req+="host: $hostport"$'\r\n'
+    if [ -n "$body" ] || [ "$method" != GET ]; then
+        [[ $have == *" content-length"* ]] || req+="content-length: ${#body}"$'\r\n'
+        [[ $have == *" content-type"* ]] || req+="content-type: application/json"$'\r\n'
+    fi
+    req+="accept: application/json"$'\r\n\r\n'"$body"
+    t=${EPOCHREALTIME:-}
+    if [ -n "$t" ]; then
+        t=${t/[.,]/}
+        t=$((10#$t / 1000 + OCI_MAX_TIME * 1000))
+    else
+        printf -v t '%(%s)T' -1
+        t=$(((t + OCI_MAX_TIME) * 1000))
+    fi
+    OCI_SLOT_REQ[OCI_SLOT]=$req
+    OCI_SLOT_DEADLINE[OCI_SLOT]=$t
+    OCI_SLOT_TARGET[OCI_SLOT]="$scheme $host $port $hostport $method"
+    OCI_STATUS=000
+    OCI_BODY=''
+    if ! oci_conn_open "$scheme" "$host" "$port"; then
+        OCI_BODY="cannot connect to $hostport"
+        return 1
+    fi
+    # A failed write shows as no answer in oci_http_recv.
+    printf '%s' "$req" 2>/dev/null 1>&"$OCI_CONN_OUT"
+    return 0
+}
+
+# oci_http_recv: reads the answer to the slot's request (see oci_http).
+oci_http_recv() {
+    local LC_ALL=C attempt t=${OCI_SLOT_DEADLINE[$OCI_SLOT]} scheme host port hostport method
+    local part eof=0 head line rest re='^HTTP/1\.[01] ([0-9][0-9][0-9])' status len=-1 chunked=0
+    local close=0 size data
+    read -r scheme host port hostport method <<<"${OCI_SLOT_TARGET[$OCI_SLOT]}"
+    OCI_STATUS=000
+    OCI_BODY=''
+    OCI_RAW=''
+    for attempt in 1 2; do
+        # The wait for the first byte gets what is left of the deadline.
+        if [ -n "$OCI_CONN_IN" ] && oci_left "$t" &&
+            IFS= read -r -N 1 -t "$OCI_LEFT" -u "$OCI_CONN_IN" OCI_RAW; then
+            break
+        fi
+        # Nothing came back: a stale connection (retried once on a new one), or no answer.
+        oci_conn_close
+        if ! oci_left "$t"; then
+            OCI_BODY="no answer from $hostport within $OCI_MAX_TIME s"
+            return 1
+        fi
+        if [ "$attempt" = 2 ]; then
+            OCI_BODY="the connection to $hostport closed without an answer"
+            return 1
+        fi
+        if ! oci_conn_open "$scheme" "$host" "$port"; then
+            OCI_BODY="cannot connect to $hostport"
+            return 1
+        fi
+        printf '%s' "${OCI_SLOT_REQ[$OCI_SLOT]}" 2>/dev/null 1>&"$OCI_CONN_OUT"
+    done
+    # Status and headers: what has come, then byte by byte only while they are incomplete.
+    while true; do
+        oci_more || eof=1
+        [[ $OCI_RAW != *$'\r\n\r\n'* ]] || break
+        if [ "$eof" = 1 ] || ! oci_left "$t" ||
+            ! IFS= read -r -N 1 -t "$OCI_LEFT" -u "$OCI_CONN_IN" part; then
+            oci_conn_close
+            OCI_BODY="the answer from $hostport was cut off"
+            return 1
+        fi
+        OCI_RAW+=$part
+    done
+    head=${OCI_RAW%%$'\r\n\r\n'*}
+    OCI_BODY=${OCI_RAW#*$'\r\n\r\n'}
+    line=${head%%$'\r\n'*}
+    if ! [[ $line =~ $re ]]; then
+        oci_conn_close
+        OCI_BODY="not an HTTP answer from $hostport: ${line:0:100}"
+        return 1
+    fi
+    status=${BASH_REMATCH[1]}
+    rest=''
+    [[ $head != *$'\r\n'* ]] || rest=${head#*$'\r\n'}
+    while [ -n "$rest" ]; do
+        line=${rest%%$'\r\n'*}
+        if [[ $rest == *$'\r\n'* ]]; then rest=${rest#*$'\r\n'}; else rest=''; fi
+        case "${line,,}" in
+            content-length:*)
+                len=${line#*:}
+                len=${len//[^0-9]/}
+                ;;
+            transfer-encoding:*chunked*) chunked=1 ;;
+            connection:*close*) close=1 ;;
+        esac
+    done
+    if [ "$method" = HEAD ] || [ "$status" = 204 ] || [ "$status" = 304 ]; then
+        OCI_BODY=''
+    elif [ "$chunked" = 1 ]; then
+        # Until the last chunk (size 0) and the empty line after it.
+        while [[ $OCI_BODY != 0$'\r\n\r\n' && $OCI_BODY != *$'\r\n'0$'\r\n\r\n' ]]; do
+            if [ "$eof" = 1 ] || ! oci_left "$t" ||
+                ! IFS= read -r -N 1 -t "$OCI_LEFT" -u "$OCI_CONN_IN" part; then
+                close=2
+                break
+            fi
+            OCI_BODY+=$part
+            OCI_RAW=$OCI_BODY
+            oci_more || eof=1
+            OCI_BODY=$OCI_RAW
+        done
+        data=$OCI_BODY
+        OCI_BODY=''
+        while [ "$close" != 2 ] && [[ $data == *$'\r\n'* ]]; do
+            size=${data%%$'\r\n'*}
+            size=${size%%;*}
+            size=${size//[^0-9a-fA-F]/}
+            size=$((16#${size:-0}))
+            data=${data#*$'\r\n'}
+            [ "$size" -gt 0 ] || break
+            OCI_BODY+=${data:0:size}
+            data=${data:size+2}
+        done
+    elif [ "$len" -ge 0 ]; then
+        size=$((len - ${#OCI_BODY}))
+        if [ "$size" -gt 0 ]; then
+            if [ "$eof" = 1 ] || ! oci_left "$t" ||
+                ! IFS= read -r -N "$size" -t "$OCI_LEFT" -u "$OCI_CONN_IN" part; then
+                close=2
+            else
+                OCI_BODY+=$part
+            fi
+        elif [ "$size" -lt 0 ]; then
+            # More than announced: the connection is out of step; never reuse it.
+            OCI_BODY=${OCI_BODY:0:len}
+            close=1
+        fi
+    else
+        # No length: the body runs to the end of the connection.
+        while [ "$eof" = 0 ] && oci_left "$t"; do
+            IFS= read -r -N 65536 -t "$OCI_LEFT" -u "$OCI_CONN_IN" part
+            [ $? -gt 128 ] || eof=1
+            OCI_BODY+=$part
+        done
+        close=1
+    fi
+    if [ "$close" != 0 ] || [ "$eof" = 1 ]; then
+        oci_conn_close
+    fi
+    if [ "$close" = 2 ]; then
+        OCI_BODY="the answer from $hostport was cut off"
+        return 1
+    fi
+    OCI_STATUS=$status
+    case "$status" in
+        2[0-9][0-9]) return 0 ;;
+    esac
+    return 1
+}
+
+# oci_more: appends to OCI_RAW what the connection holds now (bash reads a socket a byte per
+# system call for lines but in bulk for a count: one read of up to 64 KiB, then at most 2 ms for
+# more). Returns 1 at the end of the connection.
+OCI_RAW=''
+oci_more() {
+    local part rc
+    IFS= read -r -N 65536 -t 0.002 -u "$OCI_CONN_IN" part
+    rc=$?
+    OCI_RAW+=$part
+    [ "$rc" -gt 128 ] || [ "$rc" -eq 0 ]
 }
 
 # oci_json_get JSON KEY: sets OCI_JSON to the first string value of "KEY" in JSON; returns 1
@@ -216,11 +612,11 @@ oci_federate() {
     fp=${fp^^}
     body="{\"certificate\": \"$(oci_pem_body "$d/leaf-cert.pem")\", \"publicKey\": \"$(oci_pem_body "$d/session-pub.pem")\", \"intermediateCertificates\": [\"$(oci_pem_body "$d/leaf-intermediate.pem")\"]}"
     oci_http_date
-    oci_signing_string POST "$OCI_FEDERATION_URL" "$OCI_DATE" "$body" federation
-    oci_authorization "$tenancy/fed-x509/$fp" "$d/leaf-key.pem" || {
+    if ! oci_signing_string POST "$OCI_FEDERATION_URL" "$OCI_DATE" "$body" federation ||
+        ! oci_authorization "$tenancy/fed-x509/$fp" "$d/leaf-key.pem"; then
         OCI_ERROR='cannot sign the federation request with the instance key'
         return 1
-    }
+    fi
     if ! oci_send POST "$OCI_FEDERATION_URL" "$body" "authorization: $OCI_AUTHORIZATION"; then
         OCI_ERROR="federation at $OCI_FEDERATION_URL failed: HTTP $OCI_STATUS ${OCI_BODY:0:200}"
         return 1
@@ -254,27 +650,193 @@ oci_token() {
     oci_federate
 }
 
-# oci_call METHOD URL [BODY]: one API call as the instance principal. On a 401 the token is
-# renewed at once and the call made once more. Sets OCI_STATUS/OCI_BODY; returns 0 on 2xx.
+# Reused GET signatures, by URL and token: when signed (s), how many headers, and each header
+# ("KEY#i"; kept apart, not joined: splitting them again would read them byte by byte).
+declare -A OCI_REUSE_AT=() OCI_REUSE_N=() OCI_REUSE_HDRS=()
+
+# oci_sign_call METHOD URL BODY: sets OCI_HEADERS (with authorization) for a call as the
+# instance principal, reusing a GET's recent signature for the same URL and token (OCI_REUSED=1
+# then). Returns 1 when it cannot sign.
+OCI_REUSED=0
+oci_sign_call() {
+    local method=$1 url=$2 body=$3
+    OCI_REUSED=0
+    if [ "$method" = GET ] && oci_sign_call_reused "$url"; then
+        OCI_REUSED=1
+        return 0
+    fi
+    oci_http_date
+    if ! oci_signing_string "$method" "$url" "$OCI_DATE" "$body" ||
+        ! oci_authorization "ST\$$OCI_TOKEN" "$OCI_WORK_DIR/session-key.pem"; then
+        OCI_ERROR='cannot sign with the session key'
+        return 1
+    fi
+    OCI_HEADERS+=("authorization: $OCI_AUTHORIZATION")
+    [ "$method" != GET ] || oci_reuse_keep "$url"
+}
+
+# oci_reuse_keep URL: keeps OCI_HEADERS, a fresh GET signature for URL, for reuse.
+oci_reuse_keep() {
+    local now key="$1 ${OCI_TOKEN: -32}" i
+    printf -v now '%(%s)T' -1
+    OCI_REUSE_AT[$key]=$now
+    OCI_REUSE_N[$key]=${#OCI_HEADERS[@]}
+    for i in "${!OCI_HEADERS[@]}"; do
+        OCI_REUSE_HDRS[$key#$i]=${OCI_HEADERS[i]}
+    done
+}
+
+# oci_call_failed METHOD URL: after a failed call, whether to make it again (returns 0): after a
+# 401 on a reused signature (reuse is then off for the process: this service wants a fresh
+# one), or after the first 401 on a fresh one (the token is renewed). RENEWED (the caller's)
+# says whether the token was renewed for this call already.
+oci_call_failed() {
+    # shellcheck disable=SC2034
+    OCI_ERROR="$1 $2: HTTP $OCI_STATUS ${OCI_BODY:0:300}"
+    unset 'OCI_REUSE_AT[$2 ${OCI_TOKEN: -32}]'
+    [ "$OCI_STATUS" = 401 ] || return 1
+    if [ "$OCI_REUSED" = 1 ]; then
+        OCI_SIG_REUSE=0
+        return 0
+    fi
+    [ "$RENEWED" = 0 ] || return 1
+    RENEWED=1
+    OCI_TOKEN=''
+    OCI_TOKEN_EXP=0
+    rm -f "$OCI_WORK_DIR/token"
+}
+
+# oci_call METHOD URL [BODY]: one API call as the instance principal, on the kept-alive
+# connection of the slot in use. On a 401 the token is renewed at once and the call made once
+# more (after a 401 on a reused GET signature, first with a fresh signature). Sets
+# OCI_STATUS/OCI_BODY; returns 0 on 2xx.
 oci_call() {
-    local method=$1 url=$2 body=${3:-} attempt
-    for attempt in 1 2; do
+    local method=$1 url=$2 body=${3:-} attempt RENEWED=0
+    for attempt in 1 2 3; do
         oci_token || return 1
-        oci_http_date
-        oci_signing_string "$method" "$url" "$OCI_DATE" "$body"
-        oci_authorization "ST\$$OCI_TOKEN" "$OCI_WORK_DIR/session-key.pem" || {
-            OCI_ERROR='cannot sign with the session key'
-            return 1
-        }
-        if oci_send "$method" "$url" "$body" "authorization: $OCI_AUTHORIZATION"; then
+        oci_sign_call "$method" "$url" "$body" || return 1
+        if oci_http "$method" "$url" "$body" "${OCI_HEADERS[@]}"; then
             return 0
         fi
-        # shellcheck disable=SC2034
-        OCI_ERROR="$method $url: HTTP $OCI_STATUS ${OCI_BODY:0:300}"
-        [ "$OCI_STATUS" = 401 ] && [ "$attempt" = 1 ] || return 1
-        OCI_TOKEN=''
-        OCI_TOKEN_EXP=0
-        rm -f "$OCI_WORK_DIR/token"
+        oci_call_failed "$method" "$url" || return 1
     done
     return 1
+}
+
+# oci_call_all: the calls OCI_CALL_METHOD[k] OCI_CALL_URL[k] OCI_CALL_BODY[k] at once, each on
+# its own connection (slot k), their signatures made by parallel openssl processes. Sets
+# OCI_CALL_STATUS[k], OCI_CALL_RESULT[k] (the body) and OCI_CALL_ERROR[k]; returns 0 when every
+# one answered 2xx. A call that needs another try (a 401) is made again on its own.
+OCI_CALL_METHOD=()
+OCI_CALL_URL=()
+OCI_CALL_BODY=()
+# Outputs for the caller (hence SC2034).
+# shellcheck disable=SC2034
+OCI_CALL_STATUS=()
+# shellcheck disable=SC2034
+OCI_CALL_RESULT=()
+OCI_CALL_ERROR=()
+# shellcheck disable=SC2034
+oci_call_all() {
+    local k i n=${#OCI_CALL_URL[@]} all=0 sig re='^[0-9a-f]+$' RENEWED=0
+    local -a signing=() names=() reused=() nh=()
+    local -A hdrs=()
+    OCI_CALL_STATUS=()
+    OCI_CALL_RESULT=()
+    OCI_CALL_ERROR=()
+    if [ "$n" -eq 1 ]; then
+        oci_call "${OCI_CALL_METHOD[0]}" "${OCI_CALL_URL[0]}" "${OCI_CALL_BODY[0]}"
+        all=$?
+        OCI_CALL_STATUS[0]=$OCI_STATUS
+        OCI_CALL_RESULT[0]=$OCI_BODY
+        OCI_CALL_ERROR[0]=$OCI_ERROR
+        return "$all"
+    fi
+    if ! oci_token; then
+        for ((k = 0; k < n; k++)); do
+            OCI_CALL_STATUS[k]=000
+            OCI_CALL_ERROR[k]=$OCI_ERROR
+        done
+        return 1
+    fi
+    oci_http_date
+    for ((k = 0; k < n; k++)); do
+        OCI_REUSED=0
+        reused[k]=0
+        if [ "${OCI_CALL_METHOD[k]}" = GET ] && oci_sign_call_reused "${OCI_CALL_URL[k]}"; then
+            reused[k]=1
+        elif ! oci_signing_string "${OCI_CALL_METHOD[k]}" "${OCI_CALL_URL[k]}" "$OCI_DATE" "${OCI_CALL_BODY[k]}"; then
+            return 1
+        fi
+        nh[k]=${#OCI_HEADERS[@]}
+        for i in "${!OCI_HEADERS[@]}"; do
+            hdrs[$k#$i]=${OCI_HEADERS[i]}
+        done
+        [ "${reused[k]}" = 0 ] || continue
+        names[k]=$OCI_SIGNED_HEADERS
+        oci_scratch "ss$k" "$OCI_SS" || return 1
+        signing[k]=$OCI_SCRATCH
+        openssl dgst -sha256 -sign "$OCI_WORK_DIR/session-key.pem" -hex -out "$OCI_SCRATCH.sig" \
+            "$OCI_SCRATCH" 2>/dev/null &
+    done
+    wait
+    for ((k = 0; k < n; k++)); do
+        OCI_HEADERS=()
+        for ((i = 0; i < nh[k]; i++)); do
+            OCI_HEADERS+=("${hdrs[$k#$i]}")
+        done
+        if [ "${reused[k]}" = 0 ]; then
+            sig=''
+            read -r sig <"${signing[k]}.sig" 2>/dev/null
+            rm -f "${signing[k]}" "${signing[k]}.sig"
+            sig=${sig##*= }
+            if ! [[ $sig =~ $re ]]; then
+                OCI_ERROR='cannot sign with the session key'
+                return 1
+            fi
+            oci_hex_b64 "$sig"
+            OCI_HEADERS+=("authorization: Signature algorithm=\"rsa-sha256\",headers=\"${names[k]}\",keyId=\"ST\$$OCI_TOKEN\",signature=\"$OCI_B64\",version=\"1\"")
+            [ "${OCI_CALL_METHOD[k]}" != GET ] || oci_reuse_keep "${OCI_CALL_URL[k]}"
+        fi
+        oci_slot "$k"
+        oci_http_send "${OCI_CALL_METHOD[k]}" "${OCI_CALL_URL[k]}" "${OCI_CALL_BODY[k]}" "${OCI_HEADERS[@]}"
+    done
+    for ((k = 0; k < n; k++)); do
+        oci_slot "$k"
+        if oci_http_recv; then
+            OCI_CALL_STATUS[k]=$OCI_STATUS
+            OCI_CALL_RESULT[k]=$OCI_BODY
+            OCI_CALL_ERROR[k]=''
+            continue
+        fi
+        OCI_REUSED=${reused[k]}
+        OCI_CALL_ERROR[k]="${OCI_CALL_METHOD[k]} ${OCI_CALL_URL[k]}: HTTP $OCI_STATUS ${OCI_BODY:0:300}"
+        if [ "$OCI_STATUS" = 401 ]; then
+            # Once more on its own, with a fresh signature or token.
+            if oci_call "${OCI_CALL_METHOD[k]}" "${OCI_CALL_URL[k]}" "${OCI_CALL_BODY[k]}"; then
+                OCI_CALL_ERROR[k]=''
+            else
+                OCI_CALL_ERROR[k]=$OCI_ERROR
+            fi
+        fi
+        OCI_CALL_STATUS[k]=$OCI_STATUS
+        OCI_CALL_RESULT[k]=$OCI_BODY
+        [ -z "${OCI_CALL_ERROR[k]}" ] || all=1
+    done
+    oci_slot 0
+    return "$all"
+}
+
+# oci_sign_call_reused URL: sets OCI_HEADERS to a recent signature's for a GET of URL and
+# returns 0, when reuse allows one.
+oci_sign_call_reused() {
+    local now key="$1 ${OCI_TOKEN: -32}"
+    printf -v now '%(%s)T' -1
+    local i
+    [ "$OCI_SIG_REUSE" -gt 0 ] && [ -n "${OCI_REUSE_AT[$key]:-}" ] &&
+        [ $((now - OCI_REUSE_AT[$key])) -lt "$OCI_SIG_REUSE" ] || return 1
+    OCI_HEADERS=()
+    for ((i = 0; i < OCI_REUSE_N[$key]; i++)); do
+        OCI_HEADERS+=("${OCI_REUSE_HDRS[$key#$i]}")
+    done
 }

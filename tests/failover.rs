@@ -685,7 +685,11 @@ fn median_run(runs: usize, mut cmd: impl FnMut() -> std::process::Command) -> f6
 fn agent_event_ms(syslog: &std::path::Path, needle: &str) -> Option<i64> {
     let text = std::fs::read_to_string(syslog).ok()?;
     let line = text.lines().rev().find(|l| l.contains(needle))?;
-    let stamp = line.split_whitespace().next()?;
+    // The agent logs after acting on the event, with the time it read it: "(read at T)".
+    let stamp = match line.split_once("(read at ") {
+        Some((_, t)) => t.split(')').next()?,
+        None => line.split_whitespace().next()?,
+    };
     let (hms, ms) = stamp.split_once('.')?;
     let mut parts = hms.split(':').map(|p| p.parse::<i64>());
     let (h, m, s) = (
@@ -917,29 +921,36 @@ fn bench_crash_failover() {
     println!("{}", last_lines.join("\n"));
 }
 
-/// CPU seconds (user + system, plus the children they reaped: curl, openssl) of node `i`'s
-/// agent processes (the FIFO reader and its claim loop).
+/// CPU seconds (user + system, plus the children they reaped: curl, openssl, sha256sum) of
+/// node `i`'s agent processes (the FIFO reader and its claim loop) and of every live process
+/// under them (a kept-alive `openssl s_client`), which nobody reaps during the window.
 fn agent_cpu_secs(c: &Cluster, i: usize) -> f64 {
     // SAFETY: sysconf has no preconditions.
     let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    c.lab.nodes[i]
-        .keepalived_tree()
-        .into_iter()
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains("vip-agent"))
-                .unwrap_or(false)
-        })
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-            // utime, stime, cutime, cstime: fields 14-17 of proc(5); 11-14 after the comm.
-            let ticks: f64 = fields
-                .get(11..15)?
-                .iter()
-                .filter_map(|f| f.parse::<f64>().ok())
-                .sum();
-            Some(ticks / tick)
-        })
-        .sum()
+    let mut counted = std::collections::HashSet::new();
+    let mut ticks = 0.0;
+    // keepalived_tree lists parents before their children.
+    for pid in c.lab.nodes[i].keepalived_tree() {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ppid: u32 = fields.get(1).and_then(|f| f.parse().ok()).unwrap_or(0);
+        let agent = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains("vip-agent"))
+            .unwrap_or(false);
+        if !agent && !counted.contains(&ppid) {
+            continue;
+        }
+        counted.insert(pid);
+        // utime, stime, cutime, cstime: fields 14-17 of proc(5); 11-14 after the comm.
+        ticks += fields
+            .get(11..15)
+            .map(|f| f.iter().filter_map(|f| f.parse::<f64>().ok()).sum())
+            .unwrap_or(0.0);
+    }
+    ticks / tick
 }
