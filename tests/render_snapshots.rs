@@ -111,6 +111,7 @@ fn rendering_is_deterministic_and_agent_overrides_reach_the_settings_file() {
         metadata_base_url: Some("http://127.0.0.1:18080/opc/v2".into()),
         state_dir: Some("/tmp/it's state".into()),
         runtime_dir: Some("/tmp/run".into()),
+        ..Default::default()
     };
     let nodes = render::render(&bp, &facts).unwrap();
     let env = &nodes[0]
@@ -179,4 +180,61 @@ fn oversized_user_data_is_gzipped_then_refused() {
     bp.failover.health_check.as_mut().unwrap().command = format!("test -n {noise}");
     let err = render::render(&bp, &facts).unwrap_err();
     assert!(matches!(err, RenderError::TooLarge { .. }), "{err}");
+}
+
+#[test]
+fn every_vip_the_topic_and_the_interface_placeholder_reach_both_files() {
+    let (_, bp, nodes) = rendered()
+        .into_iter()
+        .find(|(v, _, _)| v == "quickstart-multi-vip")
+        .unwrap();
+    let file = |n: &render::RenderedNode, p: &str| n.file(p).unwrap().content.clone();
+    for n in &nodes {
+        let env = file(n, render::paths::AGENT_ENV);
+        for line in [
+            "VIP='172.16.2.10'",
+            "VIPS='172.16.2.10/24 172.16.2.20/24'",
+            "VIPS6='2603:c020:1:2::10/64 2603:c020:1:2::20/64'",
+            "NOTIFY_TOPIC='ocid1.onstopic.oc1.ap-tokyo-1.aaaaaaaaquickstarttopic'",
+            "NOTIFY_ENDPOINT=''",
+            "INTERFACE='vipsetup-auto'",
+        ] {
+            assert!(env.lines().any(|l| l == line), "{line} missing:\n{env}");
+        }
+        let conf = file(n, render::paths::KEEPALIVED_CONF);
+        let block = |name: &str| -> Vec<String> {
+            let mut lines = conf.lines().map(str::trim);
+            lines.find(|l| *l == format!("{name} {{"));
+            lines.take_while(|l| *l != "}").map(String::from).collect()
+        };
+        assert_eq!(
+            block("virtual_ipaddress"),
+            [
+                "172.16.2.10/24 dev vipsetup-auto",
+                "172.16.2.20/24 dev vipsetup-auto"
+            ]
+        );
+        assert_eq!(
+            block("virtual_ipaddress_excluded"),
+            [
+                "2603:c020:1:2::10/64 dev vipsetup-auto",
+                "2603:c020:1:2::20/64 dev vipsetup-auto"
+            ]
+        );
+    }
+    // One IPv4 VIP and no IPv6: no excluded block, VIPS6 empty, no topic.
+    let (_, _, plain) = rendered().remove(0);
+    let conf = file(&plain[0], render::paths::KEEPALIVED_CONF);
+    assert!(!conf.contains("virtual_ipaddress_excluded"));
+    let env = file(&plain[0], render::paths::AGENT_ENV);
+    assert!(env.contains("\nVIPS='172.16.2.10/24'\n") && env.contains("\nVIPS6=''\n"));
+    assert!(env.contains("\nNOTIFY_TOPIC=''\n") && env.contains("\nINTERFACE='ens3'\n"));
+    // Tests point the alerts at a simulator like the other endpoints.
+    let mut facts = Facts::offline(&bp).unwrap();
+    facts.agent.notify_endpoint = Some("http://127.0.0.1:18080".into());
+    let env = file(
+        &render::render(&bp, &facts).unwrap()[0],
+        render::paths::AGENT_ENV,
+    );
+    assert!(env.contains("\nNOTIFY_ENDPOINT='http://127.0.0.1:18080'\n"));
 }

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use render_support::{rendered, require, require_root, write};
-use vipsetup::render::paths;
+use vipsetup::render::{self, paths};
 
 /// The write_files of a cloud-config, as cloud-init will see them (parsed from the YAML, not
 /// taken from the renderer's own list, so quoting/indentation mistakes show up).
@@ -191,7 +191,18 @@ fn keepalived_accepts_every_config() {
             let conf = conf.expect("keepalived.conf in write_files");
             let prefix = bp.network.vip_prefix.unwrap();
             let addr = format!("{}/{prefix}", bp.nodes[i].private_ip.unwrap());
-            let ns = NetNs::new(&bp.network.interface, &addr);
+            // No interface in the blueprint: the installer puts the one holding the node's
+            // address in place of the placeholder (install-agent.sh step 4); do the same.
+            let interface = match &bp.network.interface {
+                Some(name) => name.clone(),
+                None => {
+                    let text = std::fs::read_to_string(&conf).unwrap();
+                    assert!(text.contains(&format!(" dev {}", render::AUTO_INTERFACE)));
+                    std::fs::write(&conf, text.replace(render::AUTO_INTERFACE, "ens3")).unwrap();
+                    "ens3".to_string()
+                }
+            };
+            let ns = NetNs::new(&interface, &addr);
             let script = format!(
                 "set -e; mount -t tmpfs -o mode=755 tmpfs /usr/local/lib; mkdir -p /usr/local/lib/vipsetup; {}; keepalived -t -l -f '{}'",
                 installs.join("; "),
@@ -243,7 +254,7 @@ fn keepalived_check_is_not_vacuous() {
     assert_ne!(broken, conf.content);
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "k.conf", &broken);
-    let ns = NetNs::new(&bp.network.interface, "172.16.2.11/24");
+    let ns = NetNs::new(bp.network.interface.as_deref().unwrap(), "172.16.2.11/24");
     let out = Command::new("ip")
         .args(["netns", "exec", &ns.name, "keepalived", "-t", "-f"])
         .arg(Path::new(&file))

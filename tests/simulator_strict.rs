@@ -1431,3 +1431,404 @@ async fn power_actions_updates_in_place_and_public_ips_follow_oci_rules() {
     let v = primary_vnic(&s, &base, &seeded, m["id"].as_str().unwrap()).await;
     assert!(v["publicIp"].is_string(), "{v}");
 }
+
+#[tokio::test]
+async fn ipv6_addresses_move_between_vnics_of_their_subnet() {
+    let (sim, seeded) = start(SimConfig::default()).await;
+    let s = Signer::new(&seeded);
+    let base = sim.base_url();
+    let (_, subnet, _) = s
+        .send(
+            &base,
+            Call::new("GET", format!("/20160918/subnets/{}", seeded.subnet_id)),
+        )
+        .await;
+    assert_eq!(subnet["ipv6CidrBlock"], "2603:c020:1:1::/64", "{subnet}");
+    assert_eq!(subnet["ipv6CidrBlocks"], json!(["2603:c020:1:1::/64"]));
+    let (_, vcn, _) = s
+        .send(
+            &base,
+            Call::new("GET", format!("/20160918/vcns/{}", seeded.vcn_id)),
+        )
+        .await;
+    assert_eq!(vcn["ipv6CidrBlocks"], json!(["2603:c020:1::/56"]));
+    let mut vnics = Vec::new();
+    for (name, ip) in [("a", "10.0.1.10"), ("b", "10.0.1.11")] {
+        let (st, inst, _) = s
+            .send(
+                &base,
+                Call::new("POST", "/20160918/instances").body(launch_body(
+                    &seeded,
+                    name,
+                    ip,
+                    &seeded.subnet_id,
+                )),
+            )
+            .await;
+        assert_eq!(st, 200, "{inst}");
+        let v = primary_vnic(&s, &base, &seeded, inst["id"].as_str().unwrap()).await;
+        vnics.push(v["id"].as_str().unwrap().to_string());
+    }
+    let create = |vnic: &str, ip: Option<&str>| {
+        let mut b = json!({"vnicId": vnic, "freeformTags": {"vipsetup-pair": "p"}});
+        if let Some(ip) = ip {
+            b["ipAddress"] = json!(ip);
+        }
+        Call::new("POST", "/20160918/ipv6").body(b)
+    };
+    assert_eq!(
+        s.send(&base, create(&vnics[0], Some("2603:c020:1:2::10")))
+            .await
+            .0,
+        400,
+        "outside the subnet's prefix"
+    );
+    assert_eq!(
+        s.send(&base, create(&vnics[0], Some("10.0.1.50"))).await.0,
+        400,
+        "not IPv6"
+    );
+    assert_eq!(
+        s.send(&base, create(&vnics[0], Some("2603:c020:1:1::")))
+            .await
+            .0,
+        400,
+        "the subnet-router anycast address"
+    );
+    let (st, v6, h) = s
+        .send(&base, create(&vnics[0], Some("2603:c020:1:1:0:0:0:10")))
+        .await;
+    assert_eq!(st, 200, "{v6}");
+    assert_eq!(v6["ipAddress"], "2603:c020:1:1::10", "canonical form");
+    assert_eq!(v6["vnicId"], vnics[0].as_str());
+    assert_eq!(v6["lifecycleState"], "AVAILABLE");
+    let etag = h["etag"].to_str().unwrap().to_string();
+    assert_eq!(
+        s.send(&base, create(&vnics[1], Some("2603:c020:1:1::10")))
+            .await
+            .0,
+        409,
+        "taken in the subnet"
+    );
+    let (st, auto, _) = s.send(&base, create(&vnics[1], None)).await;
+    assert_eq!(st, 200);
+    assert_ne!(auto["ipAddress"], v6["ipAddress"]);
+    assert_eq!(
+        s.send(&base, Call::new("GET", "/20160918/ipv6")).await.0,
+        400,
+        "a filter is required"
+    );
+    let (st, by_addr, _) = s
+        .send(
+            &base,
+            Call::new(
+                "GET",
+                format!(
+                    "/20160918/ipv6?subnetId={}&ipAddress=2603:c020:1:1:0::10",
+                    seeded.subnet_id
+                ),
+            ),
+        )
+        .await;
+    assert_eq!((st, by_addr.as_array().map(Vec::len)), (200, Some(1)));
+    assert_eq!(by_addr[0]["id"], v6["id"]);
+
+    // The move: UpdateIpv6 with the other VNIC, guarded by the etag.
+    let path = format!("/20160918/ipv6/{}", v6["id"].as_str().unwrap());
+    let move_to = |vnic: &str| Call::new("PUT", &path).body(json!({"vnicId": vnic}));
+    assert_eq!(
+        s.send(&base, move_to(&vnics[1]).header("if-match", "stale"))
+            .await
+            .0,
+        412
+    );
+    let (st, moved, _) = s
+        .send(&base, move_to(&vnics[1]).header("if-match", &etag))
+        .await;
+    assert_eq!(st, 200, "{moved}");
+    assert_eq!(moved["vnicId"], vnics[1].as_str());
+    assert_eq!(moved["freeformTags"], json!({"vipsetup-pair": "p"}), "kept");
+    let (_, on_b, _) = s
+        .send(
+            &base,
+            Call::new("GET", format!("/20160918/ipv6?vnicId={}", vnics[1])),
+        )
+        .await;
+    assert_eq!(on_b.as_array().map(Vec::len), Some(2));
+
+    // Not into another subnet, and not created where the subnet has no IPv6 prefix.
+    let plain = sim.with_world(|w| {
+        w.add_subnet(&seeded.vcn_id, "10.0.9.0/24", "v4only")
+            .unwrap()
+    });
+    let (_, other, _) = s
+        .send(
+            &base,
+            Call::new("POST", "/20160918/instances").body(launch_body(
+                &seeded,
+                "c",
+                "10.0.9.10",
+                &plain,
+            )),
+        )
+        .await;
+    let other_vnic = primary_vnic(&s, &base, &seeded, other["id"].as_str().unwrap()).await;
+    let other_vnic = other_vnic["id"].as_str().unwrap();
+    assert_eq!(s.send(&base, move_to(other_vnic)).await.0, 400);
+    let (st, err, _) = s.send(&base, create(other_vnic, None)).await;
+    assert_eq!(st, 400);
+    assert!(
+        err["message"].as_str().unwrap().contains("no IPv6 prefix"),
+        "{err}"
+    );
+
+    assert_eq!(s.send(&base, Call::new("DELETE", &path)).await.0, 204);
+    assert_eq!(s.send(&base, Call::new("GET", &path)).await.0, 404);
+}
+
+#[tokio::test]
+async fn a_reserved_public_ip_follows_its_private_ip_and_survives_it() {
+    let (sim, seeded) = start(SimConfig::default()).await;
+    let s = Signer::new(&seeded);
+    let base = sim.base_url();
+    let public_subnet = sim.with_world(|w| {
+        let id = w
+            .add_subnet(&seeded.vcn_id, "10.0.7.0/24", "public")
+            .unwrap();
+        w.get_mut(vipsetup::simulator::world::SUBNET, &id)
+            .unwrap()
+            .insert("prohibitPublicIpOnVnic".into(), json!(false));
+        id
+    });
+    let mut vnics = Vec::new();
+    for (name, ip) in [("a", "10.0.7.10"), ("b", "10.0.7.11")] {
+        let mut body = launch_body(&seeded, name, ip, &public_subnet);
+        body["createVnicDetails"]["assignPublicIp"] = json!(false);
+        let (_, inst, _) = s
+            .send(&base, Call::new("POST", "/20160918/instances").body(body))
+            .await;
+        let v = primary_vnic(&s, &base, &seeded, inst["id"].as_str().unwrap()).await;
+        vnics.push(v["id"].as_str().unwrap().to_string());
+    }
+    let (_, vip, _) = s
+        .send(
+            &base,
+            Call::new("POST", "/20160918/privateIps")
+                .body(json!({"vnicId": vnics[0], "ipAddress": "10.0.7.20"})),
+        )
+        .await;
+    let vip_id = vip["id"].as_str().unwrap().to_string();
+    let (st, reserved, _) = s
+        .send(
+            &base,
+            Call::new("POST", "/20160918/publicIps").body(json!({
+                "compartmentId": seeded.compartment_id, "lifetime": "RESERVED",
+                "displayName": "vip-public"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{reserved}");
+    assert_eq!(
+        (
+            &reserved["lifecycleState"],
+            &reserved["scope"],
+            &reserved["privateIpId"]
+        ),
+        (&json!("AVAILABLE"), &json!("REGION"), &Value::Null)
+    );
+    let path = format!("/20160918/publicIps/{}", reserved["id"].as_str().unwrap());
+    let assign = |pip: &str| Call::new("PUT", &path).body(json!({ "privateIpId": pip }));
+    let (st, got, _) = s.send(&base, assign(&vip_id)).await;
+    assert_eq!(st, 200, "{got}");
+    assert_eq!(
+        (&got["lifecycleState"], &got["privateIpId"]),
+        (&json!("ASSIGNED"), &json!(vip_id))
+    );
+    // One public IP per private IP.
+    let (_, second, _) = s
+        .send(
+            &base,
+            Call::new("POST", "/20160918/publicIps").body(json!({
+                "compartmentId": seeded.compartment_id, "lifetime": "RESERVED",
+                "privateIpId": vip_id})),
+        )
+        .await;
+    assert_eq!(second["code"], "Conflict", "{second}");
+
+    // The VIP moves to the other VNIC: the public IP still names it, so it followed.
+    let (st, _, _) = s
+        .send(
+            &base,
+            Call::new("PUT", format!("/20160918/privateIps/{vip_id}"))
+                .body(json!({"vnicId": vnics[1]})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, by_private, _) = s
+        .send(
+            &base,
+            Call::new("POST", "/20160918/publicIps/actions/getByPrivateIpId")
+                .body(json!({ "privateIpId": vip_id })),
+        )
+        .await;
+    assert_eq!((st, &by_private["id"]), (200, &reserved["id"]));
+    let (_, moved_vip, _) = s
+        .send(
+            &base,
+            Call::new("GET", format!("/20160918/privateIps/{vip_id}")),
+        )
+        .await;
+    assert_eq!(moved_vip["vnicId"], vnics[1].as_str());
+
+    // Unassigning returns it to the pool; deleting its private IP does the same.
+    let (_, got, _) = s.send(&base, assign("")).await;
+    assert_eq!(
+        (&got["lifecycleState"], &got["privateIpId"]),
+        (&json!("AVAILABLE"), &Value::Null)
+    );
+    s.send(&base, assign(&vip_id)).await;
+    assert_eq!(
+        s.send(
+            &base,
+            Call::new("DELETE", format!("/20160918/privateIps/{vip_id}"))
+        )
+        .await
+        .0,
+        204
+    );
+    let (st, got, _) = s.send(&base, Call::new("GET", &path)).await;
+    assert_eq!((st, &got["lifecycleState"]), (200, &json!("AVAILABLE")));
+
+    // An ephemeral one cannot be moved; a private subnet takes no public IP.
+    let (_, ips, _) = s
+        .send(
+            &base,
+            Call::new("GET", format!("/20160918/privateIps?vnicId={}", vnics[0])),
+        )
+        .await;
+    let primary = ips[0]["id"].as_str().unwrap().to_string();
+    let (st, eph, _) = s
+        .send(
+            &base,
+            Call::new("POST", "/20160918/publicIps").body(json!({
+                "compartmentId": seeded.compartment_id, "lifetime": "EPHEMERAL",
+                "privateIpId": primary})),
+        )
+        .await;
+    assert_eq!(st, 200, "{eph}");
+    let (_, ips_b, _) = s
+        .send(
+            &base,
+            Call::new("GET", format!("/20160918/privateIps?vnicId={}", vnics[1])),
+        )
+        .await;
+    let eph_path = format!("/20160918/publicIps/{}", eph["id"].as_str().unwrap());
+    assert_eq!(
+        s.send(
+            &base,
+            Call::new("PUT", &eph_path).body(json!({"privateIpId": ips_b[0]["id"]}))
+        )
+        .await
+        .0,
+        400
+    );
+    let (_, inst, _) = s
+        .send(
+            &base,
+            Call::new("POST", "/20160918/instances").body(launch_body(
+                &seeded,
+                "private",
+                "10.0.1.30",
+                &seeded.subnet_id,
+            )),
+        )
+        .await;
+    let pv = primary_vnic(&s, &base, &seeded, inst["id"].as_str().unwrap()).await;
+    let (_, pips, _) = s
+        .send(
+            &base,
+            Call::new(
+                "GET",
+                format!("/20160918/privateIps?vnicId={}", pv["id"].as_str().unwrap()),
+            ),
+        )
+        .await;
+    let (st, _, _) = s.send(&base, assign(pips[0]["id"].as_str().unwrap())).await;
+    assert_eq!(st, 400, "prohibitPublicIpOnVnic");
+    assert_eq!(s.send(&base, Call::new("DELETE", &path)).await.0, 204);
+    assert_eq!(s.send(&base, Call::new("GET", &path)).await.0, 404);
+}
+
+#[tokio::test]
+async fn topics_keep_every_published_message() {
+    let (sim, seeded) = start(SimConfig::default()).await;
+    let s = Signer::new(&seeded);
+    let base = sim.base_url();
+    let http = reqwest::Client::new();
+    let made: Value = http
+        .post(format!("{base}/_sim/topics"))
+        .json(&json!({"name": "alerts"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let topic = made["id"].as_str().unwrap().to_string();
+    let (st, got, h) = s
+        .send(&base, Call::new("GET", format!("/20181201/topics/{topic}")))
+        .await;
+    assert_eq!(st, 200, "{got}");
+    assert_eq!(
+        (&got["topicId"], &got["name"], &got["lifecycleState"]),
+        (&json!(topic), &json!("alerts"), &json!("ACTIVE"))
+    );
+    assert!(got.get("id").is_none(), "a topic has topicId, not id");
+    assert_eq!(got["etag"].as_str(), h["etag"].to_str().ok());
+    let publish =
+        |v: Value| Call::new("POST", format!("/20181201/topics/{topic}/messages")).body(v);
+    let (st, err, _) = s.send(&base, publish(json!({"title": "no body"}))).await;
+    assert_eq!((st, &err["code"]), (400, &json!("MissingParameter")));
+    let big = "x".repeat(64 * 1024 + 1);
+    assert_eq!(s.send(&base, publish(json!({ "body": big }))).await.0, 400);
+    for n in 1..=2 {
+        let (st, res, _) = s
+            .send(
+                &base,
+                publish(
+                    json!({"title": format!("takeover {n}"), "body": format!("node{n} is MASTER")}),
+                ),
+            )
+            .await;
+        assert_eq!(st, 200, "{res}");
+        assert!(res["messageId"].is_string() && res["timeStamp"].is_string());
+    }
+    assert_eq!(
+        s.send(
+            &base,
+            Call::new("GET", "/20181201/topics/ocid1.onstopic.oc1..nope")
+        )
+        .await
+        .0,
+        404
+    );
+    let kept: Value = http
+        .get(format!("{base}/_sim/messages"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = kept
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["node1 is MASTER", "node2 is MASTER"]);
+    assert_eq!(kept[0]["topicId"], topic.as_str());
+    assert!(kept[0]["publishedBy"]
+        .as_str()
+        .unwrap()
+        .starts_with("user:"));
+}

@@ -2,7 +2,7 @@
 //! stopping at the first, so one `validate` run shows them all.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -10,7 +10,8 @@ use base64::Engine as _;
 use super::yaml::{self, Node, Pos, Value};
 use super::{
     AdvertInterval, Blueprint, Diagnostic, Diagnostics, Failover, HealthCheck, Iam, ImageSpec,
-    InstanceSpec, Network, NodeSpec, OciTarget, Ocid, OcidError, RemoteState, SshKey,
+    InstanceSpec, Network, NodeSpec, OciTarget, Ocid, OcidError, PublicIpSpec, RemoteState, SshKey,
+    IPV6_SUBNET_PREFIX, MAX_VIPS,
 };
 use crate::bounded_read::ReadError;
 use crate::oci::endpoint::{canonical_region, realm_of};
@@ -19,7 +20,14 @@ const TOP_KEYS: &[&str] = &[
     "name", "oci", "network", "nodes", "instance", "failover", "iam", "tags", "state",
 ];
 const OCI_KEYS: &[&str] = &["profile", "region", "compartment"];
-const NETWORK_KEYS: &[&str] = &["subnet", "vip", "interface", "assign_public_ip"];
+const NETWORK_KEYS: &[&str] = &[
+    "subnet",
+    "vip",
+    "vip6",
+    "interface",
+    "assign_public_ip",
+    "public_ip",
+];
 const NODE_KEYS: &[&str] = &["name", "private_ip", "fault_domain"];
 const INSTANCE_KEYS: &[&str] = &[
     "shape",
@@ -38,6 +46,7 @@ const FAILOVER_KEYS: &[&str] = &[
     "virtual_router_id",
     "recheck_interval",
     "health_check",
+    "notify_topic",
 ];
 const HEALTH_KEYS: &[&str] = &["command", "interval", "timeout", "fall", "rise"];
 const IAM_KEYS: &[&str] = &["dynamic_group", "policy", "extra_statements"];
@@ -646,26 +655,233 @@ impl Cx {
             .required(&f, "subnet", "ocid1.subnet.oc1.ap-tokyo-1.aaaa")
             .and_then(|n| self.ocid(n, &f.path("subnet"), &["subnet"], true));
         let vip_node = self.required(&f, "vip", "172.16.2.10/24");
-        let vip = vip_node.and_then(|n| self.vip(n, &f.path("vip")));
+        let vips = vip_node.and_then(|n| self.vips(n, &f.path("vip")));
+        let vip6 = match f.get("vip6") {
+            Some(n) => self.vips6(n, &f.path("vip6")),
+            None => Some(Vec::new()),
+        };
         let interface = match f.get("interface") {
-            Some(n) => self.interface(n, &f.path("interface")),
-            None => Some("ens3".to_string()),
+            Some(n) => self.interface(n, &f.path("interface")).map(Some),
+            None => Some(None),
         };
         let assign_public_ip = match f.get("assign_public_ip") {
             Some(n) => self.boolean(n, &f.path("assign_public_ip")),
             None => Some(false),
         };
-        let (vip, vip_prefix) = vip?;
+        let public_ip = match f.get("public_ip") {
+            Some(n) => self.public_ip(n, &f.path("public_ip")).map(Some),
+            None => Some(None),
+        };
+        let (vips, vip_prefix) = vips?;
         Some((
             Network {
                 subnet: subnet?,
-                vip,
+                vip: *vips.first()?,
                 vip_prefix,
+                vips,
+                vip6: vip6?,
                 interface: interface?,
                 assign_public_ip: assign_public_ip?,
+                public_ip: public_ip?,
             },
             vip_node?.pos,
         ))
+    }
+
+    /// `network.vip`: one address or a list of 1 to MAX_VIPS distinct ones, all in one subnet
+    /// (the same written prefix length, the same network).
+    fn vips(&mut self, node: &Node, field: &str) -> Option<(Vec<Ipv4Addr>, Option<u8>)> {
+        let items: Vec<(String, &Node)> = match &node.value {
+            Value::Seq(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (format!("{field}[{i}]"), n))
+                .collect(),
+            _ => vec![(field.to_string(), node)],
+        };
+        if items.is_empty() || items.len() > MAX_VIPS {
+            self.err(
+                node.pos,
+                field,
+                format!(
+                    "{} VIPs are listed; a pair carries 1 to {MAX_VIPS}",
+                    items.len()
+                ),
+                "list one to eight addresses, e.g. [172.16.2.10/24, 172.16.2.20/24]",
+            );
+            return None;
+        }
+        let mut out: Vec<(Ipv4Addr, Option<u8>)> = Vec::new();
+        let mut ok = true;
+        for (f, n) in &items {
+            match self.vip(n, f) {
+                Some((ip, prefix)) => {
+                    if out.iter().any(|(x, _)| *x == ip) {
+                        self.err(
+                            n.pos,
+                            f,
+                            format!("{ip} is listed twice"),
+                            "list every VIP once",
+                        );
+                        ok = false;
+                    }
+                    out.push((ip, prefix));
+                }
+                None => ok = false,
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let prefix = out.iter().find_map(|(_, p)| *p);
+        for ((ip, p), (f, n)) in out.iter().zip(&items) {
+            if let (Some(p), Some(want)) = (p, prefix) {
+                if *p != want {
+                    self.err(
+                        n.pos,
+                        f,
+                        format!("{ip}/{p} has another prefix length than the first VIP (/{want})"),
+                        "every VIP is in the pair's one subnet: write the subnet's prefix length on each, or on none",
+                    );
+                    return None;
+                }
+            }
+            if let Some(want) = prefix {
+                let net = network_of(out[0].0, want);
+                if !net.contains(ip) {
+                    self.err(
+                        n.pos,
+                        f,
+                        format!("{ip} is outside the first VIP's subnet {net}"),
+                        format!("every VIP must be in the pair's subnet: pick an address in {net}"),
+                    );
+                    return None;
+                }
+                if let Some(why) = reserved(*ip, want) {
+                    self.err(
+                        n.pos,
+                        f,
+                        format!("{ip} is {why} of {net}, which OCI reserves"),
+                        "pick a free host address inside the subnet",
+                    );
+                    return None;
+                }
+            }
+        }
+        Some((out.into_iter().map(|(ip, _)| ip).collect(), prefix))
+    }
+
+    /// `network.vip6`: one IPv6 address or a list of up to MAX_VIPS distinct global or
+    /// unique-local unicast addresses, optionally written with `/64`.
+    fn vips6(&mut self, node: &Node, field: &str) -> Option<Vec<Ipv6Addr>> {
+        let items: Vec<(String, &Node)> = match &node.value {
+            Value::Seq(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (format!("{field}[{i}]"), n))
+                .collect(),
+            _ => vec![(field.to_string(), node)],
+        };
+        if items.len() > MAX_VIPS {
+            self.err(
+                node.pos,
+                field,
+                format!(
+                    "{} IPv6 VIPs are listed; a pair carries at most {MAX_VIPS}",
+                    items.len()
+                ),
+                "list at most eight addresses, or leave vip6 out",
+            );
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (f, n) in &items {
+            let Some(text) = self.string(n, f, "2603:c020:1:2::10") else {
+                ok = false;
+                continue;
+            };
+            let (addr, prefix) = match text.split_once('/') {
+                Some((a, p)) => (a, Some(p)),
+                None => (text.as_str(), None),
+            };
+            let Ok(ip) = addr.parse::<Ipv6Addr>() else {
+                self.err(
+                    n.pos,
+                    f,
+                    format!("`{text}` is not an IPv6 address"),
+                    "write an address of the subnet's IPv6 prefix, e.g. 2603:c020:1:2::10",
+                );
+                ok = false;
+                continue;
+            };
+            if let Some(p) = prefix.filter(|p| *p != IPV6_SUBNET_PREFIX.to_string()) {
+                self.err(
+                    n.pos,
+                    f,
+                    format!("`/{p}` is not the prefix length of an OCI subnet's IPv6 prefix"),
+                    "OCI subnets' IPv6 prefixes are always /64: write /64 or no prefix",
+                );
+                ok = false;
+                continue;
+            }
+            let seg0 = ip.segments()[0];
+            let why = if ip.is_unspecified() {
+                Some("the unspecified address")
+            } else if ip.is_loopback() {
+                Some("the loopback address")
+            } else if ip.is_multicast() {
+                Some("a multicast address")
+            } else if seg0 & 0xffc0 == 0xfe80 {
+                Some("a link-local address (fe80::/10)")
+            } else if ip.to_ipv4_mapped().is_some() {
+                Some("an IPv4-mapped address")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                self.err(
+                    n.pos,
+                    f,
+                    format!("{ip} is {why}, which can never be a VIP"),
+                    "use a free address of the subnet's IPv6 prefix, e.g. 2603:c020:1:2::10",
+                );
+                ok = false;
+                continue;
+            }
+            if out.contains(&ip) {
+                self.err(
+                    n.pos,
+                    f,
+                    format!("{ip} is listed twice"),
+                    "list every VIP once",
+                );
+                ok = false;
+                continue;
+            }
+            out.push(ip);
+        }
+        ok.then_some(out)
+    }
+
+    /// `network.public_ip`: `reserved` or the OCID of an existing reserved public IP.
+    fn public_ip(&mut self, node: &Node, field: &str) -> Option<PublicIpSpec> {
+        let text = self.string(node, field, "reserved")?;
+        if text == "reserved" {
+            return Some(PublicIpSpec::Reserved);
+        }
+        if text.starts_with("ocid1.") {
+            return self
+                .ocid(node, field, &["publicip"], true)
+                .map(PublicIpSpec::Existing);
+        }
+        self.err(
+            node.pos,
+            field,
+            format!("`{text}` is neither `reserved` nor a public IP OCID"),
+            "write `reserved` (vipsetup creates one and deletes it on destroy) or the OCID of a reserved public IP you own (ocid1.publicip.…)",
+        );
+        None
     }
 
     fn vip(&mut self, node: &Node, field: &str) -> Option<(Ipv4Addr, Option<u8>)> {
@@ -799,8 +1015,10 @@ impl Cx {
             for (i, (p, spec)) in specs.iter().enumerate() {
                 let Some(ip) = spec.private_ip else { continue };
                 let field = format!("{p}.private_ip");
-                if ip == net.vip {
-                    let msg = format!("{ip} is the VIP (network.vip); a node cannot have the VIP as its own address");
+                if net.vips.contains(&ip) {
+                    let msg = format!(
+                        "{ip} is a VIP (network.vip); a node cannot have a VIP as its own address"
+                    );
                     self.err(
                         spots[i].1,
                         field,
@@ -1298,6 +1516,12 @@ impl Cx {
             Some(n) => self.health_check(n, &f.path("health_check")).map(Some),
             None => Some(None),
         };
+        let notify_topic = match f.get("notify_topic") {
+            Some(n) => self
+                .ocid(n, &f.path("notify_topic"), &["onstopic"], true)
+                .map(Some),
+            None => Some(None),
+        };
         Some(Failover {
             advert_interval: advert_interval?,
             preferred_node: preferred_node?,
@@ -1305,6 +1529,7 @@ impl Cx {
             virtual_router_id: virtual_router_id?,
             recheck_interval: recheck_interval?,
             health_check: health_check?,
+            notify_topic: notify_topic?,
         })
     }
 
@@ -1610,6 +1835,7 @@ fn default_failover() -> Failover {
         virtual_router_id: 51,
         recheck_interval: 5,
         health_check: None,
+        notify_topic: None,
     }
 }
 

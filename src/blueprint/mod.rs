@@ -9,7 +9,7 @@ mod ocid;
 pub mod yaml;
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 pub use diagnostic::{Diagnostic, Diagnostics};
@@ -61,13 +61,41 @@ pub struct OciTarget {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Network {
     pub subnet: Ocid,
+    /// The first IPv4 VIP: the one a public IP follows (always `vips[0]`).
     pub vip: Ipv4Addr,
-    /// Prefix length written after the VIP (`172.16.2.10/24`); `None` = take it from the subnet.
+    /// Prefix length written after the VIPs (`172.16.2.10/24`; every VIP written with one
+    /// writes the same); `None` = take it from the subnet.
     pub vip_prefix: Option<u8>,
-    /// Interface name on the nodes (default `ens3`).
-    pub interface: String,
+    /// Every IPv4 VIP in the order written (`network.vip`: one address or a list of 1 to
+    /// [`MAX_VIPS`], all distinct).
+    pub vips: Vec<Ipv4Addr>,
+    /// IPv6 VIPs (`network.vip6`, 0 to [`MAX_VIPS`]); that they lie in the subnet's IPv6
+    /// prefix is checked when the subnet is known (plan, preflight).
+    pub vip6: Vec<Ipv6Addr>,
+    /// Interface name on the nodes; `None` = the installer uses the interface that holds the
+    /// node's primary private IP.
+    pub interface: Option<String>,
     /// Whether the instances get a public IP (default false).
     pub assign_public_ip: bool,
+    /// A public IP that follows the first VIP (`network.public_ip`).
+    pub public_ip: Option<PublicIpSpec>,
+}
+
+/// The most VIPs of one family a pair carries (issue 12: "at least 1, at most 8").
+pub const MAX_VIPS: usize = 8;
+
+/// The prefix length of every OCI subnet's IPv6 prefix ("A subnet's IPv6 prefix is always /64",
+/// docs Network/Concepts/ipv6.htm).
+pub const IPV6_SUBNET_PREFIX: u8 = 64;
+
+/// `network.public_ip`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PublicIpSpec {
+    /// `reserved`: vipsetup creates a reserved public IP and deletes it on destroy.
+    Reserved,
+    /// The OCID of an existing reserved public IP: assigned on apply, unassigned (never
+    /// deleted) on destroy.
+    Existing(Ocid),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -137,6 +165,8 @@ pub struct Failover {
     /// Seconds between the agent's ownership checks while MASTER (default 5).
     pub recheck_interval: u32,
     pub health_check: Option<HealthCheck>,
+    /// OCI Notifications topic the agent publishes one message to per takeover.
+    pub notify_topic: Option<Ocid>,
 }
 
 /// A VRRP advertisement interval keepalived accepts, in hundredths of a second.

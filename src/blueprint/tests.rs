@@ -74,7 +74,11 @@ fn errors(src: &str) -> Vec<(usize, usize, String, String)> {
 fn the_base_blueprint_is_valid_and_defaults_are_filled() {
     let bp = parse_at(&base()).unwrap();
     assert_eq!(bp.name, "web-vip");
-    assert_eq!(bp.network.interface, "ens3");
+    assert_eq!(bp.network.interface, None, "absent: the installer finds it");
+    assert_eq!(bp.network.vips, vec![bp.network.vip]);
+    assert!(bp.network.vip6.is_empty());
+    assert_eq!(bp.network.public_ip, None);
+    assert_eq!(bp.failover.notify_topic, None);
     assert_eq!(bp.network.vip_prefix, Some(24));
     assert_eq!(bp.oci.profile, "DEFAULT");
     assert_eq!(bp.iam.dynamic_group, "web-vip-dg");
@@ -158,7 +162,7 @@ fn bad_blueprints_give_exact_errors() {
         (
             "VIP equal to a node address",
             vec![(12, "    private_ip: 172.16.2.10")],
-            vec![(12, 17, "nodes[1].private_ip", "172.16.2.10 is the VIP (network.vip); a node cannot have the VIP as its own address")],
+            vec![(12, 17, "nodes[1].private_ip", "172.16.2.10 is a VIP (network.vip); a node cannot have a VIP as its own address")],
         ),
         (
             "duplicate node names",
@@ -347,6 +351,76 @@ fn bad_blueprints_give_exact_errors() {
             "interface name too long",
             vec![(7, "  vip: 172.16.2.10/24\n  interface: averyveryverylongname")],
             vec![(8, 14, "network.interface", "`averyveryverylongname` is not a Linux interface name")],
+        ),
+        (
+            "vip list too long",
+            vec![(7, "  vip: [172.16.2.10, 172.16.2.20, 172.16.2.21, 172.16.2.22, 172.16.2.23, 172.16.2.24, 172.16.2.25, 172.16.2.26, 172.16.2.27]")],
+            vec![(7, 8, "network.vip", "9 VIPs are listed; a pair carries 1 to 8")],
+        ),
+        (
+            "empty vip list",
+            vec![(7, "  vip: []")],
+            vec![(7, 8, "network.vip", "0 VIPs are listed; a pair carries 1 to 8")],
+        ),
+        (
+            "vip listed twice",
+            vec![(7, "  vip: [172.16.2.10/24, 172.16.2.10]")],
+            vec![(7, 25, "network.vip[1]", "172.16.2.10 is listed twice")],
+        ),
+        (
+            "second vip in another subnet",
+            vec![(7, "  vip: [172.16.2.10/24, 172.16.3.10]")],
+            vec![(7, 25, "network.vip[1]", "172.16.3.10 is outside the first VIP's subnet 172.16.2.0/24")],
+        ),
+        (
+            "second vip with another prefix",
+            vec![(7, "  vip:\n    - 172.16.2.10/24\n    - 172.16.2.20/25")],
+            vec![(9, 7, "network.vip[1]", "172.16.2.20/25 has another prefix length than the first VIP (/24)")],
+        ),
+        (
+            "second vip is a reserved address",
+            vec![(7, "  vip: [172.16.2.10/24, 172.16.2.255]")],
+            vec![(7, 25, "network.vip[1]", "172.16.2.255 is the broadcast address of 172.16.2.0/24, which OCI reserves")],
+        ),
+        (
+            "node takes the second vip",
+            vec![(7, "  vip: [172.16.2.10/24, 172.16.2.12]")],
+            vec![(12, 17, "nodes[1].private_ip", "172.16.2.12 is a VIP (network.vip); a node cannot have a VIP as its own address")],
+        ),
+        (
+            "vip6 not an address",
+            vec![(7, "  vip: 172.16.2.10/24\n  vip6: 2603:c020:1:2::zz")],
+            vec![(8, 9, "network.vip6", "`2603:c020:1:2::zz` is not an IPv6 address")],
+        ),
+        (
+            "vip6 with a prefix other than /64",
+            vec![(7, "  vip: 172.16.2.10/24\n  vip6: [2603:c020:1:2::10/56]")],
+            vec![(8, 10, "network.vip6[0]", "`/56` is not the prefix length of an OCI subnet's IPv6 prefix")],
+        ),
+        (
+            "vip6 link-local",
+            vec![(7, "  vip: 172.16.2.10/24\n  vip6: fe80::10")],
+            vec![(8, 9, "network.vip6", "fe80::10 is a link-local address (fe80::/10), which can never be a VIP")],
+        ),
+        (
+            "vip6 listed twice",
+            vec![(7, "  vip: 172.16.2.10/24\n  vip6: [\"2603:c020:1:2::10\", \"2603:c020:1:2:0::10\"]")],
+            vec![(8, 31, "network.vip6[1]", "2603:c020:1:2::10 is listed twice")],
+        ),
+        (
+            "public_ip neither reserved nor an ocid",
+            vec![(7, "  vip: 172.16.2.10/24\n  public_ip: yes-please")],
+            vec![(8, 14, "network.public_ip", "`yes-please` is neither `reserved` nor a public IP OCID")],
+        ),
+        (
+            "public_ip ocid of another kind",
+            vec![(7, "  vip: 172.16.2.10/24\n  public_ip: ocid1.privateip.oc1.ap-tokyo-1.aaaaaaaa")],
+            vec![(8, 14, "network.public_ip", "`ocid1.privateip.oc1.ap-tokyo-1.aaaaaaaa` is the OCID of a privateip, but this field needs a publicip")],
+        ),
+        (
+            "notify_topic not a topic",
+            vec![(24, "  preferred_node: web1\n  notify_topic: ocid1.subnet.oc1.ap-tokyo-1.aaaaaaaa")],
+            vec![(25, 17, "failover.notify_topic", "`ocid1.subnet.oc1.ap-tokyo-1.aaaaaaaa` is the OCID of a subnet, but this field needs a onstopic")],
         ),
         (
             "region short code",
@@ -555,4 +629,44 @@ fn both_nodes_in_one_fault_domain_is_a_warning_not_an_error() {
         )]
     );
     assert!(parse_at(&base()).unwrap().warnings.is_empty());
+}
+
+#[test]
+fn issue_12_keys_parse_into_the_blueprint() {
+    let src = edit(
+        &base(),
+        &[
+            (7, "  vip:\n    - 172.16.2.10/24\n    - 172.16.2.20\n  vip6: 2603:c020:1:2::10/64\n  public_ip: ocid1.publicip.oc1.ap-tokyo-1.aaaaaaaa\n  interface: eth0"),
+            (24, "  preferred_node: web1\n  notify_topic: ocid1.onstopic.oc1.ap-tokyo-1.aaaaaaaa"),
+        ],
+    );
+    let bp = parse_at(&src).unwrap_or_else(|d| panic!("{d}"));
+    let ips = |v: &[&str]| {
+        v.iter()
+            .map(|s| s.parse::<Ipv4Addr>().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(bp.network.vips, ips(&["172.16.2.10", "172.16.2.20"]));
+    assert_eq!(bp.network.vip, bp.network.vips[0]);
+    assert_eq!(bp.network.vip_prefix, Some(24));
+    assert_eq!(
+        bp.network.vip6,
+        vec!["2603:c020:1:2::10".parse::<std::net::Ipv6Addr>().unwrap()]
+    );
+    assert_eq!(bp.network.interface.as_deref(), Some("eth0"));
+    assert!(
+        matches!(&bp.network.public_ip, Some(PublicIpSpec::Existing(o)) if o.as_str().starts_with("ocid1.publicip."))
+    );
+    assert_eq!(
+        bp.failover.notify_topic.as_ref().map(|t| t.as_str()),
+        Some("ocid1.onstopic.oc1.ap-tokyo-1.aaaaaaaa")
+    );
+    let reserved = edit(
+        &base(),
+        &[(7, "  vip: 172.16.2.10/24\n  public_ip: reserved")],
+    );
+    assert_eq!(
+        parse_at(&reserved).unwrap().network.public_ip,
+        Some(PublicIpSpec::Reserved)
+    );
 }

@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::pin::Pin;
 
 use super::egress::Egress;
 use super::model::{
-    DesiredNode, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LiveSubnet,
-    LiveVnic, NsgRule,
+    DesiredNode, LiveAddress, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp,
+    LiveSubnet, LiveVnic, NsgRule,
 };
 
 pub type CloudFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, CloudError>> + Send + 'a>>;
@@ -82,6 +82,14 @@ pub struct PolicySpec {
 pub struct PrivateIpSpec {
     pub vnic_id: String,
     pub ip_address: Ipv4Addr,
+    pub display_name: String,
+    pub tags: Tags,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ipv6Spec {
+    pub vnic_id: String,
+    pub ip_address: Ipv6Addr,
     pub display_name: String,
     pub tags: Tags,
 }
@@ -228,4 +236,15 @@ pub trait Cloud: Send + Sync {
     /// Sets a private IP's freeform tags (UpdatePrivateIp).
     fn update_private_ip_tags<'a>(&'a self, id: &'a str, tags: &'a Tags) -> CloudFuture<'a, ()>;
     fn delete_private_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()>;
+
+    /// The Ipv6 object holding `ip` in the subnet (ListIpv6s by subnet and address).
+    fn find_ipv6<'a>(
+        &'a self,
+        subnet_id: &'a str,
+        ip: Ipv6Addr,
+    ) -> CloudFuture<'a, Option<LiveAddress>>;
+    fn create_ipv6<'a>(&'a self, spec: &'a Ipv6Spec, token: &'a str) -> CloudFuture<'a, String>;
+    fn delete_ipv6<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()>;
+    /// The compartment of a Notifications topic (GetTopic), `None` if not found.
+    fn topic_compartment<'a>(&'a self, topic_id: &'a str) -> CloudFuture<'a, Option<String>>;
 }

@@ -13,8 +13,8 @@ use tokio::sync::watch;
 
 use super::backend::StateSink;
 use super::cloud::{
-    Cloud, CloudError, DynamicGroupSpec, InstanceSpec, InstanceUpdate, NsgSpec, PolicySpec,
-    PrivateIpSpec,
+    Cloud, CloudError, DynamicGroupSpec, InstanceSpec, InstanceUpdate, Ipv6Spec, NsgSpec,
+    PolicySpec, PrivateIpSpec,
 };
 use super::drift;
 use super::iam;
@@ -22,7 +22,7 @@ use super::model::{vrrp_rules, Desired, Resource};
 use super::plan::{Action, Dep, Milestone, Plan, PlanKind, Step};
 use super::progress::Progress;
 use super::state::{State, StateError};
-use super::token::token_for;
+use super::token::{address_token, token_for};
 
 #[derive(Clone, Debug)]
 pub struct ExecOptions {
@@ -395,16 +395,23 @@ impl<'a> Executor<'a> {
                 }
                 self.put_policy(action == Action::Update).await
             }
-            (Resource::Vip, Action::Update) => self.update_vip().await,
+            (Resource::Vip, Action::Update) => {
+                self.update_vip().await?;
+                self.ensure_extra_vips().await
+            }
             (Resource::Vip, Action::Replace) => {
                 if let Some(old) = self.read(|s| s.id(r).map(str::to_string)) {
                     self.progress.status(r, "deleting the old address");
                     self.cloud.delete_private_ip(&old).await?;
                     self.record(|s| s.retire(r)).await?;
                 }
-                self.create_vip().await
+                self.create_vip().await?;
+                self.ensure_extra_vips().await
             }
-            (Resource::Vip, _) => self.create_vip().await,
+            (Resource::Vip, _) => {
+                self.create_vip().await?;
+                self.ensure_extra_vips().await
+            }
         }
     }
 
@@ -938,9 +945,150 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
+    /// The VIPs after the first, made on the VNIC that holds the first one now (the agent moves
+    /// them together), adopted when the pair already has them, and those the blueprint no
+    /// longer names deleted. Each is recorded before its create (crash safety: the retry token
+    /// comes from its recorded generation) and after.
+    async fn ensure_extra_vips(&self) -> Result<(), StepError> {
+        let d = self.desired();
+        let r = Resource::Vip;
+        let pair_vnics: Vec<String> = self.read(|s| {
+            [Resource::Node1, Resource::Node2]
+                .iter()
+                .filter_map(|n| s.get(*n).and_then(|e| e.vnic_id.clone()))
+                .collect()
+        });
+        let first = self.id_of(r)?;
+        let holder_vnic = match self.cloud.get_private_ip(&first).await? {
+            Some(p) => p.vnic_id,
+            None => None,
+        }
+        .filter(|v| pair_vnics.contains(v));
+        let holder_vnic = match holder_vnic {
+            Some(v) => v,
+            None => {
+                let node = Resource::node(d.preferred);
+                self.read(|s| s.get(node).and_then(|e| e.vnic_id.clone()))
+                    .ok_or_else(|| StepError::Failed(format!("no vnic recorded for {node}")))?
+            }
+        };
+        for address in &d.extra_vips {
+            let key = address.to_string();
+            if let Some(found) =
+                super::observe::find_address(self.cloud, &d.subnet_id, *address).await?
+            {
+                let recorded = self.read(|s| s.address_id(&key) == Some(found.id.as_str()));
+                let tagged = found.tags.get(super::model::TAG_PAIR) == Some(&d.pair);
+                let on_pair = found
+                    .vnic_id
+                    .as_ref()
+                    .is_some_and(|v| pair_vnics.contains(v));
+                if found.is_primary || !(recorded || tagged || on_pair) {
+                    return Err(StepError::Failed(format!(
+                        "the vip {address} is already in use in the subnet ({} on vnic {}); choose a free address in the blueprint",
+                        found.id,
+                        found.vnic_id.as_deref().unwrap_or("none")
+                    )));
+                }
+                self.record(|s| s.addresses.entry(key.clone()).or_default().id = Some(found.id))
+                    .await?;
+                continue;
+            }
+            self.record(|s| s.retire_address(&key, false)).await?;
+            self.progress
+                .status(r, &format!("assigning {address} with the first vip"));
+            let id = self.create_extra_vip(*address, &holder_vnic).await;
+            let id = match id {
+                Err(e) if is_invalidated_token(&e) => {
+                    self.record(|s| {
+                        s.addresses.entry(key.clone()).or_default().generation += 1;
+                    })
+                    .await?;
+                    self.create_extra_vip(*address, &holder_vnic).await?
+                }
+                other => other?,
+            };
+            self.record(|s| s.addresses.entry(key.clone()).or_default().id = Some(id))
+                .await?;
+        }
+        let stale: Vec<(String, String)> = self.read(|s| {
+            s.addresses
+                .iter()
+                .filter(|(a, _)| {
+                    a.parse::<std::net::IpAddr>()
+                        .map_or(true, |ip| !d.extra_vips.contains(&ip))
+                })
+                .map(|(a, e)| (a.clone(), e.id.clone().unwrap_or_default()))
+                .collect()
+        });
+        for (address, id) in stale {
+            if !id.is_empty() {
+                self.progress.status(r, &format!("deleting vip {address}"));
+                self.delete_extra_vip(&address, &id).await?;
+            }
+            self.record(|s| s.retire_address(&address, true)).await?;
+        }
+        Ok(())
+    }
+
+    /// CreatePrivateIp or CreateIpv6 for an extra VIP, with its retry token as recorded.
+    async fn create_extra_vip(
+        &self,
+        address: std::net::IpAddr,
+        vnic_id: &str,
+    ) -> Result<String, CloudError> {
+        let d = self.desired();
+        let token = self.read(|s| address_token(s, &address.to_string()));
+        let tags = d.tags_for(Resource::Vip);
+        let display_name = format!("{}-vip", d.pair);
+        match address {
+            std::net::IpAddr::V4(ip) => {
+                let spec = PrivateIpSpec {
+                    vnic_id: vnic_id.to_string(),
+                    ip_address: ip,
+                    display_name,
+                    tags,
+                };
+                self.cloud.create_private_ip(&spec, &token).await
+            }
+            std::net::IpAddr::V6(ip) => {
+                let spec = Ipv6Spec {
+                    vnic_id: vnic_id.to_string(),
+                    ip_address: ip,
+                    display_name,
+                    tags,
+                };
+                self.cloud.create_ipv6(&spec, &token).await
+            }
+        }
+    }
+
+    /// Deletes an extra VIP's object (a private IP or an Ipv6, by its address's family).
+    async fn delete_extra_vip(&self, address: &str, id: &str) -> Result<(), CloudError> {
+        if address.contains(':') {
+            self.cloud.delete_ipv6(id).await
+        } else {
+            self.cloud.delete_private_ip(id).await
+        }
+    }
+
     // ---- destroy ----
 
     async fn destroy_step(&self, r: Resource) -> Result<(), StepError> {
+        if r == Resource::Vip {
+            // The VIPs after the first go with it, even when the first is already gone.
+            let extras: Vec<(String, String)> = self.read(|s| {
+                s.addresses
+                    .iter()
+                    .filter_map(|(a, e)| Some((a.clone(), e.id.clone()?)))
+                    .collect()
+            });
+            for (address, extra) in extras {
+                self.progress.status(r, &format!("deleting vip {address}"));
+                self.delete_extra_vip(&address, &extra).await?;
+                self.record(|s| s.retire_address(&address, true)).await?;
+            }
+        }
         let Some(id) = self.read(|s| s.id(r).map(str::to_string)) else {
             return Ok(());
         };

@@ -6,6 +6,17 @@
 //! (`use vnics`); CreatePrivateIp (the agent's fallback when the VIP's object is gone) also needs
 //! SUBNET_ATTACH (`use subnets`); ListPrivateIps/GetPrivateIp/GetVnic are covered by those verbs.
 //! Nothing broader (no `manage`, no tenancy-wide scope) is granted.
+//!
+//! The agent's view of itself (contract-12: `vipsetup-agent-*` freeform tags on its own VNIC)
+//! is written with UpdateVnic, which needs VNIC_UPDATE: part of `use vnics` (core reference,
+//! vnics row: "use: READ + VNIC_ATTACH, VNIC_DETACH, VNIC_UPDATE, ..."), so no statement is
+//! added for it. Issue 12 adds, only when the blueprint uses them:
+//! - IPv6 VIPs: UpdateIpv6 (and the Get/List the agent reads them with) need IPV6_UPDATE and
+//!   IPV6_READ on `ipv6s` plus VNIC_ASSIGN/VNIC_UNASSIGN (`use vnics`, already granted):
+//!   `use ipv6s` in the subnet's compartment. The `ipv6s` rows of the core reference are not
+//!   in the library; that `use` carries IPV6_UPDATE, as for private-ips, is a guess.
+//! - Failover alerts: PublishMessage needs ONS_TOPIC_PUBLISH, granted by `use ons-topics`
+//!   ("Details for Notifications", notificationpolicyreference.htm), in the topic's compartment.
 
 /// `ANY {instance.id = 'a', instance.id = 'b'}` for the pair's instances.
 pub fn matching_rule(instance_ids: &[&str]) -> String {
@@ -29,22 +40,55 @@ pub fn same_matching_rule(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
-/// The three statements the agent needs, scoped to the pair's compartment (`in tenancy` when
-/// the pair lives in the root compartment, which `compartment id` can't name), then the extras.
+/// `in tenancy` for the root compartment (which `compartment id` can't name), else
+/// `in compartment id <ocid>`.
+fn scope(compartment_id: &str) -> String {
+    if compartment_id.starts_with("ocid1.tenancy.") {
+        "tenancy".to_string()
+    } else {
+        format!("compartment id {compartment_id}")
+    }
+}
+
+/// The three statements the agent needs, scoped to the pair's compartment, then the extras.
 pub fn policy_statements(
     dynamic_group: &str,
     compartment_id: &str,
     extra: &[String],
 ) -> Vec<String> {
-    let scope = if compartment_id.starts_with("ocid1.tenancy.") {
-        "tenancy".to_string()
-    } else {
-        format!("compartment id {compartment_id}")
+    policy_statements_with(dynamic_group, compartment_id, &AgentNeeds::default(), extra)
+}
+
+/// What the blueprint asks of the agent beyond moving IPv4 VIPs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AgentNeeds {
+    /// The pair has IPv6 VIPs (UpdateIpv6).
+    pub ipv6: bool,
+    /// The compartment of the alerts' topic (PublishMessage), if the pair has one.
+    pub topic_compartment: Option<String>,
+}
+
+/// `policy_statements` plus what `needs` asks for (see the module notes for the sources).
+pub fn policy_statements_with(
+    dynamic_group: &str,
+    compartment_id: &str,
+    needs: &AgentNeeds,
+    extra: &[String],
+) -> Vec<String> {
+    let allow = |what: &str, place: &str| {
+        format!("Allow dynamic-group {dynamic_group} to use {what} in {place}")
     };
+    let here = scope(compartment_id);
     let mut statements: Vec<String> = ["private-ips", "vnics", "subnets"]
         .iter()
-        .map(|r| format!("Allow dynamic-group {dynamic_group} to use {r} in {scope}"))
+        .map(|r| allow(r, &here))
         .collect();
+    if needs.ipv6 {
+        statements.push(allow("ipv6s", &here));
+    }
+    if let Some(c) = &needs.topic_compartment {
+        statements.push(allow("ons-topics", &scope(c)));
+    }
     statements.extend(extra.iter().cloned());
     statements
 }
@@ -90,6 +134,32 @@ mod tests {
             .iter()
             .all(|st| !st.contains("manage") && !st.contains("tenancy")));
         assert_eq!(s[3], "Allow x");
+    }
+
+    #[test]
+    fn ipv6_vips_and_alerts_add_exactly_their_statements() {
+        let needs = AgentNeeds {
+            ipv6: true,
+            topic_compartment: Some("ocid1.compartment.oc1..t".into()),
+        };
+        let s = policy_statements_with("dg", "ocid1.compartment.oc1..c", &needs, &[]);
+        assert_eq!(
+            s[3..],
+            [
+                "Allow dynamic-group dg to use ipv6s in compartment id ocid1.compartment.oc1..c",
+                "Allow dynamic-group dg to use ons-topics in compartment id ocid1.compartment.oc1..t"
+            ]
+        );
+        let none = policy_statements_with(
+            "dg",
+            "ocid1.compartment.oc1..c",
+            &AgentNeeds::default(),
+            &[],
+        );
+        assert_eq!(
+            none,
+            policy_statements("dg", "ocid1.compartment.oc1..c", &[])
+        );
     }
 
     #[test]

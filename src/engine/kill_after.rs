@@ -7,16 +7,16 @@
 //! `VIPSETUP_TEST_KILL_AFTER_MUTATIONS=N` (see `ops::target`), and even then it does no harm a
 //! crash would not: state is saved after every call and a re-run resumes.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::cloud::{
-    Cloud, CloudFuture, DynamicGroupSpec, InstanceSpec, InstanceUpdate, NsgSpec, PolicySpec,
-    PrivateIpSpec, Tags,
+    Cloud, CloudFuture, DynamicGroupSpec, InstanceSpec, InstanceUpdate, Ipv6Spec, NsgSpec,
+    PolicySpec, PrivateIpSpec, Tags,
 };
 use super::model::{
-    LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LiveSubnet, LiveVnic,
-    NsgRule,
+    LiveAddress, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LiveSubnet,
+    LiveVnic, NsgRule,
 };
 
 /// Wraps a cloud and kills this process (SIGKILL) right after the `after`th mutating call
@@ -221,5 +221,17 @@ impl Cloud for KillAfter {
     }
     fn delete_private_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
         mutating!(self, self.inner.delete_private_ip(id))
+    }
+    fn find_ipv6<'a>(&'a self, s: &'a str, ip: Ipv6Addr) -> CloudFuture<'a, Option<LiveAddress>> {
+        self.inner.find_ipv6(s, ip)
+    }
+    fn create_ipv6<'a>(&'a self, s: &'a Ipv6Spec, t: &'a str) -> CloudFuture<'a, String> {
+        mutating!(self, self.inner.create_ipv6(s, t))
+    }
+    fn delete_ipv6<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.delete_ipv6(id))
+    }
+    fn topic_compartment<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<String>> {
+        self.inner.topic_compartment(id)
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
 
@@ -86,6 +86,10 @@ pub struct Desired {
     pub vcn_id: String,
     pub subnet_id: String,
     pub vip: Ipv4Addr,
+    /// The VIPs after the first: more IPv4 VIPs (secondary private IPs) and the IPv6 VIPs (Ipv6
+    /// objects). They live with the first VIP: made on the VNIC that holds it, moved with it by
+    /// the agent, deleted with it; the VIP step carries them.
+    pub extra_vips: Vec<IpAddr>,
     /// Index (0 or 1) of the node that holds the VIP when apply creates it.
     pub preferred: usize,
     pub nodes: [DesiredNode; 2],
@@ -237,6 +241,39 @@ pub struct LivePrivateIp {
     pub tags: BTreeMap<String, String>,
 }
 
+/// One of the VIPs after the first as the cloud shows it: a secondary private IP (IPv4) or an
+/// Ipv6 object.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LiveAddress {
+    pub id: String,
+    pub address: IpAddr,
+    pub vnic_id: Option<String>,
+    /// A VNIC's own (primary) address: never a VIP.
+    pub is_primary: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// An extra VIP's address and the object holding it (if any), and whether that object is the
+/// pair's (recorded, tagged with the pair, or a secondary address on one of the pair's VNICs).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ObservedExtraVip {
+    pub address: IpAddr,
+    pub live: Option<LiveAddress>,
+    pub ours: bool,
+}
+
+impl From<LivePrivateIp> for LiveAddress {
+    fn from(p: LivePrivateIp) -> LiveAddress {
+        LiveAddress {
+            id: p.id,
+            address: IpAddr::V4(p.ip_address),
+            vnic_id: p.vnic_id,
+            is_primary: p.is_primary,
+            tags: p.tags,
+        }
+    }
+}
+
 /// What the cloud shows of the pair right now (absent = not found, or terminated).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Observed {
@@ -250,6 +287,10 @@ pub struct Observed {
     pub vip_is_ours: bool,
     /// The pair's recorded VIP object when it holds an address the blueprint no longer names.
     pub stale_vip: Option<LivePrivateIp>,
+    /// Each of `Desired::extra_vips` in order, as found.
+    pub extra_vips: Vec<ObservedExtraVip>,
+    /// Extra VIP objects recorded in state whose address the blueprint no longer names.
+    pub stale_extra_vips: Vec<LiveAddress>,
 }
 
 impl Observed {
@@ -283,4 +324,6 @@ pub struct LiveSubnet {
     /// `None` for a regional subnet.
     pub availability_domain: Option<String>,
     pub lifecycle_state: String,
+    /// The subnet's IPv6 prefixes (none: an IPv4-only subnet).
+    pub ipv6_prefixes: Vec<String>,
 }

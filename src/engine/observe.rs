@@ -3,11 +3,11 @@
 //! are adopted into state; read-only, so a converged re-apply makes no mutating call.
 
 use super::cloud::{Cloud, CloudError};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::model::{
-    Desired, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, Observed,
-    Resource, TAG_PAIR,
+    Desired, LiveAddress, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp,
+    Observed, ObservedExtraVip, Resource, TAG_PAIR,
 };
 use super::state::State;
 
@@ -36,6 +36,8 @@ pub struct Scope {
     pub vcn_id: String,
     pub subnet_id: String,
     pub vip: Ipv4Addr,
+    /// The VIPs after the first (`Desired::extra_vips`).
+    pub extra_vips: Vec<IpAddr>,
     pub dynamic_group: String,
     pub policy: String,
     /// The subnet's compartment, where the policy is attached.
@@ -51,6 +53,7 @@ impl Desired {
             vcn_id: self.vcn_id.clone(),
             subnet_id: self.subnet_id.clone(),
             vip: self.vip,
+            extra_vips: self.extra_vips.clone(),
             dynamic_group: self.dynamic_group.name.clone(),
             policy: self.policy.name.clone(),
             policy_compartment_id: self.policy.compartment_id.clone(),
@@ -197,6 +200,50 @@ async fn observe_vip(
     Ok((vip, is_ours, stale))
 }
 
+/// The object holding `address` in the subnet: a private IP (IPv4) or an Ipv6.
+pub async fn find_address(
+    cloud: &dyn Cloud,
+    subnet_id: &str,
+    address: IpAddr,
+) -> Result<Option<LiveAddress>, CloudError> {
+    Ok(match address {
+        IpAddr::V4(v4) => cloud
+            .find_private_ip(subnet_id, v4)
+            .await?
+            .map(LiveAddress::from),
+        IpAddr::V6(v6) => cloud.find_ipv6(subnet_id, v6).await?,
+    })
+}
+
+/// The extra VIPs the blueprint names, and those recorded in state it no longer names (found
+/// at their address with their recorded OCID).
+async fn observe_extra_vips(
+    cloud: &dyn Cloud,
+    d: &Scope,
+    recorded: &[(String, String)],
+) -> Result<(Vec<(IpAddr, Option<LiveAddress>)>, Vec<LiveAddress>), ObserveError> {
+    let wanted = futures_util::future::try_join_all(d.extra_vips.iter().map(|a| async move {
+        Ok::<_, CloudError>((*a, find_address(cloud, &d.subnet_id, *a).await?))
+    }))
+    .await?;
+    let mut stale = Vec::new();
+    for (address, id) in recorded {
+        let Ok(ip) = address.parse::<IpAddr>() else {
+            continue;
+        };
+        if d.extra_vips.contains(&ip) {
+            continue;
+        }
+        if let Some(live) = find_address(cloud, &d.subnet_id, ip)
+            .await?
+            .filter(|l| &l.id == id)
+        {
+            stale.push(live);
+        }
+    }
+    Ok((wanted, stale))
+}
+
 /// Observes the pair (each resource concurrently) and adopts what it finds into `state` (the
 /// caller saves it). Read-only.
 pub async fn observe(
@@ -205,14 +252,21 @@ pub async fn observe(
     state: &mut State,
 ) -> Result<Observed, ObserveError> {
     let id = |r: Resource| state.id(r).map(str::to_string);
-    let (nsg, node1, node2, dynamic_group, policy, (vip, vip_is_ours, stale_vip)) = tokio::try_join!(
+    let recorded_extras: Vec<(String, String)> = state
+        .addresses
+        .iter()
+        .filter_map(|(a, r)| Some((a.clone(), r.id.clone()?)))
+        .collect();
+    let (nsg, node1, node2, dynamic_group, policy, (vip, vip_is_ours, stale_vip), extras) = tokio::try_join!(
         observe_nsg(cloud, d, id(Resource::Nsg)),
         observe_node(cloud, d, Resource::Node1, id(Resource::Node1)),
         observe_node(cloud, d, Resource::Node2, id(Resource::Node2)),
         observe_dynamic_group(cloud, d, id(Resource::DynamicGroup)),
         observe_policy(cloud, d, id(Resource::Policy)),
         observe_vip(cloud, d, id(Resource::Vip)),
+        observe_extra_vips(cloud, d, &recorded_extras),
     )?;
+    let (extras, stale_extra_vips) = extras;
     // A secondary IP with the VIP's address on one of the pair's own VNICs is the pair's VIP even
     // when untagged: the agent re-creates it when it finds none (e.g. after the node holding it
     // was replaced), and vipsetup must adopt that one, not call the address taken.
@@ -228,6 +282,34 @@ pub async fn observe(
             })
     });
     let vip_is_ours = vip_is_ours || on_our_vnic;
+    let pair_vnic = |vn: &Option<String>| {
+        vn.as_ref().is_some_and(|vn| {
+            [&node1, &node2].iter().any(|n| {
+                n.as_ref()
+                    .filter(|n| !n.is_gone())
+                    .and_then(|n| n.vnic.as_ref())
+                    .is_some_and(|x| &x.id == vn)
+            })
+        })
+    };
+    // The same rule for the extra VIPs: recorded, tagged with the pair, or a secondary address
+    // on one of the pair's VNICs (the agent may have re-created it).
+    let extra_vips: Vec<ObservedExtraVip> = extras
+        .into_iter()
+        .map(|(address, live)| {
+            let ours = live.as_ref().is_some_and(|l| {
+                !l.is_primary
+                    && (state.address_id(&address.to_string()) == Some(l.id.as_str())
+                        || ours(&l.tags, &d.pair)
+                        || pair_vnic(&l.vnic_id))
+            });
+            ObservedExtraVip {
+                address,
+                live,
+                ours,
+            }
+        })
+        .collect();
     // Adopt what was found. What is gone stays recorded: the next create must use a new retry
     // token (`State::retire`), which needs to know there was one.
     if let Some(n) = &nsg {
@@ -254,6 +336,11 @@ pub async fn observe(
     if let Some(v) = vip.as_ref().filter(|_| vip_is_ours) {
         state.entry(Resource::Vip).id = Some(v.id.clone());
     }
+    for x in extra_vips.iter().filter(|x| x.ours) {
+        if let Some(l) = &x.live {
+            state.addresses.entry(x.address.to_string()).or_default().id = Some(l.id.clone());
+        }
+    }
     Ok(Observed {
         nsg,
         nodes: [node1, node2],
@@ -262,5 +349,7 @@ pub async fn observe(
         vip,
         vip_is_ours,
         stale_vip,
+        extra_vips,
+        stale_extra_vips,
     })
 }

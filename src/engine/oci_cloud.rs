@@ -1,29 +1,30 @@
 //! `Cloud` over the real OCI client: each engine operation as one or a few OCI calls, "not found"
 //! turned into `None` (gets) or success (deletes), and OCI errors kept with their request ids.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::oci::models::{
     AddNetworkSecurityGroupSecurityRulesDetails, AddSecurityRuleDetails, CreateDynamicGroupDetails,
-    CreateNetworkSecurityGroupDetails, CreatePolicyDetails, CreatePrivateIpDetails,
-    CreatePublicIpDetails, CreateVnicDetails, DynamicGroup, Instance,
+    CreateIpv6Details, CreateNetworkSecurityGroupDetails, CreatePolicyDetails,
+    CreatePrivateIpDetails, CreatePublicIpDetails, CreateVnicDetails, DynamicGroup, Instance,
     InstanceSourceViaImageDetails, LaunchInstanceDetails, LaunchInstanceShapeConfigDetails,
     NetworkSecurityGroup, Policy, PrivateIp, SecurityRuleDirection, UpdateDynamicGroupDetails,
     UpdateInstanceDetails, UpdateInstanceShapeConfigDetails, UpdateNetworkSecurityGroupDetails,
     UpdatePolicyDetails, UpdatePrivateIpDetails, UpdateVnicDetails,
 };
 use crate::oci::{
-    Client, ListImagesRequest, ListInstancesRequest, ListPrivateIpsRequest, OciError,
+    Client, ListImagesRequest, ListInstancesRequest, ListIpv6sRequest, ListPrivateIpsRequest,
+    OciError,
 };
 
 use super::cloud::{
-    Cloud, CloudError, CloudFuture, DynamicGroupSpec, InstanceSpec, InstanceUpdate, NsgSpec,
-    PolicySpec, PrivateIpSpec, Tags,
+    Cloud, CloudError, CloudFuture, DynamicGroupSpec, InstanceSpec, InstanceUpdate, Ipv6Spec,
+    NsgSpec, PolicySpec, PrivateIpSpec, Tags,
 };
 use super::egress::{Egress, Route, RouteTarget};
 use super::model::{
-    LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LiveSubnet, LiveVnic,
-    NsgRule, TAG_PAIR, TAG_ROLE,
+    LiveAddress, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LiveSubnet,
+    LiveVnic, NsgRule, TAG_PAIR, TAG_ROLE,
 };
 
 pub struct OciCloud {
@@ -167,6 +168,13 @@ impl Cloud for OciCloud {
                 vcn_id: s.value.vcn_id,
                 availability_domain: s.value.availability_domain,
                 lifecycle_state: s.value.lifecycle_state.as_str().to_string(),
+                ipv6_prefixes: {
+                    let mut all = s.value.ipv6_cidr_blocks;
+                    if let Some(one) = s.value.ipv6_cidr_block.filter(|b| !all.contains(b)) {
+                        all.push(one);
+                    }
+                    all
+                },
             }))
         })
     }
@@ -891,6 +899,58 @@ impl Cloud for OciCloud {
                 "DeletePrivateIp",
                 self.client.delete_private_ip(id, None).await,
             )
+        })
+    }
+
+    fn find_ipv6<'a>(
+        &'a self,
+        subnet_id: &'a str,
+        ip: Ipv6Addr,
+    ) -> CloudFuture<'a, Option<LiveAddress>> {
+        Box::pin(async move {
+            let q = ListIpv6sRequest {
+                ip_address: Some(ip.to_string()),
+                subnet_id: Some(subnet_id.to_string()),
+                vnic_id: None,
+            };
+            let all = ok("ListIpv6s", self.client.list_ipv6s(&q).await)?;
+            Ok(all.into_iter().find_map(|v| {
+                let address: Ipv6Addr = v.ip_address.parse().ok()?;
+                (address == ip).then(|| LiveAddress {
+                    id: v.id,
+                    address: address.into(),
+                    vnic_id: v.vnic_id,
+                    is_primary: false,
+                    tags: v.freeform_tags,
+                })
+            }))
+        })
+    }
+
+    fn create_ipv6<'a>(&'a self, s: &'a Ipv6Spec, token: &'a str) -> CloudFuture<'a, String> {
+        Box::pin(async move {
+            let d = CreateIpv6Details {
+                vnic_id: Some(s.vnic_id.clone()),
+                ip_address: Some(s.ip_address.to_string()),
+                display_name: Some(s.display_name.clone()),
+                freeform_tags: Some(s.tags.clone()),
+            };
+            Ok(
+                ok("CreateIpv6", self.client.create_ipv6(&d, Some(token)).await)?
+                    .value
+                    .id,
+            )
+        })
+    }
+
+    fn delete_ipv6<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        Box::pin(async move { gone("DeleteIpv6", self.client.delete_ipv6(id).await) })
+    }
+
+    fn topic_compartment<'a>(&'a self, topic_id: &'a str) -> CloudFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let t = found("GetTopic", self.client.get_topic(topic_id).await)?;
+            Ok(t.map(|t| t.value.compartment_id))
         })
     }
 }

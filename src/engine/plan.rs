@@ -396,6 +396,35 @@ pub fn diff(
             old.ip_address, desired.vip
         )];
     }
+    // The VIPs after the first live with it: each missing one is made, each the blueprint no
+    // longer names is deleted, in the VIP step; one held by something else stops the plan.
+    let mut extra_reasons = Vec::new();
+    for x in &observed.extra_vips {
+        match &x.live {
+            Some(l) if !x.ours => {
+                return Err(PlanError::VipTaken {
+                    ip: x.address.to_string(),
+                    id: l.id.clone(),
+                    vnic: l.vnic_id.clone().unwrap_or_else(|| "none".into()),
+                })
+            }
+            Some(_) => {}
+            None => extra_reasons.push(format!("add vip {} with the first vip", x.address)),
+        }
+    }
+    for l in &observed.stale_extra_vips {
+        extra_reasons.push(format!(
+            "remove vip {} (no longer in the blueprint)",
+            l.address
+        ));
+    }
+    if !extra_reasons.is_empty() {
+        if vip_step.action == Action::NoOp {
+            vip_step.action = Action::Update;
+            vip_step.depends_on = vec![dep(Resource::node(p), Milestone::VnicReady)];
+        }
+        vip_step.reasons.extend(extra_reasons);
+    }
     // Replacing (or rebooting) both nodes: the one not holding the VIP first, so one node is
     // always up to hold it (a rolling replacement). A replaced node's step ends once its new
     // instance runs and the dynamic group names it, so the holder goes only when its peer can
@@ -574,7 +603,13 @@ pub fn destroy_plan(observed: &Observed) -> Plan {
     ];
     let steps = vec![
         present(
-            (observed.vip.is_some() && observed.vip_is_ours) || observed.stale_vip.is_some(),
+            (observed.vip.is_some() && observed.vip_is_ours)
+                || observed.stale_vip.is_some()
+                || observed
+                    .extra_vips
+                    .iter()
+                    .any(|x| x.ours && x.live.is_some())
+                || !observed.stale_extra_vips.is_empty(),
             Resource::Vip,
             vec![],
         ),

@@ -3,7 +3,7 @@
 //! addresses (fixed, kept from state or the live nodes, or picked free), names and policy text.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::addresses::{choose_node_ips, AddressError, Cidr};
 use super::cloud::{Cloud, CloudError};
@@ -34,6 +34,10 @@ pub struct PairSpec {
     pub compartment_id: String,
     pub subnet_id: String,
     pub vip: Ipv4Addr,
+    /// The VIPs after the first: more IPv4 ones, then the IPv6 ones.
+    pub extra_vips: Vec<IpAddr>,
+    /// The alerts' Notifications topic, if any.
+    pub notify_topic: Option<String>,
     pub preferred: usize,
     pub nodes: [NodeSpec; 2],
     pub shape: String,
@@ -73,6 +77,21 @@ pub enum ResolveError {
         version: String,
         shape: String,
     },
+    #[error(
+        "the IPv6 VIP {vip} is not in subnet {subnet}'s IPv6 prefix ({prefixes}); use an address \
+         of that prefix in `network.vip6`, or enable IPv6 on the subnet first"
+    )]
+    Vip6OutsidePrefix {
+        vip: std::net::Ipv6Addr,
+        subnet: String,
+        prefixes: String,
+    },
+    #[error(
+        "the notification topic {id} was not found (or this user may not read it); check \
+         `failover.notify_topic`, the region, and that a policy lets you `read ons-topics` in its \
+         compartment"
+    )]
+    TopicNotFound { id: String },
     #[error(transparent)]
     Address(#[from] AddressError),
     #[error(transparent)]
@@ -87,6 +106,8 @@ pub struct Lookups {
     pub cidr: Cidr,
     pub availability_domain: String,
     pub image_id: String,
+    /// The compartment of `PairSpec::notify_topic` (its policy statement grants there).
+    pub topic_compartment: Option<String>,
 }
 
 pub async fn look_up(
@@ -112,13 +133,45 @@ pub async fn look_up(
         cidr: subnet.cidr_block.clone(),
     })?;
     // Checked here, before any lookup that costs more, so a typo fails fast.
-    if !cidr.contains(spec.vip) {
-        return Err(AddressError::VipOutsideSubnet {
-            vip: spec.vip,
-            cidr: cidr.to_string(),
+    for vip in std::iter::once(IpAddr::V4(spec.vip)).chain(spec.extra_vips.iter().copied()) {
+        match vip {
+            IpAddr::V4(v4) if !cidr.contains(v4) => {
+                return Err(AddressError::VipOutsideSubnet {
+                    vip: v4,
+                    cidr: cidr.to_string(),
+                }
+                .into());
+            }
+            IpAddr::V4(v4) if cidr.is_reserved(v4) => {
+                return Err(AddressError::Reserved {
+                    ip: v4,
+                    cidr: cidr.to_string(),
+                }
+                .into());
+            }
+            IpAddr::V6(v6) if !in_ipv6_prefix(v6, &subnet.ipv6_prefixes) => {
+                return Err(ResolveError::Vip6OutsidePrefix {
+                    vip: v6,
+                    subnet: subnet.id.clone(),
+                    prefixes: if subnet.ipv6_prefixes.is_empty() {
+                        "it has none".to_string()
+                    } else {
+                        subnet.ipv6_prefixes.join(", ")
+                    },
+                });
+            }
+            _ => {}
         }
-        .into());
     }
+    let topic_compartment = match &spec.notify_topic {
+        Some(t) => Some(
+            cloud
+                .topic_compartment(t)
+                .await?
+                .ok_or_else(|| ResolveError::TopicNotFound { id: t.clone() })?,
+        ),
+        None => None,
+    };
     let availability_domain = match (&spec.availability_domain, &subnet.availability_domain) {
         (Some(ad), _) => ad.clone(),
         (None, Some(ad)) => ad.clone(),
@@ -148,6 +201,16 @@ pub async fn look_up(
         cidr,
         availability_domain,
         image_id,
+        topic_compartment,
+    })
+}
+
+/// Whether `ip` is a host of one of `prefixes` (IPv6 CIDR text) other than its subnet-router
+/// anycast address (`::0`, RFC 4291 2.6.1).
+fn in_ipv6_prefix(ip: std::net::Ipv6Addr, prefixes: &[String]) -> bool {
+    prefixes.iter().any(|p| {
+        p.parse::<ipnet::Ipv6Net>()
+            .is_ok_and(|n| n.contains(&ip) && n.network() != ip)
     })
 }
 
@@ -159,6 +222,7 @@ pub fn scope(spec: &PairSpec, l: &Lookups) -> Scope {
         vcn_id: l.subnet.vcn_id.clone(),
         subnet_id: spec.subnet_id.clone(),
         vip: spec.vip,
+        extra_vips: spec.extra_vips.clone(),
         dynamic_group: spec.dynamic_group.clone(),
         policy: spec.policy.clone(),
         policy_compartment_id: l.subnet.compartment_id.clone(),
@@ -188,7 +252,13 @@ pub async fn node_ips(
     let used = if known.iter().all(Option::is_some) {
         Vec::new()
     } else {
-        cloud.subnet_ips(&spec.subnet_id).await?
+        // The other IPv4 VIPs may not exist yet: keep a picked node address off them too.
+        let mut used = cloud.subnet_ips(&spec.subnet_id).await?;
+        used.extend(spec.extra_vips.iter().filter_map(|v| match v {
+            IpAddr::V4(v4) => Some(*v4),
+            IpAddr::V6(_) => None,
+        }));
+        used
     };
     Ok(choose_node_ips(l.cidr, spec.vip, known, &used)?)
 }
@@ -235,6 +305,7 @@ pub fn desired(
         vcn_id: l.subnet.vcn_id.clone(),
         subnet_id: spec.subnet_id.clone(),
         vip: spec.vip,
+        extra_vips: spec.extra_vips.clone(),
         preferred: spec.preferred,
         nodes: [node(0, ud0), node(1, ud1)],
         nsg_name: format!("{}-vrrp", spec.pair),
@@ -248,9 +319,13 @@ pub fn desired(
             compartment_id: l.subnet.compartment_id.clone(),
             name: spec.policy.clone(),
             description,
-            statements: iam::policy_statements(
+            statements: iam::policy_statements_with(
                 &spec.dynamic_group,
                 &l.subnet.compartment_id,
+                &iam::AgentNeeds {
+                    ipv6: spec.extra_vips.iter().any(IpAddr::is_ipv6),
+                    topic_compartment: l.topic_compartment.clone(),
+                },
                 &spec.extra_statements,
             ),
         },
@@ -269,6 +344,8 @@ pub(crate) mod tests {
             compartment_id: "ocid1.compartment.oc1..c".into(),
             subnet_id: "ocid1.subnet.oc1..s".into(),
             vip: "172.16.2.10".parse().unwrap(),
+            extra_vips: vec![],
+            notify_topic: None,
             preferred: 0,
             nodes: [
                 NodeSpec {

@@ -28,6 +28,10 @@ pub struct State {
     pub node_ips: Option<[Ipv4Addr; 2]>,
     #[serde(default)]
     pub resources: BTreeMap<Resource, Recorded>,
+    /// The VIPs after the first (secondary private IPs, Ipv6 objects), by address: recorded
+    /// like a resource, so a re-run finds them and their creates keep their retry tokens.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub addresses: BTreeMap<String, Recorded>,
 }
 
 /// What vipsetup knows of one resource.
@@ -89,6 +93,7 @@ impl State {
             serial: 0,
             node_ips: None,
             resources: BTreeMap::new(),
+            addresses: BTreeMap::new(),
         }
     }
 
@@ -115,6 +120,25 @@ impl State {
             .filter(|(_, v)| v.id.is_some())
             .map(|(k, _)| *k)
             .collect()
+    }
+
+    /// The recorded OCID of an extra VIP's object.
+    pub fn address_id(&self, address: &str) -> Option<&str> {
+        self.addresses.get(address).and_then(|x| x.id.as_deref())
+    }
+
+    /// Forget an extra VIP's OCID (deleted, or gone); its next create gets a new retry token.
+    /// `drop` removes the entry (the blueprint no longer names the address).
+    pub fn retire_address(&mut self, address: &str, drop: bool) {
+        if drop {
+            self.addresses.remove(address);
+            return;
+        }
+        let e = self.addresses.entry(address.to_string()).or_default();
+        if e.id.is_some() {
+            e.generation += 1;
+        }
+        e.id = None;
     }
 
     /// Forget the resource's OCID; the next create gets a new retry token.

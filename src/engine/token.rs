@@ -7,15 +7,28 @@ use super::state::State;
 
 /// 48 lowercase hex characters (OCI accepts up to 64).
 pub fn retry_token(pair: &str, resource: Resource, generation: u32, nonce: &str) -> String {
-    let input = format!(
-        "vipsetup/1\0{pair}\0{}\0{generation}\0{nonce}",
-        resource.key()
-    );
+    keyed_token(pair, resource.key(), generation, nonce)
+}
+
+fn keyed_token(pair: &str, key: &str, generation: u32, nonce: &str) -> String {
+    let input = format!("vipsetup/1\0{pair}\0{key}\0{generation}\0{nonce}");
     let digest = ring::digest::digest(&ring::digest::SHA256, input.as_bytes());
     digest.as_ref()[..24]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The token for the next create of the extra VIP at `address` (its own generation), as the
+/// state stands.
+pub fn address_token(state: &State, address: &str) -> String {
+    let generation = state.addresses.get(address).map_or(0, |x| x.generation);
+    keyed_token(
+        &state.pair,
+        &format!("vip {address}"),
+        generation,
+        &state.nonce,
+    )
 }
 
 /// The token for `resource`'s next create, as the state stands.

@@ -13,6 +13,8 @@ pub enum Service {
     Auth,
     /// Object Storage (remote state and lock).
     ObjectStorage,
+    /// Notifications (the failover alerts' topic).
+    Notification,
 }
 
 /// Realm key to second-level domain, from Oracle's region definitions (py regions_definitions.py).
@@ -188,6 +190,11 @@ impl Endpoints {
                     // py object_storage_client.py: "https://objectstorage.{region}.{secondLevelDomain}"
                     Service::ObjectStorage => {
                         format!("https://objectstorage.{region}.{domain}")
+                    }
+                    // py ons/notification_control_plane_client.py (and the data plane's):
+                    // "https://notification.{region}.{secondLevelDomain}"
+                    Service::Notification => {
+                        format!("https://notification.{region}.{domain}")
                     }
                 }
             }

@@ -49,7 +49,9 @@ pub use client::{Client, ClientBuilder};
 pub use endpoint::{Endpoints, Service};
 pub use error::{ApiError, OciError};
 pub use keys::{KeyError, PrivateKey};
-pub use ops::core::{ListImagesRequest, ListInstancesRequest, ListPrivateIpsRequest};
+pub use ops::core::{
+    ListImagesRequest, ListInstancesRequest, ListIpv6sRequest, ListPrivateIpsRequest,
+};
 pub use request::Versioned;
 pub use retry::RetryPolicy;
 pub use secret::{Secret, SecretString};

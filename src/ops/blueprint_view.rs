@@ -25,6 +25,12 @@ pub fn pair_spec(bp: &Blueprint) -> PairSpec {
         compartment_id: bp.oci.compartment.to_string(),
         subnet_id: bp.network.subnet.to_string(),
         vip: bp.network.vip,
+        extra_vips: bp.network.vips[1..]
+            .iter()
+            .map(|v| std::net::IpAddr::V4(*v))
+            .chain(bp.network.vip6.iter().map(|v| std::net::IpAddr::V6(*v)))
+            .collect(),
+        notify_topic: bp.failover.notify_topic.as_ref().map(|t| t.to_string()),
         preferred: bp.failover.preferred_node,
         nodes: [0, 1].map(|i| NodeSpec {
             name: bp.nodes[i].name.clone(),

@@ -292,6 +292,7 @@ impl Session<'_> {
             vcn_id: subnet.vcn_id,
             subnet_id: spec.subnet_id.clone(),
             vip: spec.vip,
+            extra_vips: spec.extra_vips.clone(),
             dynamic_group: spec.dynamic_group.clone(),
             policy: spec.policy.clone(),
             policy_compartment_id: subnet.compartment_id,

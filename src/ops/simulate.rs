@@ -1,5 +1,5 @@
 //! `--simulate`: the built-in OCI simulator, in process, seeded with what the blueprint names
-//! (region, compartment, subnet) and kept in `<blueprint>.sim-world.json`, so plan, apply,
+//! (region, compartment, subnet and its IPv6 prefix, the alerts' topic) and kept in `<blueprint>.sim-world.json`, so plan, apply,
 //! status and destroy run one after another see the same cloud. The simulated user's API key
 //! lives in `<blueprint>.sim-user.json` (mode 0600).
 
@@ -158,9 +158,27 @@ pub fn seed_for(bp: &Blueprint) -> Result<(World, Seeded), WorldError> {
         .to_string()],
         vcn_cidr: format!("{vcn}/16"),
         subnet_cidr: format!("{subnet}/{prefix}"),
+        // IPv6 VIPs: the subnet gets the /64 holding the first of them (OCI gives subnets a
+        // /64 of the VCN's /56), so every IPv6 VIP of that /64 is valid.
+        ipv6: match bp.network.vip6.first() {
+            Some(v6) => {
+                let bits = u128::from(*v6);
+                let net = |len: u32| {
+                    let mask = u128::MAX << (128 - len);
+                    format!("{}/{len}", std::net::Ipv6Addr::from(bits & mask))
+                };
+                Some((net(56), net(64)))
+            }
+            None => SeedSpec::default().ipv6,
+        },
         ..SeedSpec::default()
     };
     let (mut world, mut seeded) = World::seed(&spec)?;
+    // The alerts' topic, under the OCID the blueprint names.
+    if let Some(topic) = &bp.failover.notify_topic {
+        let made = world.add_topic(&seeded.compartment_id, &format!("{}-alerts", bp.name));
+        rename_id(&mut world, &made, topic.as_str());
+    }
     let comp = bp.oci.compartment.to_string();
     let sub = bp.network.subnet.to_string();
     rename_id(&mut world, &seeded.compartment_id, &comp);

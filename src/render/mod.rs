@@ -69,7 +69,15 @@ pub struct AgentSettings {
     pub state_dir: Option<String>,
     /// Where the agent keeps its session key and token. Default `/run/vipsetup`.
     pub runtime_dir: Option<String>,
+    /// Notifications data-plane base URL; `None` = the topic's region's default endpoint.
+    pub notify_endpoint: Option<String>,
 }
+
+/// The interface name written when the blueprint names none (`network.interface` left out):
+/// the installer finds it missing on the node and puts the interface that holds the node's
+/// primary private IP in its place (install-agent.sh, step 4). A name no Linux system has by
+/// default, within the 15 characters keepalived and the kernel allow.
+pub const AUTO_INTERFACE: &str = "vipsetup-auto";
 
 /// What rendering needs beyond the blueprint. `apply` fills this from live lookups.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,11 +211,12 @@ pub fn render(bp: &Blueprint, facts: &Facts) -> Result<Vec<RenderedNode>, Render
 
 fn check_facts(bp: &Blueprint, facts: &Facts) -> Result<(), RenderError> {
     let net = facts.subnet_cidr;
-    if !net.contains(&bp.network.vip) {
-        return Err(RenderError::Inconsistent(format!(
-            "the VIP {} is outside the subnet {net}",
-            bp.network.vip
-        )));
+    for vip in &bp.network.vips {
+        if !net.contains(vip) {
+            return Err(RenderError::Inconsistent(format!(
+                "the VIP {vip} is outside the subnet {net}"
+            )));
+        }
     }
     if let Some(p) = bp.network.vip_prefix {
         if p != net.prefix_len() {
@@ -223,7 +232,7 @@ fn check_facts(bp: &Blueprint, facts: &Facts) -> Result<(), RenderError> {
                 bp.nodes[i].name
             )));
         }
-        if *ip == bp.network.vip {
+        if bp.network.vips.contains(ip) {
             return Err(RenderError::Inconsistent(format!(
                 "node {} has the VIP {ip} as its own address",
                 bp.nodes[i].name
@@ -304,7 +313,35 @@ fn render_node(
     ctx.insert("peer_ip", &peer_ip.to_string());
     ctx.insert("vip", &bp.network.vip.to_string());
     ctx.insert("prefix", &prefix.to_string());
-    ctx.insert("interface", &bp.network.interface);
+    let vips: Vec<String> = bp
+        .network
+        .vips
+        .iter()
+        .map(|v| format!("{v}/{prefix}"))
+        .collect();
+    let vips6: Vec<String> = bp
+        .network
+        .vip6
+        .iter()
+        .map(|v| format!("{v}/{}", crate::blueprint::IPV6_SUBNET_PREFIX))
+        .collect();
+    ctx.insert("vips", &vips);
+    ctx.insert("vips6", &vips6);
+    ctx.insert("vips_line", &vips.join(" "));
+    ctx.insert("vips6_line", &vips6.join(" "));
+    ctx.insert(
+        "interface",
+        bp.network.interface.as_deref().unwrap_or(AUTO_INTERFACE),
+    );
+    ctx.insert(
+        "notify_topic",
+        bp.failover
+            .notify_topic
+            .as_ref()
+            .map(|t| t.as_str())
+            .unwrap_or_default(),
+    );
+    ctx.insert("notify_endpoint", &opt(&agent.notify_endpoint));
     ctx.insert("instance_name", VRRP_INSTANCE);
     ctx.insert("vrrp_version", &f.advert_interval.vrrp_version());
     ctx.insert("advert_int", &f.advert_interval.keepalived_value());

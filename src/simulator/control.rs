@@ -1,5 +1,7 @@
 //! The unsigned test-control API under `/_sim/`: request log, faults, latency, timing, clock,
-//! IMDS aliases, world dump — for harnesses that cannot reach the in-process handle.
+//! IMDS aliases, world dump, seeding extras (subnets with an IPv6 prefix, topics, reserved
+//! public IPs) and the messages published to topics — for harnesses that cannot reach the
+//! in-process handle.
 
 use serde_json::{json, Value};
 
@@ -120,6 +122,25 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, body: &[u8]) -> 
             match (field("vcnId"), field("cidr"), field("name")) {
                 (Some(vcn), Some(cidr), Some(name)) => match g.world.add_subnet(&vcn, &cidr, &name) {
                     Ok(id) => {
+                        if let Some(v6) = field("ipv6CidrBlock") {
+                            let vcn_prefix = g
+                                .world
+                                .get(super::world::VCN, &vcn)
+                                .and_then(|v| v.get("ipv6CidrBlocks"))
+                                .and_then(|b| b.get(0))
+                                .and_then(Value::as_str)
+                                .map(String::from)
+                                .or_else(|| {
+                                    super::world::Cidr6::parse(&v6).map(|c| {
+                                        super::world::Cidr6 { addr: c.addr & (u128::MAX << 72), prefix: 56 }.to_string()
+                                    })
+                                })
+                                .unwrap_or_default();
+                            if let Err(e) = g.world.enable_ipv6(&vcn, &vcn_prefix, &id, &v6) {
+                                g.world.remove(super::world::SUBNET, &id);
+                                return bad(&e.to_string());
+                            }
+                        }
                         if let Some(d) = g.world.get_mut(super::world::SUBNET, &id) {
                             d.insert("prohibitPublicIpOnVnic".into(), json!(!public));
                             d.insert("prohibitInternetIngress".into(), json!(!public));
@@ -132,8 +153,51 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, body: &[u8]) -> 
                     }
                     Err(e) => bad(&e.to_string()),
                 },
-                _ => bad("expected {\"vcnId\", \"cidr\", \"name\", \"prohibitPublicIpOnVnic\" (default true), \"dnsLabel\" (default none)}"),
+                _ => bad("expected {\"vcnId\", \"cidr\", \"name\", \"prohibitPublicIpOnVnic\" (default true), \"dnsLabel\" (default none), \"ipv6CidrBlock\" (a /64, default none)}"),
             }
+        }
+        ("POST", "/_sim/topics") => {
+            let comp = parsed
+                .get("compartmentId")
+                .and_then(Value::as_str)
+                .map(String::from)
+                .or_else(|| g.world.seeded.as_ref().map(|s| s.compartment_id.clone()));
+            match comp {
+                Some(c) => {
+                    let name = parsed.get("name").and_then(Value::as_str).unwrap_or("vipsetup-alerts");
+                    let id = g.world.add_topic(&c, name);
+                    g.persist();
+                    Resp::json(200, &json!({"id": id}))
+                }
+                None => bad("expected {\"compartmentId\" (default: the seeded one), \"name\"}"),
+            }
+        }
+        ("POST", "/_sim/publicIps") => {
+            let comp = parsed
+                .get("compartmentId")
+                .and_then(Value::as_str)
+                .map(String::from)
+                .or_else(|| g.world.seeded.as_ref().map(|s| s.compartment_id.clone()));
+            match comp {
+                Some(c) => {
+                    let name = parsed.get("displayName").and_then(Value::as_str).unwrap_or("reserved");
+                    let (id, address) = g.world.add_reserved_public_ip(&c, name);
+                    g.persist();
+                    Resp::json(200, &json!({"id": id, "ipAddress": address}))
+                }
+                None => bad("expected {\"compartmentId\" (default: the seeded one), \"displayName\"}"),
+            }
+        }
+        ("GET", "/_sim/messages") => {
+            g.reload_if_changed();
+            let mut all: Vec<Value> = g
+                .world
+                .all(super::world::MESSAGE)
+                .map(|m| Value::Object(m.iter().filter(|(k, _)| !k.starts_with('_') || k.as_str() == "_seq").map(|(k, v)| (k.clone(), v.clone())).collect()))
+                .collect();
+            // in publishing order (`_seq` is the world's counter when the message was kept)
+            all.sort_by_key(|m| m.get("_seq").and_then(Value::as_u64).unwrap_or(0));
+            Resp::json(200, &Value::Array(all))
         }
         _ => Resp::json(404, &json!({"code": "NotFound", "message": format!("no control endpoint {method} {path}")})),
     }

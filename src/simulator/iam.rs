@@ -184,6 +184,48 @@ const TABLE: &[(&str, Verb, &[&str])] = &[
         Verb::Manage,
         &["POLICY_CREATE", "POLICY_UPDATE", "POLICY_DELETE"],
     ),
+    // IPv6 addresses: the core reference's `ipv6s` rows are not in the library; the split
+    // (IPV6_READ at inspect, the rest at use, as for private-ips) is a guess.
+    ("ipv6s", Verb::Inspect, &["IPV6_READ"]),
+    (
+        "ipv6s",
+        Verb::Use,
+        &["IPV6_UPDATE", "IPV6_CREATE", "IPV6_DELETE"],
+    ),
+    // Public IPs: PUBLIC_IP_READ at inspect is the core reference's pattern; putting every
+    // assign/unassign permission at manage is a guess on the strict side.
+    ("public-ips", Verb::Inspect, &["PUBLIC_IP_READ"]),
+    (
+        "public-ips",
+        Verb::Manage,
+        &[
+            "PUBLIC_IP_UPDATE",
+            "PUBLIC_IP_CREATE",
+            "PUBLIC_IP_DELETE",
+            "PUBLIC_IP_ASSIGN_PRIVATE_IP",
+            "PUBLIC_IP_UNASSIGN_PRIVATE_IP",
+        ],
+    ),
+    // Notifications ("Details for Notifications", notificationpolicyreference.htm: ons-topics
+    // inspect ONS_TOPIC_INSPECT, read + ONS_TOPIC_READ, use + ONS_TOPIC_PUBLISH and
+    // ONS_TOPIC_SUBSCRIBE, manage + create/move/update/delete).
+    ("ons-topics", Verb::Inspect, &["ONS_TOPIC_INSPECT"]),
+    ("ons-topics", Verb::Read, &["ONS_TOPIC_READ"]),
+    (
+        "ons-topics",
+        Verb::Use,
+        &["ONS_TOPIC_PUBLISH", "ONS_TOPIC_SUBSCRIBE"],
+    ),
+    (
+        "ons-topics",
+        Verb::Manage,
+        &[
+            "ONS_TOPIC_CREATE",
+            "ONS_TOPIC_MOVE",
+            "ONS_TOPIC_UPDATE",
+            "ONS_TOPIC_DELETE",
+        ],
+    ),
     // Object Storage (IAM policy reference, "Details for Object Storage and Archive Storage").
     ("buckets", Verb::Inspect, &["BUCKET_INSPECT"]),
     ("buckets", Verb::Read, &["BUCKET_READ"]),
@@ -205,6 +247,8 @@ const FAMILIES: &[(&str, &[&str])] = &[
             "vcns",
             "subnets",
             "private-ips",
+            "ipv6s",
+            "public-ips",
             "vnics",
             "vnic-attachments",
             "network-security-groups",
@@ -220,6 +264,7 @@ const FAMILIES: &[(&str, &[&str])] = &[
         &["instances", "instance-images", "vnic-attachments"],
     ),
     ("object-family", &["buckets", "objects"]),
+    ("ons-family", &["ons-topics"]),
 ];
 
 /// Permissions an operation needs (core reference "Permissions Required for Each API Operation").
@@ -295,7 +340,27 @@ pub fn required_permissions(operation: &str) -> &'static [&'static str] {
             "PUBLIC_IP_ASSIGN_PRIVATE_IP",
             "PRIVATE_IP_ASSIGN_PUBLIC_IP",
         ],
-        "GetPublicIpByIpAddress" => &["PUBLIC_IP_READ"],
+        "GetPublicIpByIpAddress" | "GetPublicIp" | "GetPublicIpByPrivateIpId" => {
+            &["PUBLIC_IP_READ"]
+        }
+        // A guess: the permissions of assigning (CreatePublicIp) and unassigning
+        // (DeletePublicIp) together, since one update may do both when it moves the address.
+        "UpdatePublicIp" => &[
+            "PUBLIC_IP_UPDATE",
+            "PUBLIC_IP_ASSIGN_PRIVATE_IP",
+            "PRIVATE_IP_ASSIGN_PUBLIC_IP",
+            "PUBLIC_IP_UNASSIGN_PRIVATE_IP",
+            "PRIVATE_IP_UNASSIGN_PUBLIC_IP",
+        ],
+        // A guess by analogy with the private IP operations (PRIVATE_IP_* + VNIC_ASSIGN /
+        // VNIC_UNASSIGN); the core reference's ipv6s rows are not in the library.
+        "GetIpv6" | "ListIpv6s" => &["IPV6_READ"],
+        "CreateIpv6" => &["IPV6_CREATE", "VNIC_ASSIGN", "SUBNET_ATTACH"],
+        "UpdateIpv6" => &["IPV6_UPDATE", "VNIC_ASSIGN", "VNIC_UNASSIGN"],
+        "DeleteIpv6" => &["IPV6_DELETE", "VNIC_UNASSIGN", "SUBNET_DETACH"],
+        // notificationpolicyreference.htm, "Permissions Required for Each API Operation"
+        "GetTopic" => &["ONS_TOPIC_READ"],
+        "PublishMessage" => &["ONS_TOPIC_PUBLISH"],
         "DeletePublicIp" => &[
             "PUBLIC_IP_DELETE",
             "PUBLIC_IP_UNASSIGN_PRIVATE_IP",
@@ -614,5 +679,39 @@ mod tests {
             parse_statement("Allow dynamic-group x to manage virtual-network-family in tenancy")
                 .unwrap();
         assert!(f.permissions.contains(&"VNIC_UNASSIGN".to_string()));
+    }
+
+    #[test]
+    fn the_agent_needs_use_ons_topics_to_publish_and_use_ipv6s_and_vnics_to_move_an_ipv6() {
+        let grant = |s: &str| parse_statement(s).unwrap().permissions;
+        let covered = |op: &str, perms: &[String]| {
+            required_permissions(op)
+                .iter()
+                .all(|p| perms.iter().any(|g| g == p))
+        };
+        let read = grant("Allow dynamic-group x to read ons-topics in tenancy");
+        assert!(covered("GetTopic", &read));
+        assert!(!covered("PublishMessage", &read));
+        assert!(covered(
+            "PublishMessage",
+            &grant("Allow dynamic-group x to use ons-topics in tenancy")
+        ));
+        assert!(covered(
+            "PublishMessage",
+            &grant("Allow dynamic-group x to use ons-family in tenancy")
+        ));
+        let ipv6s = grant("Allow dynamic-group x to use ipv6s in tenancy");
+        assert!(
+            !covered("UpdateIpv6", &ipv6s),
+            "moving also needs use vnics"
+        );
+        let mut both = ipv6s;
+        both.extend(grant("Allow dynamic-group x to use vnics in tenancy"));
+        assert!(covered("UpdateIpv6", &both));
+        assert!(covered("UpdateVnic", &both));
+        assert!(!covered(
+            "UpdatePublicIp",
+            &grant("Allow dynamic-group x to use public-ips in tenancy")
+        ));
     }
 }

@@ -8,7 +8,8 @@
 //!
 //! Region of a request: the first of (1) a path prefix `/region/<name>/...` (so a client's single
 //! endpoint override can carry it: `--endpoint http://127.0.0.1:PORT/region/us-phoenix-1`),
-//! (2) a `Host` header `identity.<region>.…`, `iaas.<region>.…` or `auth.<region>.…`, (3)
+//! (2) a `Host` header `identity.<region>.…`, `iaas.<region>.…`, `auth.<region>.…`,
+//! `objectstorage.<region>.…` or `notification.<region>.…`, (3)
 //! [`SimConfig::region`], (4) the tenancy's home region. IAM writes in any other region than the
 //! home region are refused with 403 NotAllowed; core resources live in the region they were made
 //! in; a region the tenancy does not subscribe to answers 401.
@@ -701,7 +702,10 @@ impl Req {
 fn region_from_host(host: &str) -> Option<String> {
     let mut labels = host.split('.');
     let service = labels.next()?;
-    if matches!(service, "identity" | "iaas" | "auth" | "objectstorage") {
+    if matches!(
+        service,
+        "identity" | "iaas" | "auth" | "objectstorage" | "notification"
+    ) {
         let r = labels.next()?;
         if r.contains('-') {
             return Some(r.to_string());

@@ -33,6 +33,11 @@ pub const NAT_GATEWAY: &str = "natgateway";
 pub const SERVICE_GATEWAY: &str = "servicegateway";
 pub const INTERNET_GATEWAY: &str = "internetgateway";
 pub const DHCP_OPTIONS: &str = "dhcpoptions";
+pub const IPV6: &str = "ipv6";
+/// a Notifications topic (`ocid1.onstopic…`)
+pub const TOPIC: &str = "onstopic";
+/// a message published to a topic, kept for tests (`GET /_sim/messages`)
+pub const MESSAGE: &str = "onsmessage";
 /// an Oracle Services Network service (regional, shared by all tenancies)
 pub const SERVICE: &str = "service";
 
@@ -176,6 +181,9 @@ pub struct SeedSpec {
     pub compartment_name: String,
     pub vcn_cidr: String,
     pub subnet_cidr: String,
+    /// the VCN's IPv6 prefix (OCI allocates a /56) and the subnet's /64 inside it; `None` = no
+    /// IPv6 on the VCN and subnet
+    pub ipv6: Option<(String, String)>,
     pub ad_count: u8,
     pub user_name: String,
     /// PEM private key (PKCS#1 or PKCS#8) to register for the user; `None` generates a 2048-bit key
@@ -206,6 +214,9 @@ impl Default for SeedSpec {
             compartment_name: "vipsetup".into(),
             vcn_cidr: "10.0.0.0/16".into(),
             subnet_cidr: "10.0.1.0/24".into(),
+            // 2603:c020::/32 is Oracle's (ARIN); a /56 per VCN and a /64 per subnet is what OCI
+            // allocates ("Oracle-allocated /56 prefix", docs Network/Concepts/ipv6.htm)
+            ipv6: Some(("2603:c020:1::/56".into(), "2603:c020:1:1::/64".into())),
             ad_count: 3,
             user_name: "admin".into(),
             user_key_pem: None,
@@ -395,6 +406,22 @@ fn seed_routing(w: &mut World, vcn_id: &str, comp_id: &str, region: &str, now: i
     );
 }
 
+/// A reserved public IP as OCI returns it, unassigned.
+pub fn reserved_public_ip_doc(
+    id: &str,
+    compartment: &str,
+    name: &str,
+    address: &str,
+    region: &str,
+    now: i64,
+) -> Value {
+    json!({"id": id, "compartmentId": compartment, "availabilityDomain": null,
+           "displayName": name, "ipAddress": address, "lifecycleState": "AVAILABLE",
+           "lifetime": "RESERVED", "privateIpId": null, "assignedEntityId": null,
+           "assignedEntityType": null, "scope": "REGION", "publicIpPoolId": null,
+           "timeCreated": rfc3339(now), "freeformTags": {}, "definedTags": {}, "_region": region})
+}
+
 /// A random string of OCID-suffix characters.
 pub fn random_suffix(len: usize) -> String {
     use rand::Rng;
@@ -481,7 +508,147 @@ impl Cidr {
     }
 }
 
+/// An IPv6 prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr6 {
+    pub addr: u128,
+    pub prefix: u8,
+}
+
+impl Cidr6 {
+    pub fn parse(s: &str) -> Option<Cidr6> {
+        let (a, p) = s.split_once('/')?;
+        let addr: std::net::Ipv6Addr = a.parse().ok()?;
+        let prefix: u8 = p.parse().ok()?;
+        if prefix > 128 {
+            return None;
+        }
+        Some(Cidr6 {
+            addr: u128::from(addr) & Self::mask(prefix),
+            prefix,
+        })
+    }
+    fn mask(prefix: u8) -> u128 {
+        if prefix == 0 {
+            0
+        } else {
+            u128::MAX << (128 - prefix)
+        }
+    }
+    pub fn contains(&self, ip: std::net::Ipv6Addr) -> bool {
+        u128::from(ip) & Self::mask(self.prefix) == self.addr
+    }
+    pub fn within(&self, outer: &Cidr6) -> bool {
+        self.prefix >= outer.prefix && outer.contains(self.addr.into())
+    }
+}
+
+impl std::fmt::Display for Cidr6 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", std::net::Ipv6Addr::from(self.addr), self.prefix)
+    }
+}
+
 impl World {
+    /// Gives a VCN an IPv6 prefix and one of its subnets a /64 inside it, with the fields OCI
+    /// returns (Vcn.ipv6CidrBlocks; Subnet.ipv6CidrBlock, ipv6CidrBlocks, ipv6VirtualRouterIp:
+    /// oci-python-sdk core/models/vcn.py, subnet.py). "A subnet's IPv6 prefix is always /64"
+    /// (docs Network/Concepts/ipv6.htm); the router at `::1` of the prefix is a guess (the
+    /// docstring's example is an arbitrary address).
+    pub fn enable_ipv6(
+        &mut self,
+        vcn_id: &str,
+        vcn_prefix: &str,
+        subnet_id: &str,
+        subnet_prefix: &str,
+    ) -> Result<(), WorldError> {
+        let bad = |what: &str, v: &str| WorldError::Seed(format!("bad {what} ipv6 prefix {v}"));
+        let outer = Cidr6::parse(vcn_prefix).ok_or_else(|| bad("vcn", vcn_prefix))?;
+        let inner = Cidr6::parse(subnet_prefix).ok_or_else(|| bad("subnet", subnet_prefix))?;
+        if inner.prefix != 64 || !inner.within(&outer) {
+            return Err(WorldError::Seed(format!(
+                "subnet ipv6 prefix {subnet_prefix} must be a /64 inside {vcn_prefix}"
+            )));
+        }
+        if self
+            .get(SUBNET, subnet_id)
+            .and_then(|s| s.get("vcnId"))
+            .and_then(Value::as_str)
+            != Some(vcn_id)
+        {
+            return Err(WorldError::Seed(format!(
+                "subnet {subnet_id} is not in vcn {vcn_id}"
+            )));
+        }
+        let vcn = self
+            .get_mut(VCN, vcn_id)
+            .ok_or_else(|| WorldError::Seed(format!("no vcn {vcn_id}")))?;
+        let mut blocks: Vec<Value> = vcn
+            .get("ipv6CidrBlocks")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let outer_s = outer.to_string();
+        if !blocks.iter().any(|b| b.as_str() == Some(outer_s.as_str())) {
+            blocks.push(json!(outer_s));
+        }
+        vcn.insert("ipv6CidrBlocks".into(), json!(blocks));
+        let sub = self
+            .get_mut(SUBNET, subnet_id)
+            .ok_or_else(|| WorldError::Seed(format!("no subnet {subnet_id}")))?;
+        let inner_s = inner.to_string();
+        sub.insert("ipv6CidrBlock".into(), json!(inner_s));
+        sub.insert("ipv6CidrBlocks".into(), json!([inner_s]));
+        sub.insert(
+            "ipv6VirtualRouterIp".into(),
+            json!(std::net::Ipv6Addr::from(inner.addr + 1).to_string()),
+        );
+        Ok(())
+    }
+
+    /// Adds a Notifications topic in `compartment` (in the home region), as CreateTopic would
+    /// leave it: ACTIVE (oci-python-sdk ons/models/notification_topic.py).
+    pub fn add_topic(&mut self, compartment: &str, name: &str) -> String {
+        let region = self.home_region.clone();
+        let id = self.new_id(TOPIC, Some(&region));
+        let short: String = random_suffix(10);
+        self.insert(
+            TOPIC,
+            json!({"id": id, "topicId": id, "name": name, "shortTopicId": short,
+                   "compartmentId": compartment, "lifecycleState": "ACTIVE",
+                   "description": "seeded topic", "timeCreated": rfc3339(wall_ms()),
+                   "apiEndpoint": format!("https://notification.{region}.oraclecloud.com"),
+                   "freeformTags": {}, "definedTags": {}, "_region": region}),
+        );
+        id
+    }
+
+    /// Adds an unassigned reserved public IP in `compartment` (home region): lifetime RESERVED,
+    /// scope REGION, lifecycleState AVAILABLE (oci-python-sdk core/models/public_ip.py; a
+    /// reserved IP "persists and exists independently", docs managingpublicIPs.htm).
+    pub fn add_reserved_public_ip(&mut self, compartment: &str, name: &str) -> (String, String) {
+        let region = self.home_region.clone();
+        let address = self.free_public_address().unwrap_or_default();
+        let id = self.new_id(PUBLIC_IP, Some(&region));
+        self.insert(
+            PUBLIC_IP,
+            reserved_public_ip_doc(&id, compartment, name, &address, &region, wall_ms()),
+        );
+        (id, address)
+    }
+
+    /// The first simulated public address (TEST-NET-2, RFC 5737) no live public IP holds.
+    pub fn free_public_address(&self) -> Option<String> {
+        let taken: Vec<&str> = self
+            .all(PUBLIC_IP)
+            .filter(|d| d.get("_deleted").is_none())
+            .filter_map(|d| d.get("ipAddress").and_then(Value::as_str))
+            .collect();
+        (1..=254u8)
+            .map(|n| format!("198.51.100.{n}"))
+            .find(|a| !taken.contains(&a.as_str()))
+    }
+
     /// Reads a world file.
     pub fn load(path: &Path) -> Result<World, WorldError> {
         let text = std::fs::read_to_string(path).map_err(|source| WorldError::Read {
@@ -610,6 +777,9 @@ impl World {
                    "virtualRouterIp": router, "virtualRouterMac": "00:00:17:00:00:01",
                    "freeformTags": {}, "definedTags": {}, "_region": home}),
         );
+        if let Some((vcn6, sub6)) = &spec.ipv6 {
+            w.enable_ipv6(&vcn_id, vcn6, &subnet_id, sub6)?;
+        }
         let mut image_ids = Vec::new();
         let images = [
             ("Oracle Linux", "9", "Oracle-Linux-9.5-2025.01.31-0", 30),
@@ -835,6 +1005,30 @@ impl World {
         wall_ms() + self.clock_offset_ms
     }
 
+    /// What happens to a public IP when its private IP goes away: an ephemeral one "is
+    /// automatically deleted when its private IP is deleted, when the VNIC is terminated, or when
+    /// the instance is terminated"; a reserved one is unassigned and returns to the pool
+    /// (terraform-provider-oci docs/core/public_ips.md, `lifetime`).
+    pub fn release_public_ip(&mut self, id: &str) {
+        let reserved = self
+            .get(PUBLIC_IP, id)
+            .and_then(|d| d.get("lifetime"))
+            .and_then(Value::as_str)
+            == Some("RESERVED");
+        if !reserved {
+            self.remove(PUBLIC_IP, id);
+            return;
+        }
+        let etag = self.new_etag();
+        if let Some(d) = self.get_mut(PUBLIC_IP, id) {
+            for k in ["privateIpId", "assignedEntityId", "assignedEntityType"] {
+                d.insert(k.into(), Value::Null);
+            }
+            d.insert("lifecycleState".into(), json!("AVAILABLE"));
+            d.insert("_etag".into(), json!(etag));
+        }
+    }
+
     /// Removes the VNICs, attachments and private IPs of instances that are TERMINATED now.
     pub fn sweep(&mut self) -> bool {
         let now = self.now_ms();
@@ -859,6 +1053,16 @@ impl World {
                 .collect();
             for v in &vnics {
                 self.remove(VNIC, v);
+                // IPv6 objects belong to their VNIC and go with it (a guess by analogy with
+                // secondary private IPs, which the docs say are deleted with the VNIC)
+                let v6: Vec<String> = self
+                    .all(IPV6)
+                    .filter(|p| p.get("vnicId").and_then(Value::as_str) == Some(v.as_str()))
+                    .filter_map(|p| p.get("id").and_then(Value::as_str).map(String::from))
+                    .collect();
+                for p in v6 {
+                    self.remove(IPV6, &p);
+                }
                 let ips: Vec<String> = self
                     .all(PRIVATE_IP)
                     .filter(|p| p.get("vnicId").and_then(Value::as_str) == Some(v.as_str()))
@@ -877,7 +1081,7 @@ impl World {
                         .filter_map(|p| p.get("id").and_then(Value::as_str).map(String::from))
                         .collect();
                     for p in public {
-                        self.remove(PUBLIC_IP, &p);
+                        self.release_public_ip(&p);
                     }
                 }
             }

@@ -52,6 +52,21 @@ pub const VARIANTS: &[Variant] = &[
             ("  advert_interval: 1\n", "  advert_interval: 0.5\n"),
         ],
     ),
+    (
+        // issue 12: several IPv4 VIPs, IPv6 VIPs, a public IP, alerts, and no interface named
+        "quickstart-multi-vip",
+        "blueprints/quickstart.yaml",
+        &[
+            (
+                "  vip: 172.16.2.10/24\n  interface: ens3\n",
+                "  vip: [172.16.2.10/24, 172.16.2.20/24]\n  vip6: [2603:c020:1:2::10, 2603:c020:1:2::20/64]\n  public_ip: reserved\n",
+            ),
+            (
+                "  preempt: false\n",
+                "  preempt: false\n  notify_topic: ocid1.onstopic.oc1.ap-tokyo-1.aaaaaaaaquickstarttopic\n",
+            ),
+        ],
+    ),
 ];
 
 pub fn load_variant(file: &str, edits: &[(&str, &str)]) -> Blueprint {

@@ -240,6 +240,7 @@ impl SimPair {
             metadata_base_url: Some(format!("{}/opc/v2", self.base)),
             state_dir: Some(dir.join("state").to_string_lossy().into_owned()),
             runtime_dir: Some(dir.join("run").to_string_lossy().into_owned()),
+            ..Default::default()
         };
         let node = render::render(&bp, &facts).unwrap().remove(i);
         for f in &node.files {

@@ -20,6 +20,7 @@ struct World {
     dgs: BTreeMap<String, LiveDynamicGroup>,
     policies: BTreeMap<String, LivePolicy>,
     ips: BTreeMap<String, LivePrivateIp>,
+    ipv6s: BTreeMap<String, LiveAddress>,
     tokens: HashMap<String, String>,
     /// Every call, mutating ones prefixed with `!`; plus `RUNNING <name>` events.
     trace: Vec<String>,
@@ -98,6 +99,7 @@ impl Cloud for FakeCloud {
                 vcn_id: "ocid1.vcn.oc1..v".into(),
                 availability_domain: None,
                 lifecycle_state: "AVAILABLE".into(),
+                ipv6_prefixes: vec!["2603:c020:1:2::/64".into()],
             }))
         })
     }
@@ -532,6 +534,58 @@ impl Cloud for FakeCloud {
             Ok(())
         })
     }
+    fn find_ipv6<'a>(
+        &'a self,
+        _: &'a str,
+        ip: std::net::Ipv6Addr,
+    ) -> CloudFuture<'a, Option<LiveAddress>> {
+        let found = self.ipv6_by_address(ip);
+        self.call("ListIpv6s", move |_| Ok(found))
+    }
+    fn create_ipv6<'a>(
+        &'a self,
+        s: &'a crate::engine::cloud::Ipv6Spec,
+        token: &'a str,
+    ) -> CloudFuture<'a, String> {
+        self.call("!CreateIpv6", |w| {
+            Ok(create(w, token, "ipv6", |w, id| {
+                w.ipv6s.insert(
+                    id.clone(),
+                    LiveAddress {
+                        id,
+                        address: s.ip_address.into(),
+                        vnic_id: Some(s.vnic_id.clone()),
+                        is_primary: false,
+                        tags: s.tags.clone(),
+                    },
+                );
+            }))
+        })
+    }
+    fn delete_ipv6<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        self.call("!DeleteIpv6", |w| {
+            w.ipv6s.remove(id);
+            Ok(())
+        })
+    }
+    fn topic_compartment<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<String>> {
+        self.call("GetTopic", |_| {
+            Ok(id
+                .starts_with("ocid1.onstopic.")
+                .then(|| "ocid1.compartment.oc1..topics".to_string()))
+        })
+    }
+}
+
+// The rest of the trait: IPv6 VIPs and the alerts' topic.
+impl FakeCloud {
+    fn ipv6_by_address(&self, ip: std::net::Ipv6Addr) -> Option<LiveAddress> {
+        let w = self.w.lock().unwrap();
+        w.ipv6s
+            .values()
+            .find(|a| a.address == std::net::IpAddr::V6(ip))
+            .cloned()
+    }
 }
 
 fn opts() -> ExecOptions {
@@ -925,4 +979,82 @@ async fn a_vip_the_agent_recreated_untagged_on_a_node_is_adopted() {
     let ip = &w.ips["ocid1.privateip.oc1..byagent"];
     assert_eq!(ip.vnic_id.as_deref(), Some(vnic2.as_str()), "not moved");
     assert_eq!(ip.tags, d.tags_for(Resource::Vip));
+}
+
+#[tokio::test(start_paused = true)]
+async fn extra_vips_are_made_with_the_first_kept_and_removed_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let mut d = desired();
+    let v4: std::net::IpAddr = "172.16.2.20".parse().unwrap();
+    let v6: std::net::IpAddr = "2603:c020:1:2::10".parse().unwrap();
+    d.extra_vips = vec![v4, v6];
+    let run = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    run.result.unwrap();
+    let node1_vnic = run.state.get(Resource::Node1).unwrap().vnic_id.clone();
+    {
+        let w = cloud.w.lock().unwrap();
+        let second = w
+            .ips
+            .values()
+            .find(|p| p.ip_address.to_string() == "172.16.2.20");
+        assert_eq!(second.unwrap().vnic_id, node1_vnic, "with the first vip");
+        let six = w.ipv6s.values().next().unwrap();
+        assert_eq!((six.address, &six.vnic_id), (v6, &node1_vnic));
+        assert_eq!(six.tags[TAG_PAIR], "quickstart");
+    }
+    assert_eq!(run.state.addresses.len(), 2);
+    assert!(run.state.address_id("2603:c020:1:2::10").is_some());
+
+    // Converged: nothing to do, no mutating call.
+    cloud.clear_trace();
+    let again = apply(&cloud, &d, run.state, &path, &[]).await;
+    again.result.unwrap();
+    assert!(!again.plan.has_changes(), "{}", again.plan.render_text());
+    assert!(cloud.mutations().is_empty(), "{:?}", cloud.mutations());
+
+    // The IPv6 VIP leaves the blueprint: the plan says so and apply deletes it.
+    let mut fewer = d.clone();
+    fewer.extra_vips = vec![v4];
+    cloud.clear_trace();
+    let shrink = apply(&cloud, &fewer, again.state, &path, &[]).await;
+    shrink.result.unwrap();
+    let text = shrink.plan.render_text();
+    assert!(text.contains("remove vip 2603:c020:1:2::10"), "{text}");
+    assert_eq!(cloud.mutations(), ["!DeleteIpv6"]);
+    assert!(cloud.w.lock().unwrap().ipv6s.is_empty());
+    assert_eq!(shrink.state.addresses.len(), 1);
+
+    // Destroy takes every VIP.
+    let gone = destroy(&cloud, &fewer, shrink.state, &path).await;
+    gone.result.unwrap();
+    assert!(cloud.w.lock().unwrap().ips.is_empty());
+    assert!(gone.state.addresses.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_extra_vip_held_by_someone_else_stops_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = FakeCloud::default();
+    let mut d = desired();
+    d.extra_vips = vec!["172.16.2.30".parse().unwrap()];
+    cloud.w.lock().unwrap().ips.insert(
+        "ocid1.privateip.oc1..other".into(),
+        LivePrivateIp {
+            id: "ocid1.privateip.oc1..other".into(),
+            ip_address: "172.16.2.30".parse().unwrap(),
+            vnic_id: Some("ocid1.vnic.oc1..someone".into()),
+            is_primary: false,
+            tags: Tags::new(),
+        },
+    );
+    let mut state = State::new(&d.pair);
+    let observed = observe(&cloud, &d.scope(), &mut state).await.unwrap();
+    let err = diff(&d, &observed, &state.recorded(), &[]).unwrap_err();
+    assert!(
+        err.to_string().contains("172.16.2.30 is already in use"),
+        "{err}"
+    );
+    let _ = dir;
 }

@@ -27,6 +27,7 @@ pub(crate) fn desired() -> Desired {
         vcn_id: "ocid1.vcn.oc1..v".into(),
         subnet_id: "ocid1.subnet.oc1..s".into(),
         vip: "172.16.2.10".parse().unwrap(),
+        extra_vips: vec![],
         preferred: 0,
         nodes: [node(0), node(1)],
         nsg_name: "quickstart-vrrp".into(),
@@ -107,6 +108,8 @@ pub(crate) fn converged(d: &Desired) -> Observed {
         }),
         vip_is_ours: true,
         stale_vip: None,
+        extra_vips: vec![],
+        stale_extra_vips: vec![],
     }
 }
 

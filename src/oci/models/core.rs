@@ -111,6 +111,10 @@ pub struct Subnet {
     pub dhcp_options_id: Option<String>,
     pub virtual_router_ip: Option<String>,
     pub virtual_router_mac: Option<String>,
+    /// The subnet's IPv6 prefixes (`ipv6CidrBlock` is the first, kept by older APIs).
+    pub ipv6_cidr_block: Option<String>,
+    #[serde(default)]
+    pub ipv6_cidr_blocks: Vec<String>,
     pub lifecycle_state: NetworkLifecycleState,
     pub time_created: Option<String>,
     #[serde(default)]
@@ -312,6 +316,48 @@ pub struct PrivateIp {
     pub freeform_tags: FreeformTags,
     #[serde(default)]
     pub defined_tags: DefinedTags,
+}
+
+/// An IPv6 address on a VNIC (py core/models/ipv6.py).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ipv6 {
+    pub id: String,
+    pub compartment_id: String,
+    pub display_name: Option<String>,
+    pub ip_address: String,
+    pub subnet_id: String,
+    pub vnic_id: Option<String>,
+    pub lifecycle_state: Option<String>,
+    pub time_created: Option<String>,
+    #[serde(default)]
+    pub freeform_tags: FreeformTags,
+    #[serde(default)]
+    pub defined_tags: DefinedTags,
+}
+
+/// CreateIpv6 (py core/models/create_ipv6_details.py).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateIpv6Details {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vnic_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freeform_tags: Option<FreeformTags>,
+}
+
+/// A Notifications topic (py ons/models/notification_topic.py): it has `topicId`, not `id`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationTopic {
+    pub topic_id: String,
+    pub name: Option<String>,
+    pub compartment_id: String,
+    pub lifecycle_state: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -91,7 +91,53 @@ pub fn list_private_ips_request(q: &ListPrivateIpsRequest) -> ApiRequest {
         .query_opt("vnicId", q.vnic_id.as_ref())
 }
 
+/// Filters of ListIpv6s: a VNIC, a subnet, or a subnet and an address.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListIpv6sRequest {
+    pub ip_address: Option<String>,
+    pub subnet_id: Option<String>,
+    pub vnic_id: Option<String>,
+}
+
 impl Client {
+    /// CreateIpv6 (`POST /ipv6`, py virtual_network_client.create_ipv6).
+    pub async fn create_ipv6(
+        &self,
+        details: &CreateIpv6Details,
+        retry_token: Option<&str>,
+    ) -> Result<Versioned<Ipv6>, OciError> {
+        let req =
+            ApiRequest::post("CreateIpv6", CORE, "/ipv6".into(), details).retry_token(retry_token);
+        self.call_versioned(req).await
+    }
+
+    pub async fn list_ipv6s(&self, q: &ListIpv6sRequest) -> Result<Vec<Ipv6>, OciError> {
+        let req = ApiRequest::get("ListIpv6s", CORE, "/ipv6".into())
+            .query_opt("ipAddress", q.ip_address.as_ref())
+            .query_opt("subnetId", q.subnet_id.as_ref())
+            .query_opt("vnicId", q.vnic_id.as_ref());
+        self.list_all(req).await
+    }
+
+    pub async fn delete_ipv6(&self, id: &str) -> Result<(), OciError> {
+        let path = format!("/ipv6/{}", encode(id));
+        self.send(ApiRequest::delete("DeleteIpv6", CORE, path))
+            .await
+            .map(|_| ())
+    }
+
+    /// GetTopic (Notifications control plane, `/20181201/topics/{topicId}`).
+    pub async fn get_topic(&self, id: &str) -> Result<Versioned<NotificationTopic>, OciError> {
+        let path = format!("/20181201/topics/{}", encode(id));
+        self.call_versioned(ApiRequest::unversioned(
+            "GetTopic",
+            Service::Notification,
+            "GET",
+            path,
+        ))
+        .await
+    }
+
     pub async fn get_vcn(&self, id: &str) -> Result<Versioned<Vcn>, OciError> {
         let path = format!("/vcns/{}", encode(id));
         self.call_versioned(ApiRequest::get("GetVcn", CORE, path))

@@ -66,6 +66,15 @@ impl Ctx<'_> {
             ));
         }
         self.w.remove(world::PRIVATE_IP, &id);
+        let public: Vec<String> = self
+            .w
+            .all(world::PUBLIC_IP)
+            .filter(|p| s(p, "privateIpId") == id)
+            .map(|p| s(p, "id").to_string())
+            .collect();
+        for p in public {
+            self.w.release_public_ip(&p);
+        }
         self.mutated = true;
         Ok(Resp::empty(204))
     }

@@ -2,7 +2,7 @@
 //! with OCI's validation, conflicts, etags, retry tokens, pagination and IAM checks.
 //!
 //! One file per service: [`identity`], [`core_compute`], [`core_network`], [`core_routing`],
-//! [`object_storage`] and
+//! [`object_storage`], [`ipv6s`], [`public_ips`], [`notifications`] and
 //! [`federation`] (the auth service) each own their paths and operations; [`context`] holds what every operation
 //! shares and [`authorize`] the IAM check for instance principals.
 
@@ -14,6 +14,8 @@ mod core_routing;
 pub(crate) mod federation;
 mod identity;
 mod in_place;
+mod ipv6s;
+mod notifications;
 pub mod object_storage;
 mod placement;
 mod public_ips;
@@ -37,6 +39,8 @@ pub(crate) fn operation_name(method: &str, path: &str) -> &'static str {
         .or_else(|| placement::route(method, &segs))
         .or_else(|| in_place::route(method, &segs))
         .or_else(|| public_ips::route(method, &segs))
+        .or_else(|| ipv6s::route(method, &segs))
+        .or_else(|| notifications::route(method, &segs))
         .or_else(|| core_routing::route(method, &segs))
         .or_else(|| object_storage::route(method, &segs))
         .unwrap_or("Unknown")
@@ -51,6 +55,8 @@ impl Ctx<'_> {
             .or_else(|| self.run_placement())
             .or_else(|| self.run_in_place())
             .or_else(|| self.run_public_ips())
+            .or_else(|| self.run_ipv6s())
+            .or_else(|| self.run_notifications())
             .or_else(|| self.run_core_routing())
             .or_else(|| self.run_object_storage())
             .unwrap_or_else(|| Err(ApiErr::not_found()))
@@ -64,6 +70,7 @@ const RETRYABLE_CREATES: &[&str] = &[
     "CreatePrivateIp",
     "CreateNetworkSecurityGroup",
     "CreatePublicIp",
+    "CreateIpv6",
 ];
 
 /// Runs an authenticated request.
@@ -164,6 +171,8 @@ fn created_entity_gone(w: &world::World, op: &str, body: &str) -> bool {
         "LaunchInstance" => world::INSTANCE,
         "CreatePrivateIp" => world::PRIVATE_IP,
         "CreateNetworkSecurityGroup" => world::NSG,
+        "CreateIpv6" => world::IPV6,
+        "CreatePublicIp" => world::PUBLIC_IP,
         _ => return false,
     };
     let Some(id) = serde_json::from_str::<Value>(body)

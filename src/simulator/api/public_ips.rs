@@ -1,8 +1,14 @@
-//! Public IPs: CreatePublicIp, GetPublicIpByIpAddress, DeletePublicIp, and the ephemeral public
-//! IP a launch with `assignPublicIp` gives the primary private IP. The VNIC's `publicIp` field
-//! follows them.
+//! Public IPs: CreatePublicIp (ephemeral and reserved), GetPublicIp, GetPublicIpByIpAddress,
+//! GetPublicIpByPrivateIpId, UpdatePublicIp (assign, move, unassign a reserved one),
+//! DeletePublicIp, and the ephemeral public IP a launch with `assignPublicIp` gives the primary
+//! private IP. The VNIC's `publicIp` field follows the public IP of its primary private IP. A
+//! public IP names its private IP, so it follows that private IP when UpdatePrivateIp moves it
+//! ("If a public IP is assigned to a secondary private IP, and you move that secondary private IP
+//! to another VNIC, the public IP moves with it", oci-python-sdk update_public_ip docstring).
+//! Assigning is asynchronous in OCI (ASSIGNING, then ASSIGNED); the simulator answers with the
+//! final state at once.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::context::{s, Ctx};
 use crate::simulator::world::{self, rfc3339, Doc};
@@ -15,13 +21,19 @@ pub(super) fn route(method: &str, segs: &[&str]) -> Option<&'static str> {
         ("POST", ["20160918", "publicIps", "actions", "getByIpAddress"]) => {
             "GetPublicIpByIpAddress"
         }
+        ("POST", ["20160918", "publicIps", "actions", "getByPrivateIpId"]) => {
+            "GetPublicIpByPrivateIpId"
+        }
+        ("GET", ["20160918", "publicIps", _]) => "GetPublicIp",
+        ("PUT", ["20160918", "publicIps", _]) => "UpdatePublicIp",
         ("DELETE", ["20160918", "publicIps", _]) => "DeletePublicIp",
         _ => return None,
     })
 }
 
-/// Simulated public addresses come from TEST-NET-2 (RFC 5737), never routable.
-const POOL: [u8; 3] = [198, 51, 100];
+fn pool_exhausted() -> ApiErr {
+    ApiErr::new(400, "LimitExceeded", "The public IP pool is exhausted")
+}
 
 impl Ctx<'_> {
     pub(super) fn run_public_ips(&mut self) -> Option<Result<Resp, ApiErr>> {
@@ -29,6 +41,9 @@ impl Ctx<'_> {
             "CreatePublicIp" => self.create_public_ip(),
             "GetPublicIpByIpAddress" => self.get_public_ip_by_ip_address(),
             "DeletePublicIp" => self.delete_public_ip(),
+            "GetPublicIp" => self.get_one(world::PUBLIC_IP),
+            "GetPublicIpByPrivateIpId" => self.get_public_ip_by_private_ip_id(),
+            "UpdatePublicIp" => self.update_public_ip(),
             _ => return None,
         })
     }
@@ -45,14 +60,7 @@ impl Ctx<'_> {
         private_ip: &Doc,
         b: Option<&Doc>,
     ) -> Result<Doc, ApiErr> {
-        let taken: Vec<String> = self
-            .live_public_ips()
-            .map(|d| s(d, "ipAddress").to_string())
-            .collect();
-        let address = (1..=254u8)
-            .map(|n| format!("{}.{}.{}.{n}", POOL[0], POOL[1], POOL[2]))
-            .find(|a| !taken.contains(a))
-            .ok_or_else(|| ApiErr::new(400, "LimitExceeded", "The public IP pool is exhausted"))?;
+        let address = self.w.free_public_address().ok_or_else(pool_exhausted)?;
         let region = self.req.region.clone();
         let id = self.w.new_id("publicip", Some(&region));
         let tags = |k: &str| b.and_then(|b| b.get(k)).cloned().unwrap_or(json!({}));
@@ -94,11 +102,7 @@ impl Ctx<'_> {
         let lifetime = Self::required_str(&b, "lifetime")?;
         match lifetime.as_str() {
             "EPHEMERAL" => {}
-            "RESERVED" => {
-                return Err(ApiErr::invalid(
-                    "the simulator does not model reserved public IPs",
-                ))
-            }
+            "RESERVED" => return self.create_reserved_public_ip(&b, &comp),
             other => {
                 return Err(ApiErr::invalid(format!(
                     "Invalid lifetime {other}; allowed values are EPHEMERAL, RESERVED"
@@ -150,6 +154,172 @@ impl Ctx<'_> {
         Ok(self.one(world::PUBLIC_IP, &d, 200))
     }
 
+    /// A reserved public IP, assigned at once when `privateIpId` is given ("For a reserved
+    /// public IP: You may also optionally assign the public IP to a private IP by specifying
+    /// `privateIpId`", oci-python-sdk create_public_ip docstring).
+    fn create_reserved_public_ip(&mut self, b: &Doc, comp: &str) -> Result<Resp, ApiErr> {
+        if !self.compartment_exists(comp) {
+            return Err(ApiErr::not_found());
+        }
+        self.authorize(comp)?;
+        let target = match b.get("privateIpId").and_then(Value::as_str) {
+            Some(pip) => Some(self.assignable_private_ip(pip, None)?),
+            None => None,
+        };
+        let address = self.w.free_public_address().ok_or_else(pool_exhausted)?;
+        let region = self.req.region.clone();
+        let id = self.w.new_id("publicip", Some(&region));
+        let name = b
+            .get("displayName")
+            .and_then(Value::as_str)
+            .unwrap_or(&address)
+            .to_string();
+        let mut doc = world::reserved_public_ip_doc(&id, comp, &name, &address, &region, self.now);
+        for k in ["freeformTags", "definedTags"] {
+            if let Some(v) = b.get(k).filter(|v| v.is_object()) {
+                doc[k] = v.clone();
+            }
+        }
+        self.w.insert(world::PUBLIC_IP, doc);
+        self.mutated = true;
+        if let Some(pip) = target {
+            self.assign_public_ip(&id, &pip);
+        }
+        let d = self.doc(world::PUBLIC_IP, &id)?;
+        Ok(self.one(world::PUBLIC_IP, &d, 200))
+    }
+
+    /// The private IP `pip_id` when a public IP may be assigned to it: it exists, the caller may
+    /// assign it, and "the private IP must not already have a public IP with lifecycleState =
+    /// ASSIGNING or ASSIGNED. If it does, an error is returned" (oci-python-sdk
+    /// update_public_ip docstring; the 409 Conflict code is a guess). `own` is the public IP
+    /// being moved (assigning it to where it already is is a no-op). Subnets that prohibit
+    /// public IPs refuse them (Subnet.prohibitPublicIpOnVnic: "If true, ... VNICs created in
+    /// this subnet cannot have public IP addresses").
+    fn assignable_private_ip(&self, pip_id: &str, own: Option<&str>) -> Result<Doc, ApiErr> {
+        let pip = self.doc(world::PRIVATE_IP, pip_id)?;
+        self.authorize(s(&pip, "compartmentId"))?;
+        if self
+            .live_public_ips()
+            .any(|d| s(d, "privateIpId") == pip_id && Some(s(d, "id")) != own)
+        {
+            return Err(ApiErr::new(
+                409,
+                "Conflict",
+                format!("Private IP {pip_id} already has a public IP assigned"),
+            ));
+        }
+        let subnet = self.doc(world::SUBNET, s(&pip, "subnetId"))?;
+        if subnet
+            .get("prohibitPublicIpOnVnic")
+            .and_then(Value::as_bool)
+            == Some(true)
+        {
+            return Err(ApiErr::invalid(format!(
+                "Public IP addresses are prohibited on subnet {} (prohibitPublicIpOnVnic)",
+                s(&subnet, "id")
+            )));
+        }
+        Ok(pip)
+    }
+
+    /// Points public IP `id` at `pip` (checked) and keeps the VNICs' `publicIp` right.
+    fn assign_public_ip(&mut self, id: &str, pip: &Doc) {
+        self.unassign_public_ip(id);
+        let pip_id = s(pip, "id").to_string();
+        let d = self.touch(world::PUBLIC_IP, id, |d| {
+            d.insert("privateIpId".into(), json!(pip_id));
+            d.insert("assignedEntityId".into(), json!(pip_id));
+            d.insert("assignedEntityType".into(), json!("PRIVATE_IP"));
+            d.insert("lifecycleState".into(), json!("ASSIGNED"));
+        });
+        if pip.get("isPrimary").and_then(Value::as_bool) == Some(true) {
+            let vnic = s(pip, "vnicId").to_string();
+            let address = s(&d, "ipAddress").to_string();
+            if self.w.get(world::VNIC, &vnic).is_some() {
+                self.touch(world::VNIC, &vnic, |v| {
+                    v.insert("publicIp".into(), json!(address));
+                });
+            }
+        }
+    }
+
+    /// Unassigns public IP `id` from its private IP (if any), clearing that VNIC's `publicIp`.
+    fn unassign_public_ip(&mut self, id: &str) {
+        let Some(d) = self.w.get(world::PUBLIC_IP, id).cloned() else {
+            return;
+        };
+        let old = s(&d, "privateIpId").to_string();
+        if old.is_empty() {
+            return;
+        }
+        let primary_vnic = self
+            .w
+            .get(world::PRIVATE_IP, &old)
+            .filter(|p| p.get("isPrimary").and_then(Value::as_bool) == Some(true))
+            .map(|p| s(p, "vnicId").to_string());
+        if let Some(v) = primary_vnic.filter(|v| self.w.get(world::VNIC, v).is_some()) {
+            self.touch(world::VNIC, &v, |v| {
+                v.insert("publicIp".into(), Value::Null);
+            });
+        }
+        self.touch(world::PUBLIC_IP, id, |d| {
+            for k in ["privateIpId", "assignedEntityId", "assignedEntityType"] {
+                d.insert(k.into(), Value::Null);
+            }
+            d.insert("lifecycleState".into(), json!("AVAILABLE"));
+        });
+    }
+
+    /// UpdatePublicIp: `privateIpId` assigns or moves a reserved public IP, `""` unassigns it
+    /// ("To unassign ... specify an empty string", UpdatePublicIpDetails.private_ip_id in the
+    /// older SDKs' docstring; "You can't move an ephemeral public IP to a different private IP",
+    /// update_public_ip docstring); display name and tags change in place.
+    fn update_public_ip(&mut self) -> Result<Resp, ApiErr> {
+        let id = self.id().to_string();
+        let d = self.doc(world::PUBLIC_IP, &id)?;
+        self.authorize(s(&d, "compartmentId"))?;
+        self.if_match(&d)?;
+        let b = self.body()?;
+        match b.get("privateIpId") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(target)) => {
+                if s(&d, "lifetime") != "RESERVED" && target != s(&d, "privateIpId") {
+                    return Err(ApiErr::invalid(
+                        "An ephemeral public IP cannot be moved or unassigned; delete it with DeletePublicIp",
+                    ));
+                }
+                if target.is_empty() {
+                    self.unassign_public_ip(&id);
+                } else if target != s(&d, "privateIpId") {
+                    let pip = self.assignable_private_ip(target, Some(&id))?;
+                    self.assign_public_ip(&id, &pip);
+                }
+            }
+            Some(_) => return Err(ApiErr::invalid("privateIpId must be a string")),
+        }
+        let mut changes = Map::new();
+        for k in ["displayName", "freeformTags", "definedTags"] {
+            if let Some(v) = b.get(k).filter(|v| !v.is_null()) {
+                changes.insert(k.into(), v.clone());
+            }
+        }
+        let d = self.touch(world::PUBLIC_IP, &id, |d| d.extend(changes));
+        Ok(self.one(world::PUBLIC_IP, &d, 200))
+    }
+
+    fn get_public_ip_by_private_ip_id(&self) -> Result<Resp, ApiErr> {
+        let b = self.body()?;
+        let pip = Self::required_str(&b, "privateIpId")?;
+        let d = self
+            .live_public_ips()
+            .find(|d| s(d, "privateIpId") == pip && s(d, "_region") == self.req.region)
+            .cloned()
+            .ok_or_else(ApiErr::not_found)?;
+        self.authorize(s(&d, "compartmentId"))?;
+        Ok(self.one(world::PUBLIC_IP, &d, 200))
+    }
+
     fn get_public_ip_by_ip_address(&self) -> Result<Resp, ApiErr> {
         let b = self.body()?;
         let address = Self::required_str(&b, "ipAddress")?;
@@ -167,17 +337,8 @@ impl Ctx<'_> {
         let d = self.doc(world::PUBLIC_IP, &id)?;
         self.authorize(s(&d, "compartmentId"))?;
         self.if_match(&d)?;
-        let pip = s(&d, "privateIpId").to_string();
-        let vnic = self
-            .w
-            .get(world::PRIVATE_IP, &pip)
-            .map(|p| s(p, "vnicId").to_string());
+        self.unassign_public_ip(&id);
         self.w.remove(world::PUBLIC_IP, &id);
-        if let Some(v) = vnic.filter(|v| self.w.get(world::VNIC, v).is_some()) {
-            self.touch(world::VNIC, &v, |v| {
-                v.insert("publicIp".into(), Value::Null);
-            });
-        }
         self.mutated = true;
         Ok(Resp::empty(204))
     }
