@@ -1,32 +1,16 @@
 #!/bin/bash
 # (A library: vip-agent sources it; running it does nothing.)
-# vipsetup: OCI request signing and instance-principal federation in bash, with only curl and
-# openssl (present on every OCI platform image). Sourced by vip-agent; no OCI CLI, no Python.
-#
-# Signing (Signature version 1, rsa-sha256), as Oracle's SDKs do it (oci-python-sdk
-# oci/signer.py; oci-go-sdk common/http_signer.go): the signing string is the lines
-# "name: value" of date, (request-target) and host, plus content-length, content-type and
-# x-content-sha256 for POST/PUT/PATCH; the federation request signs the same set without host.
-#
-# Instance principals, as oci-python-sdk oci/auth/federation_client.py and
-# certificate_retriever.py do it: the leaf certificate, its key and the intermediate from the
-# metadata service (IMDS v2, "Authorization: Bearer Oracle"); the tenancy from the certificate
-# subject (opc-tenant:); keyId <tenancy>/fed-x509/<SHA-1 fingerprint, uppercase, colons>; a
-# session key pair made once per process; POST /v1/x509 returns a JWT session token, kept until
-# 60 s before its exp and renewed at once after a 401. API calls are signed with keyId
-# ST$<token> and the session key.
-#
-# Cost (it runs every few seconds for the life of a node, so forks are what it saves): API calls
-# go over one kept-alive HTTP/1.1 connection per process, spoken by bash itself (bash's
-# /dev/tcp for http, one long-lived `openssl s_client` for https), not a curl per call; a GET's
-# signature is reused for the same URL for up to OCI_SIG_REUSE seconds (OCI checks only that the
-# signed date is within 5 minutes of its clock: oci-api.md, "Clock skew over 5 minutes gives
-# 401"); digests come from sha256sum and signatures from one `openssl dgst -hex`, turned into
-# base64 by bash. curl is kept for the rare calls: the metadata service and federation.
-#
-# Settings (globals, set before use): OCI_WORK_DIR (private directory for keys and the token),
-# OCI_METADATA_BASE, OCI_FEDERATION_URL, OCI_CONNECT_TIMEOUT, OCI_MAX_TIME, OCI_SIG_REUSE.
-# Results: OCI_STATUS (HTTP status, 000 when no answer) and OCI_BODY (response body).
+# vipsetup: OCI request signing and instance-principal federation in bash with curl and openssl.
+# Signing as oci-python-sdk oci/signer.py and oci-go-sdk common/http_signer.go do it; federation
+# as oci/auth/federation_client.py does (IMDS v2 certificate, key and intermediate; tenancy from
+# opc-tenant:; keyId <tenancy>/fed-x509/<SHA-1 fp>; a session key made once; POST /v1/x509; the
+# token kept until 60 s before its exp, renewed at once after a 401; calls keyed ST$<token>).
+# Forks are what a loop that runs for the node's life must save: calls go over kept-alive HTTP/1.1
+# connections spoken by bash (/dev/tcp for http, one openssl s_client for https); a GET's
+# signature is reused for OCI_SIG_REUSE s (OCI only checks the date is within 5 minutes:
+# oci-api.md); curl only for the metadata service.
+# Settings: OCI_WORK_DIR, OCI_METADATA_BASE, OCI_FEDERATION_URL, OCI_CONNECT_TIMEOUT,
+# OCI_MAX_TIME, OCI_SIG_REUSE. Results: OCI_STATUS (000 = no answer), OCI_BODY.
 
 OCI_WORK_DIR=${OCI_WORK_DIR:-/run/vipsetup}
 OCI_METADATA_BASE=${OCI_METADATA_BASE:-http://169.254.169.254/opc/v2}
@@ -162,41 +146,6 @@ oci_authorization() {
     OCI_AUTHORIZATION="Signature algorithm=\"rsa-sha256\",headers=\"$OCI_SIGNED_HEADERS\",keyId=\"$1\",signature=\"$OCI_B64\",version=\"1\""
 }
 
-# oci_curl_quote STRING: STRING as a double-quoted curl config value.
-oci_curl_quote() {
-    local s=${1//\\/\\\\}
-    s=${s//\"/\\\"}
-    s=${s//$'\n'/\\n}
-    printf '"%s"' "$s"
-}
-
-# oci_send METHOD URL BODY [EXTRA_HEADER...]: one request with the headers in OCI_HEADERS plus
-# the extra ones. Headers and body go to curl on stdin (a config file), never on its command
-# line, where other users could read a token in the process list. Sets OCI_STATUS/OCI_BODY;
-# returns 0 on 2xx.
-oci_send() {
-    local method=$1 url=$2 body=$3 h out config
-    shift 3
-    config="request = $(oci_curl_quote "$method")"$'\n'
-    for h in "${OCI_HEADERS[@]}" "$@"; do
-        config+="header = $(oci_curl_quote "$h")"$'\n'
-    done
-    config+="header = \"accept: application/json\""$'\n'
-    if [ -n "$body" ] || [ "${method^^}" != GET ]; then
-        config+="data-binary = $(oci_curl_quote "$body")"$'\n'
-    fi
-    out=$(printf '%s' "$config" | curl -sS -K - --connect-timeout "$OCI_CONNECT_TIMEOUT" \
-        --max-time "$OCI_MAX_TIME" -w '\n%{http_code}' -- "$url" 2>&1)
-    OCI_STATUS=${out##*$'\n'}
-    OCI_BODY=${out%$'\n'*}
-    [ "$OCI_BODY" != "$out" ] || OCI_BODY=''
-    case "$OCI_STATUS" in
-        2[0-9][0-9]) return 0 ;;
-        [0-9][0-9][0-9]) ;;
-        *) OCI_STATUS=000 ;;
-    esac
-    return 1
-}
 
 # The kept-alive connection in use: OCI_CONN (scheme://host:port it goes to, '' = none), the
 # fds to write requests to and read answers from, and s_client's pid for https. Requests sent
@@ -617,7 +566,14 @@ oci_federate() {
         OCI_ERROR='cannot sign the federation request with the instance key'
         return 1
     fi
-    if ! oci_send POST "$OCI_FEDERATION_URL" "$body" "authorization: $OCI_AUTHORIZATION"; then
+    # On a connection of its own (slot 9): the API's stays open.
+    local slot=$OCI_SLOT
+    oci_slot 9
+    oci_http POST "$OCI_FEDERATION_URL" "$body" "${OCI_HEADERS[@]}" "authorization: $OCI_AUTHORIZATION"
+    f=$?
+    oci_conn_close
+    oci_slot "$slot"
+    if [ "$f" != 0 ]; then
         OCI_ERROR="federation at $OCI_FEDERATION_URL failed: HTTP $OCI_STATUS ${OCI_BODY:0:200}"
         return 1
     fi

@@ -1,31 +1,13 @@
 #!/bin/bash
-# vipsetup failover agent: keepalived's notify_fifo_script.
-#
-# keepalived starts this once and writes ordered state lines to the FIFO given as $1, e.g.
-#   INSTANCE "VI_1" MASTER 150
-# On MASTER a claim loop (a child process in its own process group) moves the VIP's private IP
-# object to this node's VNIC through the OCI API and keeps checking it; on BACKUP, FAULT, STOP
-# or DELETED that loop is killed and waited for, so a node that lost the election never makes
-# another call. keepalived itself adds and removes the address on the interface.
-#
-# It talks to OCI itself (oci-sign.sh: bash, curl and openssl; no OCI CLI, no Python): the VNIC
-# and the VIP's private IP OCID are looked up once, so a takeover is one UpdatePrivateIp whose
-# answer confirms the new owner (and records it in the VIP's freeform tags), and a recheck is
-# one GET. The instance-principal session token is kept for its lifetime.
-#
-# After `systemctl reload keepalived` the new agent gets no state line (keepalived writes none
-# on reload before 2.2.8, and only when asked): if none comes within STATE_WAIT seconds and the
-# VIP is on this node's interface (keepalived adds it only as MASTER), the agent claims.
-#
-# Everything site-specific comes from the settings file (default /etc/vipsetup/agent.env,
-# override with VIPSETUP_AGENT_ENV), so the agent runs the same against OCI and against a local
-# simulator. An API or auth error only ever means "unknown, try again": it never counts as the
-# peer being down, and the loop never gives up while the node is MASTER.
-#
-# Usage: vip-agent FIFO            (as keepalived's notify_fifo_script)
-#        vip-agent --standby       (internal: the claim loop, waiting for the word)
-#        vip-agent --claim-once    (one claim attempt, for tests and debugging; exit 0 = VIP here)
-#        vip-agent --check-once    (one recheck: exit 0 = the API shows the VIP here)
+# vipsetup failover agent: keepalived's notify_fifo_script (ordered state lines on the FIFO $1).
+# A claim loop (own process group) waits, warmed up, from the start; on MASTER it moves every VIP
+# object (private IPs, Ipv6s) to this node's VNIC, one request each, all at once, then rechecks;
+# on BACKUP/FAULT/STOP it is killed with any call in flight, so a loser never moves anything.
+# keepalived adds and removes the addresses. API or auth errors mean "unknown, try again", never
+# "peer down". After `systemctl reload keepalived` no state line comes: if none comes within
+# STATE_WAIT s and the VIP is on an interface (only a MASTER has it), the agent claims.
+# Settings: /etc/vipsetup/agent.env (VIPSETUP_AGENT_ENV), so it runs alike against a simulator.
+# Usage: vip-agent FIFO | --standby (internal) | --claim-once | --check-once (exit 0 = VIPs here)
 set -u
 
 SETTINGS=${VIPSETUP_AGENT_ENV:-/etc/vipsetup/agent.env}

@@ -97,7 +97,8 @@ fn operator_moves_vip(sim: &SimPair, i: usize) {
             oci_http_date
             oci_signing_string PUT "$2" "$OCI_DATE" "$3"
             oci_authorization "$4" "$5" || exit 8
-            oci_send PUT "$2" "$3" "authorization: $OCI_AUTHORIZATION" || { echo "$OCI_STATUS $OCI_BODY"; exit 1; }"#,
+            OCI_WORK_DIR=$(mktemp -d)
+            oci_http PUT "$2" "$3" "${OCI_HEADERS[@]}" "authorization: $OCI_AUTHORIZATION" || { echo "$OCI_STATUS $OCI_BODY"; exit 1; }"#,
         )
         .arg("bash")
         .arg(render_support::repo().join("templates/oci-sign.sh"))
