@@ -29,20 +29,17 @@ OCI_TOKEN=''
 OCI_TOKEN_EXP=0
 # Renew this long before the token's exp (the Python SDK's margin; it also covers clock skew).
 OCI_TOKEN_MARGIN=60
-# Seconds a GET's signature (and its date) is sent again for the same URL. Far inside OCI's
-# 5-minute skew window, so a node clock a few minutes off still passes; a 401 on a reused
-# signature turns reuse off for the process (a fresh signature is sent at once).
+# Seconds a GET's signature (and its date) is sent again for the same URL.
 OCI_SIG_REUSE=${OCI_SIG_REUSE:-120}
 OCI_B64_ALPHABET='ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 
-# oci_http_date: sets OCI_DATE to now in the RFC 7231 form the service checks (bash builtin,
-# no process).
+# oci_http_date: sets OCI_DATE to now in the RFC 7231 form the service checks (bash builtin, no
+# process).
 oci_http_date() {
     TZ=GMT LC_ALL=C printf -v OCI_DATE '%(%a, %d %b %Y %H:%M:%S GMT)T' -1
 }
 
-# oci_hex_b64 HEX: sets OCI_B64 to the base64 of the bytes HEX spells (bash arithmetic: no
-# process).
+# oci_hex_b64 HEX: sets OCI_B64 to the base64 of the bytes HEX spells (bash arithmetic: no process).
 OCI_B64=''
 oci_hex_b64() {
     local hex=$1 n i v out='' a=$OCI_B64_ALPHABET
@@ -64,8 +61,8 @@ oci_hex_b64() {
     OCI_B64=$out
 }
 
-# oci_scratch NAME CONTENT: writes CONTENT to a file in OCI_WORK_DIR and sets OCI_SCRATCH to
-# its path (the tools read files; a pipe would cost a process).
+# oci_scratch NAME CONTENT: writes CONTENT to a file in OCI_WORK_DIR and sets OCI_SCRATCH to its
+# path (the tools read files; a pipe would cost a process).
 OCI_SCRATCH=''
 oci_scratch() {
     [ -d "$OCI_WORK_DIR" ] || (umask 077 && mkdir -p "$OCI_WORK_DIR") || return 1
@@ -90,8 +87,7 @@ oci_b64_sha256() {
 }
 
 # oci_signing_string METHOD URL DATE BODY [federation]: sets OCI_SS (the signing string),
-# OCI_SIGNED_HEADERS (their names, space separated) and OCI_HEADERS (an array of the
-# "name: value" headers to send, (request-target) excluded).
+# OCI_SIGNED_HEADERS (their names) and OCI_HEADERS (the headers to send but (request-target)).
 oci_signing_string() {
     local method=$1 url=$2 date=$3 body=$4 mode=${5:-api}
     local scheme=${url%%://*} rest=${url#*://}
@@ -132,13 +128,13 @@ oci_signing_string() {
     OCI_SIGNED_HEADERS="${names[*]}"
 }
 
-# oci_authorization KEY_ID KEY_FILE: signs OCI_SS (from oci_signing_string) with the PEM key
-# and sets OCI_AUTHORIZATION, the Authorization header's value. Returns 1 if openssl fails.
+# oci_authorization KEY_ID KEY_FILE: signs OCI_SS (from oci_signing_string) with the PEM key and
+# sets OCI_AUTHORIZATION, the Authorization header's value.
 oci_authorization() {
     local sig re='^[0-9a-f]+$'
     oci_scratch ss "$OCI_SS" || return 1
-    # One process: openssl prints the signature in hex ("RSA-SHA256(file)= 1a2b..."); bash
-    # turns it into base64.
+    # One process: openssl prints the signature in hex ("RSA-SHA256(file)= 1a2b..."); bash turns it
+    # into base64.
     sig=$(openssl dgst -sha256 -sign "$2" -hex "$OCI_SCRATCH" 2>/dev/null) || return 1
     sig=${sig##*= }
     [[ $sig =~ $re ]] || return 1
@@ -147,9 +143,8 @@ oci_authorization() {
 }
 
 
-# The kept-alive connection in use: OCI_CONN (scheme://host:port it goes to, '' = none), the
-# fds to write requests to and read answers from, and s_client's pid for https. Requests sent
-# at once go over several connections, one per slot (oci_slot); slot 0 is the usual one.
+# The kept-alive connection in use: OCI_CONN (scheme://host:port it goes to, '' = none), the fds to
+# write requests to and read answers from, and s_client's pid for https.
 OCI_CONN=''
 OCI_CONN_OUT=''
 OCI_CONN_IN=''
@@ -199,8 +194,8 @@ oci_conn_close_all() {
     oci_slot 0
 }
 
-# oci_forget_conns: in a child process, forgets the parent's connections without closing them
-# (the parent goes on using them; the child opens its own).
+# oci_forget_conns: in a child process, forgets the parent's connections without closing them (the
+# parent goes on using them; the child opens its own).
 oci_forget_conns() {
     local fd
     for fd in "$OCI_CONN_IN" "$OCI_CONN_OUT" "${OCI_SLOT_IN[@]}" "${OCI_SLOT_OUT[@]}"; do
@@ -217,23 +212,21 @@ oci_forget_conns() {
     OCI_SLOT_PID=()
 }
 
-# oci_conn_open SCHEME HOST PORT: a connection to HOST:PORT, the open one when it goes there and
-# the server has not closed it (nothing is readable before a request: else it is stale).
+# oci_conn_open SCHEME HOST PORT: a connection to HOST:PORT, the open one when it goes there and the
+# server has not closed it (nothing is readable before a request: else it is stale).
 oci_conn_open() {
     local key="$1://$2:$3" fifo
     if [ "$OCI_CONN" = "$key" ] && ! read -r -t 0 -u "$OCI_CONN_IN" 2>/dev/null; then
         return 0
     fi
     oci_conn_close
-    # A server that closed the connection makes the next write fail with EPIPE: an error to
-    # handle, not a signal that kills the agent.
+    # A server that closed the connection makes the next write fail with EPIPE: an error to handle,
+    # not a signal that kills the agent.
     trap '' PIPE
     case "$1" in
         https)
-            # One openssl s_client per connection, for its lifetime: requests in through a
-            # FIFO (unlinked once both ends are open), answers out through a pipe. The
-            # server's certificate is checked against the CAs and the host name; -quiet prints
-            # nothing but the data, -nocommands reads no commands from it.
+            # One openssl s_client per connection, for its lifetime: requests in through a FIFO
+            # (unlinked once both ends are open), answers out through a pipe.
             fifo=$OCI_WORK_DIR/tls.$BASHPID.$OCI_SLOT
             rm -f "$fifo"
             [ -d "$OCI_WORK_DIR" ] || (umask 077 && mkdir -p "$OCI_WORK_DIR")
@@ -273,17 +266,15 @@ oci_left() {
     printf -v OCI_LEFT '%d.%03d' $((ms / 1000)) $((ms % 1000))
 }
 
-# oci_http METHOD URL BODY [HEADER...]: one HTTP/1.1 request on the kept-alive connection of
-# the slot in use, answered within OCI_MAX_TIME seconds. Sets OCI_STATUS (000 when no answer)
-# and OCI_BODY; returns 0 on 2xx.
+# oci_http METHOD URL BODY [HEADER...]: one HTTP/1.1 request on the kept-alive connection of the
+# slot in use, answered within OCI_MAX_TIME seconds.
 oci_http() {
     oci_http_send "$@" || return 1
     oci_http_recv
 }
 
-# oci_http_send METHOD URL BODY [HEADER...]: writes the request (kept per slot: a connection the
-# server had closed is replaced and the request sent once more by oci_http_recv, as long as no
-# byte of an answer came back). Returns 1 when it cannot connect.
+# oci_http_send METHOD URL BODY [HEADER...]: writes the request, kept per slot: oci_http_recv sends
+# it again on a new connection when the server had closed the old one.
 OCI_SLOT_REQ=()
 OCI_SLOT_DEADLINE=()
 OCI_SLOT_TARGET=()
@@ -469,9 +460,8 @@ oci_http_recv() {
     return 1
 }
 
-# oci_more: appends to OCI_RAW what the connection holds now (bash reads a socket a byte per
-# system call for lines but in bulk for a count: one read of up to 64 KiB, then at most 2 ms for
-# more). Returns 1 at the end of the connection.
+# oci_more: appends to OCI_RAW what the connection holds now (bash reads a socket a byte per system
+# call for lines but in bulk for a count: one read of up to 64 KiB, then at most 2 ms for more).
 OCI_RAW=''
 oci_more() {
     local part rc
@@ -481,8 +471,8 @@ oci_more() {
     [ "$rc" -gt 128 ] || [ "$rc" -eq 0 ]
 }
 
-# oci_json_get JSON KEY: sets OCI_JSON to the first string value of "KEY" in JSON; returns 1
-# when there is none. Enough for OCIDs, addresses, tokens and tags, which hold no quotes.
+# oci_json_get JSON KEY: sets OCI_JSON to the first string value of "KEY" in JSON; returns 1 when
+# there is none.
 OCI_JSON=''
 oci_json_get() {
     local re="\"$2\"[[:space:]]*:[[:space:]]*\"([^\"]*)\""
@@ -491,21 +481,21 @@ oci_json_get() {
     OCI_JSON=${BASH_REMATCH[1]}
 }
 
-# oci_metadata PATH FILE: GET from the metadata service into FILE (mode 600), with the same
-# limits as an API call.
+# oci_metadata PATH FILE: GET from the metadata service into FILE (mode 600), with the same limits
+# as an API call.
 oci_metadata() {
     (umask 077 && curl -sSf --connect-timeout "$OCI_CONNECT_TIMEOUT" --max-time "$OCI_MAX_TIME" \
         -H 'Authorization: Bearer Oracle' -o "$2" -- "$OCI_METADATA_BASE/$1" 2>/dev/null)
 }
 
-# oci_pem_body FILE: the PEM's base64 without its BEGIN/END lines and line breaks, as the
-# auth service wants certificates and keys in the federation body.
+# oci_pem_body FILE: the PEM's base64 without its BEGIN/END lines and line breaks, as the auth
+# service wants certificates and keys in the federation body.
 oci_pem_body() {
     grep -v -- '-----' "$1" | tr -d ' \r\n'
 }
 
-# oci_new_session_key: a fresh session key pair (the agent makes one when it starts; its claim
-# loops use it). Forgets the token bound to the old key.
+# oci_new_session_key: a fresh session key pair (the agent makes one when it starts; its claim loops
+# use it).
 oci_new_session_key() {
     local key=$OCI_WORK_DIR/session-key.pem
     mkdir -p "$OCI_WORK_DIR" && chmod 700 "$OCI_WORK_DIR" || return 1
@@ -534,8 +524,7 @@ oci_jwt_exp() {
     if [[ $claims =~ $re ]]; then printf '%s' "${BASH_REMATCH[1]}"; else printf 0; fi
 }
 
-# oci_federate: a new session token from the auth service (POST /v1/x509). Sets OCI_TOKEN and
-# OCI_TOKEN_EXP and keeps them in OCI_WORK_DIR/token for the process's children.
+# oci_federate: a new session token from the auth service (POST /v1/x509).
 oci_federate() {
     local d=$OCI_WORK_DIR f tenancy fp body subject re='opc-tenant:(ocid1\.[A-Za-z0-9._-]+)'
     oci_session_key || {
@@ -591,9 +580,8 @@ oci_federate() {
     OCI_FEDERATIONS=$((${OCI_FEDERATIONS:-0} + 1))
 }
 
-# oci_token: a session token valid for at least OCI_TOKEN_MARGIN more seconds, from memory,
-# from OCI_WORK_DIR/token (this agent's last federation, shared with its claim loops), or by
-# federating.
+# oci_token: a session token valid for at least OCI_TOKEN_MARGIN more seconds, from memory, from
+# OCI_WORK_DIR/token (this agent's last federation, shared with its claim loops), or by federating.
 oci_token() {
     local now
     printf -v now '%(%s)T' -1
@@ -610,9 +598,8 @@ oci_token() {
 # ("KEY#i"; kept apart, not joined: splitting them again would read them byte by byte).
 declare -A OCI_REUSE_AT=() OCI_REUSE_N=() OCI_REUSE_HDRS=()
 
-# oci_sign_call METHOD URL BODY: sets OCI_HEADERS (with authorization) for a call as the
-# instance principal, reusing a GET's recent signature for the same URL and token (OCI_REUSED=1
-# then). Returns 1 when it cannot sign.
+# oci_sign_call METHOD URL BODY: sets OCI_HEADERS (with authorization) for a call as the instance
+# principal, reusing a GET's recent signature for the same URL and token (OCI_REUSED=1 then).
 OCI_REUSED=0
 oci_sign_call() {
     local method=$1 url=$2 body=$3
@@ -642,10 +629,8 @@ oci_reuse_keep() {
     done
 }
 
-# oci_call_failed METHOD URL: after a failed call, whether to make it again (returns 0): after a
-# 401 on a reused signature (reuse is then off for the process: this service wants a fresh
-# one), or after the first 401 on a fresh one (the token is renewed). RENEWED (the caller's)
-# says whether the token was renewed for this call already.
+# oci_call_failed METHOD URL: after a failed call, whether to make it again (returns 0): after a 401
+# on a reused signature (reuse is then off for the process
 oci_call_failed() {
     # shellcheck disable=SC2034
     OCI_ERROR="$1 $2: HTTP $OCI_STATUS ${OCI_BODY:0:300}"
@@ -662,10 +647,8 @@ oci_call_failed() {
     rm -f "$OCI_WORK_DIR/token"
 }
 
-# oci_call METHOD URL [BODY]: one API call as the instance principal, on the kept-alive
-# connection of the slot in use. On a 401 the token is renewed at once and the call made once
-# more (after a 401 on a reused GET signature, first with a fresh signature). Sets
-# OCI_STATUS/OCI_BODY; returns 0 on 2xx.
+# oci_call METHOD URL [BODY]: one API call as the instance principal, on the kept-alive connection
+# of the slot in use.
 oci_call() {
     local method=$1 url=$2 body=${3:-} attempt RENEWED=0
     for attempt in 1 2 3; do
@@ -679,10 +662,8 @@ oci_call() {
     return 1
 }
 
-# oci_call_all: the calls OCI_CALL_METHOD[k] OCI_CALL_URL[k] OCI_CALL_BODY[k] at once, each on
-# its own connection (slot k), their signatures made by parallel openssl processes. Sets
-# OCI_CALL_STATUS[k], OCI_CALL_RESULT[k] (the body) and OCI_CALL_ERROR[k]; returns 0 when every
-# one answered 2xx. A call that needs another try (a 401) is made again on its own.
+# oci_call_all: the calls OCI_CALL_METHOD[k] OCI_CALL_URL[k] OCI_CALL_BODY[k] at once, each on its
+# own connection (slot k), their signatures made by parallel openssl processes.
 OCI_CALL_METHOD=()
 OCI_CALL_URL=()
 OCI_CALL_BODY=()
@@ -783,8 +764,8 @@ oci_call_all() {
     return "$all"
 }
 
-# oci_sign_call_reused URL: sets OCI_HEADERS to a recent signature's for a GET of URL and
-# returns 0, when reuse allows one.
+# oci_sign_call_reused URL: sets OCI_HEADERS to a recent signature's for a GET of URL and returns 0,
+# when reuse allows one.
 oci_sign_call_reused() {
     local now key="$1 ${OCI_TOKEN: -32}"
     printf -v now '%(%s)T' -1

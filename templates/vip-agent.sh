@@ -12,7 +12,7 @@ set -u
 
 SETTINGS=${VIPSETUP_AGENT_ENV:-/etc/vipsetup/agent.env}
 
-# Defaults; the settings file overrides them. Empty means "not set".
+# Defaults; the settings file overrides them.
 VIP=''
 VIPS=''
 VIPS6=''
@@ -75,16 +75,12 @@ CORE_BASE=${CORE_BASE%/}/20160918
 
 mkdir -p "$STATE_DIR" 2>/dev/null
 VNIC_FILE="$STATE_DIR/vnic-id"
-# Freeform tags the agent writes on each VIP object at each takeover. `vipsetup plan` ignores
-# them (src/engine); `vipsetup status` shows them.
+# Freeform tags the agent writes on each VIP object at each takeover.
 TAG_OWNER='vipsetup-owner'
 TAG_TAKEOVER='vipsetup-takeover-at'
 
-# The VIPs, moved together: every IPv4 one (VIPS; VIP in older settings), then every IPv6 one
-# (VIPS6). Per VIP k: ADDR (no prefix), KIND (4: a secondary private IP, 6: an Ipv6 object),
-# its OCID (ID), the pair's own tags on it (TAGS, as JSON members without the agent's: every
-# takeover sends them back unchanged), the VNIC the API last showed it on (OWNER) and the node
-# its tags named as the last taker (PREV). ID and TAGS are cached in STATE_DIR/vip.<addr>.
+# The VIPs, moved together: IPv4 (VIPS; VIP in older settings), then IPv6 (VIPS6). Per VIP k:
+# ADDR, KIND (4 or 6), ID (OCID), TAGS (the pair's), OWNER (VNIC), PREV (last taker's name).
 ADDR=()
 KIND=()
 ID=()
@@ -154,8 +150,8 @@ find_vnic() {
     printf '%s\n' "$VNIC" >"$VNIC_FILE"
 }
 
-# read_doc K DOC: OWNER[K] (vnicId), TAGS[K] (the pair's tags, kept on disk with the OCID)
-# and PREV[K] (the node its tags name as the last taker) from VIP K's object.
+# read_doc K DOC: OWNER[K] (vnicId), TAGS[K] (the pair's tags, kept on disk with the OCID) and
+# PREV[K] (the node its tags name as the last taker) from VIP K's object.
 read_doc() {
     local k=$1 doc=$2 object pair tags='' re_obj='"freeformTags"[[:space:]]*:[[:space:]]*\{([^}]*)\}'
     local re_pair='^[[:space:],]*"([^"]*)"[[:space:]]*:[[:space:]]*"([^"]*)"(.*)$'
@@ -182,8 +178,8 @@ read_doc() {
     fi
 }
 
-# find_vips: every VIP's OCID: cached; else looked up by address in the subnet; else (only a
-# MASTER: LOOKUP_ONLY=0) created on this VNIC, and then already here (CREATED[K]=1).
+# find_vips: every VIP's OCID: cached; else looked up by address in the subnet; else (only a MASTER:
+# LOOKUP_ONLY=0) created on this VNIC, and then already here (CREATED[K]=1).
 CREATED=()
 find_vips() {
     local k
@@ -237,8 +233,8 @@ forget_vip() {
     ID[$1]=''
 }
 
-# takeover_body K: sets BODY to VIP K's takeover: this VNIC, and the pair's tags plus who took
-# over and when (with the address and a name when it is created).
+# takeover_body K: sets BODY to VIP K's takeover: this VNIC, and the pair's tags plus who took over
+# and when (with the address and a name when it is created).
 BODY=''
 takeover_body() {
     local k=$1 now ip_field=''
@@ -271,8 +267,7 @@ calls_for() {
     done
 }
 
-# run_calls WHAT: sends the queued calls at once; reads each answer into its VIP's OWNER. A
-# VIP whose object is gone (404) is forgotten, to be looked up again. Returns 1 when any failed.
+# run_calls WHAT: sends the queued calls at once; reads each answer into its VIP's OWNER.
 run_calls() {
     local what=$1 i k rc=0
     oci_call_all
@@ -294,13 +289,11 @@ run_calls() {
     return "$rc"
 }
 
-# Returns 0 when the API confirms every VIP on this VNIC. While NEED_MOVE=1 it moves the VIPs
-# not yet confirmed (the takeover: one request per VIP, all at once); otherwise it reads them
-# (the recheck: one request per VIP, at once), and moves at once those the API shows elsewhere.
-# MOVED lists the VIPs this round has moved (for the alert).
+# Returns 0 when the API confirms every VIP on this VNIC.
 NEED_MOVE=1
 CONFIRMED=()
 MOVED=''
+CLAIMED=0
 REASON=''
 claim_once() {
     local k todo=() elsewhere=()
@@ -330,12 +323,23 @@ claim_once() {
         [ "${CONFIRMED[k]:-0}" = 1 ] || todo+=("$k")
     done
     if [ "${#todo[@]}" -gt 0 ]; then
+        # Which of them were elsewhere (a takeover, alerted) and not just confirmed in place: the
+        # last owner the API showed, else the last taker named in the tags.
+        local -A away=()
+        for k in "${todo[@]}"; do
+            if [ -n "${OWNER[k]:-}" ]; then
+                [ "${OWNER[k]}" = "$VNIC" ] || away[$k]=1
+            elif [ "${PREV[k]:-}" != "$NODE_NAME" ]; then
+                away[$k]=1
+            fi
+        done
         calls_for PUT "${todo[@]}"
         run_calls "moving"
         for k in "${todo[@]}"; do
             if [ "${OWNER[k]}" = "$VNIC" ] && [ -n "${ID[k]}" ]; then
                 CONFIRMED[k]=1
-                MOVED+="${MOVED:+ }${ADDR[k]}"
+                CLAIMED=1
+                [ -z "${away[$k]:-}" ] || MOVED+="${MOVED:+ }${ADDR[k]}"
                 log "moved VIP ${ADDR[k]} to this node's VNIC $VNIC (the update answered vnicId ${OWNER[k]})"
             fi
         done
@@ -346,8 +350,8 @@ claim_once() {
     NEED_MOVE=0
 }
 
-# json_text STRING: sets JSON_TEXT to STRING as a JSON string's content (quotes, backslashes
-# and control characters escaped).
+# json_text STRING: sets JSON_TEXT to STRING as a JSON string's content (quotes, backslashes and
+# control characters escaped).
 JSON_TEXT=''
 json_text() {
     local t=${1//\\/\\\\}
@@ -357,8 +361,8 @@ json_text() {
     JSON_TEXT=${t//$'\t'/ }
 }
 
-# in_background CMD...: runs CMD in a child that has its own connections (never the loop's:
-# two writers on one connection would mix their requests) and never holds up the takeover.
+# in_background CMD...: runs CMD in a child that has its own connections (never the loop's: two
+# writers on one connection would mix their requests) and never holds up the takeover.
 in_background() {
     (
         oci_forget_conns
@@ -367,9 +371,8 @@ in_background() {
     ) </dev/null >/dev/null 2>&1 &
 }
 
-# alert: one message per takeover to NOTIFY_TOPIC (OCI Notifications PublishMessage, as the
-# instance principal): pair, VIPs, new owner, previous owner if known, time and why. Sent in
-# the background after the takeover was confirmed; tried three times.
+# alert: one message per takeover to NOTIFY_TOPIC (OCI Notifications PublishMessage, as the instance
+# principal): pair, VIPs, new owner, previous owner if known, time and why.
 alert() {
     local now prev='' k title text url try
     [ -n "$NOTIFY_TOPIC" ] || return 0
@@ -398,17 +401,16 @@ alert() {
     done
 }
 
-# The agent's own view on its VNIC's freeform tags (read by `vipsetup status`): state, since
-# when, last confirmed claim, last error. Written (UpdateVnic, the VNIC's other tags kept) only
-# when it changes, in the background; the last written view is kept in STATE_DIR/agent-view.
+# The agent's own view on its VNIC's freeform tags (read by `vipsetup status`): state, since when,
+# last confirmed claim, last error.
 VIEW_FILE="$STATE_DIR/agent-view"
 VIEW_STATE=''
 VIEW_SINCE=''
 VIEW_CLAIM=''
 VIEW_ERROR=''
 
-# view STATE|'' [claim|error TEXT]: updates the view (STATE '' keeps the state) and writes it
-# when it changed.
+# view STATE|'' [claim|error TEXT]: updates the view (STATE '' keeps the state) and writes it when
+# it changed.
 view() {
     local now old=''
     TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
@@ -464,9 +466,8 @@ write_view() {
         log "recording the agent's view on this node's VNIC failed: $OCI_ERROR"
 }
 
-# Sleep that a TERM interrupts at once (bash defers traps while a foreground child runs, but
-# not during its own read). With NAP_FD (a pipe nobody writes to) it is a read with a timeout:
-# no process, which matters for a loop that naps every few seconds for the life of the node.
+# Sleep that a TERM interrupts at once (bash defers traps while a foreground child runs, but not
+# during its own read).
 NAP_FD=''
 nap() {
     if [ -n "$NAP_FD" ]; then
@@ -490,11 +491,8 @@ now_ms() {
     fi
 }
 
-# The claim loop waits here, warmed up, for the agent's word (a line on stdin: "go", or
-# "check" to recheck before moving): it is started with the agent and again after every stop,
-# and while the node is BACKUP it does the look-ups, holds a session token (renewed before it
-# expires) and its connection, so a takeover costs one signed request and nothing else. It
-# never calls the API to move anything before the word.
+# The claim loop waits here, warmed up, for the agent's word (a line on stdin: "go", or "check" to
+# recheck before moving), making no call that moves anything before it.
 STANDBY_WAKE=60
 standby() {
     local line rc
@@ -560,10 +558,11 @@ claim_loop() {
             first=0
             [ -n "$NAP_FD" ] || { exec {NAP_FD}<> <(:) || NAP_FD=''; }
         fi
-        if [ "$rc" = 0 ] && [ -n "$MOVED" ]; then
+        if [ "$rc" = 0 ] && [ "$CLAIMED" = 1 ]; then
             # One alert per takeover, once every VIP is confirmed here; never in its way.
-            in_background alert
+            [ -z "$MOVED" ] || in_background alert
             MOVED=''
+            CLAIMED=0
             view MASTER claim
         elif [ "$rc" = 0 ]; then
             view MASTER ok
@@ -609,9 +608,7 @@ claim_loop() {
 CLAIM_PID=''
 CLAIM_FD=''
 CLAIMING=0
-# spawn_standby: a new claim loop, waiting for the word on a pipe from this agent. setsid: it
-# leads its own process group, so stopping it also stops a call in flight (a loser must not
-# finish a move after it lost).
+# spawn_standby: a new claim loop, waiting for the word on a pipe from this agent.
 spawn_standby() {
     exec {CLAIM_FD}> >(VIPSETUP_AGENT_PID=$$ exec setsid "$BASH" "$0" --standby)
     CLAIM_PID=$!
@@ -634,8 +631,8 @@ start_claim() {
     CLAIMING=1
 }
 
-# stop_claim REASON [respawn]: stops the claim loop and its call in flight; with "respawn", a
-# new one waits for the next MASTER.
+# stop_claim REASON [respawn]: stops the claim loop and its call in flight; with "respawn", a new
+# one waits for the next MASTER.
 stop_claim() {
     if [ -n "$CLAIM_PID" ]; then
         kill -TERM -- "-$CLAIM_PID" 2>/dev/null || kill -TERM "$CLAIM_PID" 2>/dev/null
@@ -693,8 +690,8 @@ if ! oci_new_session_key; then
     log "cannot make a session key in $OCI_WORK_DIR; claims will fail until it can"
 fi
 log "started for $NODE_NAME (VIP $VIP, region $REGION), reading $FIFO"
-# A claim loop waiting for MASTER does the look-ups and federates now, not at the first MASTER,
-# so that a takeover is one request.
+# A claim loop waiting for MASTER does the look-ups and federates now, not at the first MASTER, so
+# that a takeover is one request.
 spawn_standby
 seen_state=0
 while true; do
@@ -724,8 +721,8 @@ while true; do
         seen_state=1
         case "$state" in
             MASTER)
-                # The word first; the log line (a logger process) after, with the time the
-                # event was read.
+                # The word first; the log line (a logger process) after, with the time the event was
+                # read.
                 event_time
                 start_claim
                 log "instance $name is MASTER (read at $EVENT_TIME)"

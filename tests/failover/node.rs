@@ -298,6 +298,23 @@ impl Node {
     }
 
     /// Whether the node's interface holds `vip` (any prefix length), per `ip -4 addr show`.
+    /// Whether `addr` (IPv4 or IPv6, as text) is on this node's interface.
+    pub fn has_addr_text(&self, addr: &str) -> Result<bool, String> {
+        let family = if addr.contains(':') { "-6" } else { "-4" };
+        let out = run(Command::new("ip").args([
+            "-n",
+            &self.netns,
+            family,
+            "-o",
+            "addr",
+            "show",
+            "dev",
+            &self.iface,
+        ]))?;
+        let want = format!(" {addr}/");
+        Ok(out.lines().any(|l| l.contains(&want)))
+    }
+
     pub fn has_addr(&self, vip: std::net::Ipv4Addr) -> Result<bool, String> {
         let out = run(Command::new("ip").args([
             "-n",
