@@ -48,6 +48,30 @@ fn validate_accepts_both_shipped_blueprints() {
 }
 
 #[test]
+fn validate_names_every_vip() {
+    let dir = quickstart_copy(|t| {
+        t.replace(
+            "  vip: 172.16.2.10/24\n",
+            "  vip: [172.16.2.10/24, 172.16.2.20/24]\n  vip6: 2603:c020:1:2::10\n",
+        )
+    });
+    let out = vipsetup(dir.path(), &["validate", "bp.yaml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("VIPs 172.16.2.10, 172.16.2.20, 2603:c020:1:2::10)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = vipsetup(dir.path(), &["validate", "bp.yaml", "--output", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["vip"], "172.16.2.10");
+    assert_eq!(
+        v["vips"],
+        serde_json::json!(["172.16.2.10", "172.16.2.20", "2603:c020:1:2::10"])
+    );
+}
+
+#[test]
 fn validate_reports_every_error_with_position_and_fails() {
     let dir = quickstart_copy(|s| {
         s.replace("    private_ip: 172.16.2.12", "    private_ip: 172.16.2.11")

@@ -138,3 +138,76 @@ fn destroy_killed_after_any_call_resumes_and_removes_everything() {
         );
     }
 }
+
+/// Issue 12: a second IPv4 VIP, an IPv6 VIP and a reserved public IP add three creates (and
+/// three deletes), each recorded before it is made.
+const EXTRAS_APPLY_MUTATIONS: u64 = APPLY_MUTATIONS + 3;
+const EXTRAS_DESTROY_MUTATIONS: u64 = DESTROY_MUTATIONS + 3;
+
+fn with_extras(t: String) -> String {
+    t.replace(
+        "  vip: 172.16.2.10/24\n",
+        "  vip: [172.16.2.10/24, 172.16.2.20/24]\n  vip6: 2603:c020:1:2::10\n  public_ip: reserved\n",
+    )
+}
+
+/// (the pair's secondary private IPs, Ipv6 objects, public IPs) in the world.
+fn extras_of(w: &World) -> (usize, usize, usize) {
+    let ours = |d: &serde_json::Value| d["freeformTags"]["vipsetup-pair"] == "quickstart";
+    let secondary = live(w, vipsetup::simulator::world::PRIVATE_IP)
+        .iter()
+        .filter(|d| ours(d) && d["isPrimary"] == false)
+        .count();
+    let v6 = live(w, vipsetup::simulator::world::IPV6)
+        .iter()
+        .filter(|d| ours(d))
+        .count();
+    let public = live(w, vipsetup::simulator::world::PUBLIC_IP)
+        .iter()
+        .filter(|d| ours(d))
+        .count();
+    (secondary, v6, public)
+}
+
+#[test]
+fn extra_vips_and_the_public_ip_survive_a_kill_after_any_call() {
+    if !hook_compiled() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bp = quickstart_in(dir.path(), with_extras);
+    let apply = vipsetup(&bp, &["apply"], Some(EXTRAS_APPLY_MUTATIONS + 1));
+    assert_ok(&apply, "apply with the hook one past its last mutation");
+    assert_eq!(extras_of(&world_of(&bp)), (2, 1, 1));
+    let destroy = vipsetup(&bp, &["destroy"], Some(EXTRAS_DESTROY_MUTATIONS + 1));
+    assert_ok(&destroy, "destroy with the hook one past its last mutation");
+    assert_eq!(extras_of(&world_of(&bp)), (0, 0, 0));
+
+    for n in 1..=EXTRAS_APPLY_MUTATIONS {
+        let dir = tempfile::tempdir().unwrap();
+        let bp = quickstart_in(dir.path(), with_extras);
+        let killed = vipsetup(&bp, &["apply"], Some(n));
+        assert_killed(&killed, &format!("apply killed after mutation {n}"));
+        let rerun = vipsetup(&bp, &["apply"], None);
+        assert_ok(&rerun, &format!("apply after a kill at mutation {n}"));
+        let w = world_of(&bp);
+        assert_eq!(counts(&w, VIP), (2, 1, 1, 1, 1), "after a kill at {n}");
+        assert_eq!(extras_of(&w), (2, 1, 1), "after a kill at mutation {n}");
+        let plan = vipsetup(&bp, &["plan", "--detailed-exitcode"], None);
+        assert_eq!(
+            plan.status.code(),
+            Some(0),
+            "converged after a kill at mutation {n}: {}",
+            String::from_utf8_lossy(&plan.stdout)
+        );
+        if n <= 4 {
+            // The VIP step's deletes come first in destroy: kill after each of them too.
+            let killed = vipsetup(&bp, &["destroy"], Some(n));
+            assert_killed(&killed, &format!("destroy killed after mutation {n}"));
+            assert_ok(&vipsetup(&bp, &["destroy"], None), "destroy again");
+            let w = world_of(&bp);
+            assert_eq!(extras_of(&w), (0, 0, 0), "destroy after a kill at {n}");
+            assert_eq!(counts(&w, VIP), (0, 0, 0, 0, 0));
+        }
+    }
+}

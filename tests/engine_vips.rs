@@ -20,10 +20,16 @@ fn yes(_: &Plan) -> bool {
 const TOPIC: &str = "ocid1.onstopic.oc1.ap-tokyo-1.aaaaaaaaquickstarttopic";
 
 fn with_extras(vip6: &'static str) -> impl FnOnce(String) -> String {
+    with_public_ip(vip6, "reserved")
+}
+
+fn with_public_ip(vip6: &'static str, public_ip: &'static str) -> impl FnOnce(String) -> String {
     move |t: String| {
         t.replace(
             "  vip: 172.16.2.10/24\n",
-            &format!("  vip: [172.16.2.10/24, 172.16.2.20/24]\n  vip6: {vip6}\n"),
+            &format!(
+                "  vip: [172.16.2.10/24, 172.16.2.20/24]\n  vip6: {vip6}\n  public_ip: {public_ip}\n"
+            ),
         )
         .replace(
             "  preempt: false\n",
@@ -32,16 +38,23 @@ fn with_extras(vip6: &'static str) -> impl FnOnce(String) -> String {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_ipv4_vips_one_ipv6_vip_and_alerts_then_nothing() {
-    let p = pair_with(with_extras("2603:c020:1:2::10"), fast_retries()).await;
-    let sess = p.session();
-    sess.apply(&[], &yes, &Silent, &p.rendered_dir())
+/// A fresh simulated pair with the edited quickstart applied, and the state apply left.
+async fn applied(edit: impl FnOnce(String) -> String) -> (Pair, vipsetup::engine::State) {
+    let p = pair_with(edit, fast_retries()).await;
+    p.session()
+        .apply(&[], &yes, &Silent, &p.rendered_dir())
         .await
         .unwrap();
     let state = vipsetup::engine::State::load(&p.state_path(), "quickstart")
         .unwrap()
         .unwrap();
+    (p, state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ipv4_vips_one_ipv6_vip_and_alerts_then_nothing() {
+    let (p, state) = applied(with_extras("2603:c020:1:2::10")).await;
+    let sess = p.session();
     let node1_vnic = state.get(Resource::Node1).unwrap().vnic_id.clone().unwrap();
 
     let w = p.world();
@@ -72,6 +85,17 @@ async fn two_ipv4_vips_one_ipv6_vip_and_alerts_then_nothing() {
         state.address_id("2603:c020:1:2::10"),
         v6[0]["id"].as_str(),
         "recorded in state"
+    );
+    // A reserved public IP, made by vipsetup, on the first VIP's private IP.
+    let first = state.id(Resource::Vip).unwrap();
+    let public: Vec<Value> = live(&w, world::PUBLIC_IP)
+        .into_iter()
+        .filter(ours)
+        .collect();
+    assert_eq!(public.len(), 1);
+    assert_eq!(
+        (&public[0]["lifetime"], &public[0]["privateIpId"]),
+        (&Value::from("RESERVED"), &Value::from(first))
     );
 
     // The policy: the three base statements, then exactly `use ipv6s` and `use ons-topics`.
@@ -104,10 +128,11 @@ async fn two_ipv4_vips_one_ipv6_vip_and_alerts_then_nothing() {
     let again = sess.plan(&[]).await.unwrap();
     assert!(!again.has_changes(), "{}", again.render_text());
 
-    // Destroy: nothing of the pair is left, IPv6 included.
+    // Destroy: nothing of the pair is left, IPv6 and public IP included.
     sess.destroy(&yes, &Silent).await.unwrap();
     let w = p.world();
     assert!(live(&w, world::IPV6).is_empty());
+    assert!(live(&w, world::PUBLIC_IP).is_empty());
     assert!(live(&w, world::PRIVATE_IP)
         .iter()
         .all(|d| !ours(d) && d["isPrimary"] == true));
@@ -132,4 +157,95 @@ async fn an_ipv6_vip_outside_the_subnets_prefix_is_refused_before_any_change() {
         "{err}"
     );
     assert!(p.mutations().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adopted_public_ip_is_assigned_then_kept_and_unassigned() {
+    const THEIRS: &str = "ocid1.publicip.oc1.ap-tokyo-1.aaaaaaaaquickstartpublicip";
+    let (p, state) = applied(with_public_ip("2603:c020:1:2::10", THEIRS)).await;
+    let sess = p.session();
+    let first = state.id(Resource::Vip).unwrap().to_string();
+    let theirs = |w: &vipsetup::simulator::World| {
+        Value::Object(w.get(world::PUBLIC_IP, THEIRS).unwrap().clone())
+    };
+    assert_eq!(theirs(&p.world())["privateIpId"], first.as_str());
+    assert!(!sess.plan(&[]).await.unwrap().has_changes());
+    sess.destroy(&yes, &Silent).await.unwrap();
+    let after = theirs(&p.world());
+    assert_eq!(
+        (&after["privateIpId"], &after["lifecycleState"]),
+        (&Value::Null, &Value::from("AVAILABLE")),
+        "kept and unassigned: {after}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_every_vip_the_public_ip_and_each_agents_own_view() {
+    let (p, state) = applied(with_extras("2603:c020:1:2::10")).await;
+    let sess = p.session();
+    let vnic = |r: Resource| state.get(r).unwrap().vnic_id.clone().unwrap();
+    // The agents' own views, as they write them on their VNICs (contract-12).
+    let tag = |id: String, st: &'static str| {
+        p.sim.with_world(move |w| {
+            let v = w.get_mut(world::VNIC, &id).unwrap();
+            v.insert(
+                "freeformTags".into(),
+                serde_json::json!({"vipsetup-agent-state": st,
+                    "vipsetup-agent-since": "2026-12-01T21:00:00Z",
+                    "vipsetup-agent-claim": if st == "MASTER" { "2026-12-01T21:00:01Z" } else { "" },
+                    "vipsetup-agent-error": ""}),
+            );
+        })
+    };
+    tag(vnic(Resource::Node1), "MASTER");
+    tag(vnic(Resource::Node2), "BACKUP");
+    let r = sess.status().await.unwrap();
+    let holders: Vec<(String, Option<String>)> = r
+        .vips
+        .iter()
+        .map(|v| (v.address.to_string(), v.holder.clone()))
+        .collect();
+    let on1 = Some("instance1".to_string());
+    assert_eq!(
+        holders,
+        [
+            ("172.16.2.10".to_string(), on1.clone()),
+            ("172.16.2.20".to_string(), on1.clone()),
+            ("2603:c020:1:2::10".to_string(), on1.clone())
+        ]
+    );
+    let public = r.public_ip.as_ref().unwrap();
+    assert!(public.on_first_vip && !public.adopted);
+    let a1 = r.nodes[0].agent.as_ref().unwrap();
+    assert_eq!(
+        (
+            a1.state.as_str(),
+            a1.last_claim.as_deref(),
+            a1.last_error.as_deref()
+        ),
+        ("MASTER", Some("2026-12-01T21:00:01Z"), None)
+    );
+    assert!(r.disagreements.is_empty(), "{:?}", r.disagreements);
+    assert!(
+        !sess.plan(&[]).await.unwrap().has_changes(),
+        "agent tags are not drift"
+    );
+
+    // node2's agent claims MASTER while the API shows everything on node1: said so.
+    tag(vnic(Resource::Node2), "MASTER");
+    let r = sess.status().await.unwrap();
+    let text = r.render_text();
+    assert!(
+        r.disagreements
+            .iter()
+            .any(|d| d.contains("both agents say MASTER"))
+            && r.disagreements
+                .iter()
+                .any(|d| d.contains("instance2's agent says MASTER, but the API shows")),
+        "{text}"
+    );
+    assert!(text.contains("views disagree:") && text.contains("agent on instance1: MASTER"));
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["vips"].as_array().unwrap().len(), 3);
+    assert_eq!(json["nodes"][1]["agent"]["state"], "MASTER");
 }

@@ -19,6 +19,8 @@ struct Valid {
     pair: String,
     nodes: [String; 2],
     vip: String,
+    /// Every VIP: the IPv4 ones (the first is `vip`), then the IPv6 ones.
+    vips: Vec<String>,
     /// Problems that do not stop the pair from working (each with file, line, column).
     warnings: Vec<DiagnosticJson>,
 }
@@ -26,12 +28,20 @@ struct Valid {
 pub fn run(args: ValidateArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     // Problems go to the one error printer (text on stderr, or the JSON failure document).
     let bp = blueprint::load(&args.file)?;
+    let vips: Vec<String> = bp
+        .network
+        .vips
+        .iter()
+        .map(|v| v.to_string())
+        .chain(bp.network.vip6.iter().map(|v| v.to_string()))
+        .collect();
     if ctx.json() {
         ctx.print_json(&Valid {
             file: args.file.display().to_string(),
             pair: bp.name.clone(),
             nodes: bp.nodes.clone().map(|n| n.name),
             vip: bp.network.vip.to_string(),
+            vips: vips.clone(),
             warnings: bp.warnings.iter().map(DiagnosticJson::from).collect(),
         })?;
     } else {
@@ -39,12 +49,13 @@ pub fn run(args: ValidateArgs, ctx: &Ctx) -> anyhow::Result<i32> {
             eprintln!("warning: {w}");
         }
         println!(
-            "{}: ok (pair {}, nodes {} and {}, VIP {})",
+            "{}: ok (pair {}, nodes {} and {}, {} {})",
             args.file.display(),
             bp.name,
             bp.nodes[0].name,
             bp.nodes[1].name,
-            bp.network.vip
+            if vips.len() > 1 { "VIPs" } else { "VIP" },
+            vips.join(", ")
         );
     }
     Ok(exit::OK)

@@ -10,7 +10,7 @@ use std::pin::Pin;
 use super::egress::Egress;
 use super::model::{
     DesiredNode, LiveAddress, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp,
-    LiveSubnet, LiveVnic, NsgRule,
+    LivePublicIp, LiveSubnet, LiveVnic, NsgRule,
 };
 
 pub type CloudFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, CloudError>> + Send + 'a>>;
@@ -91,6 +91,15 @@ pub struct Ipv6Spec {
     pub vnic_id: String,
     pub ip_address: Ipv6Addr,
     pub display_name: String,
+    pub tags: Tags,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReservedIpSpec {
+    pub compartment_id: String,
+    pub display_name: String,
+    /// Assigned at once to this private IP.
+    pub private_ip_id: String,
     pub tags: Tags,
 }
 
@@ -244,7 +253,29 @@ pub trait Cloud: Send + Sync {
         ip: Ipv6Addr,
     ) -> CloudFuture<'a, Option<LiveAddress>>;
     fn create_ipv6<'a>(&'a self, spec: &'a Ipv6Spec, token: &'a str) -> CloudFuture<'a, String>;
+    /// UpdateIpv6: moves it to `vnic_id` and/or sets its freeform tags.
+    fn update_ipv6<'a>(
+        &'a self,
+        id: &'a str,
+        vnic_id: Option<&'a str>,
+        tags: Option<&'a Tags>,
+    ) -> CloudFuture<'a, ()>;
     fn delete_ipv6<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()>;
+    fn get_public_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LivePublicIp>>;
+    /// The public IP assigned to a private IP (GetPublicIpByPrivateIpId).
+    fn public_ip_of<'a>(&'a self, private_ip_id: &'a str) -> CloudFuture<'a, Option<LivePublicIp>>;
+    fn create_reserved_public_ip<'a>(
+        &'a self,
+        spec: &'a ReservedIpSpec,
+        token: &'a str,
+    ) -> CloudFuture<'a, String>;
+    /// UpdatePublicIp `privateIpId`: assigns a reserved public IP there, `""` unassigns it.
+    fn set_public_ip_target<'a>(
+        &'a self,
+        id: &'a str,
+        private_ip_id: &'a str,
+    ) -> CloudFuture<'a, ()>;
+    fn delete_public_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()>;
     /// The compartment of a Notifications topic (GetTopic), `None` if not found.
     fn topic_compartment<'a>(&'a self, topic_id: &'a str) -> CloudFuture<'a, Option<String>>;
 }

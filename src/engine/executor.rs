@@ -14,15 +14,15 @@ use tokio::sync::watch;
 use super::backend::StateSink;
 use super::cloud::{
     Cloud, CloudError, DynamicGroupSpec, InstanceSpec, InstanceUpdate, Ipv6Spec, NsgSpec,
-    PolicySpec, PrivateIpSpec,
+    PolicySpec, PrivateIpSpec, ReservedIpSpec,
 };
 use super::drift;
 use super::iam;
-use super::model::{vrrp_rules, Desired, Resource};
+use super::model::{vrrp_rules, Desired, DesiredPublicIp, Resource};
 use super::plan::{Action, Dep, Milestone, Plan, PlanKind, Step};
 use super::progress::Progress;
-use super::state::{State, StateError};
-use super::token::{address_token, token_for};
+use super::state::{State, StateError, ADOPTED};
+use super::token::{address_token, public_ip_token, token_for};
 
 #[derive(Clone, Debug)]
 pub struct ExecOptions {
@@ -990,7 +990,11 @@ impl<'a> Executor<'a> {
                         found.vnic_id.as_deref().unwrap_or("none")
                     )));
                 }
-                self.record(|s| s.addresses.entry(key.clone()).or_default().id = Some(found.id))
+                self.record(|s| {
+                    s.addresses.entry(key.clone()).or_default().id = Some(found.id.clone())
+                })
+                .await?;
+                self.settle_extra_vip(&found, &pair_vnics, &holder_vnic)
                     .await?;
                 continue;
             }
@@ -1027,6 +1031,166 @@ impl<'a> Executor<'a> {
                 self.delete_extra_vip(&address, &id).await?;
             }
             self.record(|s| s.retire_address(&address, true)).await?;
+        }
+        self.ensure_public_ip(&first).await
+    }
+
+    /// The public IP on the first VIP's private IP (`first`): the user's assigned there, or a
+    /// reserved one made there (recorded before its create, for its retry token); one the
+    /// blueprint no longer names is let go (the user's unassigned, vipsetup's deleted).
+    async fn ensure_public_ip(&self, first: &str) -> Result<(), StepError> {
+        let d = self.desired();
+        let r = Resource::Vip;
+        let recorded = self.read(|s| {
+            s.public_ip
+                .as_ref()
+                .and_then(|p| Some((p.id.clone()?, p.name.as_deref() == Some(ADOPTED))))
+        });
+        let want = match &d.public_ip {
+            None => {
+                self.release_public_ip(false).await?;
+                return Ok(());
+            }
+            Some(w) => w,
+        };
+        // The blueprint now names another public IP than the recorded one: let the old one go
+        // first (the user's unassigned, vipsetup's deleted), so none is left untracked.
+        let switching = match (want, &recorded) {
+            (DesiredPublicIp::Existing(id), Some((old, _))) => old != id,
+            (DesiredPublicIp::Reserved, Some((_, adopted))) => *adopted,
+            _ => false,
+        };
+        let recorded = if switching {
+            self.release_public_ip(true).await?;
+            None
+        } else {
+            recorded
+        };
+        let current = match (want, &recorded) {
+            (DesiredPublicIp::Existing(id), _) => {
+                self.record(|s| {
+                    let e = s.public_ip.get_or_insert_with(Default::default);
+                    e.id = Some(id.clone());
+                    e.name = Some(ADOPTED.to_string());
+                })
+                .await?;
+                self.cloud.get_public_ip(id).await?
+            }
+            (DesiredPublicIp::Reserved, Some((id, false))) => self.cloud.get_public_ip(id).await?,
+            (DesiredPublicIp::Reserved, _) => None,
+        };
+        match current {
+            Some(p) if p.private_ip_id.as_deref() == Some(first) => Ok(()),
+            Some(p) => {
+                self.progress.status(
+                    r,
+                    &format!(
+                        "assigning public ip {} to {}",
+                        p.ip_address.as_deref().unwrap_or(&p.id),
+                        d.vip
+                    ),
+                );
+                Ok(self.cloud.set_public_ip_target(&p.id, first).await?)
+            }
+            None => {
+                self.record(|s| {
+                    let e = s.public_ip.get_or_insert_with(Default::default);
+                    if e.id.take().is_some() {
+                        e.generation += 1;
+                    }
+                    e.name = None;
+                })
+                .await?;
+                let spec = ReservedIpSpec {
+                    compartment_id: d.compartment_id.clone(),
+                    display_name: format!("{}-public", d.pair),
+                    private_ip_id: first.to_string(),
+                    tags: d.tags_for(r),
+                };
+                self.progress
+                    .status(r, &format!("creating a reserved public ip on {}", d.vip));
+                let token = self.read(public_ip_token);
+                let id = self.cloud.create_reserved_public_ip(&spec, &token).await?;
+                self.record(|s| {
+                    s.public_ip.get_or_insert_with(Default::default).id = Some(id);
+                })
+                .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Lets the recorded public IP go: the user's is unassigned (never deleted), vipsetup's is
+    /// deleted; then state forgets it (`keep_generation`: its generation stays, bumped, so a
+    /// later reserved create gets a new retry token).
+    async fn release_public_ip(&self, keep_generation: bool) -> Result<(), StepError> {
+        let recorded = self.read(|s| {
+            s.public_ip
+                .as_ref()
+                .and_then(|p| Some((p.id.clone()?, p.name.as_deref() == Some(ADOPTED))))
+        });
+        if let Some((id, adopted)) = recorded {
+            if adopted {
+                self.progress
+                    .status(Resource::Vip, &format!("unassigning public ip {id} (kept)"));
+                self.cloud.set_public_ip_target(&id, "").await?;
+            } else {
+                self.progress
+                    .status(Resource::Vip, &format!("deleting public ip {id}"));
+                self.cloud.delete_public_ip(&id).await?;
+            }
+        }
+        self.record(|s| {
+            s.public_ip = match s.public_ip.take() {
+                Some(mut e) if keep_generation => {
+                    e.generation += 1;
+                    e.id = None;
+                    e.name = None;
+                    Some(e)
+                }
+                _ => None,
+            }
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// An extra VIP the pair already has: moved to the first VIP's VNIC when it is on a VNIC
+    /// outside the pair, and given the tags the blueprint names (keeping the agent's).
+    async fn settle_extra_vip(
+        &self,
+        found: &super::model::LiveAddress,
+        pair_vnics: &[String],
+        holder_vnic: &str,
+    ) -> Result<(), StepError> {
+        let r = Resource::Vip;
+        let want = self.desired().tags_for(r);
+        let off_pair = found
+            .vnic_id
+            .as_ref()
+            .is_none_or(|v| !pair_vnics.contains(v));
+        let retag = !drift::tag_changes(&found.tags, &want, true).is_empty();
+        if !off_pair && !retag {
+            return Ok(());
+        }
+        let tags = drift::merged_tags(&found.tags, &want, true);
+        self.progress
+            .status(r, &format!("updating vip {}", found.address));
+        let vnic = off_pair.then_some(holder_vnic);
+        match found.address {
+            std::net::IpAddr::V4(_) => {
+                if let Some(v) = vnic {
+                    self.cloud.move_private_ip(&found.id, v).await?;
+                }
+                if retag {
+                    self.cloud.update_private_ip_tags(&found.id, &tags).await?;
+                }
+            }
+            std::net::IpAddr::V6(_) => {
+                self.cloud
+                    .update_ipv6(&found.id, vnic, retag.then_some(&tags))
+                    .await?
+            }
         }
         Ok(())
     }
@@ -1076,6 +1240,7 @@ impl<'a> Executor<'a> {
 
     async fn destroy_step(&self, r: Resource) -> Result<(), StepError> {
         if r == Resource::Vip {
+            self.release_public_ip(false).await?;
             // The VIPs after the first go with it, even when the first is already gone.
             let extras: Vec<(String, String)> = self.read(|s| {
                 s.addresses

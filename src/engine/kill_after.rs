@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::cloud::{
     Cloud, CloudFuture, DynamicGroupSpec, InstanceSpec, InstanceUpdate, Ipv6Spec, NsgSpec,
-    PolicySpec, PrivateIpSpec, Tags,
+    PolicySpec, PrivateIpSpec, ReservedIpSpec, Tags,
 };
 use super::model::{
-    LiveAddress, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LiveSubnet,
-    LiveVnic, NsgRule,
+    LiveAddress, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LivePublicIp,
+    LiveSubnet, LiveVnic, NsgRule,
 };
 
 /// Wraps a cloud and kills this process (SIGKILL) right after the `after`th mutating call
@@ -228,10 +228,37 @@ impl Cloud for KillAfter {
     fn create_ipv6<'a>(&'a self, s: &'a Ipv6Spec, t: &'a str) -> CloudFuture<'a, String> {
         mutating!(self, self.inner.create_ipv6(s, t))
     }
+    fn update_ipv6<'a>(
+        &'a self,
+        id: &'a str,
+        v: Option<&'a str>,
+        t: Option<&'a Tags>,
+    ) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.update_ipv6(id, v, t))
+    }
     fn delete_ipv6<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
         mutating!(self, self.inner.delete_ipv6(id))
     }
     fn topic_compartment<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<String>> {
         self.inner.topic_compartment(id)
+    }
+    fn get_public_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LivePublicIp>> {
+        self.inner.get_public_ip(id)
+    }
+    fn public_ip_of<'a>(&'a self, p: &'a str) -> CloudFuture<'a, Option<LivePublicIp>> {
+        self.inner.public_ip_of(p)
+    }
+    fn create_reserved_public_ip<'a>(
+        &'a self,
+        s: &'a ReservedIpSpec,
+        t: &'a str,
+    ) -> CloudFuture<'a, String> {
+        mutating!(self, self.inner.create_reserved_public_ip(s, t))
+    }
+    fn set_public_ip_target<'a>(&'a self, id: &'a str, p: &'a str) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.set_public_ip_target(id, p))
+    }
+    fn delete_public_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.delete_public_ip(id))
     }
 }

@@ -16,6 +16,14 @@ pub const TAG_ROLE: &str = "vipsetup-role";
 /// (UTC, RFC 3339). `status` shows them; `plan` never compares the VIP's tags.
 pub const TAG_TAKEOVER_BY: &str = "vipsetup-owner";
 pub const TAG_TAKEOVER_AT: &str = "vipsetup-takeover-at";
+/// Freeform tags the agent keeps on its own node's VNIC (contract-12; written with UpdateVnic
+/// when one changes): its VRRP state (MASTER, BACKUP, FAULT, STOP), since when (RFC 3339 UTC),
+/// its last confirmed claim ('' if none) and its last error ('' when the last call
+/// succeeded). `status` shows them; plan never compares a VNIC's tags.
+pub const TAG_AGENT_STATE: &str = "vipsetup-agent-state";
+pub const TAG_AGENT_SINCE: &str = "vipsetup-agent-since";
+pub const TAG_AGENT_CLAIM: &str = "vipsetup-agent-claim";
+pub const TAG_AGENT_ERROR: &str = "vipsetup-agent-error";
 
 /// One of the six resources a VIP pair is made of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -90,6 +98,8 @@ pub struct Desired {
     /// objects). They live with the first VIP: made on the VNIC that holds it, moved with it by
     /// the agent, deleted with it; the VIP step carries them.
     pub extra_vips: Vec<IpAddr>,
+    /// A public IP that follows the first VIP (assigned to its private IP).
+    pub public_ip: Option<DesiredPublicIp>,
     /// Index (0 or 1) of the node that holds the VIP when apply creates it.
     pub preferred: usize,
     pub nodes: [DesiredNode; 2],
@@ -209,6 +219,8 @@ pub struct LiveVnic {
     pub nsg_ids: Vec<String>,
     /// The public IP address on its primary private IP, if any.
     pub public_ip: Option<String>,
+    /// Its freeform tags: where the node's agent keeps its own view (`TAG_AGENT_*`).
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -238,6 +250,28 @@ pub struct LivePrivateIp {
     pub ip_address: Ipv4Addr,
     pub vnic_id: Option<String>,
     pub is_primary: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// `network.public_ip`, as the engine sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum DesiredPublicIp {
+    /// vipsetup creates a reserved public IP (and deletes it on destroy).
+    Reserved,
+    /// The user's reserved public IP (this OCID): assigned on apply, unassigned on destroy,
+    /// never deleted.
+    Existing(String),
+}
+
+/// A public IP as far as the engine cares.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LivePublicIp {
+    pub id: String,
+    pub ip_address: Option<String>,
+    /// `RESERVED` or `EPHEMERAL`.
+    pub lifetime: String,
+    pub private_ip_id: Option<String>,
+    pub lifecycle_state: String,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -291,6 +325,11 @@ pub struct Observed {
     pub extra_vips: Vec<ObservedExtraVip>,
     /// Extra VIP objects recorded in state whose address the blueprint no longer names.
     pub stale_extra_vips: Vec<LiveAddress>,
+    /// The pair's public IP: recorded in state, the blueprint's OCID, or a reserved one tagged
+    /// with the pair on the first VIP.
+    pub public_ip: Option<LivePublicIp>,
+    /// Whether `public_ip` is the user's (adopted: unassigned on destroy, never deleted).
+    pub public_ip_adopted: bool,
 }
 
 impl Observed {
@@ -324,6 +363,8 @@ pub struct LiveSubnet {
     /// `None` for a regional subnet.
     pub availability_domain: Option<String>,
     pub lifecycle_state: String,
+    /// OCI refuses public IPs on this subnet's VNICs.
+    pub prohibit_public_ip: bool,
     /// The subnet's IPv6 prefixes (none: an IPv4-only subnet).
     pub ipv6_prefixes: Vec<String>,
 }

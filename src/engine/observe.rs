@@ -6,8 +6,8 @@ use super::cloud::{Cloud, CloudError};
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::model::{
-    Desired, LiveAddress, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp,
-    Observed, ObservedExtraVip, Resource, TAG_PAIR,
+    Desired, DesiredPublicIp, LiveAddress, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy,
+    LivePrivateIp, LivePublicIp, Observed, ObservedExtraVip, Resource, TAG_PAIR,
 };
 use super::state::State;
 
@@ -38,6 +38,8 @@ pub struct Scope {
     pub vip: Ipv4Addr,
     /// The VIPs after the first (`Desired::extra_vips`).
     pub extra_vips: Vec<IpAddr>,
+    /// The blueprint's public IP, if any.
+    pub public_ip: Option<DesiredPublicIp>,
     pub dynamic_group: String,
     pub policy: String,
     /// The subnet's compartment, where the policy is attached.
@@ -54,6 +56,7 @@ impl Desired {
             subnet_id: self.subnet_id.clone(),
             vip: self.vip,
             extra_vips: self.extra_vips.clone(),
+            public_ip: self.public_ip.clone(),
             dynamic_group: self.dynamic_group.name.clone(),
             policy: self.policy.name.clone(),
             policy_compartment_id: self.policy.compartment_id.clone(),
@@ -336,6 +339,22 @@ pub async fn observe(
     if let Some(v) = vip.as_ref().filter(|_| vip_is_ours) {
         state.entry(Resource::Vip).id = Some(v.id.clone());
     }
+    let (public_ip, public_ip_adopted) =
+        observe_public_ip(cloud, d, state, vip.as_ref().filter(|_| vip_is_ours)).await?;
+    match &public_ip {
+        Some(p) => {
+            let e = state.public_ip.get_or_insert_with(Default::default);
+            e.id = Some(p.id.clone());
+            if public_ip_adopted {
+                e.name = Some(super::state::ADOPTED.to_string());
+            }
+        }
+        None => {
+            if let Some(e) = state.public_ip.as_mut() {
+                e.id = None;
+            }
+        }
+    }
     for x in extra_vips.iter().filter(|x| x.ours) {
         if let Some(l) = &x.live {
             state.addresses.entry(x.address.to_string()).or_default().id = Some(l.id.clone());
@@ -351,5 +370,39 @@ pub async fn observe(
         stale_vip,
         extra_vips,
         stale_extra_vips,
+        public_ip,
+        public_ip_adopted,
     })
+}
+
+/// The pair's public IP: the recorded one, else the blueprint's OCID, else a reserved one
+/// tagged with the pair on the first VIP (a run killed after creating it). Whether it is the
+/// user's (adopted) comes from state or from the blueprint naming it.
+async fn observe_public_ip(
+    cloud: &dyn Cloud,
+    d: &Scope,
+    state: &State,
+    vip: Option<&LivePrivateIp>,
+) -> Result<(Option<LivePublicIp>, bool), ObserveError> {
+    let recorded = state.public_ip.as_ref();
+    let mut adopted = recorded.and_then(|r| r.name.as_deref()) == Some(super::state::ADOPTED);
+    let mut found = match recorded.and_then(|r| r.id.as_deref()) {
+        Some(id) => cloud.get_public_ip(id).await?,
+        None => None,
+    };
+    if found.is_none() {
+        if let Some(DesiredPublicIp::Existing(id)) = &d.public_ip {
+            found = cloud.get_public_ip(id).await?;
+            adopted = true;
+        }
+    }
+    if found.is_none() && d.public_ip == Some(DesiredPublicIp::Reserved) {
+        if let Some(v) = vip {
+            found = cloud
+                .public_ip_of(&v.id)
+                .await?
+                .filter(|p| p.lifetime == "RESERVED" && ours(&p.tags, &d.pair));
+        }
+    }
+    Ok((found, adopted))
 }

@@ -9,8 +9,9 @@ use crate::oci::models::{
     CreatePrivateIpDetails, CreatePublicIpDetails, CreateVnicDetails, DynamicGroup, Instance,
     InstanceSourceViaImageDetails, LaunchInstanceDetails, LaunchInstanceShapeConfigDetails,
     NetworkSecurityGroup, Policy, PrivateIp, SecurityRuleDirection, UpdateDynamicGroupDetails,
-    UpdateInstanceDetails, UpdateInstanceShapeConfigDetails, UpdateNetworkSecurityGroupDetails,
-    UpdatePolicyDetails, UpdatePrivateIpDetails, UpdateVnicDetails,
+    UpdateInstanceDetails, UpdateInstanceShapeConfigDetails, UpdateIpv6Details,
+    UpdateNetworkSecurityGroupDetails, UpdatePolicyDetails, UpdatePrivateIpDetails,
+    UpdatePublicIpDetails, UpdateVnicDetails,
 };
 use crate::oci::{
     Client, ListImagesRequest, ListInstancesRequest, ListIpv6sRequest, ListPrivateIpsRequest,
@@ -19,12 +20,12 @@ use crate::oci::{
 
 use super::cloud::{
     Cloud, CloudError, CloudFuture, DynamicGroupSpec, InstanceSpec, InstanceUpdate, Ipv6Spec,
-    NsgSpec, PolicySpec, PrivateIpSpec, Tags,
+    NsgSpec, PolicySpec, PrivateIpSpec, ReservedIpSpec, Tags,
 };
 use super::egress::{Egress, Route, RouteTarget};
 use super::model::{
-    LiveAddress, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LiveSubnet,
-    LiveVnic, NsgRule, TAG_PAIR, TAG_ROLE,
+    LiveAddress, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LivePublicIp,
+    LiveSubnet, LiveVnic, NsgRule, TAG_PAIR, TAG_ROLE,
 };
 
 pub struct OciCloud {
@@ -168,6 +169,7 @@ impl Cloud for OciCloud {
                 vcn_id: s.value.vcn_id,
                 availability_domain: s.value.availability_domain,
                 lifecycle_state: s.value.lifecycle_state.as_str().to_string(),
+                prohibit_public_ip: s.value.prohibit_public_ip_on_vnic == Some(true),
                 ipv6_prefixes: {
                     let mut all = s.value.ipv6_cidr_blocks;
                     if let Some(one) = s.value.ipv6_cidr_block.filter(|b| !all.contains(b)) {
@@ -513,6 +515,7 @@ impl Cloud for OciCloud {
                             private_ip: v.private_ip.as_deref().and_then(|p| p.parse().ok()),
                             nsg_ids: v.nsg_ids,
                             public_ip: v.public_ip,
+                            tags: v.freeform_tags,
                             id: v.id,
                         }));
                     }
@@ -645,6 +648,7 @@ impl Cloud for OciCloud {
                 lifetime: "EPHEMERAL".into(),
                 private_ip_id: Some(primary.id),
                 display_name: None,
+                freeform_tags: None,
             };
             // No retry token: a VNIC's primary private IP takes one ephemeral public IP, so a
             // repeated create is refused rather than duplicated.
@@ -943,6 +947,22 @@ impl Cloud for OciCloud {
         })
     }
 
+    fn update_ipv6<'a>(
+        &'a self,
+        id: &'a str,
+        vnic_id: Option<&'a str>,
+        tags: Option<&'a Tags>,
+    ) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            let d = UpdateIpv6Details {
+                vnic_id: vnic_id.map(str::to_string),
+                freeform_tags: tags.cloned(),
+            };
+            ok("UpdateIpv6", self.client.update_ipv6(id, &d).await)?;
+            Ok(())
+        })
+    }
+
     fn delete_ipv6<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
         Box::pin(async move { gone("DeleteIpv6", self.client.delete_ipv6(id).await) })
     }
@@ -952,5 +972,73 @@ impl Cloud for OciCloud {
             let t = found("GetTopic", self.client.get_topic(topic_id).await)?;
             Ok(t.map(|t| t.value.compartment_id))
         })
+    }
+
+    fn get_public_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LivePublicIp>> {
+        Box::pin(async move {
+            Ok(found("GetPublicIp", self.client.get_public_ip(id).await)?.map(live_public_ip))
+        })
+    }
+
+    fn public_ip_of<'a>(&'a self, private_ip_id: &'a str) -> CloudFuture<'a, Option<LivePublicIp>> {
+        Box::pin(async move {
+            Ok(found(
+                "GetPublicIpByPrivateIpId",
+                self.client
+                    .get_public_ip_by_private_ip_id(private_ip_id)
+                    .await,
+            )?
+            .map(live_public_ip))
+        })
+    }
+
+    fn create_reserved_public_ip<'a>(
+        &'a self,
+        s: &'a ReservedIpSpec,
+        token: &'a str,
+    ) -> CloudFuture<'a, String> {
+        Box::pin(async move {
+            let d = CreatePublicIpDetails {
+                compartment_id: s.compartment_id.clone(),
+                lifetime: "RESERVED".into(),
+                private_ip_id: Some(s.private_ip_id.clone()),
+                display_name: Some(s.display_name.clone()),
+                freeform_tags: Some(s.tags.clone()),
+            };
+            Ok(ok(
+                "CreatePublicIp",
+                self.client.create_public_ip(&d, Some(token)).await,
+            )?
+            .id)
+        })
+    }
+
+    fn set_public_ip_target<'a>(
+        &'a self,
+        id: &'a str,
+        private_ip_id: &'a str,
+    ) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            let d = UpdatePublicIpDetails {
+                private_ip_id: Some(private_ip_id.to_string()),
+            };
+            ok("UpdatePublicIp", self.client.update_public_ip(id, &d).await)?;
+            Ok(())
+        })
+    }
+
+    fn delete_public_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        Box::pin(async move { gone("DeletePublicIp", self.client.delete_public_ip(id).await) })
+    }
+}
+
+fn live_public_ip(p: crate::oci::models::PublicIp) -> LivePublicIp {
+    LivePublicIp {
+        id: p.id,
+        ip_address: p.ip_address,
+        lifetime: p.lifetime.unwrap_or_default(),
+        private_ip_id: p.private_ip_id.filter(|x| !x.is_empty()),
+        lifecycle_state: p.lifecycle_state.unwrap_or_default(),
+        tags: p.freeform_tags,
     }
 }

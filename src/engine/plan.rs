@@ -408,7 +408,25 @@ pub fn diff(
                     vnic: l.vnic_id.clone().unwrap_or_else(|| "none".into()),
                 })
             }
-            Some(_) => {}
+            Some(l) => {
+                let on_pair = l
+                    .vnic_id
+                    .as_deref()
+                    .and_then(|v| observed.node_with_vnic(v))
+                    .is_some();
+                if !on_pair {
+                    extra_reasons.push(format!(
+                        "vnic: move vip {} to the first vip's node (it is on a vnic outside the pair)",
+                        x.address
+                    ));
+                }
+                // Keys the blueprint does not name stay: the agent records its takeovers there.
+                let tags = drift::tag_changes(&l.tags, &desired.tags_for(Resource::Vip), true);
+                extra_reasons.extend(
+                    tags.iter()
+                        .map(|c| format!("vip {}: {}", x.address, drift::describe(c))),
+                );
+            }
             None => extra_reasons.push(format!("add vip {} with the first vip", x.address)),
         }
     }
@@ -417,6 +435,54 @@ pub fn diff(
             "remove vip {} (no longer in the blueprint)",
             l.address
         ));
+    }
+    // The public IP follows the first VIP: assigned to its private IP.
+    let first_vip = observed
+        .vip
+        .as_ref()
+        .filter(|_| observed.vip_is_ours && vip_step.action != Action::Replace)
+        .map(|v| v.id.as_str());
+    let shown = |p: &super::model::LivePublicIp| p.ip_address.clone().unwrap_or(p.id.clone());
+    match (&desired.public_ip, &observed.public_ip) {
+        (Some(super::model::DesiredPublicIp::Existing(id)), Some(p)) if &p.id != id => {
+            extra_reasons.push(format!(
+                "{} public ip {}, then assign {id} to vip {}",
+                if observed.public_ip_adopted {
+                    "unassign (and keep)"
+                } else {
+                    "delete"
+                },
+                shown(p),
+                desired.vip
+            ))
+        }
+        (Some(super::model::DesiredPublicIp::Reserved), Some(p)) if observed.public_ip_adopted => {
+            extra_reasons.push(format!(
+                "unassign (and keep) public ip {}, then create a reserved public ip on vip {}",
+                shown(p),
+                desired.vip
+            ))
+        }
+        (Some(_), None) => extra_reasons.push(format!(
+            "create a reserved public ip on vip {}",
+            desired.vip
+        )),
+        (Some(_), Some(p)) if p.private_ip_id.as_deref() != first_vip || first_vip.is_none() => {
+            extra_reasons.push(format!(
+                "assign public ip {} to vip {}",
+                shown(p),
+                desired.vip
+            ))
+        }
+        (None, Some(p)) if observed.public_ip_adopted => extra_reasons.push(format!(
+            "unassign public ip {} (yours: kept, not deleted)",
+            shown(p)
+        )),
+        (None, Some(p)) => extra_reasons.push(format!(
+            "delete public ip {} (no longer in the blueprint)",
+            shown(p)
+        )),
+        _ => {}
     }
     if !extra_reasons.is_empty() {
         if vip_step.action == Action::NoOp {

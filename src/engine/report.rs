@@ -2,12 +2,15 @@
 //! address and OCIDs, and the other resources' OCIDs. Plain data (serialized for
 //! `--output json`) with a text rendering; built from state plus what the cloud shows.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::model::{Desired, Observed, Resource, TAG_TAKEOVER_AT, TAG_TAKEOVER_BY};
+use super::model::{
+    Desired, Observed, Resource, TAG_AGENT_CLAIM, TAG_AGENT_ERROR, TAG_AGENT_SINCE,
+    TAG_AGENT_STATE, TAG_TAKEOVER_AT, TAG_TAKEOVER_BY,
+};
 use super::plan::{Action, Plan};
 use super::state::State;
 
@@ -24,6 +27,42 @@ pub struct NodeReport {
     /// Where its rendered cloud-config was written, if it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_data_file: Option<PathBuf>,
+    /// What the node's agent says of itself (its VNIC's tags); `None` until it wrote any.
+    pub agent: Option<AgentView>,
+}
+
+/// The agent's own view, from the `vipsetup-agent-*` tags on its VNIC.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AgentView {
+    /// MASTER, BACKUP, FAULT or STOP.
+    pub state: String,
+    pub since: Option<String>,
+    /// When it last confirmed a claim of the VIPs.
+    pub last_claim: Option<String>,
+    /// Its last error (none when its last call succeeded).
+    pub last_error: Option<String>,
+}
+
+/// One VIP as the API shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VipReport {
+    pub address: IpAddr,
+    pub id: Option<String>,
+    /// Name of the node whose VNIC holds it, per the API.
+    pub holder: Option<String>,
+    /// The last takeover the agent recorded on it (its freeform tags).
+    pub last_takeover: Option<Takeover>,
+}
+
+/// The public IP that follows the first VIP.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PublicIpReport {
+    pub id: String,
+    pub address: Option<String>,
+    /// Whether it is assigned to the first VIP's private IP (so it follows it).
+    pub on_first_vip: bool,
+    /// The user's own (kept on destroy) rather than made by vipsetup.
+    pub adopted: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -44,6 +83,11 @@ pub struct Report {
     pub last_takeover: Option<Takeover>,
     pub nodes: Vec<NodeReport>,
     pub resources: Vec<ResourceReport>,
+    /// Every VIP (the first, then the others) with its owner per the API.
+    pub vips: Vec<VipReport>,
+    pub public_ip: Option<PublicIpReport>,
+    /// Where the API's view and the agents' own views disagree (empty: they agree).
+    pub disagreements: Vec<String>,
 }
 
 /// Who took the VIP over last, and when, as the agent tagged it.
@@ -99,6 +143,18 @@ impl Report {
                     fault_domain: live.and_then(|n| n.fault_domain.clone()),
                     state: live.map_or("ABSENT".to_string(), |n| n.lifecycle_state.clone()),
                     user_data_file: user_data_files.as_ref().map(|f| f[i].clone()),
+                    agent: live
+                        .filter(|n| !n.is_gone())
+                        .and_then(|n| n.vnic.as_ref())
+                        .and_then(|v| {
+                            let tag = |k: &str| v.tags.get(k).filter(|x| !x.is_empty()).cloned();
+                            Some(AgentView {
+                                state: tag(TAG_AGENT_STATE)?,
+                                since: tag(TAG_AGENT_SINCE),
+                                last_claim: tag(TAG_AGENT_CLAIM),
+                                last_error: tag(TAG_AGENT_ERROR),
+                            })
+                        }),
                 }
             })
             .collect();
@@ -143,6 +199,43 @@ impl Report {
                 o.vip.as_ref().filter(|_| o.vip_is_ours).map(|_| &assigned),
             ),
         ];
+        let holder_of = |vnic: Option<&str>| {
+            vnic.and_then(|v| o.node_with_vnic(v))
+                .map(|i| nodes[i].name.clone())
+        };
+        let takeover = |tags: &std::collections::BTreeMap<String, String>| {
+            Some(Takeover {
+                by: tags.get(TAG_TAKEOVER_BY)?.clone(),
+                at: tags.get(TAG_TAKEOVER_AT).cloned().unwrap_or_default(),
+            })
+        };
+        let mut vips = vec![VipReport {
+            address: IpAddr::V4(d.vip),
+            id: o
+                .vip
+                .as_ref()
+                .filter(|_| o.vip_is_ours)
+                .map(|v| v.id.clone()),
+            holder: vip_holder.clone(),
+            last_takeover: last_takeover.clone(),
+        }];
+        vips.extend(o.extra_vips.iter().map(|x| {
+            let live = x.live.as_ref().filter(|_| x.ours);
+            VipReport {
+                address: x.address,
+                id: live.map(|l| l.id.clone()),
+                holder: live.and_then(|l| holder_of(l.vnic_id.as_deref())),
+                last_takeover: live.and_then(|l| takeover(&l.tags)),
+            }
+        }));
+        let first_id = vips[0].id.clone();
+        let public_ip = o.public_ip.as_ref().map(|p| PublicIpReport {
+            id: p.id.clone(),
+            address: p.ip_address.clone(),
+            on_first_vip: first_id.is_some() && p.private_ip_id == first_id,
+            adopted: o.public_ip_adopted,
+        });
+        let disagreements = disagreements(&nodes, &vips, public_ip.as_ref());
         Report {
             pair: d.pair.clone(),
             vip: d.vip,
@@ -155,6 +248,71 @@ impl Report {
             last_takeover,
             nodes,
             resources,
+            vips,
+            public_ip,
+            disagreements,
+        }
+    }
+
+    /// The per-VIP, public IP, agent and disagreement lines of the text rendering.
+    fn both_views_text(&self, out: &mut String) {
+        if self.vips.len() > 1 {
+            for v in &self.vips {
+                out.push_str(&format!(
+                    "  vip {:<28} {}{}\n",
+                    v.address,
+                    v.holder
+                        .as_ref()
+                        .map_or("not assigned to either node".to_string(), |h| format!(
+                            "on {h}"
+                        )),
+                    v.last_takeover
+                        .as_ref()
+                        .map(|t| format!(" (taken over by {} at {})", t.by, t.at))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        if let Some(p) = &self.public_ip {
+            out.push_str(&format!(
+                "  public ip {} {}{}\n",
+                p.address.as_deref().unwrap_or(&p.id),
+                if p.on_first_vip {
+                    format!("follows vip {}", self.vip)
+                } else {
+                    "is not on the first vip".to_string()
+                },
+                if p.adopted { " (yours)" } else { "" }
+            ));
+        }
+        for n in &self.nodes {
+            match &n.agent {
+                Some(a) => out.push_str(&format!(
+                    "  agent on {}: {}{}{}{}\n",
+                    n.name,
+                    a.state,
+                    a.since
+                        .as_ref()
+                        .map(|s| format!(" since {s}"))
+                        .unwrap_or_default(),
+                    a.last_claim
+                        .as_ref()
+                        .map(|c| format!(", last claim {c}"))
+                        .unwrap_or_default(),
+                    a.last_error
+                        .as_ref()
+                        .map(|e| format!(", last error: {e}"))
+                        .unwrap_or_default()
+                )),
+                None if n.state == "RUNNING" => out.push_str(&format!(
+                    "  agent on {}: has not reported (no vipsetup-agent-state tag on its vnic)\n",
+                    n.name
+                )),
+                None => {}
+            }
+        }
+        for d in &self.disagreements {
+            out.push_str(&format!("  views disagree: {d}\n"));
         }
     }
 
@@ -179,6 +337,7 @@ impl Report {
                 }
             ));
         }
+        self.both_views_text(&mut out);
         for n in &self.nodes {
             out.push_str(&format!(
                 "  {:<6} {:<16} {:<15} {:<12} {}\n",
@@ -202,6 +361,71 @@ impl Report {
         }
         out
     }
+}
+
+/// Where what the API shows (who holds each VIP, the public IP) and what the agents say of
+/// themselves (their VNIC tags) do not fit together. Nodes whose agent has not reported are
+/// not judged.
+fn disagreements(
+    nodes: &[NodeReport],
+    vips: &[VipReport],
+    public_ip: Option<&PublicIpReport>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let holders: std::collections::BTreeSet<&str> =
+        vips.iter().filter_map(|v| v.holder.as_deref()).collect();
+    if holders.len() > 1 {
+        out.push(format!(
+            "the VIPs are split between {} (the agent moves them together)",
+            holders.into_iter().collect::<Vec<_>>().join(" and ")
+        ));
+    }
+    let masters: Vec<&str> = nodes
+        .iter()
+        .filter(|n| n.agent.as_ref().is_some_and(|a| a.state == "MASTER"))
+        .map(|n| n.name.as_str())
+        .collect();
+    if masters.len() > 1 {
+        out.push(format!(
+            "both agents say MASTER ({}): check VRRP between the nodes",
+            masters.join(", ")
+        ));
+    }
+    for n in nodes {
+        let Some(a) = &n.agent else { continue };
+        let holds: Vec<String> = vips
+            .iter()
+            .filter(|v| v.holder.as_deref() == Some(n.name.as_str()))
+            .map(|v| v.address.to_string())
+            .collect();
+        let missing: Vec<String> = vips
+            .iter()
+            .filter(|v| v.holder.as_deref() != Some(n.name.as_str()))
+            .map(|v| v.address.to_string())
+            .collect();
+        if a.state == "MASTER" && !missing.is_empty() {
+            out.push(format!(
+                "{}'s agent says MASTER, but the API shows {} elsewhere",
+                n.name,
+                missing.join(", ")
+            ));
+        }
+        if a.state != "MASTER" && !holds.is_empty() {
+            out.push(format!(
+                "the API shows {} on {}, whose agent says {}",
+                holds.join(", "),
+                n.name,
+                a.state
+            ));
+        }
+    }
+    if let Some(p) = public_ip.filter(|p| !p.on_first_vip) {
+        out.push(format!(
+            "public ip {} is not assigned to the first VIP, so it does not follow it",
+            p.address.as_deref().unwrap_or(&p.id)
+        ));
+    }
+    out
 }
 
 /// The plan as people read it: one line per resource with its action, nodes under the names

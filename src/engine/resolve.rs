@@ -9,7 +9,7 @@ use super::addresses::{choose_node_ips, AddressError, Cidr};
 use super::cloud::{Cloud, CloudError};
 use super::iam;
 use super::model::{
-    Desired, DesiredDynamicGroup, DesiredNode, DesiredPolicy, LiveSubnet, Observed,
+    Desired, DesiredDynamicGroup, DesiredNode, DesiredPolicy, DesiredPublicIp, LiveSubnet, Observed,
 };
 use super::observe::Scope;
 use super::state::State;
@@ -38,6 +38,8 @@ pub struct PairSpec {
     pub extra_vips: Vec<IpAddr>,
     /// The alerts' Notifications topic, if any.
     pub notify_topic: Option<String>,
+    /// A public IP that follows the first VIP.
+    pub public_ip: Option<DesiredPublicIp>,
     pub preferred: usize,
     pub nodes: [NodeSpec; 2],
     pub shape: String,
@@ -92,6 +94,21 @@ pub enum ResolveError {
          compartment"
     )]
     TopicNotFound { id: String },
+    #[error(
+        "subnet {subnet} prohibits public IPs on its VNICs (prohibitPublicIpOnVnic), so \
+         `network.public_ip` can't be assigned there; use a public subnet or leave public_ip out"
+    )]
+    PublicIpOnPrivateSubnet { subnet: String },
+    #[error(
+        "public IP {id} from `network.public_ip` was not found (or this user may not read it); \
+         check the OCID and the region, or write `reserved` to have vipsetup make one"
+    )]
+    PublicIpNotFound { id: String },
+    #[error(
+        "public IP {id} from `network.public_ip` is {lifetime}, not RESERVED: only a reserved \
+         public IP can follow the VIP; reserve one in the console or write `reserved`"
+    )]
+    PublicIpNotReserved { id: String, lifetime: String },
     #[error(transparent)]
     Address(#[from] AddressError),
     #[error(transparent)]
@@ -163,6 +180,23 @@ pub async fn look_up(
             _ => {}
         }
     }
+    if spec.public_ip.is_some() && subnet.prohibit_public_ip {
+        return Err(ResolveError::PublicIpOnPrivateSubnet {
+            subnet: subnet.id.clone(),
+        });
+    }
+    if let Some(DesiredPublicIp::Existing(id)) = &spec.public_ip {
+        let p = cloud
+            .get_public_ip(id)
+            .await?
+            .ok_or_else(|| ResolveError::PublicIpNotFound { id: id.clone() })?;
+        if p.lifetime != "RESERVED" {
+            return Err(ResolveError::PublicIpNotReserved {
+                id: id.clone(),
+                lifetime: p.lifetime,
+            });
+        }
+    }
     let topic_compartment = match &spec.notify_topic {
         Some(t) => Some(
             cloud
@@ -223,6 +257,7 @@ pub fn scope(spec: &PairSpec, l: &Lookups) -> Scope {
         subnet_id: spec.subnet_id.clone(),
         vip: spec.vip,
         extra_vips: spec.extra_vips.clone(),
+        public_ip: spec.public_ip.clone(),
         dynamic_group: spec.dynamic_group.clone(),
         policy: spec.policy.clone(),
         policy_compartment_id: l.subnet.compartment_id.clone(),
@@ -306,6 +341,7 @@ pub fn desired(
         subnet_id: spec.subnet_id.clone(),
         vip: spec.vip,
         extra_vips: spec.extra_vips.clone(),
+        public_ip: spec.public_ip.clone(),
         preferred: spec.preferred,
         nodes: [node(0, ud0), node(1, ud1)],
         nsg_name: format!("{}-vrrp", spec.pair),
@@ -346,6 +382,7 @@ pub(crate) mod tests {
             vip: "172.16.2.10".parse().unwrap(),
             extra_vips: vec![],
             notify_topic: None,
+            public_ip: None,
             preferred: 0,
             nodes: [
                 NodeSpec {

@@ -32,7 +32,14 @@ pub struct State {
     /// like a resource, so a re-run finds them and their creates keep their retry tokens.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub addresses: BTreeMap<String, Recorded>,
+    /// The public IP that follows the first VIP; `name` is `adopted` for the user's own (never
+    /// deleted), else vipsetup made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_ip: Option<Recorded>,
 }
+
+/// `Recorded::name` of a public IP that is the user's.
+pub const ADOPTED: &str = "adopted";
 
 /// What vipsetup knows of one resource.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -94,6 +101,7 @@ impl State {
             node_ips: None,
             resources: BTreeMap::new(),
             addresses: BTreeMap::new(),
+            public_ip: None,
         }
     }
 

@@ -31,6 +31,12 @@ pub fn address_token(state: &State, address: &str) -> String {
     )
 }
 
+/// The token for the next CreatePublicIp of the pair's reserved public IP.
+pub fn public_ip_token(state: &State) -> String {
+    let generation = state.public_ip.as_ref().map_or(0, |x| x.generation);
+    keyed_token(&state.pair, "public-ip", generation, &state.nonce)
+}
+
 /// The token for `resource`'s next create, as the state stands.
 pub fn token_for(state: &State, resource: Resource) -> String {
     retry_token(

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::blueprint::{self, Blueprint, ImageSpec};
+use crate::engine::model::DesiredPublicIp;
 use crate::engine::resolve::{ImageChoice, NodeSpec, PairSpec};
 use crate::render::{self, AgentSettings, Facts};
 
@@ -31,6 +32,10 @@ pub fn pair_spec(bp: &Blueprint) -> PairSpec {
             .chain(bp.network.vip6.iter().map(|v| std::net::IpAddr::V6(*v)))
             .collect(),
         notify_topic: bp.failover.notify_topic.as_ref().map(|t| t.to_string()),
+        public_ip: bp.network.public_ip.as_ref().map(|p| match p {
+            blueprint::PublicIpSpec::Reserved => DesiredPublicIp::Reserved,
+            blueprint::PublicIpSpec::Existing(o) => DesiredPublicIp::Existing(o.to_string()),
+        }),
         preferred: bp.failover.preferred_node,
         nodes: [0, 1].map(|i| NodeSpec {
             name: bp.nodes[i].name.clone(),

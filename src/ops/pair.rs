@@ -293,6 +293,7 @@ impl Session<'_> {
             subnet_id: spec.subnet_id.clone(),
             vip: spec.vip,
             extra_vips: spec.extra_vips.clone(),
+            public_ip: spec.public_ip.clone(),
             dynamic_group: spec.dynamic_group.clone(),
             policy: spec.policy.clone(),
             policy_compartment_id: subnet.compartment_id,

@@ -1,5 +1,6 @@
 //! `--simulate`: the built-in OCI simulator, in process, seeded with what the blueprint names
-//! (region, compartment, subnet and its IPv6 prefix, the alerts' topic) and kept in `<blueprint>.sim-world.json`, so plan, apply,
+//! (region, compartment, subnet and its IPv6 prefix, the alerts' topic, the user's reserved
+//! public IP) and kept in `<blueprint>.sim-world.json`, so plan, apply,
 //! status and destroy run one after another see the same cloud. The simulated user's API key
 //! lives in `<blueprint>.sim-user.json` (mode 0600).
 
@@ -174,6 +175,18 @@ pub fn seed_for(bp: &Blueprint) -> Result<(World, Seeded), WorldError> {
         ..SeedSpec::default()
     };
     let (mut world, mut seeded) = World::seed(&spec)?;
+    // A public IP needs a subnet that allows them; the user's reserved one exists under its OCID.
+    if let Some(p) = &bp.network.public_ip {
+        if let Some(d) = world.get_mut(crate::simulator::world::SUBNET, &seeded.subnet_id) {
+            d.insert("prohibitPublicIpOnVnic".into(), Value::Bool(false));
+            d.insert("prohibitInternetIngress".into(), Value::Bool(false));
+        }
+        if let crate::blueprint::PublicIpSpec::Existing(id) = p {
+            let (made, _) =
+                world.add_reserved_public_ip(&seeded.compartment_id, &format!("{}-ip", bp.name));
+            rename_id(&mut world, &made, id.as_str());
+        }
+    }
     // The alerts' topic, under the OCID the blueprint names.
     if let Some(topic) = &bp.failover.notify_topic {
         let made = world.add_topic(&seeded.compartment_id, &format!("{}-alerts", bp.name));

@@ -117,20 +117,10 @@ pub enum OpenError {
     TwoStates,
     #[error("cannot reach the pair's remote state: {0}")]
     RemoteState(Box<OciError>),
-    #[error("{0} in the blueprint is validated and rendered, but plan and apply do not make it yet; leave it out for now")]
-    NotYetApplied(&'static str),
-}
-
-/// Keys of issue 12 that `render` and `validate` take and the engine does not make yet.
-fn not_yet_applied(bp: &Blueprint) -> Option<&'static str> {
-    bp.network.public_ip.as_ref().map(|_| "network.public_ip")
 }
 
 pub async fn open(opts: &TargetOptions) -> Result<Target, OpenError> {
     let bp = blueprint_view::load(&opts.blueprint)?;
-    if let Some(key) = not_yet_applied(&bp) {
-        return Err(OpenError::NotYetApplied(key));
-    }
     let spec = blueprint_view::pair_spec(&bp);
     if opts.simulate {
         return open_simulated(bp, spec, opts).await;

@@ -21,6 +21,7 @@ struct World {
     policies: BTreeMap<String, LivePolicy>,
     ips: BTreeMap<String, LivePrivateIp>,
     ipv6s: BTreeMap<String, LiveAddress>,
+    public_ips: BTreeMap<String, LivePublicIp>,
     tokens: HashMap<String, String>,
     /// Every call, mutating ones prefixed with `!`; plus `RUNNING <name>` events.
     trace: Vec<String>,
@@ -99,6 +100,7 @@ impl Cloud for FakeCloud {
                 vcn_id: "ocid1.vcn.oc1..v".into(),
                 availability_domain: None,
                 lifecycle_state: "AVAILABLE".into(),
+                prohibit_public_ip: false,
                 ipv6_prefixes: vec!["2603:c020:1:2::/64".into()],
             }))
         })
@@ -300,6 +302,7 @@ impl Cloud for FakeCloud {
                     private_ip: Some(n.private_ip),
                     nsg_ids: spec.nsg_ids.clone(),
                     public_ip: n.assign_public_ip.then(|| "203.0.113.1".to_string()),
+                    tags: Tags::new(),
                 };
                 let inst = LiveInstance {
                     id: id.clone(),
@@ -562,9 +565,72 @@ impl Cloud for FakeCloud {
             }))
         })
     }
+    fn update_ipv6<'a>(
+        &'a self,
+        id: &'a str,
+        vnic: Option<&'a str>,
+        tags: Option<&'a Tags>,
+    ) -> CloudFuture<'a, ()> {
+        self.call("!UpdateIpv6", |w| {
+            let a = w.ipv6s.get_mut(id).unwrap();
+            if let Some(v) = vnic {
+                a.vnic_id = Some(v.to_string());
+            }
+            if let Some(t) = tags {
+                a.tags = t.clone();
+            }
+            Ok(())
+        })
+    }
     fn delete_ipv6<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
         self.call("!DeleteIpv6", |w| {
             w.ipv6s.remove(id);
+            Ok(())
+        })
+    }
+    fn get_public_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<LivePublicIp>> {
+        self.call("GetPublicIp", |w| Ok(w.public_ips.get(id).cloned()))
+    }
+    fn public_ip_of<'a>(&'a self, pip: &'a str) -> CloudFuture<'a, Option<LivePublicIp>> {
+        self.call("GetPublicIpByPrivateIpId", |w| {
+            Ok(w.public_ips
+                .values()
+                .find(|p| p.private_ip_id.as_deref() == Some(pip))
+                .cloned())
+        })
+    }
+    fn create_reserved_public_ip<'a>(
+        &'a self,
+        s: &'a crate::engine::cloud::ReservedIpSpec,
+        token: &'a str,
+    ) -> CloudFuture<'a, String> {
+        self.call("!CreatePublicIp", |w| {
+            Ok(create(w, token, "publicip", |w, id| {
+                let n = w.public_ips.len();
+                w.public_ips.insert(
+                    id.clone(),
+                    LivePublicIp {
+                        id,
+                        ip_address: Some(format!("198.51.100.{}", n + 1)),
+                        lifetime: "RESERVED".into(),
+                        private_ip_id: Some(s.private_ip_id.clone()),
+                        lifecycle_state: "ASSIGNED".into(),
+                        tags: s.tags.clone(),
+                    },
+                );
+            }))
+        })
+    }
+    fn set_public_ip_target<'a>(&'a self, id: &'a str, pip: &'a str) -> CloudFuture<'a, ()> {
+        self.call("!UpdatePublicIp", |w| {
+            let p = w.public_ips.get_mut(id).unwrap();
+            p.private_ip_id = (!pip.is_empty()).then(|| pip.to_string());
+            Ok(())
+        })
+    }
+    fn delete_public_ip<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        self.call("!DeletePublicIp", |w| {
+            w.public_ips.remove(id);
             Ok(())
         })
     }
@@ -1057,4 +1123,165 @@ async fn an_extra_vip_held_by_someone_else_stops_the_plan() {
         "{err}"
     );
     let _ = dir;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reserved_public_ip_is_made_on_the_first_vip_and_deleted_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let mut d = desired();
+    d.public_ip = Some(DesiredPublicIp::Reserved);
+    let run = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    run.result.unwrap();
+    let vip = run.state.id(Resource::Vip).unwrap().to_string();
+    {
+        let w = cloud.w.lock().unwrap();
+        let p = w.public_ips.values().next().unwrap();
+        assert_eq!(p.private_ip_id.as_deref(), Some(vip.as_str()));
+        assert_eq!(p.tags[TAG_PAIR], "quickstart");
+    }
+    assert!(run.state.public_ip.as_ref().unwrap().id.is_some());
+    cloud.clear_trace();
+    let again = apply(&cloud, &d, run.state, &path, &[]).await;
+    again.result.unwrap();
+    assert!(!again.plan.has_changes(), "{}", again.plan.render_text());
+    assert!(cloud.mutations().is_empty(), "{:?}", cloud.mutations());
+    let gone = destroy(&cloud, &d, again.state, &path).await;
+    gone.result.unwrap();
+    assert!(
+        cloud.w.lock().unwrap().public_ips.is_empty(),
+        "ours: deleted"
+    );
+    assert!(gone.state.public_ip.is_none());
+}
+
+/// A reserved public IP the user owns, unassigned; its OCID.
+fn their_public_ip(cloud: &FakeCloud) -> &'static str {
+    let theirs = "ocid1.publicip.oc1..theirs";
+    cloud.w.lock().unwrap().public_ips.insert(
+        theirs.into(),
+        LivePublicIp {
+            id: theirs.into(),
+            ip_address: Some("198.51.100.77".into()),
+            lifetime: "RESERVED".into(),
+            private_ip_id: None,
+            lifecycle_state: "AVAILABLE".into(),
+            tags: Tags::new(),
+        },
+    );
+    theirs
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_users_public_ip_is_assigned_then_unassigned_never_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let theirs = their_public_ip(&cloud);
+    let mut d = desired();
+    d.public_ip = Some(DesiredPublicIp::Existing(theirs.into()));
+    let run = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    run.result.unwrap();
+    let vip = run.state.id(Resource::Vip).unwrap().to_string();
+    assert_eq!(
+        cloud.w.lock().unwrap().public_ips[theirs]
+            .private_ip_id
+            .as_deref(),
+        Some(vip.as_str())
+    );
+    let again = apply(&cloud, &d, run.state, &path, &[]).await;
+    assert!(!again.plan.has_changes(), "{}", again.plan.render_text());
+    cloud.clear_trace();
+    let gone = destroy(&cloud, &d, again.state, &path).await;
+    gone.result.unwrap();
+    let w = cloud.w.lock().unwrap();
+    assert_eq!(w.public_ips[theirs].private_ip_id, None, "unassigned");
+    assert!(!w.trace.iter().any(|t| t == "!DeletePublicIp"), "kept");
+}
+
+#[tokio::test(start_paused = true)]
+async fn switching_public_ips_never_leaves_one_untracked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let theirs = their_public_ip(&cloud);
+    let mut d = desired();
+    d.public_ip = Some(DesiredPublicIp::Reserved);
+    let run = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    run.result.unwrap();
+    let made = run.state.public_ip.as_ref().unwrap().id.clone().unwrap();
+
+    // reserved -> the user's: ours is deleted, theirs assigned.
+    d.public_ip = Some(DesiredPublicIp::Existing(theirs.into()));
+    let run = apply(&cloud, &d, run.state, &path, &[]).await;
+    run.result.unwrap();
+    assert!(
+        run.plan.render_text().contains("delete public ip"),
+        "{}",
+        run.plan.render_text()
+    );
+    let vip = run.state.id(Resource::Vip).unwrap().to_string();
+    {
+        let w = cloud.w.lock().unwrap();
+        assert!(!w.public_ips.contains_key(&made));
+        assert_eq!(
+            w.public_ips[theirs].private_ip_id.as_deref(),
+            Some(vip.as_str())
+        );
+    }
+
+    // the user's -> reserved: theirs unassigned and kept, a new one made (a new retry token).
+    d.public_ip = Some(DesiredPublicIp::Reserved);
+    let run = apply(&cloud, &d, run.state, &path, &[]).await;
+    run.result.unwrap();
+    let w = cloud.w.lock().unwrap();
+    assert_eq!(w.public_ips[theirs].private_ip_id, None);
+    let new = run.state.public_ip.as_ref().unwrap().id.clone().unwrap();
+    assert_ne!(new, made);
+    assert_eq!(
+        w.public_ips[&new].private_ip_id.as_deref(),
+        Some(vip.as_str())
+    );
+    assert_eq!(
+        w.public_ips.len(),
+        2,
+        "theirs and the new one, nothing else"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_extra_vip_off_the_pair_is_moved_back_and_retagged_keeping_the_agents_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let mut d = desired();
+    let v6: std::net::IpAddr = "2603:c020:1:2::10".parse().unwrap();
+    d.extra_vips = vec![v6];
+    let run = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    run.result.unwrap();
+    let node1_vnic = run.state.get(Resource::Node1).unwrap().vnic_id.clone();
+    {
+        let mut w = cloud.w.lock().unwrap();
+        let a = w.ipv6s.values_mut().next().unwrap();
+        a.vnic_id = Some("ocid1.vnic.oc1..elsewhere".into());
+        a.tags.insert(TAG_TAKEOVER_BY.into(), "instance2".into());
+    }
+    d.tags.insert("owner".into(), "ops".into());
+    cloud.clear_trace();
+    let run = apply(&cloud, &d, run.state, &path, &[]).await;
+    run.result.unwrap();
+    let text = run.plan.render_text();
+    assert!(
+        text.contains("move vip 2603:c020:1:2::10") && text.contains("vip 2603:c020:1:2::10: "),
+        "{text}"
+    );
+    let w = cloud.w.lock().unwrap();
+    let a = w.ipv6s.values().next().unwrap();
+    assert_eq!(a.vnic_id, node1_vnic);
+    assert_eq!(a.tags["owner"], "ops");
+    assert_eq!(
+        a.tags[TAG_TAKEOVER_BY], "instance2",
+        "the agent's tag stays"
+    );
 }

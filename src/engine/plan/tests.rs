@@ -28,6 +28,7 @@ pub(crate) fn desired() -> Desired {
         subnet_id: "ocid1.subnet.oc1..s".into(),
         vip: "172.16.2.10".parse().unwrap(),
         extra_vips: vec![],
+        public_ip: None,
         preferred: 0,
         nodes: [node(0), node(1)],
         nsg_name: "quickstart-vrrp".into(),
@@ -68,6 +69,7 @@ pub(crate) fn converged(d: &Desired) -> Observed {
                 private_ip: Some(w.private_ip),
                 nsg_ids: vec![nsg_id.clone()],
                 public_ip: None,
+                tags: Default::default(),
             }),
         }
     };
@@ -110,6 +112,8 @@ pub(crate) fn converged(d: &Desired) -> Observed {
         stale_vip: None,
         extra_vips: vec![],
         stale_extra_vips: vec![],
+        public_ip: None,
+        public_ip_adopted: false,
     }
 }
 

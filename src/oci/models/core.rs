@@ -350,6 +350,16 @@ pub struct CreateIpv6Details {
     pub freeform_tags: Option<FreeformTags>,
 }
 
+/// UpdateIpv6 (py core/models/update_ipv6_details.py): `vnicId` moves it within its subnet.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateIpv6Details {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vnic_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freeform_tags: Option<FreeformTags>,
+}
+
 /// A Notifications topic (py ons/models/notification_topic.py): it has `topicId`, not `id`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

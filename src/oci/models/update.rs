@@ -62,6 +62,23 @@ pub struct CreatePublicIpDetails {
     pub private_ip_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freeform_tags: Option<FreeformTags>,
+}
+
+/// UpdatePublicIp (py core/models/update_public_ip_details.py): `privateIpId` assigns or moves a
+/// reserved public IP, `""` unassigns it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdatePublicIpDetails {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_ip_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetPublicIpByPrivateIpIdDetails {
+    pub private_ip_id: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -83,4 +100,6 @@ pub struct PublicIp {
     pub lifetime: Option<String>,
     pub private_ip_id: Option<String>,
     pub scope: Option<String>,
+    #[serde(default)]
+    pub freeform_tags: FreeformTags,
 }

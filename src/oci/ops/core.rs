@@ -119,6 +119,16 @@ impl Client {
         self.list_all(req).await
     }
 
+    pub async fn update_ipv6(
+        &self,
+        id: &str,
+        details: &UpdateIpv6Details,
+    ) -> Result<Versioned<Ipv6>, OciError> {
+        let path = format!("/ipv6/{}", encode(id));
+        self.call_versioned(ApiRequest::put("UpdateIpv6", CORE, path, details))
+            .await
+    }
+
     pub async fn delete_ipv6(&self, id: &str) -> Result<(), OciError> {
         let path = format!("/ipv6/{}", encode(id));
         self.send(ApiRequest::delete("DeleteIpv6", CORE, path))

@@ -80,6 +80,38 @@ impl Client {
         self.call(req).await
     }
 
+    pub async fn get_public_ip(&self, id: &str) -> Result<PublicIp, OciError> {
+        let path = format!("/publicIps/{}", encode(id));
+        self.call(ApiRequest::get("GetPublicIp", CORE, path)).await
+    }
+
+    /// The public IP assigned to a private IP (POST /publicIps/actions/getByPrivateIpId).
+    pub async fn get_public_ip_by_private_ip_id(
+        &self,
+        private_ip_id: &str,
+    ) -> Result<PublicIp, OciError> {
+        let details = GetPublicIpByPrivateIpIdDetails {
+            private_ip_id: private_ip_id.to_string(),
+        };
+        let req = ApiRequest::post(
+            "GetPublicIpByPrivateIpId",
+            CORE,
+            "/publicIps/actions/getByPrivateIpId".into(),
+            &details,
+        );
+        self.call(req).await
+    }
+
+    pub async fn update_public_ip(
+        &self,
+        id: &str,
+        details: &UpdatePublicIpDetails,
+    ) -> Result<PublicIp, OciError> {
+        let path = format!("/publicIps/{}", encode(id));
+        self.call(ApiRequest::put("UpdatePublicIp", CORE, path, details))
+            .await
+    }
+
     pub async fn delete_public_ip(&self, id: &str) -> Result<(), OciError> {
         let path = format!("/publicIps/{}", encode(id));
         self.send(ApiRequest::delete("DeletePublicIp", CORE, path))
