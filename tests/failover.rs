@@ -679,9 +679,12 @@ fn median_run(runs: usize, mut cmd: impl FnMut() -> std::process::Command) -> f6
     xs[xs.len() / 2]
 }
 
-/// Issue 12: two IPv4 VIPs and one IPv6 VIP with a topic for alerts. After a crash of the
-/// owner every VIP is on the new owner in the API and in its OS, and exactly one alert was
-/// published for that takeover (none at boot: the VIPs were already on node 1).
+/// Issue 12: two IPv4 VIPs, one IPv6 VIP and a topic for alerts. After a crash of the owner every
+/// VIP is on the new owner in the API and in its OS, and exactly one alert was published for
+/// that takeover (none at boot: the VIPs were already on node 1). A reserved public IP is left
+/// out for now: the harness's seeded subnet is private (prohibitPublicIpOnVnic), so apply
+/// refuses `public_ip`; `Options::public_ip` and `Cluster::public_ip_owner` are ready for a
+/// public subnet.
 #[test]
 fn several_vips_and_ipv6_follow_a_crash_with_one_alert() {
     let opts = Options {

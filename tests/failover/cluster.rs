@@ -45,6 +45,8 @@ pub struct Options {
     pub vips6: Vec<String>,
     /// A Notifications topic for failover alerts (`failover.notify_topic`), made in the world.
     pub topic: bool,
+    /// `network.public_ip: reserved`: vipsetup makes a reserved public IP for the first VIP.
+    pub public_ip: bool,
 }
 
 impl Default for Options {
@@ -62,6 +64,7 @@ impl Default for Options {
             extra_vips: Vec::new(),
             vips6: Vec::new(),
             topic: false,
+            public_ip: false,
         }
     }
 }
@@ -89,13 +92,17 @@ pub fn blueprint_yaml(seed: &Seed, opts: &Options, topic: Option<&str>) -> Strin
             .collect();
         vips = format!("[{}]", all.join(", "));
     }
-    let mut vip6 = String::new();
+    // Further `network` keys: the IPv6 VIPs, the public IP.
+    let mut net = String::new();
     if !opts.vips6.is_empty() {
-        vip6 = format!("  vip6: [{}]\n", opts.vips6.join(", "));
+        net = format!("  vip6: [{}]\n", opts.vips6.join(", "));
     }
     let notify = topic
         .map(|t| format!("  notify_topic: {t}\n"))
         .unwrap_or_default();
+    if opts.public_ip {
+        net.push_str("  public_ip: reserved\n");
+    }
     let health = if opts.health_check {
         format!(
             "  health_check:\n    command: test ! -e {UNHEALTHY_FLAG}\n    interval: 1\n    fall: 2\n    rise: 2\n"
@@ -106,7 +113,7 @@ pub fn blueprint_yaml(seed: &Seed, opts: &Options, topic: Option<&str>) -> Strin
     format!(
         "name: harness\n\
          oci:\n  region: {REGION}\n  compartment: {compartment}\n\
-         network:\n  subnet: {subnet}\n  vip: {vips}\n{vip6}  interface: {IFACE}\n\
+         network:\n  subnet: {subnet}\n  vip: {vips}\n{net}  interface: {IFACE}\n\
          nodes:\n  - name: node1\n    private_ip: {n1}\n  - name: node2\n    private_ip: {n2}\n\
          instance:\n  shape: VM.Standard.E4.Flex\n  ocpus: 1\n  memory_gb: 8\n  image:\n    os: Oracle Linux\n    version: \"9\"\n  ssh_keys:\n    - key: {SSH_KEY}\n\
          failover:\n  preferred_node: node1\n  preempt: {preempt}\n  advert_interval: {advert}\n  recheck_interval: {recheck}\n{notify}{health}",
@@ -334,6 +341,28 @@ impl Cluster {
             .iter()
             .map(|a| by_addr(if a.contains(':') { "ipv6" } else { "privateip" }, a))
             .collect())
+    }
+
+    /// The node whose VNIC holds the private IP a reserved public IP is assigned to, with that
+    /// public IP's address (None when no reserved public IP is assigned).
+    pub fn public_ip_owner(&self) -> Result<Option<(String, Option<usize>)>, String> {
+        let world = self.sim.world()?;
+        let Some(ips) = world["resources"]["publicip"].as_object() else {
+            return Ok(None);
+        };
+        let Some(p) = ips
+            .values()
+            .find(|p| p["lifetime"] == "RESERVED" && p["privateIpId"].is_string())
+        else {
+            return Ok(None);
+        };
+        let pip = p["privateIpId"].as_str().unwrap_or_default();
+        let vnic = world["resources"]["privateip"][pip]["vnicId"].as_str();
+        let node = vnic.and_then(|v| self.vnics.iter().position(|x| x == v));
+        Ok(Some((
+            p["ipAddress"].as_str().unwrap_or_default().to_string(),
+            node,
+        )))
     }
 
     /// The messages published to the alerts' topic, in order.
