@@ -10,6 +10,7 @@
 #
 #   bench/failover.sh                      # RUNS=20, ADVERTS="1 0.1", CPU_SECS=120
 #   RUNS=30 ADVERTS="0.1" SIM_LATENCY_MS=100 bench/failover.sh
+#   VIPS=4+1 ADVERTS="0.1" bench/failover.sh   # 4 IPv4 + 1 IPv6 VIPs: kill -> API of the last
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,7 @@ export VIPSETUP_BENCH_RUNS="${RUNS:-20}"
 export VIPSETUP_BENCH_ADVERTS="${ADVERTS:-1 0.1}"
 export VIPSETUP_BENCH_SIM_LATENCY_MS="${SIM_LATENCY_MS:-0}"
 export VIPSETUP_BENCH_CPU_SECS="${CPU_SECS:-120}"
+export VIPSETUP_BENCH_VIPS="${VIPS:-1+0}"
 
 if [ "$VIPSETUP_BENCH_RUNS" -lt 20 ] && [ -z "${ALLOW_FEW_RUNS:-}" ]; then
     echo "bench/failover.sh: RUNS must be at least 20 for the percentiles to mean anything" >&2

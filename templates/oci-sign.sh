@@ -1,24 +1,16 @@
 #!/bin/bash
 # (A library: vip-agent sources it; running it does nothing.)
-# vipsetup: OCI request signing and instance-principal federation in bash, with only curl and
-# openssl (present on every OCI platform image). Sourced by vip-agent; no OCI CLI, no Python.
-#
-# Signing (Signature version 1, rsa-sha256), as Oracle's SDKs do it (oci-python-sdk
-# oci/signer.py; oci-go-sdk common/http_signer.go): the signing string is the lines
-# "name: value" of date, (request-target) and host, plus content-length, content-type and
-# x-content-sha256 for POST/PUT/PATCH; the federation request signs the same set without host.
-#
-# Instance principals, as oci-python-sdk oci/auth/federation_client.py and
-# certificate_retriever.py do it: the leaf certificate, its key and the intermediate from the
-# metadata service (IMDS v2, "Authorization: Bearer Oracle"); the tenancy from the certificate
-# subject (opc-tenant:); keyId <tenancy>/fed-x509/<SHA-1 fingerprint, uppercase, colons>; a
-# session key pair made once per process; POST /v1/x509 returns a JWT session token, kept until
-# 60 s before its exp and renewed at once after a 401. API calls are signed with keyId
-# ST$<token> and the session key.
-#
-# Settings (globals, set before use): OCI_WORK_DIR (private directory for keys and the token),
-# OCI_METADATA_BASE, OCI_FEDERATION_URL, OCI_CONNECT_TIMEOUT, OCI_MAX_TIME.
-# Results: OCI_STATUS (HTTP status, 000 when no answer) and OCI_BODY (response body).
+# vipsetup: OCI request signing and instance-principal federation in bash with curl and openssl.
+# Signing as oci-python-sdk oci/signer.py and oci-go-sdk common/http_signer.go do it; federation
+# as oci/auth/federation_client.py does (IMDS v2 certificate, key and intermediate; tenancy from
+# opc-tenant:; keyId <tenancy>/fed-x509/<SHA-1 fp>; a session key made once; POST /v1/x509; the
+# token kept until 60 s before its exp, renewed at once after a 401; calls keyed ST$<token>).
+# Forks are what a loop that runs for the node's life must save: calls go over kept-alive HTTP/1.1
+# connections spoken by bash (/dev/tcp for http, one openssl s_client for https); a GET's
+# signature is reused for OCI_SIG_REUSE s (OCI only checks the date is within 5 minutes:
+# oci-api.md); curl only for the metadata service.
+# Settings: OCI_WORK_DIR, OCI_METADATA_BASE, OCI_FEDERATION_URL, OCI_CONNECT_TIMEOUT,
+# OCI_MAX_TIME, OCI_SIG_REUSE. Results: OCI_STATUS (000 = no answer), OCI_BODY.
 
 OCI_WORK_DIR=${OCI_WORK_DIR:-/run/vipsetup}
 OCI_METADATA_BASE=${OCI_METADATA_BASE:-http://169.254.169.254/opc/v2}
@@ -37,21 +29,65 @@ OCI_TOKEN=''
 OCI_TOKEN_EXP=0
 # Renew this long before the token's exp (the Python SDK's margin; it also covers clock skew).
 OCI_TOKEN_MARGIN=60
+# Seconds a GET's signature (and its date) is sent again for the same URL.
+OCI_SIG_REUSE=${OCI_SIG_REUSE:-120}
+OCI_B64_ALPHABET='ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 
-# oci_http_date: sets OCI_DATE to now in the RFC 7231 form the service checks (bash builtin,
-# no process).
+# oci_http_date: sets OCI_DATE to now in the RFC 7231 form the service checks (bash builtin, no
+# process).
 oci_http_date() {
     TZ=GMT LC_ALL=C printf -v OCI_DATE '%(%a, %d %b %Y %H:%M:%S GMT)T' -1
 }
 
-# oci_b64_sha256 STRING: base64 of the SHA-256 of STRING's bytes.
+# oci_hex_b64 HEX: sets OCI_B64 to the base64 of the bytes HEX spells (bash arithmetic: no process).
+OCI_B64=''
+oci_hex_b64() {
+    local hex=$1 n i v out='' a=$OCI_B64_ALPHABET
+    n=${#hex}
+    for ((i = 0; i + 6 <= n; i += 6)); do
+        v=$((16#${hex:i:6}))
+        out+=${a:v>>18&63:1}${a:v>>12&63:1}${a:v>>6&63:1}${a:v&63:1}
+    done
+    case $((n - i)) in
+        2)
+            v=$((16#${hex:i:2} << 16))
+            out+=${a:v>>18&63:1}${a:v>>12&63:1}==
+            ;;
+        4)
+            v=$((16#${hex:i:4} << 8))
+            out+=${a:v>>18&63:1}${a:v>>12&63:1}${a:v>>6&63:1}=
+            ;;
+    esac
+    OCI_B64=$out
+}
+
+# oci_scratch NAME CONTENT: writes CONTENT to a file in OCI_WORK_DIR and sets OCI_SCRATCH to its
+# path (the tools read files; a pipe would cost a process).
+OCI_SCRATCH=''
+oci_scratch() {
+    [ -d "$OCI_WORK_DIR" ] || (umask 077 && mkdir -p "$OCI_WORK_DIR") || return 1
+    OCI_SCRATCH=$OCI_WORK_DIR/$1.$BASHPID
+    printf '%s' "$2" >"$OCI_SCRATCH"
+}
+
+# oci_cleanup: closes the connection and removes this process's scratch files.
+oci_cleanup() {
+    oci_conn_close_all
+    rm -f "$OCI_WORK_DIR/ss.$BASHPID" "$OCI_WORK_DIR/body.$BASHPID"
+}
+
+# oci_b64_sha256 STRING: sets OCI_B64 to the base64 of the SHA-256 of STRING's bytes.
 oci_b64_sha256() {
-    printf '%s' "$1" | openssl dgst -sha256 -binary | base64 -w 0
+    local hex
+    oci_scratch body "$1" || return 1
+    hex=$(sha256sum <"$OCI_SCRATCH") || return 1
+    hex=${hex%% *}
+    [ ${#hex} -eq 64 ] || return 1
+    oci_hex_b64 "$hex"
 }
 
 # oci_signing_string METHOD URL DATE BODY [federation]: sets OCI_SS (the signing string),
-# OCI_SIGNED_HEADERS (their names, space separated) and OCI_HEADERS (an array of the
-# "name: value" headers to send, (request-target) excluded).
+# OCI_SIGNED_HEADERS (their names) and OCI_HEADERS (the headers to send but (request-target)).
 oci_signing_string() {
     local method=$1 url=$2 date=$3 body=$4 mode=${5:-api}
     local scheme=${url%%://*} rest=${url#*://}
@@ -74,8 +110,9 @@ oci_signing_string() {
             # Bytes, not characters.
             local LC_ALL=C length
             length=${#body}
+            oci_b64_sha256 "$body" || return 1
             names+=(content-length content-type x-content-sha256)
-            values+=("$length" 'application/json' "$(oci_b64_sha256 "$body")")
+            values+=("$length" 'application/json' "$OCI_B64")
             ;;
     esac
     local i
@@ -91,53 +128,351 @@ oci_signing_string() {
     OCI_SIGNED_HEADERS="${names[*]}"
 }
 
-# oci_authorization KEY_ID KEY_FILE: signs OCI_SS (from oci_signing_string) with the PEM key
-# and sets OCI_AUTHORIZATION, the Authorization header's value. Returns 1 if openssl fails.
+# oci_authorization KEY_ID KEY_FILE: signs OCI_SS (from oci_signing_string) with the PEM key and
+# sets OCI_AUTHORIZATION, the Authorization header's value.
 oci_authorization() {
-    local sig
-    sig=$(printf '%s' "$OCI_SS" | openssl dgst -sha256 -sign "$2" | base64 -w 0) || return 1
-    [ -n "$sig" ] || return 1
-    OCI_AUTHORIZATION="Signature algorithm=\"rsa-sha256\",headers=\"$OCI_SIGNED_HEADERS\",keyId=\"$1\",signature=\"$sig\",version=\"1\""
+    local sig re='^[0-9a-f]+$'
+    oci_scratch ss "$OCI_SS" || return 1
+    # One process: openssl prints the signature in hex ("RSA-SHA256(file)= 1a2b..."); bash turns it
+    # into base64.
+    sig=$(openssl dgst -sha256 -sign "$2" -hex "$OCI_SCRATCH" 2>/dev/null) || return 1
+    sig=${sig##*= }
+    [[ $sig =~ $re ]] || return 1
+    oci_hex_b64 "$sig"
+    OCI_AUTHORIZATION="Signature algorithm=\"rsa-sha256\",headers=\"$OCI_SIGNED_HEADERS\",keyId=\"$1\",signature=\"$OCI_B64\",version=\"1\""
 }
 
-# oci_curl_quote STRING: STRING as a double-quoted curl config value.
-oci_curl_quote() {
-    local s=${1//\\/\\\\}
-    s=${s//\"/\\\"}
-    s=${s//$'\n'/\\n}
-    printf '"%s"' "$s"
+
+# The kept-alive connection in use: OCI_CONN (scheme://host:port it goes to, '' = none), the fds to
+# write requests to and read answers from, and s_client's pid for https.
+OCI_CONN=''
+OCI_CONN_OUT=''
+OCI_CONN_IN=''
+OCI_CONN_PID=''
+OCI_SLOT=0
+OCI_SLOT_CONN=()
+OCI_SLOT_OUT=()
+OCI_SLOT_IN=()
+OCI_SLOT_PID=()
+# Optional: a CA bundle for https (else the system's).
+OCI_CA_FILE=${OCI_CA_FILE:-}
+
+# oci_slot N: makes slot N's connection the one in use (the current one is kept in its slot).
+oci_slot() {
+    [ "$1" != "$OCI_SLOT" ] || return 0
+    OCI_SLOT_CONN[OCI_SLOT]=$OCI_CONN
+    OCI_SLOT_OUT[OCI_SLOT]=$OCI_CONN_OUT
+    OCI_SLOT_IN[OCI_SLOT]=$OCI_CONN_IN
+    OCI_SLOT_PID[OCI_SLOT]=$OCI_CONN_PID
+    OCI_SLOT=$1
+    OCI_CONN=${OCI_SLOT_CONN[$1]:-}
+    OCI_CONN_OUT=${OCI_SLOT_OUT[$1]:-}
+    OCI_CONN_IN=${OCI_SLOT_IN[$1]:-}
+    OCI_CONN_PID=${OCI_SLOT_PID[$1]:-}
 }
 
-# oci_send METHOD URL BODY [EXTRA_HEADER...]: one request with the headers in OCI_HEADERS plus
-# the extra ones. Headers and body go to curl on stdin (a config file), never on its command
-# line, where other users could read a token in the process list. Sets OCI_STATUS/OCI_BODY;
-# returns 0 on 2xx.
-oci_send() {
-    local method=$1 url=$2 body=$3 h out config
-    shift 3
-    config="request = $(oci_curl_quote "$method")"$'\n'
-    for h in "${OCI_HEADERS[@]}" "$@"; do
-        config+="header = $(oci_curl_quote "$h")"$'\n'
-    done
-    config+="header = \"accept: application/json\""$'\n'
-    if [ -n "$body" ] || [ "${method^^}" != GET ]; then
-        config+="data-binary = $(oci_curl_quote "$body")"$'\n'
+oci_conn_close() {
+    if [ -n "$OCI_CONN_PID" ]; then
+        kill "$OCI_CONN_PID" 2>/dev/null
+        wait "$OCI_CONN_PID" 2>/dev/null
     fi
-    out=$(printf '%s' "$config" | curl -sS -K - --connect-timeout "$OCI_CONNECT_TIMEOUT" \
-        --max-time "$OCI_MAX_TIME" -w '\n%{http_code}' -- "$url" 2>&1)
-    OCI_STATUS=${out##*$'\n'}
-    OCI_BODY=${out%$'\n'*}
-    [ "$OCI_BODY" != "$out" ] || OCI_BODY=''
-    case "$OCI_STATUS" in
+    [ -z "$OCI_CONN_IN" ] || exec {OCI_CONN_IN}<&-
+    [ -z "$OCI_CONN_OUT" ] || [ "$OCI_CONN_OUT" = "$OCI_CONN_IN" ] || exec {OCI_CONN_OUT}>&-
+    OCI_CONN=''
+    OCI_CONN_OUT=''
+    OCI_CONN_IN=''
+    OCI_CONN_PID=''
+}
+
+# oci_conn_close_all: closes every slot's connection.
+oci_conn_close_all() {
+    local n
+    for n in "${!OCI_SLOT_CONN[@]}" "$OCI_SLOT"; do
+        oci_slot "$n"
+        oci_conn_close
+    done
+    oci_slot 0
+}
+
+# oci_forget_conns: in a child process, forgets the parent's connections without closing them (the
+# parent goes on using them; the child opens its own).
+oci_forget_conns() {
+    local fd
+    for fd in "$OCI_CONN_IN" "$OCI_CONN_OUT" "${OCI_SLOT_IN[@]}" "${OCI_SLOT_OUT[@]}"; do
+        [ -z "$fd" ] || exec {fd}>&-
+    done 2>/dev/null
+    OCI_CONN=''
+    OCI_CONN_IN=''
+    OCI_CONN_OUT=''
+    OCI_CONN_PID=''
+    OCI_SLOT=0
+    OCI_SLOT_CONN=()
+    OCI_SLOT_IN=()
+    OCI_SLOT_OUT=()
+    OCI_SLOT_PID=()
+}
+
+# oci_conn_open SCHEME HOST PORT: a connection to HOST:PORT, the open one when it goes there and the
+# server has not closed it (nothing is readable before a request: else it is stale).
+oci_conn_open() {
+    local key="$1://$2:$3" fifo
+    if [ "$OCI_CONN" = "$key" ] && ! read -r -t 0 -u "$OCI_CONN_IN" 2>/dev/null; then
+        return 0
+    fi
+    oci_conn_close
+    # A server that closed the connection makes the next write fail with EPIPE: an error to handle,
+    # not a signal that kills the agent.
+    trap '' PIPE
+    case "$1" in
+        https)
+            # One openssl s_client per connection, for its lifetime: requests in through a FIFO
+            # (unlinked once both ends are open), answers out through a pipe.
+            fifo=$OCI_WORK_DIR/tls.$BASHPID.$OCI_SLOT
+            rm -f "$fifo"
+            [ -d "$OCI_WORK_DIR" ] || (umask 077 && mkdir -p "$OCI_WORK_DIR")
+            mkfifo -m 600 "$fifo" || return 1
+            exec {OCI_CONN_IN}< <(exec openssl s_client -quiet -nocommands -verify_return_error \
+                -verify_hostname "$2" -servername "$2" ${OCI_CA_FILE:+-CAfile "$OCI_CA_FILE"} \
+                -connect "$2:$3" <"$fifo" 2>/dev/null)
+            OCI_CONN_PID=$!
+            exec {OCI_CONN_OUT}>"$fifo"
+            rm -f "$fifo"
+            ;;
+        http)
+            # Plain http is for a local simulator only (bash connects without a timeout).
+            { exec {OCI_CONN_IN}<>"/dev/tcp/$2/$3"; } 2>/dev/null || {
+                OCI_CONN_IN=''
+                return 1
+            }
+            OCI_CONN_OUT=$OCI_CONN_IN
+            ;;
+        *) return 1 ;;
+    esac
+    OCI_CONN=$key
+}
+
+# oci_left DEADLINE_MS: sets OCI_LEFT to the seconds left (for read -t); returns 1 when none are.
+OCI_LEFT=0
+oci_left() {
+    local t=${EPOCHREALTIME:-} ms
+    if [ -n "$t" ]; then
+        t=${t/[.,]/}
+        ms=$(($1 - 10#$t / 1000))
+    else
+        printf -v t '%(%s)T' -1
+        ms=$(($1 - t * 1000))
+    fi
+    [ "$ms" -gt 0 ] || return 1
+    printf -v OCI_LEFT '%d.%03d' $((ms / 1000)) $((ms % 1000))
+}
+
+# oci_http METHOD URL BODY [HEADER...]: one HTTP/1.1 request on the kept-alive connection of the
+# slot in use, answered within OCI_MAX_TIME seconds.
+oci_http() {
+    oci_http_send "$@" || return 1
+    oci_http_recv
+}
+
+# oci_http_send METHOD URL BODY [HEADER...]: writes the request, kept per slot: oci_http_recv sends
+# it again on a new connection when the server had closed the old one.
+OCI_SLOT_REQ=()
+OCI_SLOT_DEADLINE=()
+OCI_SLOT_TARGET=()
+oci_http_send() {
+    local method=$1 url=$2 body=$3 LC_ALL=C
+    shift 3
+    local scheme=${url%%://*} rest=${url#*://} host port target='/' req h have='' t
+    local hostport=${rest%%/*}
+    case "$rest" in
+        */*) target=/${rest#*/} ;;
+    esac
+    host=${hostport%:*}
+    port=${hostport##*:}
+    if [ "$port" = "$hostport" ]; then
+        port=443
+        [ "$scheme" = http ] && port=80
+    fi
+    case "$scheme:$hostport" in
+        https:*:443) hostport=${hostport%:443} ;;
+        http:*:80) hostport=${hostport%:80} ;;
+    esac
+    req="$method $target HTTP/1.1"$'\r\n'
+    for h in "$@"; do
+        req+="$h"$'\r\n'
+        have+=" ${h%%:*}"
+    done
+    have=${have,,}
+    [[ $have == *" host"* ]] || req+="host: $hostport"$'\r\n'
+    if [ -n "$body" ] || [ "$method" != GET ]; then
+        [[ $have == *" content-length"* ]] || req+="content-length: ${#body}"$'\r\n'
+        [[ $have == *" content-type"* ]] || req+="content-type: application/json"$'\r\n'
+    fi
+    req+="accept: application/json"$'\r\n\r\n'"$body"
+    t=${EPOCHREALTIME:-}
+    if [ -n "$t" ]; then
+        t=${t/[.,]/}
+        t=$((10#$t / 1000 + OCI_MAX_TIME * 1000))
+    else
+        printf -v t '%(%s)T' -1
+        t=$(((t + OCI_MAX_TIME) * 1000))
+    fi
+    OCI_SLOT_REQ[OCI_SLOT]=$req
+    OCI_SLOT_DEADLINE[OCI_SLOT]=$t
+    OCI_SLOT_TARGET[OCI_SLOT]="$scheme $host $port $hostport $method"
+    OCI_STATUS=000
+    OCI_BODY=''
+    if ! oci_conn_open "$scheme" "$host" "$port"; then
+        OCI_BODY="cannot connect to $hostport"
+        return 1
+    fi
+    # A failed write shows as no answer in oci_http_recv.
+    printf '%s' "$req" 2>/dev/null 1>&"$OCI_CONN_OUT"
+    return 0
+}
+
+# oci_http_recv: reads the answer to the slot's request (see oci_http).
+oci_http_recv() {
+    local LC_ALL=C attempt t=${OCI_SLOT_DEADLINE[$OCI_SLOT]} scheme host port hostport method
+    local part eof=0 head line rest re='^HTTP/1\.[01] ([0-9][0-9][0-9])' status len=-1 chunked=0
+    local close=0 size data
+    read -r scheme host port hostport method <<<"${OCI_SLOT_TARGET[$OCI_SLOT]}"
+    OCI_STATUS=000
+    OCI_BODY=''
+    OCI_RAW=''
+    for attempt in 1 2; do
+        # The wait for the first byte gets what is left of the deadline.
+        if [ -n "$OCI_CONN_IN" ] && oci_left "$t" &&
+            IFS= read -r -N 1 -t "$OCI_LEFT" -u "$OCI_CONN_IN" OCI_RAW; then
+            break
+        fi
+        # Nothing came back: a stale connection (retried once on a new one), or no answer.
+        oci_conn_close
+        if ! oci_left "$t"; then
+            OCI_BODY="no answer from $hostport within $OCI_MAX_TIME s"
+            return 1
+        fi
+        if [ "$attempt" = 2 ]; then
+            OCI_BODY="the connection to $hostport closed without an answer"
+            return 1
+        fi
+        if ! oci_conn_open "$scheme" "$host" "$port"; then
+            OCI_BODY="cannot connect to $hostport"
+            return 1
+        fi
+        printf '%s' "${OCI_SLOT_REQ[$OCI_SLOT]}" 2>/dev/null 1>&"$OCI_CONN_OUT"
+    done
+    # Status and headers: what has come, then byte by byte only while they are incomplete.
+    while true; do
+        oci_more || eof=1
+        [[ $OCI_RAW != *$'\r\n\r\n'* ]] || break
+        if [ "$eof" = 1 ] || ! oci_left "$t" ||
+            ! IFS= read -r -N 1 -t "$OCI_LEFT" -u "$OCI_CONN_IN" part; then
+            oci_conn_close
+            OCI_BODY="the answer from $hostport was cut off"
+            return 1
+        fi
+        OCI_RAW+=$part
+    done
+    head=${OCI_RAW%%$'\r\n\r\n'*}
+    OCI_BODY=${OCI_RAW#*$'\r\n\r\n'}
+    line=${head%%$'\r\n'*}
+    if ! [[ $line =~ $re ]]; then
+        oci_conn_close
+        OCI_BODY="not an HTTP answer from $hostport: ${line:0:100}"
+        return 1
+    fi
+    status=${BASH_REMATCH[1]}
+    rest=''
+    [[ $head != *$'\r\n'* ]] || rest=${head#*$'\r\n'}
+    while [ -n "$rest" ]; do
+        line=${rest%%$'\r\n'*}
+        if [[ $rest == *$'\r\n'* ]]; then rest=${rest#*$'\r\n'}; else rest=''; fi
+        case "${line,,}" in
+            content-length:*)
+                len=${line#*:}
+                len=${len//[^0-9]/}
+                ;;
+            transfer-encoding:*chunked*) chunked=1 ;;
+            connection:*close*) close=1 ;;
+        esac
+    done
+    if [ "$method" = HEAD ] || [ "$status" = 204 ] || [ "$status" = 304 ]; then
+        OCI_BODY=''
+    elif [ "$chunked" = 1 ]; then
+        # Until the last chunk (size 0) and the empty line after it.
+        while [[ $OCI_BODY != 0$'\r\n\r\n' && $OCI_BODY != *$'\r\n'0$'\r\n\r\n' ]]; do
+            if [ "$eof" = 1 ] || ! oci_left "$t" ||
+                ! IFS= read -r -N 1 -t "$OCI_LEFT" -u "$OCI_CONN_IN" part; then
+                close=2
+                break
+            fi
+            OCI_BODY+=$part
+            OCI_RAW=$OCI_BODY
+            oci_more || eof=1
+            OCI_BODY=$OCI_RAW
+        done
+        data=$OCI_BODY
+        OCI_BODY=''
+        while [ "$close" != 2 ] && [[ $data == *$'\r\n'* ]]; do
+            size=${data%%$'\r\n'*}
+            size=${size%%;*}
+            size=${size//[^0-9a-fA-F]/}
+            size=$((16#${size:-0}))
+            data=${data#*$'\r\n'}
+            [ "$size" -gt 0 ] || break
+            OCI_BODY+=${data:0:size}
+            data=${data:size+2}
+        done
+    elif [ "$len" -ge 0 ]; then
+        size=$((len - ${#OCI_BODY}))
+        if [ "$size" -gt 0 ]; then
+            if [ "$eof" = 1 ] || ! oci_left "$t" ||
+                ! IFS= read -r -N "$size" -t "$OCI_LEFT" -u "$OCI_CONN_IN" part; then
+                close=2
+            else
+                OCI_BODY+=$part
+            fi
+        elif [ "$size" -lt 0 ]; then
+            # More than announced: the connection is out of step; never reuse it.
+            OCI_BODY=${OCI_BODY:0:len}
+            close=1
+        fi
+    else
+        # No length: the body runs to the end of the connection.
+        while [ "$eof" = 0 ] && oci_left "$t"; do
+            IFS= read -r -N 65536 -t "$OCI_LEFT" -u "$OCI_CONN_IN" part
+            [ $? -gt 128 ] || eof=1
+            OCI_BODY+=$part
+        done
+        close=1
+    fi
+    if [ "$close" != 0 ] || [ "$eof" = 1 ]; then
+        oci_conn_close
+    fi
+    if [ "$close" = 2 ]; then
+        OCI_BODY="the answer from $hostport was cut off"
+        return 1
+    fi
+    OCI_STATUS=$status
+    case "$status" in
         2[0-9][0-9]) return 0 ;;
-        [0-9][0-9][0-9]) ;;
-        *) OCI_STATUS=000 ;;
     esac
     return 1
 }
 
-# oci_json_get JSON KEY: sets OCI_JSON to the first string value of "KEY" in JSON; returns 1
-# when there is none. Enough for OCIDs, addresses, tokens and tags, which hold no quotes.
+# oci_more: appends to OCI_RAW what the connection holds now (bash reads a socket a byte per system
+# call for lines but in bulk for a count: one read of up to 64 KiB, then at most 2 ms for more).
+OCI_RAW=''
+oci_more() {
+    local part rc
+    IFS= read -r -N 65536 -t 0.002 -u "$OCI_CONN_IN" part
+    rc=$?
+    OCI_RAW+=$part
+    [ "$rc" -gt 128 ] || [ "$rc" -eq 0 ]
+}
+
+# oci_json_get JSON KEY: sets OCI_JSON to the first string value of "KEY" in JSON; returns 1 when
+# there is none.
 OCI_JSON=''
 oci_json_get() {
     local re="\"$2\"[[:space:]]*:[[:space:]]*\"([^\"]*)\""
@@ -146,21 +481,21 @@ oci_json_get() {
     OCI_JSON=${BASH_REMATCH[1]}
 }
 
-# oci_metadata PATH FILE: GET from the metadata service into FILE (mode 600), with the same
-# limits as an API call.
+# oci_metadata PATH FILE: GET from the metadata service into FILE (mode 600), with the same limits
+# as an API call.
 oci_metadata() {
     (umask 077 && curl -sSf --connect-timeout "$OCI_CONNECT_TIMEOUT" --max-time "$OCI_MAX_TIME" \
         -H 'Authorization: Bearer Oracle' -o "$2" -- "$OCI_METADATA_BASE/$1" 2>/dev/null)
 }
 
-# oci_pem_body FILE: the PEM's base64 without its BEGIN/END lines and line breaks, as the
-# auth service wants certificates and keys in the federation body.
+# oci_pem_body FILE: the PEM's base64 without its BEGIN/END lines and line breaks, as the auth
+# service wants certificates and keys in the federation body.
 oci_pem_body() {
     grep -v -- '-----' "$1" | tr -d ' \r\n'
 }
 
-# oci_new_session_key: a fresh session key pair (the agent makes one when it starts; its claim
-# loops use it). Forgets the token bound to the old key.
+# oci_new_session_key: a fresh session key pair (the agent makes one when it starts; its claim loops
+# use it).
 oci_new_session_key() {
     local key=$OCI_WORK_DIR/session-key.pem
     mkdir -p "$OCI_WORK_DIR" && chmod 700 "$OCI_WORK_DIR" || return 1
@@ -189,8 +524,7 @@ oci_jwt_exp() {
     if [[ $claims =~ $re ]]; then printf '%s' "${BASH_REMATCH[1]}"; else printf 0; fi
 }
 
-# oci_federate: a new session token from the auth service (POST /v1/x509). Sets OCI_TOKEN and
-# OCI_TOKEN_EXP and keeps them in OCI_WORK_DIR/token for the process's children.
+# oci_federate: a new session token from the auth service (POST /v1/x509).
 oci_federate() {
     local d=$OCI_WORK_DIR f tenancy fp body subject re='opc-tenant:(ocid1\.[A-Za-z0-9._-]+)'
     oci_session_key || {
@@ -216,12 +550,19 @@ oci_federate() {
     fp=${fp^^}
     body="{\"certificate\": \"$(oci_pem_body "$d/leaf-cert.pem")\", \"publicKey\": \"$(oci_pem_body "$d/session-pub.pem")\", \"intermediateCertificates\": [\"$(oci_pem_body "$d/leaf-intermediate.pem")\"]}"
     oci_http_date
-    oci_signing_string POST "$OCI_FEDERATION_URL" "$OCI_DATE" "$body" federation
-    oci_authorization "$tenancy/fed-x509/$fp" "$d/leaf-key.pem" || {
+    if ! oci_signing_string POST "$OCI_FEDERATION_URL" "$OCI_DATE" "$body" federation ||
+        ! oci_authorization "$tenancy/fed-x509/$fp" "$d/leaf-key.pem"; then
         OCI_ERROR='cannot sign the federation request with the instance key'
         return 1
-    }
-    if ! oci_send POST "$OCI_FEDERATION_URL" "$body" "authorization: $OCI_AUTHORIZATION"; then
+    fi
+    # On a connection of its own (slot 9): the API's stays open.
+    local slot=$OCI_SLOT
+    oci_slot 9
+    oci_http POST "$OCI_FEDERATION_URL" "$body" "${OCI_HEADERS[@]}" "authorization: $OCI_AUTHORIZATION"
+    f=$?
+    oci_conn_close
+    oci_slot "$slot"
+    if [ "$f" != 0 ]; then
         OCI_ERROR="federation at $OCI_FEDERATION_URL failed: HTTP $OCI_STATUS ${OCI_BODY:0:200}"
         return 1
     fi
@@ -239,9 +580,8 @@ oci_federate() {
     OCI_FEDERATIONS=$((${OCI_FEDERATIONS:-0} + 1))
 }
 
-# oci_token: a session token valid for at least OCI_TOKEN_MARGIN more seconds, from memory,
-# from OCI_WORK_DIR/token (this agent's last federation, shared with its claim loops), or by
-# federating.
+# oci_token: a session token valid for at least OCI_TOKEN_MARGIN more seconds, from memory, from
+# OCI_WORK_DIR/token (this agent's last federation, shared with its claim loops), or by federating.
 oci_token() {
     local now
     printf -v now '%(%s)T' -1
@@ -254,27 +594,186 @@ oci_token() {
     oci_federate
 }
 
-# oci_call METHOD URL [BODY]: one API call as the instance principal. On a 401 the token is
-# renewed at once and the call made once more. Sets OCI_STATUS/OCI_BODY; returns 0 on 2xx.
+# Reused GET signatures, by URL and token: when signed (s), how many headers, and each header
+# ("KEY#i"; kept apart, not joined: splitting them again would read them byte by byte).
+declare -A OCI_REUSE_AT=() OCI_REUSE_N=() OCI_REUSE_HDRS=()
+
+# oci_sign_call METHOD URL BODY: sets OCI_HEADERS (with authorization) for a call as the instance
+# principal, reusing a GET's recent signature for the same URL and token (OCI_REUSED=1 then).
+OCI_REUSED=0
+oci_sign_call() {
+    local method=$1 url=$2 body=$3
+    OCI_REUSED=0
+    if [ "$method" = GET ] && oci_sign_call_reused "$url"; then
+        OCI_REUSED=1
+        return 0
+    fi
+    oci_http_date
+    if ! oci_signing_string "$method" "$url" "$OCI_DATE" "$body" ||
+        ! oci_authorization "ST\$$OCI_TOKEN" "$OCI_WORK_DIR/session-key.pem"; then
+        OCI_ERROR='cannot sign with the session key'
+        return 1
+    fi
+    OCI_HEADERS+=("authorization: $OCI_AUTHORIZATION")
+    [ "$method" != GET ] || oci_reuse_keep "$url"
+}
+
+# oci_reuse_keep URL: keeps OCI_HEADERS, a fresh GET signature for URL, for reuse.
+oci_reuse_keep() {
+    local now key="$1 ${OCI_TOKEN: -32}" i
+    printf -v now '%(%s)T' -1
+    OCI_REUSE_AT[$key]=$now
+    OCI_REUSE_N[$key]=${#OCI_HEADERS[@]}
+    for i in "${!OCI_HEADERS[@]}"; do
+        OCI_REUSE_HDRS[$key#$i]=${OCI_HEADERS[i]}
+    done
+}
+
+# oci_call_failed METHOD URL: after a failed call, whether to make it again (returns 0): after a 401
+# on a reused signature (reuse is then off for the process
+oci_call_failed() {
+    # shellcheck disable=SC2034
+    OCI_ERROR="$1 $2: HTTP $OCI_STATUS ${OCI_BODY:0:300}"
+    unset 'OCI_REUSE_AT[$2 ${OCI_TOKEN: -32}]'
+    [ "$OCI_STATUS" = 401 ] || return 1
+    if [ "$OCI_REUSED" = 1 ]; then
+        OCI_SIG_REUSE=0
+        return 0
+    fi
+    [ "$RENEWED" = 0 ] || return 1
+    RENEWED=1
+    OCI_TOKEN=''
+    OCI_TOKEN_EXP=0
+    rm -f "$OCI_WORK_DIR/token"
+}
+
+# oci_call METHOD URL [BODY]: one API call as the instance principal, on the kept-alive connection
+# of the slot in use.
 oci_call() {
-    local method=$1 url=$2 body=${3:-} attempt
-    for attempt in 1 2; do
+    local method=$1 url=$2 body=${3:-} attempt RENEWED=0
+    for attempt in 1 2 3; do
         oci_token || return 1
-        oci_http_date
-        oci_signing_string "$method" "$url" "$OCI_DATE" "$body"
-        oci_authorization "ST\$$OCI_TOKEN" "$OCI_WORK_DIR/session-key.pem" || {
-            OCI_ERROR='cannot sign with the session key'
-            return 1
-        }
-        if oci_send "$method" "$url" "$body" "authorization: $OCI_AUTHORIZATION"; then
+        oci_sign_call "$method" "$url" "$body" || return 1
+        if oci_http "$method" "$url" "$body" "${OCI_HEADERS[@]}"; then
             return 0
         fi
-        # shellcheck disable=SC2034
-        OCI_ERROR="$method $url: HTTP $OCI_STATUS ${OCI_BODY:0:300}"
-        [ "$OCI_STATUS" = 401 ] && [ "$attempt" = 1 ] || return 1
-        OCI_TOKEN=''
-        OCI_TOKEN_EXP=0
-        rm -f "$OCI_WORK_DIR/token"
+        oci_call_failed "$method" "$url" || return 1
     done
     return 1
+}
+
+# oci_call_all: the calls OCI_CALL_METHOD[k] OCI_CALL_URL[k] OCI_CALL_BODY[k] at once, each on its
+# own connection (slot k), their signatures made by parallel openssl processes.
+OCI_CALL_METHOD=()
+OCI_CALL_URL=()
+OCI_CALL_BODY=()
+# Outputs for the caller (hence SC2034).
+# shellcheck disable=SC2034
+OCI_CALL_STATUS=()
+# shellcheck disable=SC2034
+OCI_CALL_RESULT=()
+OCI_CALL_ERROR=()
+# shellcheck disable=SC2034
+oci_call_all() {
+    local k i n=${#OCI_CALL_URL[@]} all=0 sig re='^[0-9a-f]+$' RENEWED=0
+    local -a signing=() names=() reused=() nh=()
+    local -A hdrs=()
+    OCI_CALL_STATUS=()
+    OCI_CALL_RESULT=()
+    OCI_CALL_ERROR=()
+    if [ "$n" -eq 1 ]; then
+        oci_call "${OCI_CALL_METHOD[0]}" "${OCI_CALL_URL[0]}" "${OCI_CALL_BODY[0]}"
+        all=$?
+        OCI_CALL_STATUS[0]=$OCI_STATUS
+        OCI_CALL_RESULT[0]=$OCI_BODY
+        OCI_CALL_ERROR[0]=$OCI_ERROR
+        return "$all"
+    fi
+    if ! oci_token; then
+        for ((k = 0; k < n; k++)); do
+            OCI_CALL_STATUS[k]=000
+            OCI_CALL_ERROR[k]=$OCI_ERROR
+        done
+        return 1
+    fi
+    oci_http_date
+    for ((k = 0; k < n; k++)); do
+        OCI_REUSED=0
+        reused[k]=0
+        if [ "${OCI_CALL_METHOD[k]}" = GET ] && oci_sign_call_reused "${OCI_CALL_URL[k]}"; then
+            reused[k]=1
+        elif ! oci_signing_string "${OCI_CALL_METHOD[k]}" "${OCI_CALL_URL[k]}" "$OCI_DATE" "${OCI_CALL_BODY[k]}"; then
+            return 1
+        fi
+        nh[k]=${#OCI_HEADERS[@]}
+        for i in "${!OCI_HEADERS[@]}"; do
+            hdrs[$k#$i]=${OCI_HEADERS[i]}
+        done
+        [ "${reused[k]}" = 0 ] || continue
+        names[k]=$OCI_SIGNED_HEADERS
+        oci_scratch "ss$k" "$OCI_SS" || return 1
+        signing[k]=$OCI_SCRATCH
+        openssl dgst -sha256 -sign "$OCI_WORK_DIR/session-key.pem" -hex -out "$OCI_SCRATCH.sig" \
+            "$OCI_SCRATCH" 2>/dev/null &
+    done
+    wait
+    for ((k = 0; k < n; k++)); do
+        OCI_HEADERS=()
+        for ((i = 0; i < nh[k]; i++)); do
+            OCI_HEADERS+=("${hdrs[$k#$i]}")
+        done
+        if [ "${reused[k]}" = 0 ]; then
+            sig=''
+            read -r sig <"${signing[k]}.sig" 2>/dev/null
+            rm -f "${signing[k]}" "${signing[k]}.sig"
+            sig=${sig##*= }
+            if ! [[ $sig =~ $re ]]; then
+                OCI_ERROR='cannot sign with the session key'
+                return 1
+            fi
+            oci_hex_b64 "$sig"
+            OCI_HEADERS+=("authorization: Signature algorithm=\"rsa-sha256\",headers=\"${names[k]}\",keyId=\"ST\$$OCI_TOKEN\",signature=\"$OCI_B64\",version=\"1\"")
+            [ "${OCI_CALL_METHOD[k]}" != GET ] || oci_reuse_keep "${OCI_CALL_URL[k]}"
+        fi
+        oci_slot "$k"
+        oci_http_send "${OCI_CALL_METHOD[k]}" "${OCI_CALL_URL[k]}" "${OCI_CALL_BODY[k]}" "${OCI_HEADERS[@]}"
+    done
+    for ((k = 0; k < n; k++)); do
+        oci_slot "$k"
+        if oci_http_recv; then
+            OCI_CALL_STATUS[k]=$OCI_STATUS
+            OCI_CALL_RESULT[k]=$OCI_BODY
+            OCI_CALL_ERROR[k]=''
+            continue
+        fi
+        OCI_REUSED=${reused[k]}
+        OCI_CALL_ERROR[k]="${OCI_CALL_METHOD[k]} ${OCI_CALL_URL[k]}: HTTP $OCI_STATUS ${OCI_BODY:0:300}"
+        if [ "$OCI_STATUS" = 401 ]; then
+            # Once more on its own, with a fresh signature or token.
+            if oci_call "${OCI_CALL_METHOD[k]}" "${OCI_CALL_URL[k]}" "${OCI_CALL_BODY[k]}"; then
+                OCI_CALL_ERROR[k]=''
+            else
+                OCI_CALL_ERROR[k]=$OCI_ERROR
+            fi
+        fi
+        OCI_CALL_STATUS[k]=$OCI_STATUS
+        OCI_CALL_RESULT[k]=$OCI_BODY
+        [ -z "${OCI_CALL_ERROR[k]}" ] || all=1
+    done
+    oci_slot 0
+    return "$all"
+}
+
+# oci_sign_call_reused URL: sets OCI_HEADERS to a recent signature's for a GET of URL and returns 0,
+# when reuse allows one.
+oci_sign_call_reused() {
+    local now key="$1 ${OCI_TOKEN: -32}"
+    printf -v now '%(%s)T' -1
+    local i
+    [ "$OCI_SIG_REUSE" -gt 0 ] && [ -n "${OCI_REUSE_AT[$key]:-}" ] &&
+        [ $((now - OCI_REUSE_AT[$key])) -lt "$OCI_SIG_REUSE" ] || return 1
+    OCI_HEADERS=()
+    for ((i = 0; i < OCI_REUSE_N[$key]; i++)); do
+        OCI_HEADERS+=("${OCI_REUSE_HDRS[$key#$i]}")
+    done
 }

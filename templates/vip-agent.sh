@@ -1,37 +1,24 @@
 #!/bin/bash
-# vipsetup failover agent: keepalived's notify_fifo_script.
-#
-# keepalived starts this once and writes ordered state lines to the FIFO given as $1, e.g.
-#   INSTANCE "VI_1" MASTER 150
-# On MASTER a claim loop (a child process in its own process group) moves the VIP's private IP
-# object to this node's VNIC through the OCI API and keeps checking it; on BACKUP, FAULT, STOP
-# or DELETED that loop is killed and waited for, so a node that lost the election never makes
-# another call. keepalived itself adds and removes the address on the interface.
-#
-# It talks to OCI itself (oci-sign.sh: bash, curl and openssl; no OCI CLI, no Python): the VNIC
-# and the VIP's private IP OCID are looked up once, so a takeover is one UpdatePrivateIp whose
-# answer confirms the new owner (and records it in the VIP's freeform tags), and a recheck is
-# one GET. The instance-principal session token is kept for its lifetime.
-#
-# After `systemctl reload keepalived` the new agent gets no state line (keepalived writes none
-# on reload before 2.2.8, and only when asked): if none comes within STATE_WAIT seconds and the
-# VIP is on this node's interface (keepalived adds it only as MASTER), the agent claims.
-#
-# Everything site-specific comes from the settings file (default /etc/vipsetup/agent.env,
-# override with VIPSETUP_AGENT_ENV), so the agent runs the same against OCI and against a local
-# simulator. An API or auth error only ever means "unknown, try again": it never counts as the
-# peer being down, and the loop never gives up while the node is MASTER.
-#
-# Usage: vip-agent FIFO            (as keepalived's notify_fifo_script)
-#        vip-agent --claim-loop    (internal: the claim loop)
-#        vip-agent --claim-once    (one claim attempt, for tests and debugging; exit 0 = VIP here)
-#        vip-agent --check-once    (one recheck: exit 0 = the API shows the VIP here)
+# vipsetup failover agent: keepalived's notify_fifo_script (ordered state lines on the FIFO $1).
+# A claim loop (own process group) waits, warmed up, from the start; on MASTER it moves every VIP
+# object (private IPs, Ipv6s) to this node's VNIC, one request each, all at once, then rechecks;
+# on BACKUP/FAULT/STOP it is killed with any call in flight, so a loser never moves anything.
+# keepalived adds and removes the addresses. API or auth errors mean "unknown, try again", never
+# "peer down". After `systemctl reload keepalived` no state line comes: if none comes within
+# STATE_WAIT s and the VIP is on an interface (only a MASTER has it), the agent claims.
+# Settings: /etc/vipsetup/agent.env (VIPSETUP_AGENT_ENV), so it runs alike against a simulator.
+# Usage: vip-agent FIFO | --standby (internal) | --claim-once | --check-once (exit 0 = VIPs here)
 set -u
 
 SETTINGS=${VIPSETUP_AGENT_ENV:-/etc/vipsetup/agent.env}
 
-# Defaults; the settings file overrides them. Empty means "not set".
+# Defaults; the settings file overrides them.
 VIP=''
+VIPS=''
+VIPS6=''
+NOTIFY_TOPIC=''
+NOTIFY_ENDPOINT=''
+PAIR_NAME=''
 NODE_IP=''
 SUBNET_ID=''
 REGION=''
@@ -88,13 +75,43 @@ CORE_BASE=${CORE_BASE%/}/20160918
 
 mkdir -p "$STATE_DIR" 2>/dev/null
 VNIC_FILE="$STATE_DIR/vnic-id"
-PRIVATE_IP_FILE="$STATE_DIR/vip-private-ip-id"
-# The pair's own freeform tags on the VIP, which every takeover must send back unchanged.
-TAGS_FILE="$STATE_DIR/vip-tags"
-# Freeform tags the agent writes on the VIP's private IP at each takeover. `vipsetup plan`
-# ignores them (src/engine); `vipsetup status` shows them.
+# Freeform tags the agent writes on each VIP object at each takeover.
 TAG_OWNER='vipsetup-owner'
 TAG_TAKEOVER='vipsetup-takeover-at'
+
+# The VIPs, moved together: IPv4 (VIPS; VIP in older settings), then IPv6 (VIPS6). Per VIP k:
+# ADDR, KIND (4 or 6), ID (OCID), TAGS (the pair's), OWNER (VNIC), PREV (last taker's name).
+ADDR=()
+KIND=()
+ID=()
+TAGS=()
+OWNER=()
+PREV=()
+read -r -a _vips <<<"${VIPS:-$VIP}"
+read -r -a _vips6 <<<"$VIPS6"
+for _v in "${_vips[@]}"; do
+    ADDR+=("${_v%/*}")
+    KIND+=(4)
+done
+for _v in "${_vips6[@]}"; do
+    ADDR+=("${_v%/*}")
+    KIND+=(6)
+done
+NVIPS=${#ADDR[@]}
+ALL_VIPS=()
+for ((_k = 0; _k < NVIPS; _k++)); do ALL_VIPS+=("$_k"); done
+VIP=${ADDR[0]:-$VIP}
+unset _k _v _vips _vips6
+
+# obj_url K: the API URL of VIP K's object ('' until it is known).
+OBJ_URL=''
+obj_url() {
+    if [ "${KIND[$1]}" = 6 ]; then
+        OBJ_URL=$CORE_BASE/ipv6/${ID[$1]}
+    else
+        OBJ_URL=$CORE_BASE/privateIps/${ID[$1]}
+    fi
+}
 
 # Sets VNIC: this node's VNIC holding NODE_IP (else the first, the primary), from the instance
 # metadata service, cached on disk (a primary VNIC never changes).
@@ -133,144 +150,331 @@ find_vnic() {
     printf '%s\n' "$VNIC" >"$VNIC_FILE"
 }
 
-# Sets TAGS (the private IP's freeform tags as JSON members, without the agent's own; kept in
-# TAGS_FILE) and OWNER (its vnicId) from a private IP document.
-TAGS=''
-OWNER=''
+# read_doc K DOC: OWNER[K] (vnicId), TAGS[K] (the pair's tags, kept on disk with the OCID) and
+# PREV[K] (the node its tags name as the last taker) from VIP K's object.
 read_doc() {
-    local doc=$1 object pair tags='' re_obj='"freeformTags"[[:space:]]*:[[:space:]]*\{([^}]*)\}'
+    local k=$1 doc=$2 object pair tags='' re_obj='"freeformTags"[[:space:]]*:[[:space:]]*\{([^}]*)\}'
     local re_pair='^[[:space:],]*"([^"]*)"[[:space:]]*:[[:space:]]*"([^"]*)"(.*)$'
-    OWNER=''
-    oci_json_get "$doc" vnicId && OWNER=$OCI_JSON
+    OWNER[k]=''
+    oci_json_get "$doc" vnicId && OWNER[k]=$OCI_JSON
     if [[ $doc =~ $re_obj ]]; then
         object=${BASH_REMATCH[1]}
         while [[ $object =~ $re_pair ]]; do
             object=${BASH_REMATCH[3]}
             case "${BASH_REMATCH[1]}" in
-                "$TAG_OWNER" | "$TAG_TAKEOVER") continue ;;
+                "$TAG_OWNER")
+                    PREV[k]=${BASH_REMATCH[2]}
+                    continue
+                    ;;
+                "$TAG_TAKEOVER") continue ;;
             esac
             pair="\"${BASH_REMATCH[1]}\": \"${BASH_REMATCH[2]}\""
             tags+="${tags:+, }$pair"
         done
     fi
-    if [ "$tags" != "$TAGS" ] || [ ! -e "$TAGS_FILE" ]; then
-        TAGS=$tags
-        printf '%s\n' "$TAGS" >"$TAGS_FILE"
+    if [ "$tags" != "${TAGS[k]:-}" ] || [ ! -e "$STATE_DIR/vip.${ADDR[k]}" ]; then
+        TAGS[k]=$tags
+        printf '%s\n%s\n' "${ID[k]}" "$tags" >"$STATE_DIR/vip.${ADDR[k]}"
     fi
 }
 
-# Sets PIP_ID, the VIP's private IP OCID: cached; else looked up by address in the subnet;
-# else created on this VNIC (then CREATED=1: it is already here, no move needed).
-PIP_ID=''
-CREATED=0
-find_private_ip() {
-    CREATED=0
-    if [ -n "$PIP_ID" ]; then
-        return 0
-    fi
+# find_vips: every VIP's OCID: cached; else looked up by address in the subnet; else (only a MASTER:
+# LOOKUP_ONLY=0) created on this VNIC, and then already here (CREATED[K]=1).
+CREATED=()
+find_vips() {
+    local k
+    for ((k = 0; k < NVIPS; k++)); do
+        find_vip "$k" || return 1
+    done
+}
+
+find_vip() {
+    local k=$1 a=${ADDR[$1]} what=private url
+    CREATED[k]=0
+    [ -z "${ID[k]:-}" ] || return 0
     # Cached with the pair's tags, or looked up again (a takeover must send the tags back).
-    if [ -s "$PRIVATE_IP_FILE" ] && [ -e "$TAGS_FILE" ]; then
-        read -r PIP_ID <"$PRIVATE_IP_FILE"
-        IFS= read -r TAGS <"$TAGS_FILE"
-        return 0
+    if [ -s "$STATE_DIR/vip.$a" ]; then
+        {
+            read -r 'ID[k]'
+            IFS= read -r 'TAGS[k]'
+        } <"$STATE_DIR/vip.$a"
+        [ -z "${ID[k]}" ] || return 0
     fi
-    if ! oci_call GET "$CORE_BASE/privateIps?ipAddress=$VIP&subnetId=$SUBNET_ID"; then
-        log "listing private IP $VIP in the subnet failed (API state unknown; will retry): $OCI_ERROR"
+    url="$CORE_BASE/privateIps"
+    if [ "${KIND[k]}" = 6 ]; then
+        what=IPv6
+        url="$CORE_BASE/ipv6"
+    fi
+    if ! oci_call GET "$url?ipAddress=$a&subnetId=$SUBNET_ID"; then
+        log "listing $what IP $a in the subnet failed (API state unknown; will retry): $OCI_ERROR"
         return 1
     fi
     if oci_json_get "$OCI_BODY" id; then
-        PIP_ID=$OCI_JSON
-        read_doc "$OCI_BODY"
-    elif [ "${LOOKUP_ONLY:-0}" = 1 ]; then
-        return 1
-    else
-        log "no private IP object exists for $VIP; creating it on this node's VNIC $VNIC"
-        if ! oci_call POST "$CORE_BASE/privateIps" "$(takeover_body)"; then
-            log "creating private IP $VIP failed (will retry): $OCI_ERROR"
-            return 1
-        fi
-        oci_json_get "$OCI_BODY" id || return 1
-        PIP_ID=$OCI_JSON
-        read_doc "$OCI_BODY"
-        CREATED=1
-    fi
-    printf '%s\n' "$PIP_ID" >"$PRIVATE_IP_FILE"
-}
-
-forget_private_ip() {
-    log "private IP $PIP_ID no longer exists; forgetting it"
-    rm -f "$PRIVATE_IP_FILE" "$TAGS_FILE"
-    PIP_ID=''
-}
-
-# The body of the takeover: this VNIC, and the pair's tags plus who took over and when.
-takeover_body() {
-    local now ip_field=''
-    printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
-    if [ -z "$PIP_ID" ]; then
-        ip_field="\"ipAddress\": \"$VIP\", \"displayName\": \"vipsetup-vip\", "
-    fi
-    printf '{%s"vnicId": "%s", "freeformTags": {%s"%s": "%s", "%s": "%s"}}' "$ip_field" "$VNIC" \
-        "${TAGS:+$TAGS, }" "$TAG_OWNER" "$NODE_NAME" "$TAG_TAKEOVER" "$now"
-}
-
-# A failed call on the private IP: forget it on 404, else log (the state stays unknown).
-call_failed() {
-    if [ "$OCI_STATUS" = 404 ]; then
-        forget_private_ip
-    else
-        log "$1 failed (API state unknown; will retry): $OCI_ERROR"
-    fi
-}
-
-# The takeover: one UpdatePrivateIp; its answer says which VNIC holds the VIP now.
-move_vip() {
-    if ! oci_call PUT "$CORE_BASE/privateIps/$PIP_ID" "$(takeover_body)"; then
-        call_failed "moving VIP $VIP to this node"
-        return 1
-    fi
-    read_doc "$OCI_BODY"
-    log "moved VIP $VIP to this node's VNIC $VNIC (UpdatePrivateIp answered vnicId ${OWNER:-none})"
-}
-
-# A recheck: one GetPrivateIp. Sets OWNER.
-read_owner() {
-    if ! oci_call GET "$CORE_BASE/privateIps/$PIP_ID"; then
-        call_failed "reading private IP $PIP_ID"
-        return 1
-    fi
-    read_doc "$OCI_BODY"
-}
-
-# Returns 0 when the API confirms the VIP on this VNIC. While NEED_MOVE=1 it moves first (the
-# takeover: one request); otherwise it reads (the recheck: one request), and moves at once if
-# the API shows another owner.
-NEED_MOVE=1
-claim_once() {
-    find_vnic || return 1
-    find_private_ip || return 1
-    if [ "$CREATED" = 1 ]; then
-        NEED_MOVE=0
+        ID[k]=$OCI_JSON
+        read_doc "$k" "$OCI_BODY"
         return 0
     fi
+    [ "${LOOKUP_ONLY:-0}" = 0 ] || return 1
+    log "no $what IP object exists for $a; creating it on this node's VNIC $VNIC"
+    takeover_body "$k"
+    if ! oci_call POST "$url" "$BODY"; then
+        log "creating $what IP $a failed (will retry): $OCI_ERROR"
+        return 1
+    fi
+    oci_json_get "$OCI_BODY" id || return 1
+    ID[k]=$OCI_JSON
+    read_doc "$k" "$OCI_BODY"
+    CREATED[k]=1
+}
+
+forget_vip() {
+    log "the object of VIP ${ADDR[$1]} (${ID[$1]}) no longer exists; forgetting it"
+    rm -f "$STATE_DIR/vip.${ADDR[$1]}"
+    ID[$1]=''
+}
+
+# takeover_body K: sets BODY to VIP K's takeover: this VNIC, and the pair's tags plus who took over
+# and when (with the address and a name when it is created).
+BODY=''
+takeover_body() {
+    local k=$1 now ip_field=''
+    TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+    if [ -z "${ID[k]:-}" ]; then
+        ip_field="\"ipAddress\": \"${ADDR[k]}\", \"displayName\": \"vipsetup-vip\", "
+    fi
+    printf -v BODY '{%s"vnicId": "%s", "freeformTags": {%s"%s": "%s", "%s": "%s"}}' "$ip_field" "$VNIC" \
+        "${TAGS[k]:+${TAGS[k]}, }" "$TAG_OWNER" "$NODE_NAME" "$TAG_TAKEOVER" "$now"
+}
+
+# calls_for VERB K...: queues one call per VIP K for oci_call_all: GET (a recheck) or PUT (the
+# takeover: UpdatePrivateIp / UpdateIpv6 with the takeover body).
+CALL_VIP=()
+calls_for() {
+    local verb=$1 k
+    shift
+    OCI_CALL_METHOD=()
+    OCI_CALL_URL=()
+    OCI_CALL_BODY=()
+    CALL_VIP=()
+    for k in "$@"; do
+        obj_url "$k"
+        BODY=''
+        [ "$verb" = GET ] || takeover_body "$k"
+        CALL_VIP+=("$k")
+        OCI_CALL_METHOD+=("$verb")
+        OCI_CALL_URL+=("$OBJ_URL")
+        OCI_CALL_BODY+=("$BODY")
+    done
+}
+
+# run_calls WHAT: sends the queued calls at once; reads each answer into its VIP's OWNER.
+run_calls() {
+    local what=$1 i k rc=0
+    oci_call_all
+    for i in "${!CALL_VIP[@]}"; do
+        k=${CALL_VIP[i]}
+        case "${OCI_CALL_STATUS[i]}" in
+            2[0-9][0-9]) read_doc "$k" "${OCI_CALL_RESULT[i]}" ;;
+            404)
+                forget_vip "$k"
+                rc=1
+                ;;
+            *)
+                OCI_ERROR=${OCI_CALL_ERROR[i]}
+                log "$what VIP ${ADDR[k]} failed (API state unknown; will retry): $OCI_ERROR"
+                rc=1
+                ;;
+        esac
+    done
+    return "$rc"
+}
+
+# Returns 0 when the API confirms every VIP on this VNIC.
+NEED_MOVE=1
+CONFIRMED=()
+MOVED=''
+CLAIMED=0
+REASON=''
+claim_once() {
+    local k todo=() elsewhere=()
+    find_vnic || return 1
+    find_vips || return 1
+    for ((k = 0; k < NVIPS; k++)); do
+        [ "${CREATED[k]}" = 0 ] || CONFIRMED[k]=1
+    done
     if [ "$NEED_MOVE" = 0 ]; then
-        read_owner || return 1
-        if [ "$OWNER" = "$VNIC" ]; then
-            return 0
-        fi
-        log "the API shows VIP $VIP on VNIC ${OWNER:-none}, not on this node ($VNIC); claiming it"
+        calls_for GET "${ALL_VIPS[@]}"
+        run_calls "reading" || return 1
+        for ((k = 0; k < NVIPS; k++)); do
+            if [ "${OWNER[k]}" != "$VNIC" ]; then
+                elsewhere+=("$k")
+                CONFIRMED[k]=0
+            fi
+        done
+        [ "${#elsewhere[@]}" -gt 0 ] || return 0
+        todo=()
+        for k in "${elsewhere[@]}"; do todo+=("${ADDR[k]} (on ${OWNER[k]:-no VNIC})"); done
+        log "the API shows ${todo[*]} not on this node ($VNIC); claiming"
+        REASON="a recheck found ${todo[*]} off this node"
         NEED_MOVE=1
     fi
-    move_vip || return 1
-    if [ "$OWNER" = "$VNIC" ]; then
-        NEED_MOVE=0
-        return 0
+    todo=()
+    for ((k = 0; k < NVIPS; k++)); do
+        [ "${CONFIRMED[k]:-0}" = 1 ] || todo+=("$k")
+    done
+    if [ "${#todo[@]}" -gt 0 ]; then
+        # Which of them were elsewhere (a takeover, alerted) and not just confirmed in place: the
+        # last owner the API showed, else the last taker named in the tags.
+        local -A away=()
+        for k in "${todo[@]}"; do
+            if [ -n "${OWNER[k]:-}" ]; then
+                [ "${OWNER[k]}" = "$VNIC" ] || away[$k]=1
+            elif [ "${PREV[k]:-}" != "$NODE_NAME" ]; then
+                away[$k]=1
+            fi
+        done
+        calls_for PUT "${todo[@]}"
+        run_calls "moving"
+        for k in "${todo[@]}"; do
+            if [ "${OWNER[k]}" = "$VNIC" ] && [ -n "${ID[k]}" ]; then
+                CONFIRMED[k]=1
+                CLAIMED=1
+                [ -z "${away[$k]:-}" ] || MOVED+="${MOVED:+ }${ADDR[k]}"
+                log "moved VIP ${ADDR[k]} to this node's VNIC $VNIC (the update answered vnicId ${OWNER[k]})"
+            fi
+        done
     fi
-    return 1
+    for ((k = 0; k < NVIPS; k++)); do
+        [ "${CONFIRMED[k]:-0}" = 1 ] || return 1
+    done
+    NEED_MOVE=0
 }
 
-# Sleep that a TERM interrupts at once (bash defers traps while a foreground child runs).
+# json_text STRING: sets JSON_TEXT to STRING as a JSON string's content (quotes, backslashes and
+# control characters escaped).
+JSON_TEXT=''
+json_text() {
+    local t=${1//\\/\\\\}
+    t=${t//\"/\\\"}
+    t=${t//$'\n'/\\n}
+    t=${t//$'\r'/}
+    JSON_TEXT=${t//$'\t'/ }
+}
+
+# in_background CMD...: runs CMD in a child that has its own connections (never the loop's: two
+# writers on one connection would mix their requests) and never holds up the takeover.
+in_background() {
+    (
+        oci_forget_conns
+        "$@"
+        oci_cleanup
+    ) </dev/null >/dev/null 2>&1 &
+}
+
+# alert: one message per takeover to NOTIFY_TOPIC (OCI Notifications PublishMessage, as the instance
+# principal): pair, VIPs, new owner, previous owner if known, time and why.
+alert() {
+    local now prev='' k title text url try
+    [ -n "$NOTIFY_TOPIC" ] || return 0
+    for ((k = 0; k < NVIPS; k++)); do
+        if [ -n "${PREV[k]:-}" ] && [ "${PREV[k]}" != "$NODE_NAME" ]; then
+            prev=${PREV[k]}
+            break
+        fi
+    done
+    TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+    title="vipsetup ${PAIR_NAME:-pair}: $NODE_NAME took over"
+    text="pair: ${PAIR_NAME:-}"$'\n'"vips: $MOVED"$'\n'"new owner: $NODE_NAME"$'\n'
+    text+="previous owner: ${prev:-unknown}"$'\n'"time: $now"$'\n'"why: ${REASON:-keepalived MASTER}"
+    json_text "$title"
+    title=$JSON_TEXT
+    json_text "$text"
+    # Oracle's Go/Java/Python SDKs: "https://notification.{region}.{secondLevelDomain}".
+    url=${NOTIFY_ENDPOINT:-https://notification.${REGION}.${OCI_REALM_DOMAIN}}
+    url=${url%/}/20181201/topics/$NOTIFY_TOPIC/messages
+    for try in 1 2 3; do
+        if oci_call POST "$url" "{\"title\": \"$title\", \"body\": \"$JSON_TEXT\"}"; then
+            log "failover alert published to $NOTIFY_TOPIC (VIPs $MOVED)"
+            return 0
+        fi
+        log "publishing the failover alert to $NOTIFY_TOPIC failed (try $try of 3): $OCI_ERROR"
+        nap "$try"
+    done
+}
+
+# The agent's own view on its VNIC's freeform tags (read by `vipsetup status`): state, since when,
+# last confirmed claim, last error.
+VIEW_FILE="$STATE_DIR/agent-view"
+VIEW_STATE=''
+VIEW_SINCE=''
+VIEW_CLAIM=''
+VIEW_ERROR=''
+
+# view STATE|'' [claim|error TEXT]: updates the view (STATE '' keeps the state) and writes it when
+# it changed.
+view() {
+    local now old=''
+    TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+    [ -s "$VIEW_FILE" ] && { IFS= read -r old <"$VIEW_FILE"; } 2>/dev/null
+    if [ -z "$VIEW_STATE" ] && [ -n "$old" ]; then
+        IFS='|' read -r VIEW_STATE VIEW_SINCE VIEW_CLAIM VIEW_ERROR <<<"$old"
+    fi
+    if [ -n "$1" ] && [ "$1" != "$VIEW_STATE" ]; then
+        VIEW_STATE=$1
+        VIEW_SINCE=$now
+    fi
+    case "${2:-}" in
+        claim)
+            VIEW_CLAIM=$now
+            VIEW_ERROR=''
+            ;;
+        error)
+            local e=${3//|/ }
+            VIEW_ERROR=${e:0:200}
+            ;;
+        ok) VIEW_ERROR='' ;;
+    esac
+    local line="$VIEW_STATE|$VIEW_SINCE|$VIEW_CLAIM|$VIEW_ERROR"
+    [ "$line" != "$old" ] || return 0
+    printf '%s\n' "$line" >"$VIEW_FILE"
+    in_background write_view
+}
+
+# write_view: GetVnic, then UpdateVnic with its freeform tags and the view merged in.
+write_view() {
+    local doc object tags='' re_obj='"freeformTags"[[:space:]]*:[[:space:]]*\{([^}]*)\}'
+    local re_pair='^[[:space:],]*"([^"]*)"[[:space:]]*:[[:space:]]*"([^"]*)"(.*)$'
+    find_vnic || return 1
+    oci_call GET "$CORE_BASE/vnics/$VNIC" || {
+        log "reading this node's VNIC to record the agent's view failed: $OCI_ERROR"
+        return 1
+    }
+    doc=$OCI_BODY
+    if [[ $doc =~ $re_obj ]]; then
+        object=${BASH_REMATCH[1]}
+        while [[ $object =~ $re_pair ]]; do
+            object=${BASH_REMATCH[3]}
+            case "${BASH_REMATCH[1]}" in
+                vipsetup-agent-*) continue ;;
+            esac
+            tags+="\"${BASH_REMATCH[1]}\": \"${BASH_REMATCH[2]}\", "
+        done
+    fi
+    json_text "$VIEW_ERROR"
+    tags+="\"vipsetup-agent-state\": \"$VIEW_STATE\", \"vipsetup-agent-since\": \"$VIEW_SINCE\", "
+    tags+="\"vipsetup-agent-claim\": \"$VIEW_CLAIM\", \"vipsetup-agent-error\": \"$JSON_TEXT\""
+    oci_call PUT "$CORE_BASE/vnics/$VNIC" "{\"freeformTags\": {$tags}}" ||
+        log "recording the agent's view on this node's VNIC failed: $OCI_ERROR"
+}
+
+# Sleep that a TERM interrupts at once (bash defers traps while a foreground child runs, but not
+# during its own read).
+NAP_FD=''
 nap() {
+    if [ -n "$NAP_FD" ]; then
+        read -r -t "$1" -u "$NAP_FD" _
+        return 0
+    fi
     sleep "$1" &
     wait $! 2>/dev/null
 }
@@ -288,14 +492,57 @@ now_ms() {
     fi
 }
 
+# The claim loop waits here, warmed up, for the agent's word (a line on stdin: "go", or "check" to
+# recheck before moving), making no call that moves anything before it.
+STANDBY_WAKE=60
+standby() {
+    local line rc
+    trap 'oci_cleanup; exit 0' TERM INT
+    # Opened read-write, the pipe never reports end of file: reads on it only time out.
+    exec {NAP_FD}<> <(:) || NAP_FD=''
+    # Read-only look-ups: they never create the private IP (only a MASTER may).
+    LOOKUP_ONLY=1
+    find_vnic && find_vips
+    LOOKUP_ONLY=0
+    while true; do
+        if [ -n "${VIPSETUP_AGENT_PID:-}" ] && ! kill -0 "$VIPSETUP_AGENT_PID" 2>/dev/null; then
+            exit 0
+        fi
+        # Valid for the next wait and the Python SDK's margin after it.
+        OCI_TOKEN_MARGIN=$((60 + STANDBY_WAKE + 5)) oci_token >/dev/null 2>&1 || true
+        IFS= read -r -t "$STANDBY_WAKE" line
+        rc=$?
+        if [ "$rc" -eq 0 ]; then
+            case "$line" in
+                go)
+                    REASON='keepalived made this node MASTER'
+                    break
+                    ;;
+                check)
+                    REASON='keepalived reloaded with the VIP on this node (no state line)'
+                    NEED_MOVE=0
+                    break
+                    ;;
+            esac
+        elif [ "$rc" -le 128 ]; then
+            # End of file: the agent is gone.
+            exit 0
+        fi
+    done
+    claim_loop
+}
+
+# event_time: sets EVENT_TIME to now as HH:MM:SS.mmm UTC.
+EVENT_TIME=''
+event_time() {
+    now_ms
+    TZ=UTC printf -v EVENT_TIME '%(%H:%M:%S)T.%03d' $((NOW_MS / 1000)) $((NOW_MS % 1000))
+}
+
 claim_loop() {
-    local delay=$BACKOFF_INITIAL confirmed=0 started jitter t0 rest
-    trap 'exit 0' TERM INT
+    local delay=$BACKOFF_INITIAL confirmed=0 started jitter t0 rest first=1 rc
+    trap 'oci_cleanup; exit 0' TERM INT
     printf -v started '%(%s)T' -1
-    if [ "${VIPSETUP_CHECK_FIRST:-0}" = 1 ]; then
-        NEED_MOVE=0
-    fi
-    log "MASTER: claiming VIP $VIP for $NODE_NAME"
     while true; do
         # Never outlive the agent: an orphaned loop could keep claiming on a node that lost.
         if [ -n "${VIPSETUP_AGENT_PID:-}" ] && ! kill -0 "$VIPSETUP_AGENT_PID" 2>/dev/null; then
@@ -304,14 +551,33 @@ claim_loop() {
         fi
         now_ms
         t0=$NOW_MS
-        if claim_once; then
+        claim_once
+        rc=$?
+        if [ "$first" = 1 ]; then
+            # Logged after the first attempt: logger is a process, not to be waited for.
+            log "MASTER: claiming VIP(s) ${ADDR[*]} for $NODE_NAME"
+            first=0
+            [ -n "$NAP_FD" ] || { exec {NAP_FD}<> <(:) || NAP_FD=''; }
+        fi
+        if [ "$rc" = 0 ] && [ "$CLAIMED" = 1 ]; then
+            # One alert per takeover, once every VIP is confirmed here; never in its way.
+            [ -z "$MOVED" ] || in_background alert
+            MOVED=''
+            CLAIMED=0
+            view MASTER claim
+        elif [ "$rc" = 0 ]; then
+            view MASTER ok
+        else
+            view MASTER error "$OCI_ERROR"
+        fi
+        if [ "$rc" = 0 ]; then
             # Renew the token now if it would need renewing before the next recheck, so the
             # federation runs in this pause and not in front of the next GET.
             OCI_TOKEN_MARGIN=$((60 + RECHECK_INTERVAL + 1)) oci_token || true
             if [ "$confirmed" = 0 ]; then
                 local now
                 printf -v now '%(%s)T' -1
-                log "VIP $VIP confirmed on this node by the API after $((now - started)) s"
+                log "VIP(s) ${ADDR[*]} confirmed on this node by the API after $((now - started)) s"
                 confirmed=1
             fi
             delay=$BACKOFF_INITIAL
@@ -330,7 +596,8 @@ claim_loop() {
             confirmed=0
             # Capped exponential back-off with up to 50% jitter, in milliseconds.
             jitter=$((RANDOM % (delay * 500 + 1)))
-            nap "$((delay + jitter / 1000)).$(printf '%03d' $((jitter % 1000)))"
+            printf -v rest '%d.%03d' $((delay + jitter / 1000)) $((jitter % 1000))
+            nap "$rest"
             delay=$((delay * 2))
             if [ "$delay" -gt "$BACKOFF_MAX" ]; then
                 delay=$BACKOFF_MAX
@@ -340,24 +607,48 @@ claim_loop() {
 }
 
 CLAIM_PID=''
-# start_claim [check]: starts the claim loop unless it runs; "check" = recheck before moving.
-start_claim() {
-    if [ -n "$CLAIM_PID" ] && kill -0 "$CLAIM_PID" 2>/dev/null; then
-        return 0
-    fi
-    # setsid: the loop leads its own process group, so stopping it also stops a call in
-    # flight (a loser must not finish a move after it lost).
-    VIPSETUP_CHECK_FIRST=$([ "${1:-}" = check ] && echo 1 || echo 0) VIPSETUP_AGENT_PID=$$ \
-        setsid "$BASH" "$0" --claim-loop </dev/null &
+CLAIM_FD=''
+CLAIMING=0
+# spawn_standby: a new claim loop, waiting for the word on a pipe from this agent.
+spawn_standby() {
+    exec {CLAIM_FD}> >(VIPSETUP_AGENT_PID=$$ exec setsid "$BASH" "$0" --standby)
     CLAIM_PID=$!
+    CLAIMING=0
 }
 
+# start_claim [check]: tells the waiting claim loop to claim ("check": recheck before moving),
+# unless it claims already.
+start_claim() {
+    local word=${1:-go}
+    if [ "$CLAIMING" = 1 ] && kill -0 "$CLAIM_PID" 2>/dev/null; then
+        return 0
+    fi
+    if [ -z "$CLAIM_PID" ] || ! kill -0 "$CLAIM_PID" 2>/dev/null ||
+        ! printf '%s\n' "$word" 2>/dev/null 1>&"$CLAIM_FD"; then
+        # It is gone (killed by hand?): a new one, told at once.
+        stop_claim '' respawn
+        printf '%s\n' "$word" 2>/dev/null 1>&"$CLAIM_FD"
+    fi
+    CLAIMING=1
+}
+
+# stop_claim REASON [respawn]: stops the claim loop and its call in flight; with "respawn", a new
+# one waits for the next MASTER.
 stop_claim() {
     if [ -n "$CLAIM_PID" ]; then
         kill -TERM -- "-$CLAIM_PID" 2>/dev/null || kill -TERM "$CLAIM_PID" 2>/dev/null
         wait "$CLAIM_PID" 2>/dev/null
-        log "stopped claiming VIP $VIP ($1)"
+        [ -z "$CLAIM_FD" ] || exec {CLAIM_FD}>&-
+        CLAIM_FD=''
+
+        if [ "$CLAIMING" = 1 ] && [ -n "$1" ]; then
+            log "stopped claiming VIP $VIP ($1)"
+        fi
         CLAIM_PID=''
+        CLAIMING=0
+    fi
+    if [ "${2:-}" = respawn ]; then
+        spawn_standby
     fi
 }
 
@@ -369,8 +660,8 @@ vip_on_interface() {
 }
 
 case "${1:-}" in
-    --claim-loop)
-        claim_loop
+    --standby)
+        standby
         exit 0
         ;;
     --claim-once)
@@ -390,19 +681,19 @@ case "${1:-}" in
 esac
 
 FIFO=$1
-trap 'stop_claim "agent stopping"; exit 0' TERM INT
+trap 'stop_claim "agent stopping"; oci_cleanup; exit 0' TERM INT
+# A claim loop that died makes the word's write fail with EPIPE: handled, not fatal.
+trap '' PIPE
+# Scratch files of earlier agents and their loops (named after their pids).
+rm -f "$OCI_WORK_DIR"/ss.* "$OCI_WORK_DIR"/body.* 2>/dev/null
 # One session key pair per agent process (its claim loops share it and the token).
 if ! oci_new_session_key; then
     log "cannot make a session key in $OCI_WORK_DIR; claims will fail until it can"
 fi
 log "started for $NODE_NAME (VIP $VIP, region $REGION), reading $FIFO"
-# The look-ups and the session token now, not at the first MASTER, so that a takeover is one
-# request. Read-only: it never creates the private IP (only a MASTER may).
-(
-    LOOKUP_ONLY=1
-    find_vnic && find_private_ip
-    oci_token
-) >/dev/null 2>&1 </dev/null &
+# A claim loop waiting for MASTER does the look-ups and federates now, not at the first MASTER, so
+# that a takeover is one request.
+spawn_standby
 seen_state=0
 while true; do
     # keepalived keeps the FIFO open; if it ever closes, open it again.
@@ -431,12 +722,16 @@ while true; do
         seen_state=1
         case "$state" in
             MASTER)
-                log "instance $name is MASTER"
+                # The word first; the log line (a logger process) after, with the time the event was
+                # read.
+                event_time
                 start_claim
+                log "instance $name is MASTER (read at $EVENT_TIME)"
                 ;;
             BACKUP | FAULT | STOP | DELETED)
                 log "instance $name is $state"
-                stop_claim "$state"
+                stop_claim "$state" respawn
+                [ "$state" = DELETED ] || view "$state"
                 ;;
         esac
     done

@@ -97,7 +97,8 @@ fn operator_moves_vip(sim: &SimPair, i: usize) {
             oci_http_date
             oci_signing_string PUT "$2" "$OCI_DATE" "$3"
             oci_authorization "$4" "$5" || exit 8
-            oci_send PUT "$2" "$3" "authorization: $OCI_AUTHORIZATION" || { echo "$OCI_STATUS $OCI_BODY"; exit 1; }"#,
+            OCI_WORK_DIR=$(mktemp -d)
+            oci_http PUT "$2" "$3" "${OCI_HEADERS[@]}" "authorization: $OCI_AUTHORIZATION" || { echo "$OCI_STATUS $OCI_BODY"; exit 1; }"#,
         )
         .arg("bash")
         .arg(render_support::repo().join("templates/oci-sign.sh"))
@@ -220,25 +221,24 @@ fn a_deleted_private_ip_is_forgotten_and_looked_up_again() {
     sim.be_node(NODE2);
     let a = Agent::new(&sim, NODE2, "");
     std::fs::create_dir_all(a.path("state")).unwrap();
-    let cached = a.path("state/vip-private-ip-id");
+    let cached = a.path(&format!("state/vip.{}", render_support::sim::VIP));
+    // The OCID and the pair's tags, cached together.
     std::fs::write(
         &cached,
-        "ocid1.privateip.oc1.iad.aaaaaaaagonegonegonegonegonegonegonegonegone\n",
+        "ocid1.privateip.oc1.iad.aaaaaaaagonegonegonegonegonegonegonegonegone\n\"vipsetup-pair\": \"agent-test\"\n",
     )
     .unwrap();
-    let tags = a.path("state/vip-tags");
-    std::fs::write(&tags, "\"vipsetup-pair\": \"agent-test\"\n").unwrap();
     assert!(!a.once("--claim-once"));
     assert!(
         !cached.exists(),
-        "a 404 must forget the cached OCID: {:?}",
+        "a 404 must forget the cached OCID and tags: {:?}",
         sim.api_calls()
     );
-    assert!(!tags.exists(), "and the tags cached with it");
     assert_eq!(sim.vip_owner(), Some(NODE1));
     assert!(a.once("--claim-once"));
     assert_eq!(sim.vip_owner(), Some(NODE2));
-    assert_eq!(std::fs::read_to_string(&cached).unwrap().trim(), sim.vip_id);
+    let cache = std::fs::read_to_string(&cached).unwrap();
+    assert_eq!(cache.lines().next(), Some(sim.vip_id.as_str()), "{cache}");
 }
 
 #[test]
@@ -263,7 +263,8 @@ fn api_errors_leave_the_state_unknown_and_are_retried() {
         assert_eq!(sim.vip_owner(), Some(NODE1));
     }
     assert!(
-        a.path("state/vip-private-ip-id").exists(),
+        a.path(&format!("state/vip.{}", render_support::sim::VIP))
+            .exists(),
         "kept on 5xx/429"
     );
     assert!(a.once("--claim-once"), "{:?}", sim.api_calls());
@@ -404,16 +405,31 @@ fn fifo_events_start_and_stop_the_claim_loop() {
     assert_eq!(count(), settled);
 }
 
-/// PIDs of running curl processes whose command line names `needle`.
-fn curls_naming(needle: &str) -> Vec<u32> {
+/// PIDs of the running claim loops (waiting or claiming) of the agent whose settings live in `dir`, each with
+/// whether it holds a socket (its kept-alive connection to the API: a call in flight or done).
+fn claim_loops(dir: &Path) -> Vec<(u32, bool)> {
+    let env = format!("VIPSETUP_AGENT_ENV={}", dir.display());
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
             let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let cmd = String::from_utf8_lossy(&cmd);
-            cmd.starts_with("curl\0") && cmd.contains(needle)
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            String::from_utf8_lossy(&cmd).contains("--standby")
+                && String::from_utf8_lossy(&environ).contains(&env)
+        })
+        .map(|pid| {
+            let socket = std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .map(|fds| {
+                    fds.flatten().any(|fd| {
+                        std::fs::read_link(fd.path())
+                            .map(|l| l.to_string_lossy().starts_with("socket:"))
+                            .unwrap_or(false)
+                    })
+                })
+                .unwrap_or(false);
+            (pid, socket)
         })
         .collect()
 }
@@ -434,13 +450,24 @@ fn backup_kills_a_call_in_flight() {
     );
     let (_agent, mut w) = start_agent(&a);
     send(&mut w, "MASTER");
-    let needle = format!("{}/20160918/privateIps/{}", sim.base, sim.vip_id);
+    // The call is made by the claim loop itself, on its kept-alive connection (no curl).
+    let mut in_flight = Vec::new();
     eventually("the takeover hangs in flight", || {
-        !curls_naming(&needle).is_empty()
+        in_flight = claim_loops(a.dir.path())
+            .into_iter()
+            .filter(|(_, socket)| *socket)
+            .map(|(pid, _)| pid)
+            .collect();
+        !in_flight.is_empty() && sim.count("UpdatePrivateIp") == 0
     });
+    std::thread::sleep(Duration::from_millis(500));
     send(&mut w, "BACKUP");
+    // (A new claim loop then waits for the next MASTER: not the one that was in flight.)
     eventually("BACKUP kills the call in flight", || {
-        curls_naming(&needle).is_empty()
+        claim_loops(a.dir.path())
+            .iter()
+            .all(|(pid, _)| !in_flight.contains(pid))
     });
+    std::thread::sleep(Duration::from_millis(500));
     assert_eq!(sim.vip_owner(), Some(NODE1));
 }

@@ -256,3 +256,88 @@ fn unreachable_metadata_service_is_an_error_not_a_hang() {
     assert!(out.contains("metadata service"), "{out}");
     assert!(start.elapsed() < std::time::Duration::from_secs(20));
 }
+
+/// The https transport as a node uses it against OCI: one `openssl s_client` per connection,
+/// the server's certificate checked against the given CA and the host name. `openssl s_server
+/// -WWW` answers each request with HTTP/1.0 and closes, so the second request also shows a closed
+/// connection replaced; a certificate nobody vouches for gets no answer at all.
+#[test]
+fn https_goes_through_a_verified_s_client_connection() {
+    if !prerequisites() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let ok = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ])
+        .arg("-keyout")
+        .arg(d.join("tls.key"))
+        .arg("-out")
+        .arg(d.join("tls.crt"))
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(ok, "openssl req");
+    std::fs::create_dir(d.join("www")).unwrap();
+    std::fs::write(d.join("www/doc.json"), "{\"ok\": \"yes\"}\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new("openssl")
+        .args(["s_server", "-quiet", "-WWW", "-accept"])
+        .arg(port.to_string())
+        .arg("-cert")
+        .arg(d.join("tls.crt"))
+        .arg("-key")
+        .arg(d.join("tls.key"))
+        .current_dir(d.join("www"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("https://localhost:{port}/doc.json");
+    let mut up = false;
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let run = |ca: &str| {
+        bash(
+            r#"OCI_WORK_DIR="$2/work"; OCI_CA_FILE=$3
+               for i in 1 2; do oci_http GET "$1" ''; printf '%s %s\n' "$OCI_STATUS" "$OCI_BODY"; done
+               oci_cleanup"#,
+            &[&url, &d.to_string_lossy(), ca],
+            &[],
+        )
+    };
+    let trusted = run(&d.join("tls.crt").to_string_lossy());
+    let untrusted = run("/dev/null");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(up, "openssl s_server did not listen");
+    let (_, out, err) = trusted;
+    assert_eq!(
+        out.matches("200 {\"ok\": \"yes\"}").count(),
+        2,
+        "{out}{err}"
+    );
+    let (_, out, err) = untrusted;
+    assert!(
+        out.lines().count() == 2 && out.lines().all(|l| l.starts_with("000 ")),
+        "an unverified server must get no request: {out}{err}"
+    );
+}

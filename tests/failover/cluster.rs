@@ -39,6 +39,14 @@ pub struct Options {
     pub iam_delay_ms: u64,
     /// Lifetime of the session tokens the simulator issues (its default: 1200 s).
     pub session_ttl_secs: u64,
+    /// IPv4 VIPs after the first (`network.vip` as a list).
+    pub extra_vips: Vec<Ipv4Addr>,
+    /// IPv6 VIPs (`network.vip6`), in the seeded subnet's IPv6 prefix.
+    pub vips6: Vec<String>,
+    /// A Notifications topic for failover alerts (`failover.notify_topic`), made in the world.
+    pub topic: bool,
+    /// `network.public_ip: reserved`: vipsetup makes a reserved public IP for the first VIP.
+    pub public_ip: bool,
 }
 
 impl Default for Options {
@@ -53,6 +61,10 @@ impl Default for Options {
             health_check: false,
             iam_delay_ms: 0,
             session_ttl_secs: 1200,
+            extra_vips: Vec::new(),
+            vips6: Vec::new(),
+            topic: false,
+            public_ip: false,
         }
     }
 }
@@ -66,10 +78,31 @@ pub struct Cluster {
     pub private_ip_id: String,
     pub files: Vec<Vec<NodeFile>>,
     pub seed: Seed,
+    /// The alerts' topic, when `opts.topic`.
+    pub topic_id: Option<String>,
 }
 
 /// The blueprint a user would write for this pair (ids from the seeded world).
-pub fn blueprint_yaml(seed: &Seed, opts: &Options) -> String {
+pub fn blueprint_yaml(seed: &Seed, opts: &Options, topic: Option<&str>) -> String {
+    let mut vips = format!("{VIP}/{PREFIX_LEN}");
+    if !opts.extra_vips.is_empty() {
+        let all: Vec<String> = std::iter::once(VIP)
+            .chain(opts.extra_vips.iter().copied())
+            .map(|v| format!("{v}/{PREFIX_LEN}"))
+            .collect();
+        vips = format!("[{}]", all.join(", "));
+    }
+    // Further `network` keys: the IPv6 VIPs, the public IP.
+    let mut net = String::new();
+    if !opts.vips6.is_empty() {
+        net = format!("  vip6: [{}]\n", opts.vips6.join(", "));
+    }
+    let notify = topic
+        .map(|t| format!("  notify_topic: {t}\n"))
+        .unwrap_or_default();
+    if opts.public_ip {
+        net.push_str("  public_ip: reserved\n");
+    }
     let health = if opts.health_check {
         format!(
             "  health_check:\n    command: test ! -e {UNHEALTHY_FLAG}\n    interval: 1\n    fall: 2\n    rise: 2\n"
@@ -80,10 +113,10 @@ pub fn blueprint_yaml(seed: &Seed, opts: &Options) -> String {
     format!(
         "name: harness\n\
          oci:\n  region: {REGION}\n  compartment: {compartment}\n\
-         network:\n  subnet: {subnet}\n  vip: {VIP}/{PREFIX_LEN}\n  interface: {IFACE}\n\
+         network:\n  subnet: {subnet}\n  vip: {vips}\n{net}  interface: {IFACE}\n\
          nodes:\n  - name: node1\n    private_ip: {n1}\n  - name: node2\n    private_ip: {n2}\n\
          instance:\n  shape: VM.Standard.E4.Flex\n  ocpus: 1\n  memory_gb: 8\n  image:\n    os: Oracle Linux\n    version: \"9\"\n  ssh_keys:\n    - key: {SSH_KEY}\n\
-         failover:\n  preferred_node: node1\n  preempt: {preempt}\n  advert_interval: {advert}\n  recheck_interval: {recheck}\n{health}",
+         failover:\n  preferred_node: node1\n  preempt: {preempt}\n  advert_interval: {advert}\n  recheck_interval: {recheck}\n{notify}{health}",
         compartment = seed.id("compartment_id"),
         subnet = seed.id("subnet_id"),
         n1 = NODE_IPS[0],
@@ -148,34 +181,6 @@ impl Cluster {
             &format!("172.16.2.0/{PREFIX_LEN}"),
         )?;
 
-        // Render exactly as `vipsetup render` does, with the settings overrides that point the
-        // agent at the simulator.
-        let bp_path = lab.dir.0.join("blueprint.yaml");
-        let yaml = blueprint_yaml(&seed, &opts);
-        std::fs::write(&bp_path, &yaml).map_err(|e| format!("cannot write blueprint: {e}"))?;
-        let bp = vipsetup::blueprint::parse(&yaml, &bp_path)
-            .map_err(|d| format!("test blueprint rejected: {d}\n{yaml}"))?;
-        let mut facts = vipsetup::render::Facts::offline(&bp).map_err(|e| e.to_string())?;
-        facts.agent = vipsetup::render::AgentSettings {
-            endpoint: Some(format!("http://{API_ADDR}")),
-            federation_endpoint: Some(format!("http://{API_ADDR}/v1/x509")),
-            metadata_base_url: Some(format!("http://{IMDS_ADDR}/opc/v2")),
-            ..Default::default()
-        };
-        let rendered = vipsetup::render::render(&bp, &facts).map_err(|e| e.to_string())?;
-        let mut files = Vec::new();
-        for (node, r) in lab.nodes.iter().zip(&rendered) {
-            let f = write_files(&r.cloud_config)?;
-            let skipped = node.place_files(&f)?;
-            if !skipped.is_empty() {
-                eprintln!(
-                    "harness: {}: not placed (outside the node's mounts): {skipped:?}",
-                    node.name
-                );
-            }
-            files.push(f);
-        }
-
         lab.spawn_in_cloud(
             "simulator",
             &bin.to_string_lossy(),
@@ -202,6 +207,47 @@ impl Cluster {
             || Ok(sim.healthy().then_some(())),
         )
         .map_err(|e| format!("{e}\n{}", lab.diagnostics()))?;
+
+        // Render exactly as `vipsetup render` does, with the settings overrides that point the
+        // agent at the simulator.
+        let bp_path = lab.dir.0.join("blueprint.yaml");
+        let topic_id = if opts.topic {
+            let made = sim
+                .json(
+                    "POST",
+                    "/_sim/topics",
+                    Some(&json!({"name": "harness-alerts"})),
+                )
+                .map_err(|e| format!("cannot make the alerts' topic: {e}"))?;
+            Some(made["id"].as_str().ok_or("no topic id")?.to_string())
+        } else {
+            None
+        };
+        let yaml = blueprint_yaml(&seed, &opts, topic_id.as_deref());
+        std::fs::write(&bp_path, &yaml).map_err(|e| format!("cannot write blueprint: {e}"))?;
+        let bp = vipsetup::blueprint::parse(&yaml, &bp_path)
+            .map_err(|d| format!("test blueprint rejected: {d}\n{yaml}"))?;
+        let mut facts = vipsetup::render::Facts::offline(&bp).map_err(|e| e.to_string())?;
+        facts.agent = vipsetup::render::AgentSettings {
+            endpoint: Some(format!("http://{API_ADDR}")),
+            federation_endpoint: Some(format!("http://{API_ADDR}/v1/x509")),
+            metadata_base_url: Some(format!("http://{IMDS_ADDR}/opc/v2")),
+            notify_endpoint: Some(format!("http://{API_ADDR}")),
+            ..Default::default()
+        };
+        let rendered = vipsetup::render::render(&bp, &facts).map_err(|e| e.to_string())?;
+        let mut files = Vec::new();
+        for (node, r) in lab.nodes.iter().zip(&rendered) {
+            let f = write_files(&r.cloud_config)?;
+            let skipped = node.place_files(&f)?;
+            if !skipped.is_empty() {
+                eprintln!(
+                    "harness: {}: not placed (outside the node's mounts): {skipped:?}",
+                    node.name
+                );
+            }
+            files.push(f);
+        }
 
         // The pair is built by `vipsetup apply` itself, run inside the cloud namespace against
         // the simulator as the seeded user: the instances (fixed IPs, rendered user data), the
@@ -247,6 +293,7 @@ impl Cluster {
             private_ip_id,
             files,
             seed,
+            topic_id,
         })
     }
 
@@ -264,6 +311,109 @@ impl Cluster {
     pub fn api_owner(&self) -> Result<Option<usize>, String> {
         let vnic = self.sim.vip_vnic(&self.private_ip_id)?;
         Ok(vnic.and_then(|v| self.vnics.iter().position(|x| *x == v)))
+    }
+
+    /// Every VIP address of this pair: the IPv4 ones, then the IPv6 ones.
+    pub fn all_vips(&self) -> Vec<String> {
+        std::iter::once(VIP)
+            .chain(self.opts.extra_vips.iter().copied())
+            .map(|v| v.to_string())
+            .chain(self.opts.vips6.iter().cloned())
+            .collect()
+    }
+
+    /// For each VIP address (all_vips order), which node's VNIC the API says holds it.
+    pub fn api_owners(&self) -> Result<Vec<Option<usize>>, String> {
+        let world = self.sim.world()?;
+        let by_addr = |kind: &str, addr: &str| -> Option<usize> {
+            let docs = world["resources"][kind].as_object()?;
+            let doc = docs.values().find(|d| {
+                d["ipAddress"]
+                    .as_str()
+                    .and_then(|a| a.parse::<std::net::IpAddr>().ok())
+                    == addr.parse::<std::net::IpAddr>().ok()
+            })?;
+            let vnic = doc["vnicId"].as_str()?;
+            self.vnics.iter().position(|v| v == vnic)
+        };
+        Ok(self
+            .all_vips()
+            .iter()
+            .map(|a| by_addr(if a.contains(':') { "ipv6" } else { "privateip" }, a))
+            .collect())
+    }
+
+    /// The node whose VNIC holds the private IP a reserved public IP is assigned to, with that
+    /// public IP's address (None when no reserved public IP is assigned).
+    pub fn public_ip_owner(&self) -> Result<Option<(String, Option<usize>)>, String> {
+        let world = self.sim.world()?;
+        let Some(ips) = world["resources"]["publicip"].as_object() else {
+            return Ok(None);
+        };
+        let Some(p) = ips
+            .values()
+            .find(|p| p["lifetime"] == "RESERVED" && p["privateIpId"].is_string())
+        else {
+            return Ok(None);
+        };
+        let pip = p["privateIpId"].as_str().unwrap_or_default();
+        let vnic = world["resources"]["privateip"][pip]["vnicId"].as_str();
+        let node = vnic.and_then(|v| self.vnics.iter().position(|x| x == v));
+        Ok(Some((
+            p["ipAddress"].as_str().unwrap_or_default().to_string(),
+            node,
+        )))
+    }
+
+    /// The messages published to the alerts' topic, in order.
+    pub fn alerts(&self) -> Result<Vec<Value>, String> {
+        let all = self.sim.json("GET", "/_sim/messages", None)?;
+        let topic = self.topic_id.clone().unwrap_or_default();
+        Ok(all
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m["topicId"].as_str() == Some(topic.as_str()))
+            .collect())
+    }
+
+    /// Waits until the API shows every VIP on node `i` and every VIP is on node `i`'s
+    /// interface only.
+    pub fn wait_all_owned(&self, i: usize, limit: Duration) -> Duration {
+        self.wait_all_on(i, true, limit)
+    }
+
+    /// Waits until the API shows every VIP on node `i` and every VIP is on node `i`'s interface
+    /// (and on no other when `alone`: a crashed keepalived leaves its addresses behind).
+    pub fn wait_all_on(&self, i: usize, alone: bool, limit: Duration) -> Duration {
+        let (_, took) = wait::until(
+            &format!(
+                "node{} to own every VIP in the API and alone in the OS",
+                i + 1
+            ),
+            limit,
+            API_POLL,
+            || {
+                let api = self.api_owners()?;
+                let mut os = Vec::new();
+                for a in self.all_vips() {
+                    os.push([
+                        self.lab.nodes[0].has_addr_text(&a)?,
+                        self.lab.nodes[1].has_addr_text(&a)?,
+                    ]);
+                }
+                if api.iter().all(|o| *o == Some(i))
+                    && os.iter().all(|o| o[i] && !(alone && o[1 - i]))
+                {
+                    Ok(Some(()))
+                } else {
+                    Err(format!("API owners {api:?}, OS holds {os:?}"))
+                }
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", self.diagnostics()));
+        took
     }
 
     /// Which nodes have the VIP on their interface.

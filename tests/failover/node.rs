@@ -297,20 +297,27 @@ impl Node {
             .unwrap_or(false)
     }
 
-    /// Whether the node's interface holds `vip` (any prefix length), per `ip -4 addr show`.
-    pub fn has_addr(&self, vip: std::net::Ipv4Addr) -> Result<bool, String> {
+    /// Whether `addr` (IPv4 or IPv6, as text) is on this node's interface (any prefix length),
+    /// per `ip -4/-6 addr show`.
+    pub fn has_addr_text(&self, addr: &str) -> Result<bool, String> {
+        let family = if addr.contains(':') { "-6" } else { "-4" };
         let out = run(Command::new("ip").args([
             "-n",
             &self.netns,
-            "-4",
+            family,
             "-o",
             "addr",
             "show",
             "dev",
             &self.iface,
         ]))?;
-        let want = format!("inet {vip}/");
+        let want = format!(" {addr}/");
         Ok(out.lines().any(|l| l.contains(&want)))
+    }
+
+    /// Whether the node's interface holds `vip`.
+    pub fn has_addr(&self, vip: std::net::Ipv4Addr) -> Result<bool, String> {
+        self.has_addr_text(&vip.to_string())
     }
 }
 
