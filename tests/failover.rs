@@ -679,23 +679,24 @@ fn median_run(runs: usize, mut cmd: impl FnMut() -> std::process::Command) -> f6
     xs[xs.len() / 2]
 }
 
-/// Issue 12: two IPv4 VIPs, one IPv6 VIP and a topic for alerts. After a crash of the owner every
-/// VIP is on the new owner in the API and in its OS, and exactly one alert was published for
-/// that takeover (none at boot: the VIPs were already on node 1). A reserved public IP is left
-/// out for now: the harness's seeded subnet is private (prohibitPublicIpOnVnic), so apply
-/// refuses `public_ip`; `Options::public_ip` and `Cluster::public_ip_owner` are ready for a
-/// public subnet.
+/// Issue 12: two IPv4 VIPs, one IPv6 VIP, a reserved public IP and a topic for alerts, in a
+/// public subnet. After a crash of the owner every VIP is on the new owner in the API and in its
+/// OS, the public IP follows the first VIP (same OCID, same address), and exactly one alert was
+/// published for that takeover (none at boot: the VIPs were already on node 1).
 #[test]
 fn several_vips_and_ipv6_follow_a_crash_with_one_alert() {
     let opts = Options {
         extra_vips: vec![std::net::Ipv4Addr::new(172, 16, 2, 20)],
-        vips6: vec!["2603:c020:1:1::10".into()],
+        vips6: vec!["2603:c020:1:2::10".into()],
         topic: true,
+        public_ip: true,
         ..Options::default()
     };
     let Some((_serial, mut c)) = pair("several_vips", opts) else {
         return;
     };
+    // apply made the reserved public IP on the first VIP, which it put on node 1.
+    let public_ip = public_ip_on(&c, NODE1);
     c.start_both().expect("start");
     c.wait_all_owned(NODE1, TAKEOVER);
     // Settled: node 2 BACKUP, node 1's claim confirmed; no alert for confirming in place.
@@ -705,6 +706,9 @@ fn several_vips_and_ipv6_follow_a_crash_with_one_alert() {
     assert!(before.is_empty(), "alerts at boot: {before:?}");
     c.lab.nodes[NODE1].crash_keepalived().expect("crash");
     c.wait_all_on(NODE2, false, TAKEOVER);
+    // OCI moves a reserved public IP with the private IP it is assigned to: the agent moved
+    // only the private IPs, and the same public IP is now on node 2's VNIC.
+    assert_eq!(public_ip_on(&c, NODE2), public_ip, "the public IP changed");
     // Node 1 back (BACKUP, no preempt) drops its stale addresses: node 2 alone holds them.
     c.start(NODE1).expect("restart");
     c.wait_all_owned(NODE2, TAKEOVER);
@@ -729,7 +733,7 @@ fn several_vips_and_ipv6_follow_a_crash_with_one_alert() {
         "previous owner: ",
         "172.16.2.10",
         "172.16.2.20",
-        "2603:c020:1:1::10",
+        "2603:c020:1:2::10",
         "why: keepalived made this node MASTER",
     ] {
         assert!(body.contains(want), "{want:?} not in the alert:\n{body}");
@@ -742,6 +746,41 @@ fn several_vips_and_ipv6_follow_a_crash_with_one_alert() {
         "published as the instance principal: {}",
         alerts[0]
     );
+}
+
+/// The pair's reserved public IP as (OCID, address), asserted to be assigned to the first VIP
+/// and that VIP to be on node `i`'s VNIC, both as the real `vipsetup status` reads them from the
+/// API (GetPublicIp, GetPrivateIp) and as the simulator's world holds them.
+fn public_ip_on(c: &Cluster, i: usize) -> (String, String) {
+    let report = c.status().unwrap_or_else(|e| c.fail(&e));
+    let p = &report["public_ip"];
+    let id = p["id"].as_str().unwrap_or_default().to_string();
+    let address = p["address"].as_str().unwrap_or_default().to_string();
+    assert!(
+        id.starts_with("ocid1.publicip.") && !address.is_empty(),
+        "status shows no public IP: {report}"
+    );
+    assert_eq!(p["on_first_vip"], true, "not on the first VIP: {report}");
+    assert_eq!(p["adopted"], false, "vipsetup made it: {report}");
+    let node_name = &report["nodes"][i]["name"];
+    assert_eq!(
+        report["vips"][0]["holder"],
+        *node_name,
+        "first VIP not on node{}: {report}",
+        i + 1
+    );
+    let seen = c
+        .public_ip_owner()
+        .unwrap_or_else(|e| c.fail(&e))
+        .unwrap_or_else(|| c.fail("the world has no assigned reserved public IP"));
+    assert_eq!(
+        (seen.id.as_str(), seen.address.as_str()),
+        (id.as_str(), address.as_str()),
+        "status and the world disagree"
+    );
+    assert_eq!(seen.private_ip_id, c.private_ip_id, "not on the first VIP");
+    assert_eq!(seen.node, Some(i), "the world puts it elsewhere");
+    (id, address)
 }
 
 /// Milliseconds since midnight of the last syslog line containing `needle` (the harness's

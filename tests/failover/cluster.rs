@@ -16,6 +16,9 @@ pub const VIP: Ipv4Addr = Ipv4Addr::new(172, 16, 2, 10);
 pub const PREFIX_LEN: u8 = 24;
 pub const IFACE: &str = "ens3";
 pub const REGION: &str = "us-ashburn-1";
+/// The IPv6 prefix of the public subnet a scenario with `public_ip` runs in (the seeded VCN's
+/// /56 holds the seeded subnet's `…:1::/64`; this is the next /64).
+pub const PUBLIC_SUBNET_V6: &str = "2603:c020:1:2::/64";
 /// How often waits look at the API (a world dump through curl in the cloud namespace): often
 /// enough for the figures printed, rarely enough not to steal CPU from the agents it observes.
 pub const API_POLL: Duration = Duration::from_millis(200);
@@ -67,6 +70,17 @@ impl Default for Options {
             public_ip: false,
         }
     }
+}
+
+/// A reserved public IP as the simulator's world holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PublicIpSeen {
+    pub id: String,
+    pub address: String,
+    /// The private IP it is assigned to.
+    pub private_ip_id: String,
+    /// The node whose VNIC holds that private IP.
+    pub node: Option<usize>,
 }
 
 pub struct Cluster {
@@ -174,12 +188,14 @@ impl Cluster {
         let dir = lab.dir.0.join("cloud");
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let seed = cloud::seed(
-            bin,
-            &dir,
-            "172.16.0.0/16",
-            &format!("172.16.2.0/{PREFIX_LEN}"),
-        )?;
+        // With a public IP, the seeded (private) subnet moves aside: the nodes' subnet is made
+        // public once the simulator runs (see below), at the addresses the lab wired.
+        let seeded_subnet = if opts.public_ip {
+            "172.16.3.0/24".to_string()
+        } else {
+            format!("172.16.2.0/{PREFIX_LEN}")
+        };
+        let mut seed = cloud::seed(bin, &dir, "172.16.0.0/16", &seeded_subnet)?;
 
         lab.spawn_in_cloud(
             "simulator",
@@ -207,6 +223,27 @@ impl Cluster {
             || Ok(sim.healthy().then_some(())),
         )
         .map_err(|e| format!("{e}\n{}", lab.diagnostics()))?;
+
+        if opts.public_ip {
+            // OCI refuses a public IP on a VNIC in a subnet with prohibitPublicIpOnVnic (the
+            // seeded one is private, as most are); a public subnet is made through the
+            // simulator's control route, in the seeded VCN with its own IPv6 /64.
+            let made = sim
+                .json(
+                    "POST",
+                    "/_sim/subnets",
+                    Some(&json!({
+                        "vcnId": seed.id("vcn_id"),
+                        "cidr": format!("172.16.2.0/{PREFIX_LEN}"),
+                        "name": "harness-public",
+                        "prohibitPublicIpOnVnic": false,
+                        "dnsLabel": "pub",
+                        "ipv6CidrBlock": PUBLIC_SUBNET_V6,
+                    })),
+                )
+                .map_err(|e| format!("cannot make the public subnet: {e}"))?;
+            seed.creds["subnet_id"] = made["id"].clone();
+        }
 
         // Render exactly as `vipsetup render` does, with the settings overrides that point the
         // agent at the simulator.
@@ -343,9 +380,10 @@ impl Cluster {
             .collect())
     }
 
-    /// The node whose VNIC holds the private IP a reserved public IP is assigned to, with that
-    /// public IP's address (None when no reserved public IP is assigned).
-    pub fn public_ip_owner(&self) -> Result<Option<(String, Option<usize>)>, String> {
+    /// The reserved public IP assigned to a private IP, per the simulator's world: its OCID,
+    /// its address and the node whose VNIC holds that private IP (None when no reserved public
+    /// IP is assigned).
+    pub fn public_ip_owner(&self) -> Result<Option<PublicIpSeen>, String> {
         let world = self.sim.world()?;
         let Some(ips) = world["resources"]["publicip"].as_object() else {
             return Ok(None);
@@ -356,13 +394,35 @@ impl Cluster {
         else {
             return Ok(None);
         };
-        let pip = p["privateIpId"].as_str().unwrap_or_default();
-        let vnic = world["resources"]["privateip"][pip]["vnicId"].as_str();
-        let node = vnic.and_then(|v| self.vnics.iter().position(|x| x == v));
-        Ok(Some((
-            p["ipAddress"].as_str().unwrap_or_default().to_string(),
-            node,
-        )))
+        let private_ip = p["privateIpId"].as_str().unwrap_or_default().to_string();
+        let vnic = world["resources"]["privateip"][&private_ip]["vnicId"].as_str();
+        Ok(Some(PublicIpSeen {
+            id: p["id"].as_str().unwrap_or_default().to_string(),
+            address: p["ipAddress"].as_str().unwrap_or_default().to_string(),
+            private_ip_id: private_ip,
+            node: vnic.and_then(|v| self.vnics.iter().position(|x| x == v)),
+        }))
+    }
+
+    /// `vipsetup status --output json` as a user runs it: the real binary in the cloud
+    /// namespace, against the simulator's API as the seeded user, on the applied pair's
+    /// blueprint and state. Returns the report it printed.
+    pub fn status(&self) -> Result<Value, String> {
+        let bin = env!("CARGO_BIN_EXE_vipsetup");
+        let out = super::process::run(
+            self.lab
+                .topo
+                .cloud
+                .command(bin)
+                .arg("status")
+                .arg(self.lab.dir.0.join("blueprint.yaml"))
+                .arg("--config-file")
+                .arg(&self.seed.oci_config)
+                .args(["--endpoint", &format!("http://127.0.0.1:{PORT}")])
+                .args(["--output", "json"]),
+        )
+        .map_err(|e| format!("vipsetup status against the simulator failed: {e}"))?;
+        serde_json::from_str(&out).map_err(|e| format!("status printed no JSON ({e}): {out}"))
     }
 
     /// The messages published to the alerts' topic, in order.
