@@ -709,6 +709,11 @@ fn several_vips_and_ipv6_follow_a_crash_with_one_alert() {
     // OCI moves a reserved public IP with the private IP it is assigned to: the agent moved
     // only the private IPs, and the same public IP is now on node 2's VNIC.
     assert_eq!(public_ip_on(&c, NODE2), public_ip, "the public IP changed");
+    // Status's two views, read by the real binary: the API's and node 2's agent's own (its
+    // VNIC's tags, written by the real agent as the instance principal, in the background).
+    // Node 1's keepalived died as MASTER, so its VNIC still says MASTER: status must call that
+    // view older than node 2's takeover (and nothing else), not say both nodes are MASTER.
+    wait_two_views(&c, false);
     // Node 1 back (BACKUP, no preempt) drops its stale addresses: node 2 alone holds them.
     c.start(NODE1).expect("restart");
     c.wait_all_owned(NODE2, TAKEOVER);
@@ -724,6 +729,8 @@ fn several_vips_and_ipv6_follow_a_crash_with_one_alert() {
     .unwrap_or_else(|e| c.fail(&e));
     // A few rechecks later, still one: rechecks that find everything in place send nothing.
     std::thread::sleep(Duration::from_secs(5));
+    // Node 1 back as BACKUP: once its agent has written that, the two views agree.
+    wait_two_views(&c, true);
     let alerts_after = c.alerts().expect("messages");
     assert_eq!(alerts_after.len(), 1, "{alerts_after:?}");
     let body = alerts[0]["body"].as_str().unwrap_or_default();
@@ -748,11 +755,90 @@ fn several_vips_and_ipv6_follow_a_crash_with_one_alert() {
     );
 }
 
+/// Waits (the agents write their views in the background, and a transient error may sit in
+/// one until the next call) until `vipsetup status` shows, once node 2 took everything over:
+/// every VIP and the public IP on node 2 per the API; node 2's agent MASTER with a claim and no
+/// error per its VNIC; the pair's policy letting node 2's instance principal write that view
+/// (UpdateVnic accepted, never refused; nothing "not authorized" in node 2's log); and node 1's
+/// view either BACKUP with no disagreement (`node1_back`) or a stale MASTER said as such.
+fn wait_two_views(c: &Cluster, node1_back: bool) -> serde_json::Value {
+    let (report, _) = wait::until(
+        "status to show both views after node2's takeover",
+        Duration::from_secs(45),
+        Duration::from_millis(500),
+        || {
+            let r = c.status()?;
+            two_views(c, &r, node1_back).map_err(|e| format!("{e}: {r}"))?;
+            Ok(Some(r))
+        },
+    )
+    .unwrap_or_else(|e| c.fail(&e));
+    report
+}
+
+fn two_views(c: &Cluster, report: &serde_json::Value, node1_back: bool) -> Result<(), String> {
+    let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
+    let vips = report["vips"].as_array().cloned().unwrap_or_default();
+    check(vips.len() == c.all_vips().len(), "not every VIP listed")?;
+    for v in &vips {
+        check(v["holder"] == "node2", "a VIP not on node2")?;
+        check(
+            v["last_takeover"]["by"] == "node2",
+            "a VIP not taken by node2",
+        )?;
+    }
+    check(
+        report["public_ip"]["on_first_vip"] == true,
+        "public IP off the first VIP",
+    )?;
+    let a = &report["nodes"][NODE2]["agent"];
+    check(a["state"] == "MASTER", "node2's agent not MASTER")?;
+    check(a["last_claim"].is_string(), "node2's agent has no claim")?;
+    check(a["last_error"].is_null(), "node2's agent has an error")?;
+    let said: Vec<&str> = report["disagreements"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default();
+    if node1_back {
+        check(
+            report["nodes"][NODE1]["agent"]["state"] == "BACKUP",
+            "node1's agent not BACKUP",
+        )?;
+        check(said.is_empty(), "views disagree")?;
+    } else {
+        check(
+            said.len() == 1
+                && said[0].starts_with("node1's agent last reported MASTER at ")
+                && said[0].contains(", before node2 took the VIPs over at "),
+            "node1's view not called stale (alone)",
+        )?;
+    }
+    let calls = c.calls_by(NODE2, "UpdateVnic")?;
+    check(
+        !calls.is_empty() && calls.iter().all(|(s, _)| (200..300).contains(s)),
+        &format!("node2's UpdateVnic calls: {calls:?}"),
+    )?;
+    let log = std::fs::read_to_string(c.lab.nodes[NODE2].syslog())
+        .unwrap_or_default()
+        .to_lowercase();
+    check(
+        !log.contains("not authorized") && !log.contains("notauthorized"),
+        &format!("node2's agent was refused something:\n{log}"),
+    )
+}
+
 /// The pair's reserved public IP as (OCID, address), asserted to be assigned to the first VIP
 /// and that VIP to be on node `i`'s VNIC, both as the real `vipsetup status` reads them from the
 /// API (GetPublicIp, GetPrivateIp) and as the simulator's world holds them.
 fn public_ip_on(c: &Cluster, i: usize) -> (String, String) {
-    let report = c.status().unwrap_or_else(|e| c.fail(&e));
+    // Polled only through a failed status run (a busy machine); what it shows is asserted.
+    let (report, _) = wait::until(
+        "vipsetup status to answer",
+        Duration::from_secs(30),
+        Duration::from_millis(500),
+        || c.status().map(Some),
+    )
+    .unwrap_or_else(|e| c.fail(&e));
     let p = &report["public_ip"];
     let id = p["id"].as_str().unwrap_or_default().to_string();
     let address = p["address"].as_str().unwrap_or_default().to_string();

@@ -380,10 +380,26 @@ fn disagreements(
             holders.into_iter().collect::<Vec<_>>().join(" and ")
         ));
     }
+    // A MASTER view older than another node's takeover of the VIPs is stale: that node's agent
+    // has not reported since (a crashed keepalived, a dead agent or instance leaves its last
+    // tags behind). It is said as such, not as two MASTERs, which would send the user looking
+    // for a VRRP split that is not there.
+    let stale: Vec<Option<&Takeover>> = nodes
+        .iter()
+        .map(|n| {
+            let a = n.agent.as_ref().filter(|a| a.state == "MASTER")?;
+            let reported = last_report(a)?;
+            vips.iter()
+                .filter_map(|v| v.last_takeover.as_ref())
+                .filter(|t| t.by != n.name && utc_before(reported, &t.at))
+                .max_by(|x, y| x.at.cmp(&y.at))
+        })
+        .collect();
     let masters: Vec<&str> = nodes
         .iter()
-        .filter(|n| n.agent.as_ref().is_some_and(|a| a.state == "MASTER"))
-        .map(|n| n.name.as_str())
+        .zip(&stale)
+        .filter(|(n, s)| s.is_none() && n.agent.as_ref().is_some_and(|a| a.state == "MASTER"))
+        .map(|(n, _)| n.name.as_str())
         .collect();
     if masters.len() > 1 {
         out.push(format!(
@@ -391,8 +407,21 @@ fn disagreements(
             masters.join(", ")
         ));
     }
-    for n in nodes {
+    for (n, stale) in nodes.iter().zip(&stale) {
         let Some(a) = &n.agent else { continue };
+        if let Some(t) = stale {
+            out.push(format!(
+                "{}'s agent last reported MASTER at {}, before {} took the VIPs over at {}, and \
+                 nothing since: its keepalived or agent may have stopped; check {} (if they \
+                 run, check VRRP between the nodes)",
+                n.name,
+                last_report(a).unwrap_or_default(),
+                t.by,
+                t.at,
+                n.name
+            ));
+            continue;
+        }
         let holds: Vec<String> = vips
             .iter()
             .filter(|v| v.holder.as_deref() == Some(n.name.as_str()))
@@ -426,6 +455,35 @@ fn disagreements(
         ));
     }
     out
+}
+
+/// When an agent last wrote its view: the later of the state's start and its last claim (a
+/// MASTER writes a claim time on each confirmed claim, contract-12).
+fn last_report(a: &AgentView) -> Option<&str> {
+    let since = a.since.as_deref();
+    match (since, a.last_claim.as_deref()) {
+        (Some(s), Some(c)) if utc_before(s, c) => Some(c),
+        (None, c) => c,
+        (s, _) => s,
+    }
+}
+
+/// Whether RFC 3339 UTC time `a` is before `b`, for the agent's second-precision
+/// `YYYY-MM-DDTHH:MM:SSZ` (vip-agent.sh): fixed width, so text order is time order. Any other
+/// shape gives false (not judged).
+fn utc_before(a: &str, b: &str) -> bool {
+    let shaped = |t: &str| {
+        t.len() == 20
+            && t.ends_with('Z')
+            && t.bytes().enumerate().all(|(i, c)| match i {
+                4 | 7 => c == b'-',
+                10 => c == b'T',
+                13 | 16 => c == b':',
+                19 => c == b'Z',
+                _ => c.is_ascii_digit(),
+            })
+    };
+    shaped(a) && shaped(b) && a < b
 }
 
 /// The plan as people read it: one line per resource with its action, nodes under the names
@@ -542,6 +600,102 @@ mod tests {
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["vip"], "172.16.2.10");
         assert_eq!(json["resources"][3]["state"], "ABSENT");
+    }
+
+    fn node(name: &str, state: &str, since: &str, claim: Option<&str>) -> NodeReport {
+        NodeReport {
+            role: name.into(),
+            name: name.into(),
+            private_ip: None,
+            instance_id: None,
+            vnic_id: None,
+            fault_domain: None,
+            state: "RUNNING".into(),
+            user_data_file: None,
+            agent: Some(AgentView {
+                state: state.into(),
+                since: Some(since.into()),
+                last_claim: claim.map(String::from),
+                last_error: None,
+            }),
+        }
+    }
+
+    fn vip_on(address: &str, holder: &str, at: &str) -> VipReport {
+        VipReport {
+            address: address.parse().unwrap(),
+            id: Some(format!("ocid1.privateip.oc1..{holder}")),
+            holder: Some(holder.into()),
+            last_takeover: Some(Takeover {
+                by: holder.into(),
+                at: at.into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_master_view_older_than_the_other_nodes_takeover_is_stale_not_a_split() {
+        // node1 crashed while MASTER (its tags stay); node2 took every VIP over after that.
+        let vips = [
+            vip_on("172.16.2.10", "node2", "2026-12-01T22:31:30Z"),
+            vip_on("2603:c020:1:2::10", "node2", "2026-12-01T22:31:30Z"),
+        ];
+        let crashed = node(
+            "node1",
+            "MASTER",
+            "2026-12-01T22:31:20Z",
+            Some("2026-12-01T22:31:22Z"),
+        );
+        let taker = node(
+            "node2",
+            "MASTER",
+            "2026-12-01T22:31:30Z",
+            Some("2026-12-01T22:31:30Z"),
+        );
+        let d = disagreements(&[crashed.clone(), taker.clone()], &vips, None);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].starts_with(
+                "node1's agent last reported MASTER at 2026-12-01T22:31:22Z, before node2 took \
+                 the VIPs over at 2026-12-01T22:31:30Z, and nothing since"
+            ),
+            "{d:?}"
+        );
+        // node1 claimed after node2's takeover: two live MASTERs, said as such.
+        let fighting = node(
+            "node1",
+            "MASTER",
+            "2026-12-01T22:31:20Z",
+            Some("2026-12-01T22:31:31Z"),
+        );
+        let d = disagreements(&[fighting, taker.clone()], &vips, None);
+        assert!(
+            d.iter().any(|x| x.starts_with("both agents say MASTER"))
+                && d.iter()
+                    .any(|x| x.starts_with("node1's agent says MASTER, but the API shows")),
+            "{d:?}"
+        );
+        // node1 back as BACKUP: nothing to say.
+        let back = node("node1", "BACKUP", "2026-12-01T22:31:40Z", None);
+        assert_eq!(
+            disagreements(&[back, taker], &vips, None),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn only_the_agents_time_shape_is_compared() {
+        assert!(utc_before("2026-12-01T22:31:22Z", "2026-12-01T22:31:30Z"));
+        assert!(!utc_before("2026-12-01T22:31:30Z", "2026-12-01T22:31:30Z"));
+        assert!(!utc_before(
+            "2026-12-01T22:31:22+00:00",
+            "2026-12-01T22:31:30Z"
+        ));
+        assert!(!utc_before(
+            "2026-12-01T22:31:22Z",
+            "2026-12-01T22:31:30.5Z"
+        ));
+        assert!(!utc_before("", "2026-12-01T22:31:30Z"));
     }
 
     #[test]
