@@ -48,7 +48,8 @@ pub struct Options {
     pub vips6: Vec<String>,
     /// A Notifications topic for failover alerts (`failover.notify_topic`), made in the world.
     pub topic: bool,
-    /// `network.public_ip: reserved`: vipsetup makes a reserved public IP for the first VIP.
+    /// `network.public_ip: reserved`: vipsetup makes a reserved public IP for the first VIP. The
+    /// nodes' subnet is then a public one (IPv6 prefix `PUBLIC_SUBNET_V6`), not the seeded one.
     pub public_ip: bool,
 }
 
