@@ -691,14 +691,7 @@ impl Cx {
     /// `network.vip`: one address or a list of 1 to MAX_VIPS distinct ones, all in one subnet
     /// (the same written prefix length, the same network).
     fn vips(&mut self, node: &Node, field: &str) -> Option<(Vec<Ipv4Addr>, Option<u8>)> {
-        let items: Vec<(String, &Node)> = match &node.value {
-            Value::Seq(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (format!("{field}[{i}]"), n))
-                .collect(),
-            _ => vec![(field.to_string(), node)],
-        };
+        let items = one_or_list(node, field);
         if items.is_empty() || items.len() > MAX_VIPS {
             self.err(
                 node.pos,
@@ -774,14 +767,7 @@ impl Cx {
     /// `network.vip6`: one IPv6 address or a list of up to MAX_VIPS distinct global or
     /// unique-local unicast addresses, optionally written with `/64`.
     fn vips6(&mut self, node: &Node, field: &str) -> Option<Vec<Ipv6Addr>> {
-        let items: Vec<(String, &Node)> = match &node.value {
-            Value::Seq(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (format!("{field}[{i}]"), n))
-                .collect(),
-            _ => vec![(field.to_string(), node)],
-        };
+        let items = one_or_list(node, field);
         if items.len() > MAX_VIPS {
             self.err(
                 node.pos,
@@ -1924,6 +1910,19 @@ pub(crate) fn is_label(name: &str, max: usize) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// A key that takes one value or a list of them (`network.vip`, `network.vip6`): each item with
+/// the field name its errors should carry (`network.vip[1]` for the second of a list).
+fn one_or_list<'n>(node: &'n Node, field: &str) -> Vec<(String, &'n Node)> {
+    match &node.value {
+        Value::Seq(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (format!("{field}[{i}]"), n))
+            .collect(),
+        _ => vec![(field.to_string(), node)],
+    }
 }
 
 #[cfg(test)]

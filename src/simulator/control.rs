@@ -11,6 +11,15 @@ fn bad(msg: &str) -> Resp {
     Resp::json(400, &json!({"code": "InvalidParameter", "message": msg}))
 }
 
+/// The seeding routes' `compartmentId`, or the seeded compartment when the body names none.
+fn compartment_or_seeded(parsed: &Value, world: &super::world::World) -> Option<String> {
+    parsed
+        .get("compartmentId")
+        .and_then(Value::as_str)
+        .map(String::from)
+        .or_else(|| world.seeded.as_ref().map(|s| s.compartment_id.clone()))
+}
+
 pub(crate) fn handle(shared: &Shared, method: &str, path: &str, body: &[u8]) -> Resp {
     let parsed: Value = if body.is_empty() {
         Value::Null
@@ -157,11 +166,7 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, body: &[u8]) -> 
             }
         }
         ("POST", "/_sim/topics") => {
-            let comp = parsed
-                .get("compartmentId")
-                .and_then(Value::as_str)
-                .map(String::from)
-                .or_else(|| g.world.seeded.as_ref().map(|s| s.compartment_id.clone()));
+            let comp = compartment_or_seeded(&parsed, &g.world);
             match comp {
                 Some(c) => {
                     let name = parsed.get("name").and_then(Value::as_str).unwrap_or("vipsetup-alerts");
@@ -173,11 +178,7 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, body: &[u8]) -> 
             }
         }
         ("POST", "/_sim/publicIps") => {
-            let comp = parsed
-                .get("compartmentId")
-                .and_then(Value::as_str)
-                .map(String::from)
-                .or_else(|| g.world.seeded.as_ref().map(|s| s.compartment_id.clone()));
+            let comp = compartment_or_seeded(&parsed, &g.world);
             match comp {
                 Some(c) => {
                     let name = parsed.get("displayName").and_then(Value::as_str).unwrap_or("reserved");

@@ -309,23 +309,21 @@ impl Ctx<'_> {
     }
 
     fn get_public_ip_by_private_ip_id(&self) -> Result<Resp, ApiErr> {
-        let b = self.body()?;
-        let pip = Self::required_str(&b, "privateIpId")?;
-        let d = self
-            .live_public_ips()
-            .find(|d| s(d, "privateIpId") == pip && s(d, "_region") == self.req.region)
-            .cloned()
-            .ok_or_else(ApiErr::not_found)?;
-        self.authorize(s(&d, "compartmentId"))?;
-        Ok(self.one(world::PUBLIC_IP, &d, 200))
+        self.get_public_ip_by("privateIpId")
     }
 
     fn get_public_ip_by_ip_address(&self) -> Result<Resp, ApiErr> {
+        self.get_public_ip_by("ipAddress")
+    }
+
+    /// The GetPublicIpBy* actions: the body names one field (required), and the live public IP
+    /// of this region whose field has that value is the answer, if the caller may read it.
+    fn get_public_ip_by(&self, field: &str) -> Result<Resp, ApiErr> {
         let b = self.body()?;
-        let address = Self::required_str(&b, "ipAddress")?;
+        let want = Self::required_str(&b, field)?;
         let d = self
             .live_public_ips()
-            .find(|d| s(d, "ipAddress") == address && s(d, "_region") == self.req.region)
+            .find(|d| s(d, field) == want && s(d, "_region") == self.req.region)
             .cloned()
             .ok_or_else(ApiErr::not_found)?;
         self.authorize(s(&d, "compartmentId"))?;
