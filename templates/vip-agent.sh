@@ -33,6 +33,7 @@ BACKOFF_MAX='8'
 CONNECT_TIMEOUT='5'
 CALL_DEADLINE='15'
 STATE_WAIT='3'
+WATCH_INTERVAL='15'
 STATE_DIR='/var/lib/vipsetup'
 RUNTIME_DIR='/run/vipsetup'
 
@@ -150,12 +151,26 @@ find_vnic() {
     printf '%s\n' "$VNIC" >"$VNIC_FILE"
 }
 
+# recheck_fast: every VIP read again with oci_get_fast (returns 1 when one cannot be: the caller
+# reads them the general way); a document unchanged since VIP K's last one (LAST_DOC[K]) has
+# nothing new to parse.
+LAST_DOC=()
+recheck_fast() {
+    local k
+    for ((k = 0; k < NVIPS; k++)); do
+        obj_url "$k"
+        oci_get_fast "$OBJ_URL" || return 1
+        [ "$OCI_BODY" = "${LAST_DOC[k]:-}" ] || read_doc "$k" "$OCI_BODY"
+    done
+}
+
 # read_doc K DOC: OWNER[K] (vnicId), TAGS[K] (the pair's tags, kept on disk with the OCID) and
 # PREV[K] (the node its tags name as the last taker) from VIP K's object.
 read_doc() {
     local k=$1 doc=$2 object pair tags='' re_obj='"freeformTags"[[:space:]]*:[[:space:]]*\{([^}]*)\}'
     local re_pair='^[[:space:],]*"([^"]*)"[[:space:]]*:[[:space:]]*"([^"]*)"(.*)$'
     OWNER[k]=''
+    LAST_DOC[k]=$doc
     oci_json_get "$doc" vnicId && OWNER[k]=$OCI_JSON
     if [[ $doc =~ $re_obj ]]; then
         object=${BASH_REMATCH[1]}
@@ -230,6 +245,7 @@ find_vip() {
 forget_vip() {
     log "the object of VIP ${ADDR[$1]} (${ID[$1]}) no longer exists; forgetting it"
     rm -f "$STATE_DIR/vip.${ADDR[$1]}"
+    LAST_DOC[$1]=''
     ID[$1]=''
 }
 
@@ -303,8 +319,10 @@ claim_once() {
         [ "${CREATED[k]}" = 0 ] || CONFIRMED[k]=1
     done
     if [ "$NEED_MOVE" = 0 ]; then
-        calls_for GET "${ALL_VIPS[@]}"
-        run_calls "reading" || return 1
+        if ! recheck_fast; then
+            calls_for GET "${ALL_VIPS[@]}"
+            run_calls "reading" || return 1
+        fi
         for ((k = 0; k < NVIPS; k++)); do
             if [ "${OWNER[k]}" != "$VNIC" ]; then
                 elsewhere+=("$k")
@@ -365,6 +383,7 @@ json_text() {
 # writers on one connection would mix their requests) and never holds up the takeover.
 in_background() {
     (
+        OCI_BEAT_FILE=''
         oci_forget_conns
         "$@"
         oci_cleanup
@@ -413,6 +432,10 @@ VIEW_ERROR=''
 # view STATE|'' [claim|error TEXT]: updates the view (STATE '' keeps the state) and writes it when
 # it changed.
 view() {
+    # Nothing to change (a recheck that went well, again): no file, no clock.
+    if [ "$1" = "$VIEW_STATE" ] && [ "${2:-}" = ok ] && [ -z "$VIEW_ERROR" ]; then
+        return 0
+    fi
     local now old=''
     TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
     [ -s "$VIEW_FILE" ] && { IFS= read -r old <"$VIEW_FILE"; } 2>/dev/null
@@ -498,6 +521,9 @@ STANDBY_WAKE=60
 standby() {
     local line rc
     trap 'oci_cleanup; exit 0' TERM INT
+    # Beats for the agent's watchdog (the library touches it before each request).
+    # shellcheck disable=SC2034
+    OCI_BEAT_FILE=$BEAT_FILE
     # Opened read-write, the pipe never reports end of file: reads on it only time out.
     exec {NAP_FD}<> <(:) || NAP_FD=''
     # Read-only look-ups: they never create the private IP (only a MASTER may).
@@ -551,6 +577,7 @@ claim_loop() {
         fi
         now_ms
         t0=$NOW_MS
+        : >"$BEAT_FILE"
         claim_once
         rc=$?
         if [ "$first" = 1 ]; then
@@ -588,6 +615,7 @@ claim_loop() {
                 rest=0
             fi
             printf -v rest '%d.%03d' $((rest / 1000)) $((rest % 1000))
+            : >"$BEAT_FILE"
             nap "$rest"
         else
             if [ "$confirmed" = 1 ]; then
@@ -597,6 +625,7 @@ claim_loop() {
             # Capped exponential back-off with up to 50% jitter, in milliseconds.
             jitter=$((RANDOM % (delay * 500 + 1)))
             printf -v rest '%d.%03d' $((delay + jitter / 1000)) $((jitter % 1000))
+            : >"$BEAT_FILE"
             nap "$rest"
             delay=$((delay * 2))
             if [ "$delay" -gt "$BACKOFF_MAX" ]; then
@@ -652,6 +681,36 @@ stop_claim() {
     fi
 }
 
+# The watchdog: a claim loop beats (touches BEAT_FILE) before each request and each pause, so one
+# that has not for STUCK_AFTER s while claiming is stuck (a server that stopped in the middle of an
+# answer: the recheck reads it without a timer, see oci_get_fast); it is replaced by one that
+# rechecks and claims. Looked at every WATCH_INTERVAL s when no state line comes.
+BEAT_FILE=$RUNTIME_DIR/beat.${VIPSETUP_AGENT_PID:-$$}
+LOOK_FILE=$RUNTIME_DIR/look.$$
+STUCK_AFTER=$((CALL_DEADLINE + CONNECT_TIMEOUT + WATCH_INTERVAL))
+if [ "$RECHECK_INTERVAL" -gt $((BACKOFF_MAX * 2)) ]; then
+    STUCK_AFTER=$((STUCK_AFTER + RECHECK_INTERVAL))
+else
+    STUCK_AFTER=$((STUCK_AFTER + BACKOFF_MAX * 2))
+fi
+LAST_BEAT=0
+watch_claim() {
+    local now
+    printf -v now '%(%s)T' -1
+    if [ "$CLAIMING" != 1 ] || [ "$BEAT_FILE" -nt "$LOOK_FILE" ]; then
+        : >"$LOOK_FILE"
+        LAST_BEAT=$now
+        return 0
+    fi
+    [ $((now - LAST_BEAT)) -ge "$STUCK_AFTER" ] || return 0
+    log "the claim loop (pid $CLAIM_PID) made no progress for $((now - LAST_BEAT)) s; replacing it"
+    # Stopped or blocked, it must still take its TERM.
+    kill -CONT -- "-$CLAIM_PID" 2>/dev/null
+    stop_claim 'no progress' respawn
+    start_claim check
+    LAST_BEAT=$now
+}
+
 # Whether keepalived has put the VIP on one of this node's interfaces (it does only as MASTER).
 vip_on_interface() {
     local out
@@ -685,7 +744,7 @@ trap 'stop_claim "agent stopping"; oci_cleanup; exit 0' TERM INT
 # A claim loop that died makes the word's write fail with EPIPE: handled, not fatal.
 trap '' PIPE
 # Scratch files of earlier agents and their loops (named after their pids).
-rm -f "$OCI_WORK_DIR"/ss.* "$OCI_WORK_DIR"/body.* 2>/dev/null
+rm -f "$OCI_WORK_DIR"/ss.* "$OCI_WORK_DIR"/body.* "$RUNTIME_DIR"/beat.* "$RUNTIME_DIR"/look.* 2>/dev/null
 # One session key pair per agent process (its claim loops share it and the token).
 if ! oci_new_session_key; then
     log "cannot make a session key in $OCI_WORK_DIR; claims will fail until it can"
@@ -705,9 +764,13 @@ while true; do
         if [ "$seen_state" = 0 ]; then
             read -r -t "$STATE_WAIT" kind name state _priority <&3
         else
-            read -r kind name state _priority <&3
+            read -r -t "$WATCH_INTERVAL" kind name state _priority <&3
         fi
         rc=$?
+        if [ "$rc" -gt 128 ] && [ "$seen_state" = 1 ]; then
+            watch_claim
+            continue
+        fi
         if [ "$rc" -gt 128 ]; then
             # No state line since this agent started: a reload, or a start still settling.
             seen_state=1
@@ -726,6 +789,7 @@ while true; do
                 # read.
                 event_time
                 start_claim
+                printf -v LAST_BEAT '%(%s)T' -1
                 log "instance $name is MASTER (read at $EVENT_TIME)"
                 ;;
             BACKUP | FAULT | STOP | DELETED)

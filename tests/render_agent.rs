@@ -471,3 +471,75 @@ fn backup_kills_a_call_in_flight() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(sim.vip_owner(), Some(NODE1));
 }
+
+/// A MASTER's claim loop that stops making progress (here: stopped by SIGSTOP; on a node, a
+/// recheck held by a server that stopped in the middle of an answer, which the recheck reads
+/// without a timer) is replaced by the agent's watchdog, and the new one claims; a healthy one is
+/// left alone.
+#[test]
+fn a_claim_loop_that_stops_making_progress_is_replaced() {
+    if !prerequisites() {
+        return;
+    }
+    let sim = SimPair::start();
+    sim.be_node(NODE2);
+    // Stuck after CALL_DEADLINE + CONNECT_TIMEOUT + WATCH_INTERVAL + 2 x BACKOFF_MAX = 10 s.
+    let a = Agent::new(&sim, NODE2, "CALL_DEADLINE='2'\nWATCH_INTERVAL='1'\n");
+    let (_agent, mut w) = start_agent(&a);
+    send(&mut w, "MASTER");
+    eventually("the MASTER claims the VIP", || {
+        sim.vip_owner() == Some(NODE2)
+    });
+    let claiming = || -> Vec<u32> {
+        claim_loops(a.dir.path())
+            .into_iter()
+            .filter(|(_, socket)| *socket)
+            .map(|(pid, _)| pid)
+            .collect()
+    };
+    // (Its background children, which record the agent's view, come and go.)
+    let mut stuck = Vec::new();
+    eventually("one claim loop holds a connection", || {
+        stuck = claiming();
+        stuck.len() == 1
+    });
+    let stop = |sig: &str, pid: u32| {
+        let _ = Command::new("kill").args([sig, &pid.to_string()]).status();
+    };
+    stop("-STOP", stuck[0]);
+    // Resumed whatever happens, so that the agent's Drop can stop it.
+    struct Cont(u32);
+    impl Drop for Cont {
+        fn drop(&mut self) {
+            let _ = Command::new("kill")
+                .args(["-CONT", &self.0.to_string()])
+                .status();
+        }
+    }
+    let _cont = Cont(stuck[0]);
+    operator_moves_vip(&sim, NODE1);
+    eventually("a new claim loop takes the VIP back", || {
+        sim.vip_owner() == Some(NODE2)
+    });
+    eventually("the stuck claim loop is gone", || {
+        claim_loops(a.dir.path())
+            .iter()
+            .all(|(pid, _)| *pid != stuck[0])
+    });
+    // The new one rechecks every second and beats: never taken for stuck.
+    let mut now = Vec::new();
+    eventually("one claim loop holds a connection", || {
+        now = claiming();
+        now.len() == 1
+    });
+    let gets = sim.count("GetPrivateIp");
+    std::thread::sleep(Duration::from_secs(15));
+    assert!(
+        claiming().contains(&now[0]),
+        "a healthy claim loop was replaced"
+    );
+    assert!(
+        sim.count("GetPrivateIp") >= gets + 8,
+        "it stopped rechecking"
+    );
+}

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# The agent's CPU per recheck and per takeover, on the node side alone: the agent's own functions
+# (templates/vip-agent.sh + oci-sign.sh, sourced without their main part) against a local stand-in
+# of the Core API on 127.0.0.1 that answers like OCI does (HTTP/1.1 kept alive, OCI's headers, a
+# PrivateIp document) and checks nothing. Signing, token and look-ups are the agent's own; the
+# token is one made up with an exp far away (no federation here: bench/failover.sh counts those).
+# Prints, for this tree and for OLD (a git revision, default: main's last commit before the recheck
+# fast path) side by side in one run:
+#   CPU ms per recheck (GET, the signature reused), CPU ms per takeover (PUT, signed), and the
+#   agent CPU seconds an hour that rechecks every RECHECK s would cost.
+# The CPU is user + system of the shell and every child it reaped (openssl, sha256sum), from bash's
+# `times`. Needs bash, python3, openssl, git.
+#
+#   bench/agent-cpu.sh                 # N=400 rechecks, 40 takeovers, RECHECK=5
+#   OLD=HEAD~3 N=1000 bench/agent-cpu.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-400}
+M=${M:-40}
+RECHECK=${RECHECK:-5}
+OLD=${OLD:-8dbaa3c}
+
+work=$(mktemp -d /tmp/vipsetup-agent-cpu.XXXXXX)
+server_pid=''
+cleanup() {
+    [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The stand-in API: a PrivateIp as OCI returns it (field set of oci-python-sdk's PrivateIp model),
+# with the headers an OCI answer carries.
+cat >"$work/server.py" <<'PY'
+import json, socket, sys, threading, time, secrets
+doc = {
+    "availabilityDomain": "Uocm:PHX-AD-1",
+    "compartmentId": "ocid1.compartment.oc1..aaaaaaaa5wbenchbenchbenchbenchbenchbenchbenchbenchbenchbenc",
+    "definedTags": {}, "displayName": "vipsetup-vip",
+    "freeformTags": {"vipsetup-pair": "bench", "vipsetup-managed-by": "vipsetup",
+                     "vipsetup-owner": "node1", "vipsetup-takeover-at": "2026-12-02T00:00:00Z"},
+    "hostnameLabel": None,
+    "id": "ocid1.privateip.oc1.phx.abyhqljbenchbenchbenchbenchbenchbenchbenchbenchbenchbenchbenc",
+    "ipAddress": "172.16.2.10", "isPrimary": False, "isReserved": False,
+    "subnetId": "ocid1.subnet.oc1.phx.aaaaaaaabenchbenchbenchbenchbenchbenchbenchbenchbenchbenchbenc",
+    "timeCreated": "2026-12-02T00:00:00.000Z", "vlanId": None,
+    "vnicId": "ocid1.vnic.oc1.phx.abyhqljbenchvnicbenchvnicbenchvnicbenchvnicbenchvnicbenchvnicb",
+    "ipState": "ASSIGNED", "lifetime": "RESERVED", "routeTableId": None,
+}
+def serve(c):
+    buf = b""
+    while True:
+        while b"\r\n\r\n" not in buf:
+            d = c.recv(65536)
+            if not d:
+                return
+            buf += d
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                length = int(v.strip())
+        while len(buf) < length:
+            buf += c.recv(65536)
+        body, buf = buf[:length], buf[length:]
+        out = dict(doc)
+        if head.startswith(b"PUT"):
+            out.update(json.loads(body))
+        data = json.dumps(out).encode()
+        c.sendall(b"HTTP/1.1 200 OK\r\nDate: " + time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()).encode() +
+                  b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(data)).encode() +
+                  b"\r\nopc-request-id: /" + secrets.token_hex(16).upper().encode() + b"/" + secrets.token_hex(16).upper().encode() +
+                  b"\r\netag: " + secrets.token_hex(32).encode() +
+                  b"\r\nX-Content-Type-Options: nosniff\r\nStrict-Transport-Security: max-age=31536000; includeSubDomains;\r\n\r\n" + data)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+python3 "$work/server.py" >"$work/port" &
+server_pid=$!
+for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
+port=$(cat "$work/port")
+
+# One tree's agent: its templates, a settings file, a session key, a token, the cached look-ups.
+prepare() {
+    local dir=$1
+    mkdir -p "$dir/state" "$dir/run"
+    chmod 700 "$dir/run"
+    cat >"$dir/agent.env" <<EOF
+VIPS='172.16.2.10/24'
+PAIR_NAME='bench'
+NODE_IP='172.16.2.11'
+NODE_NAME='node2'
+SUBNET_ID='ocid1.subnet.oc1.phx.aaaaaaaabenchbenchbenchbenchbenchbenchbenchbenchbenchbenchbenc'
+REGION='us-phoenix-1'
+OCI_ENDPOINT='http://127.0.0.1:$port'
+RECHECK_INTERVAL='$RECHECK'
+STATE_DIR='$dir/state'
+RUNTIME_DIR='$dir/run'
+EOF
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/run/session-key.pem" 2>/dev/null
+    openssl pkey -in "$dir/run/session-key.pem" -pubout -out "$dir/run/session-pub.pem" 2>/dev/null
+    # A JWT-shaped token of an OCI session token's size whose exp is in 2100.
+    local payload
+    payload=$(printf '{"sub":"ocid1.instance.oc1.phx.bench","exp":4102444800,"jwk":"%s"}' "$(head -c 900 /dev/zero | tr '\0' k)" | base64 -w0 | tr '+/' '-_' | tr -d '=')
+    printf '4102444800 eyJhbGciOiJSUzI1NiJ9.%s.%s\n' "$payload" "$(head -c 342 /dev/zero | tr '\0' s)" >"$dir/run/token"
+    printf 'ocid1.vnic.oc1.phx.abyhqljbenchvnicbenchvnicbenchvnicbenchvnicbenchvnicbenchvnicb\n' >"$dir/state/vnic-id"
+    printf '%s\n%s\n' 'ocid1.privateip.oc1.phx.abyhqljbenchbenchbenchbenchbenchbenchbenchbenchbenchbenchbenc' \
+        '"vipsetup-pair": "bench", "vipsetup-managed-by": "vipsetup"' >"$dir/state/vip.172.16.2.10"
+    # The agent without its main part (from its `case "${1:-}"` on), so its functions can be run.
+    sed '/^case "\${1:-}" in$/,$d' "$dir/vip-agent.sh" >"$dir/agent-lib.sh"
+}
+
+# measure DIR: prints "recheck_ms takeover_ms" for the tree in DIR.
+measure() {
+    local dir=$1
+    VIPSETUP_AGENT_ENV=$dir/agent.env VIPSETUP_AGENT_LIB=$dir/oci-sign.sh N=$N M=$M bash -c '
+        . "$1" || exit 1
+        logger() { :; }
+        # User + system ticks of this shell and its reaped children (proc(5) stat fields 14-17).
+        cpu() { local f; read -r -a f </proc/$BASHPID/stat; T=$((f[13] + f[14] + f[15] + f[16])); }
+        # Warm up: the connection, the first signature (reused after).
+        NEED_MOVE=0
+        claim_once || { echo "recheck failed: $OCI_ERROR" >&2; exit 1; }
+        if [ -n "${TRACE:-}" ]; then NEED_MOVE=0; set -x; claim_once; view MASTER ok; OCI_TOKEN_MARGIN=66 oci_token; set +x; exit 0; fi
+        cpu; t0=$T
+        for ((i = 0; i < N; i++)); do
+            NEED_MOVE=0
+            claim_once || { echo "recheck failed: $OCI_ERROR" >&2; exit 1; }
+            view MASTER ok
+            OCI_TOKEN_MARGIN=66 oci_token
+        done
+        cpu; t1=$T
+        for ((i = 0; i < M; i++)); do
+            NEED_MOVE=1
+            CONFIRMED=()
+            claim_once || { echo "takeover failed: $OCI_ERROR" >&2; exit 1; }
+        done
+        cpu; t2=$T
+        hz=$(getconf CLK_TCK)
+        awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="$N" -v m="$M" -v hz="$hz" "BEGIN{printf \"%.3f %.3f\n\", (b-a)*1000/hz/n, (c-b)*1000/hz/m}"
+    ' bench "$dir/agent-lib.sh"
+}
+
+new=$work/new
+old=$work/old
+mkdir -p "$new" "$old"
+cp templates/vip-agent.sh templates/oci-sign.sh "$new/"
+git show "$OLD:templates/vip-agent.sh" >"$old/vip-agent.sh"
+git show "$OLD:templates/oci-sign.sh" >"$old/oci-sign.sh"
+prepare "$new"
+if [ -n "${TRACE:-}" ]; then
+    # One recheck of this tree, traced (set -x) on standard error: what it runs.
+    measure "$new"
+    exit 0
+fi
+prepare "$old"
+# Alternate, so that both see the same machine.
+read -r old_r old_t < <(measure "$old")
+read -r new_r new_t < <(measure "$new")
+read -r old_r2 old_t2 < <(measure "$old")
+read -r new_r2 new_t2 < <(measure "$new")
+awk -v or1="$old_r" -v or2="$old_r2" -v nr1="$new_r" -v nr2="$new_r2" \
+    -v ot1="$old_t" -v ot2="$old_t2" -v nt1="$new_t" -v nt2="$new_t2" -v rc="$RECHECK" -v old="$OLD" -v n="$N" -v m="$M" 'BEGIN {
+    or = (or1 + or2) / 2; nr = (nr1 + nr2) / 2; ot = (ot1 + ot2) / 2; nt = (nt1 + nt2) / 2
+    printf "agent CPU, %d rechecks and %d takeovers, twice each, alternating (ms of user+system, children included)\n", n, m
+    printf "  %-22s %12s %12s %22s\n", "", "per recheck", "per takeover", "rechecks every " rc " s"
+    printf "  %-22s %9.3f ms %9.3f ms %17.2f s/h\n", "old (" old ")", or, ot, or * 3600 / rc / 1000
+    printf "  %-22s %9.3f ms %9.3f ms %17.2f s/h\n", "this tree", nr, nt, nr * 3600 / rc / 1000
+    printf "agent-cpu: recheck %.3f ms (old %.3f ms, x%.1f less), takeover %.3f ms (old %.3f ms)\n", nr, or, (nr > 0 ? or / nr : 0), nt, ot
+}'
