@@ -75,12 +75,94 @@ oci_scratch() {
 # oci_cleanup: closes the connection and removes this process's scratch files.
 oci_cleanup() {
     oci_conn_close_all
+    oci_warm_close
     rm -f "$OCI_WORK_DIR/ss.$BASHPID" "$OCI_WORK_DIR/body.$BASHPID"
+}
+
+# Warm tools: started ahead of need (oci_warm), an openssl that hashes and one that signs with the
+# session key wait on pipes for their input, so that a takeover pays neither start-up (OpenSSL 3
+# takes about 10 ms of CPU to start, more on a busy small shape). One pair per slot, each used once.
+# OCI_WARM_IN[K] is the tool's input, OCI_WARM_OUT[K] a pipe (both ends in one fd) its answer comes
+# back on: one line of base64 (bash's conversion from hex is a few hundred commands).
+# OCI_WARM_PID[K] is the openssl. No FIFO: nothing ever waits to open one. A tool sees the end of
+# its input when the last copy of its write end closes, so every long-lived child closes its
+# copies (oci_warm_forget).
+declare -A OCI_WARM_IN=() OCI_WARM_OUT=() OCI_WARM_PID=()
+# Set when a tool was used (vip-agent starts new ones then).
+# shellcheck disable=SC2034
+OCI_WARM_USED=0
+oci_warm() {
+    local k=$1 kind in out args
+    [ -s "$OCI_WORK_DIR/session-key.pem" ] || return 1
+    # A tool that died makes the write to it fail with EPIPE: handled, not fatal.
+    trap '' PIPE
+    for kind in sum sig; do
+        [ -z "${OCI_WARM_IN[$k$kind]:-}" ] || continue
+        args=(-binary)
+        [ "$kind" = sum ] || args=(-sign "$OCI_WORK_DIR/session-key.pem")
+        exec {out}<> <(:) || return 1
+        # (A wrap wider than the answer: one line, ended by a newline.)
+        exec {in}> >(oci_forget_conns
+            exec openssl dgst -sha256 "${args[@]}" 2>/dev/null > >(exec base64 -w 4096 >&"$out")) || return 1
+        OCI_WARM_OUT[$k$kind]=$out
+        OCI_WARM_IN[$k$kind]=$in
+        OCI_WARM_PID[$k$kind]=$!
+    done
+}
+
+# oci_warm_forget: in a child, closes its copies of the warm tools' ends (the parent keeps them).
+oci_warm_forget() {
+    local fd
+    for fd in "${OCI_WARM_IN[@]}" "${OCI_WARM_OUT[@]}"; do
+        [ -z "$fd" ] || exec {fd}>&-
+    done 2>/dev/null
+    OCI_WARM_IN=()
+    OCI_WARM_OUT=()
+    OCI_WARM_PID=()
+}
+
+# oci_warm_feed K KIND INPUT: gives INPUT to slot K's warm tool of KIND (sum, sig), alive, and ends
+# its input; returns 1 when there is none.
+oci_warm_feed() {
+    local in=${OCI_WARM_IN[$1$2]:-}
+    [ -n "$in" ] || return 1
+    # shellcheck disable=SC2034
+    OCI_WARM_USED=1
+    OCI_WARM_IN[$1$2]=''
+    if ! kill -0 "${OCI_WARM_PID[$1$2]}" 2>/dev/null || ! printf '%s' "$3" 2>/dev/null 1>&"$in"; then
+        exec {in}>&-
+        oci_warm_answer "$1" "$2" dead
+        return 1
+    fi
+    exec {in}>&-
+}
+
+# oci_warm_answer K KIND [dead]: sets OCI_B64 to the answer of slot K's tool of KIND (fed before);
+# returns 1 when it gave none.
+oci_warm_answer() {
+    local out=${OCI_WARM_OUT[$1$2]:-} line=''
+    OCI_WARM_OUT[$1$2]=''
+    [ -n "$out" ] || return 1
+    [ -n "${3:-}" ] || IFS= read -r -t "$OCI_MAX_TIME" -u "$out" line
+    exec {out}<&-
+    OCI_B64=$line
+    [[ $line =~ ^[A-Za-z0-9+/]+=*$ ]]
+}
+
+# oci_warm_use K KIND INPUT: oci_warm_feed, then oci_warm_answer.
+oci_warm_use() {
+    oci_warm_feed "$@" && oci_warm_answer "$1" "$2"
+}
+
+# oci_warm_close: closes every warm tool (they end).
+oci_warm_close() {
+    oci_warm_forget
 }
 
 # oci_b64_sha256 STRING: sets OCI_B64 to the base64 of the SHA-256 of STRING's bytes.
 oci_b64_sha256() {
     local hex
+    ! oci_warm_use "$OCI_SLOT" sum "$1" || return 0
     oci_scratch body "$1" || return 1
     hex=$(sha256sum <"$OCI_SCRATCH") || return 1
     hex=${hex%% *}
@@ -134,13 +216,15 @@ oci_signing_string() {
 # sets OCI_AUTHORIZATION, the Authorization header's value.
 oci_authorization() {
     local sig re='^[0-9a-f]+$'
-    oci_scratch ss "$OCI_SS" || return 1
-    # One process: openssl prints the signature in hex ("RSA-SHA256(file)= 1a2b..."); bash turns it
-    # into base64.
-    sig=$(openssl dgst -sha256 -sign "$2" -hex "$OCI_SCRATCH" 2>/dev/null) || return 1
-    sig=${sig##*= }
-    [[ $sig =~ $re ]] || return 1
-    oci_hex_b64 "$sig"
+    # One process (a warm one with the session key): openssl prints the signature in hex
+    # ("RSA-SHA256(file)= 1a2b..."); bash turns it into base64.
+    if ! [ "$2" = "$OCI_WORK_DIR/session-key.pem" ] || ! oci_warm_use "$OCI_SLOT" sig "$OCI_SS"; then
+        oci_scratch ss "$OCI_SS" || return 1
+        sig=$(openssl dgst -sha256 -sign "$2" -hex "$OCI_SCRATCH" 2>/dev/null) || return 1
+        sig=${sig##*= }
+        [[ $sig =~ $re ]] || return 1
+        oci_hex_b64 "$sig"
+    fi
     OCI_AUTHORIZATION="Signature algorithm=\"rsa-sha256\",headers=\"$OCI_SIGNED_HEADERS\",keyId=\"$1\",signature=\"$OCI_B64\",version=\"1\""
 }
 
@@ -200,6 +284,7 @@ oci_conn_close_all() {
 # parent goes on using them; the child opens its own).
 oci_forget_conns() {
     local fd
+    oci_warm_forget
     for fd in "$OCI_CONN_IN" "$OCI_CONN_OUT" "${OCI_SLOT_IN[@]}" "${OCI_SLOT_OUT[@]}"; do
         [ -z "$fd" ] || exec {fd}>&-
     done 2>/dev/null
@@ -233,7 +318,8 @@ oci_conn_open() {
             rm -f "$fifo"
             [ -d "$OCI_WORK_DIR" ] || (umask 077 && mkdir -p "$OCI_WORK_DIR")
             mkfifo -m 600 "$fifo" || return 1
-            exec {OCI_CONN_IN}< <(exec openssl s_client -quiet -nocommands -verify_return_error \
+            exec {OCI_CONN_IN}< <(oci_warm_forget
+                exec openssl s_client -quiet -nocommands -verify_return_error \
                 -verify_hostname "$2" -servername "$2" ${OCI_CA_FILE:+-CAfile "$OCI_CA_FILE"} \
                 -connect "$2:$3" <"$fifo" 2>/dev/null)
             OCI_CONN_PID=$!
@@ -411,20 +497,18 @@ oci_http_recv() {
         fi
         printf '%s' "${OCI_SLOT_REQ[$OCI_SLOT]}" 2>/dev/null 1>&"$OCI_CONN_OUT"
     done
-    # Status and headers: what has come, then byte by byte only while they are incomplete.
-    while true; do
-        oci_more || eof=1
-        [[ $OCI_RAW != *$'\r\n\r\n'* ]] || break
-        if [ "$eof" = 1 ] || ! oci_left "$t" ||
-            ! IFS= read -r -N 1 -t "$OCI_LEFT" -u "$OCI_CONN_IN" part; then
+    # Status and headers, a line each: nothing is waited for beyond them (a bulk read would wait
+    # for more until its timer ran out).
+    while [[ $OCI_RAW != *$'\r\n\r\n' ]]; do
+        if ! oci_left "$t" || ! IFS= read -r -t "$OCI_LEFT" -u "$OCI_CONN_IN" part; then
             oci_conn_close
             OCI_BODY="the answer from $hostport was cut off"
             return 1
         fi
-        OCI_RAW+=$part
+        OCI_RAW+=$part$'\n'
     done
     head=${OCI_RAW%%$'\r\n\r\n'*}
-    OCI_BODY=${OCI_RAW#*$'\r\n\r\n'}
+    OCI_BODY=''
     line=${head%%$'\r\n'*}
     if ! [[ $line =~ $re ]]; then
         oci_conn_close
@@ -599,7 +683,7 @@ oci_federate() {
     fp=$(openssl x509 -in "$d/leaf-cert.pem" -noout -fingerprint -sha1 2>/dev/null)
     fp=${fp#*=}
     fp=${fp^^}
-    body="{\"certificate\": \"$(oci_pem_body "$d/leaf-cert.pem")\", \"publicKey\": \"$(oci_pem_body "$d/session-pub.pem")\", \"intermediateCertificates\": [\"$(oci_pem_body "$d/leaf-intermediate.pem")\"]}"
+    body="{\"certificate\": \"$(oci_pem_body "$d/leaf-cert.pem")\", \"publicKey\": \"$(oci_pem_body "$d/session-pub.pem")\", \"intermediateCertificates\": [\"$(oci_pem_body "$d/leaf-intermediate.pem")\"]}"$'\n'
     oci_http_date
     if ! oci_signing_string POST "$OCI_FEDERATION_URL" "$OCI_DATE" "$body" federation ||
         ! oci_authorization "$tenancy/fed-x509/$fp" "$d/leaf-key.pem"; then
@@ -698,10 +782,23 @@ oci_call_failed() {
     rm -f "$OCI_WORK_DIR/token"
 }
 
+# oci_body_nl BODY: sets OCI_NL_BODY to BODY ending with a newline (JSON allows it). bash's output is
+# line-buffered: a request is written up to its last newline, then the rest, so a body without one
+# went out in a second write, which Nagle's algorithm holds until the server's delayed ACK (40 ms
+# on Linux; strace: the headers' write, then the body's 42 ms later). Ending with a newline, the
+# whole request is one write.
+OCI_NL_BODY=''
+oci_body_nl() {
+    OCI_NL_BODY=$1
+    [ -z "$1" ] || [[ $1 == *$'\n' ]] || OCI_NL_BODY+=$'\n'
+}
+
 # oci_call METHOD URL [BODY]: one API call as the instance principal, on the kept-alive connection
 # of the slot in use.
 oci_call() {
     local method=$1 url=$2 body=${3:-} attempt RENEWED=0
+    oci_body_nl "$body"
+    body=$OCI_NL_BODY
     for attempt in 1 2 3; do
         oci_token || return 1
         oci_sign_call "$method" "$url" "$body" || return 1
@@ -726,7 +823,7 @@ OCI_CALL_RESULT=()
 OCI_CALL_ERROR=()
 # shellcheck disable=SC2034
 oci_call_all() {
-    local k i n=${#OCI_CALL_URL[@]} all=0 sig re='^[0-9a-f]+$' RENEWED=0
+    local k i n=${#OCI_CALL_URL[@]} all=0 sig re='^[0-9a-f]+$' RENEWED=0 fd
     local -a signing=() names=() reused=() nh=()
     local -A hdrs=()
     OCI_CALL_STATUS=()
@@ -749,6 +846,10 @@ oci_call_all() {
     fi
     oci_http_date
     for ((k = 0; k < n; k++)); do
+        oci_body_nl "${OCI_CALL_BODY[k]}"
+        OCI_CALL_BODY[k]=$OCI_NL_BODY
+        # Slot k's warm tools hash its body and sign it.
+        oci_slot "$k"
         OCI_REUSED=0
         reused[k]=0
         if [ "${OCI_CALL_METHOD[k]}" = GET ] && oci_sign_call_reused "${OCI_CALL_URL[k]}"; then
@@ -764,6 +865,8 @@ oci_call_all() {
         names[k]=$OCI_SIGNED_HEADERS
         oci_scratch "ss$k" "$OCI_SS" || return 1
         signing[k]=$OCI_SCRATCH
+        # A warm one is fed now and read below: they sign at once, in parallel.
+        ! oci_warm_feed "$k" sig "$OCI_SS" || continue
         openssl dgst -sha256 -sign "$OCI_WORK_DIR/session-key.pem" -hex -out "$OCI_SCRATCH.sig" \
             "$OCI_SCRATCH" 2>/dev/null &
     done
@@ -775,14 +878,20 @@ oci_call_all() {
         done
         if [ "${reused[k]}" = 0 ]; then
             sig=''
-            read -r sig <"${signing[k]}.sig" 2>/dev/null
+            if [ -n "${OCI_WARM_OUT[${k}sig]:-}" ]; then
+                # A warm one answers in base64.
+                oci_warm_answer "$k" sig && sig=$OCI_B64
+            else
+                read -r sig <"${signing[k]}.sig" 2>/dev/null
+                sig=${sig##*= }
+                [[ $sig =~ $re ]] || sig=''
+                [ -z "$sig" ] || oci_hex_b64 "$sig"
+            fi
             rm -f "${signing[k]}" "${signing[k]}.sig"
-            sig=${sig##*= }
-            if ! [[ $sig =~ $re ]]; then
+            if [ -z "$sig" ]; then
                 OCI_ERROR='cannot sign with the session key'
                 return 1
             fi
-            oci_hex_b64 "$sig"
             OCI_HEADERS+=("authorization: Signature algorithm=\"rsa-sha256\",headers=\"${names[k]}\",keyId=\"ST\$$OCI_TOKEN\",signature=\"$OCI_B64\",version=\"1\"")
             [ "${OCI_CALL_METHOD[k]}" != GET ] || oci_reuse_keep "${OCI_CALL_URL[k]}"
         fi

@@ -530,6 +530,8 @@ standby() {
     LOOKUP_ONLY=1
     find_vnic && find_vips
     LOOKUP_ONLY=0
+    # The takeover's signing tools, started now (one pair per VIP: they sign in parallel).
+    warm_all
     while true; do
         if [ -n "${VIPSETUP_AGENT_PID:-}" ] && ! kill -0 "$VIPSETUP_AGENT_PID" 2>/dev/null; then
             exit 0
@@ -556,6 +558,15 @@ standby() {
         fi
     done
     claim_loop
+}
+
+# warm_all: a warm sha256sum and openssl for each VIP's call (oci_warm), where used or missing.
+warm_all() {
+    local k
+    for ((k = 0; k < NVIPS; k++)); do
+        oci_warm "$k" || break
+    done
+    OCI_WARM_USED=0
 }
 
 # event_time: sets EVENT_TIME to now as HH:MM:SS.mmm UTC.
@@ -616,6 +627,8 @@ claim_loop() {
             fi
             printf -v rest '%d.%03d' $((rest / 1000)) $((rest % 1000))
             : >"$BEAT_FILE"
+            # Tools used by this round (a new signature) are started again in the pause.
+            [ "$OCI_WARM_USED" = 0 ] || warm_all
             nap "$rest"
         else
             if [ "$confirmed" = 1 ]; then
@@ -626,6 +639,7 @@ claim_loop() {
             jitter=$((RANDOM % (delay * 500 + 1)))
             printf -v rest '%d.%03d' $((delay + jitter / 1000)) $((jitter % 1000))
             : >"$BEAT_FILE"
+            [ "$OCI_WARM_USED" = 0 ] || warm_all
             nap "$rest"
             delay=$((delay * 2))
             if [ "$delay" -gt "$BACKOFF_MAX" ]; then

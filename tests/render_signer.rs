@@ -91,6 +91,52 @@ fn every_vector_gets_the_sdks_signing_string_and_signature() {
     );
 }
 
+/// The warm tools (two openssl started ahead of a takeover, waiting on pipes) give
+/// the SDKs' signatures too, for every vector with a body and without; each is used once, and
+/// every one has ended after oci_cleanup.
+#[test]
+fn warm_tools_sign_every_vector_like_the_sdks() {
+    if !prerequisites() {
+        return;
+    }
+    for case in &vectors() {
+        let s = |k: &str| case[k].as_str().unwrap_or_default().to_string();
+        let work = tempfile::tempdir().unwrap();
+        let key = repo().join("tests/vectors/oci-signing").join(s("key"));
+        std::fs::copy(&key, work.path().join("session-key.pem")).unwrap();
+        let (ok, out, err) = bash(
+            r#"oci_warm 0 || exit 7
+               pids="${OCI_WARM_PID[@]}"
+               for p in $pids; do kill -0 "$p" || { echo "tool $p not running" >&2; exit 8; }; done
+               oci_signing_string "$1" "$2" "$3" "$4" && oci_authorization "$5" "$OCI_WORK_DIR/session-key.pem" || exit 9
+               # The signer was used (and the hash, for a body): neither is there to use again.
+               [ -z "${OCI_WARM_IN[0sig]}" ] || { echo "signer left" >&2; exit 10; }
+               [ "$1" = GET ] || [ -z "${OCI_WARM_IN[0sum]}" ] || { echo "hash left" >&2; exit 10; }
+               # Closed, every tool ends (an unused one at the end of its input).
+               oci_cleanup
+               for p in $pids; do
+                   for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || continue 2; sleep 0.1; done
+                   echo "tool $p still running" >&2; exit 11
+               done
+               printf '%s' "$OCI_AUTHORIZATION""#,
+            &[
+                &s("method"),
+                &s("url"),
+                &s("date"),
+                case["body"].as_str().unwrap_or(""),
+                &s("key_id"),
+            ],
+            &[("OCI_WORK_DIR", work.path().to_string_lossy().into_owned())],
+        );
+        assert!(ok, "{}: {err}", s("name"));
+        assert!(
+            out.contains(&format!("signature=\"{}\"", s("signature"))),
+            "{}: {out}",
+            s("name")
+        );
+    }
+}
+
 #[test]
 fn federation_signs_without_host_and_a_tampered_string_does_not_verify() {
     if !prerequisites() {
