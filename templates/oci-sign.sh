@@ -30,7 +30,7 @@ OCI_TOKEN_EXP=0
 # Renew this long before the token's exp (the Python SDK's margin; it also covers clock skew).
 OCI_TOKEN_MARGIN=60
 # Seconds a GET's signature (and its date) is sent again for the same URL.
-OCI_SIG_REUSE=${OCI_SIG_REUSE:-120}
+OCI_SIG_REUSE=${OCI_SIG_REUSE:-240}
 # Touched before each request, for a watchdog ('' = none).
 OCI_BEAT_FILE=${OCI_BEAT_FILE:-}
 OCI_B64_ALPHABET='ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'

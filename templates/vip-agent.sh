@@ -630,6 +630,7 @@ claim_loop() {
             # Tools used by this round (a new signature) are started again in the pause.
             [ "$OCI_WARM_USED" = 0 ] || warm_all
             nap "$rest"
+            steady
         else
             if [ "$confirmed" = 1 ]; then
                 printf -v started '%(%s)T' -1
@@ -646,6 +647,41 @@ claim_loop() {
                 delay=$BACKOFF_MAX
             fi
         fi
+    done
+}
+
+# steady: rechecks, RECHECK_INTERVAL s apart, while every VIP reads exactly as it did when it was
+# confirmed here: the same document, so nothing to parse, log or record. This is the MASTER's life,
+# so it runs the fewest commands it can. Returns (for claim_once, at once) when one reads otherwise
+# or cannot be read the fast way (a new signature is due, the connection closed, an error).
+steady() {
+    local k t0 t rest urls=()
+    for ((k = 0; k < NVIPS; k++)); do
+        [ "${OWNER[k]:-}" = "$VNIC" ] && [ -n "${LAST_DOC[k]:-}" ] || return 0
+        obj_url "$k"
+        urls+=("$OBJ_URL")
+    done
+    while [ -z "${VIPSETUP_AGENT_PID:-}" ] || kill -0 "$VIPSETUP_AGENT_PID" 2>/dev/null; do
+        # Milliseconds (bash 5's clock; whole seconds on bash 4).
+        t=${EPOCHREALTIME:-}
+        if [ -n "$t" ]; then t0=$((${t/[.,]/} / 1000)); else now_ms; t0=$NOW_MS; fi
+        : >"$BEAT_FILE"
+        for k in "${!urls[@]}"; do
+            oci_get_fast "${urls[k]}" || return 0
+            if [ "$OCI_BODY" != "${LAST_DOC[k]}" ]; then
+                read_doc "$k" "$OCI_BODY"
+                return 0
+            fi
+        done
+        # A token that would need renewing before the next recheck is renewed in this pause.
+        [ $((t0 / 1000 + 61 + RECHECK_INTERVAL)) -lt "$OCI_TOKEN_EXP" ] ||
+            OCI_TOKEN_MARGIN=$((61 + RECHECK_INTERVAL)) oci_token || true
+        t=${EPOCHREALTIME:-}
+        if [ -n "$t" ]; then t=$((${t/[.,]/} / 1000)); else now_ms; t=$NOW_MS; fi
+        rest=$((RECHECK_INTERVAL * 1000 - (t - t0)))
+        [ "$rest" -gt 0 ] || rest=0
+        printf -v rest '%d.%03d' $((rest / 1000)) $((rest % 1000))
+        nap "$rest"
     done
 }
 
