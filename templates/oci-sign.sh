@@ -218,7 +218,10 @@ oci_authorization() {
     local sig re='^[0-9a-f]+$'
     # One process (a warm one with the session key): openssl prints the signature in hex
     # ("RSA-SHA256(file)= 1a2b..."); bash turns it into base64.
-    if ! [ "$2" = "$OCI_WORK_DIR/session-key.pem" ] || ! oci_warm_use "$OCI_SLOT" sig "$OCI_SS"; then
+    # (A GET's signature, made every OCI_SIG_REUSE s, does not use up the warm signer: it is kept
+    # for the takeover.)
+    if [ "$2" != "$OCI_WORK_DIR/session-key.pem" ] || [[ $OCI_SS == *$'\n(request-target): get '* ]] ||
+        ! oci_warm_use "$OCI_SLOT" sig "$OCI_SS"; then
         oci_scratch ss "$OCI_SS" || return 1
         sig=$(openssl dgst -sha256 -sign "$2" -hex "$OCI_SCRATCH" 2>/dev/null) || return 1
         sig=${sig##*= }
@@ -434,10 +437,10 @@ oci_http_send() {
 # a claim loop that stops beating.
 declare -A OCI_FAST_REQ=() OCI_FAST_CONN=()
 oci_get_fast() {
-    local req=${OCI_FAST_REQ[$1]:-} at=${OCI_REUSE_AT[$1 ${OCI_TOKEN: -32}]:-} now line len='' LC_ALL=C
+    local req=${OCI_FAST_REQ[$1]:-} at=${OCI_REUSE_AT[$1 ${OCI_TOKEN: -32}]:-0} now line len='' LC_ALL=C
     printf -v now '%(%s)T' -1
-    [ -n "$req" ] && [ -n "$at" ] && [ "$OCI_SLOT" = 0 ] && [ "$OCI_CONN" = "${OCI_FAST_CONN[$1]}" ] &&
-        [ $((now - at)) -lt "$OCI_SIG_REUSE" ] && [ $((now + 5)) -lt "$OCI_TOKEN_EXP" ] || return 1
+    [[ -n $req && $OCI_SLOT == 0 && $OCI_CONN == "${OCI_FAST_CONN[$1]}" ]] &&
+        ((now - at < OCI_SIG_REUSE && now + 5 < OCI_TOKEN_EXP)) || return 1
     [ -z "$OCI_BEAT_FILE" ] || : >"$OCI_BEAT_FILE"
     # Readable before the request: the server closed it (stale). The wait for the answer has the
     # call's deadline; then the status line, the headers a line each, and the body by its length.
@@ -824,7 +827,7 @@ OCI_CALL_ERROR=()
 # shellcheck disable=SC2034
 oci_call_all() {
     local k i n=${#OCI_CALL_URL[@]} all=0 sig re='^[0-9a-f]+$' RENEWED=0 fd
-    local -a signing=() names=() reused=() nh=()
+    local -a signing=() names=() reused=() nh=() fed=() pids=()
     local -A hdrs=()
     OCI_CALL_STATUS=()
     OCI_CALL_RESULT=()
@@ -865,12 +868,19 @@ oci_call_all() {
         names[k]=$OCI_SIGNED_HEADERS
         oci_scratch "ss$k" "$OCI_SS" || return 1
         signing[k]=$OCI_SCRATCH
-        # A warm one is fed now and read below: they sign at once, in parallel.
-        ! oci_warm_feed "$k" sig "$OCI_SS" || continue
+        # A warm one is fed now and read below: they sign at once, in parallel (not for a GET).
+        fed[k]=0
+        if [ "${OCI_CALL_METHOD[k]}" != GET ] && oci_warm_feed "$k" sig "$OCI_SS"; then
+            fed[k]=1
+            continue
+        fi
         openssl dgst -sha256 -sign "$OCI_WORK_DIR/session-key.pem" -hex -out "$OCI_SCRATCH.sig" \
             "$OCI_SCRATCH" 2>/dev/null &
+        pids+=("$!")
     done
-    wait
+    # These, by PID: bash 5's bare `wait` also waits for the last process substitution, which can be
+    # a kept-alive s_client or a warm tool that never ends on its own.
+    [ "${#pids[@]}" -eq 0 ] || wait "${pids[@]}"
     for ((k = 0; k < n; k++)); do
         OCI_HEADERS=()
         for ((i = 0; i < nh[k]; i++)); do
@@ -878,7 +888,7 @@ oci_call_all() {
         done
         if [ "${reused[k]}" = 0 ]; then
             sig=''
-            if [ -n "${OCI_WARM_OUT[${k}sig]:-}" ]; then
+            if [ "${fed[k]}" = 1 ]; then
                 # A warm one answers in base64.
                 oci_warm_answer "$k" sig && sig=$OCI_B64
             else

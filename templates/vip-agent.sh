@@ -665,7 +665,6 @@ steady() {
         # Milliseconds (bash 5's clock; whole seconds on bash 4).
         t=${EPOCHREALTIME:-}
         if [ -n "$t" ]; then t0=$((${t/[.,]/} / 1000)); else now_ms; t0=$NOW_MS; fi
-        : >"$BEAT_FILE"
         for k in "${!urls[@]}"; do
             oci_get_fast "${urls[k]}" || return 0
             if [ "$OCI_BODY" != "${LAST_DOC[k]}" ]; then
