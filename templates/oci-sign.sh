@@ -626,10 +626,15 @@ oci_metadata() {
         -H 'Authorization: Bearer Oracle' -o "$2" -- "$OCI_METADATA_BASE/$1" 2>/dev/null)
 }
 
-# oci_pem_body FILE: the PEM's base64 without its BEGIN/END lines and line breaks, as the auth
-# service wants certificates and keys in the federation body.
+# oci_pem_body FILE: sets OCI_PEM to the PEM's base64 without its BEGIN/END lines and line breaks,
+# as the auth service wants certificates and keys in the federation body (bash alone: no process).
+OCI_PEM=''
 oci_pem_body() {
-    grep -v -- '-----' "$1" | tr -d ' \r\n'
+    local line
+    OCI_PEM=''
+    while IFS= read -r line || [ -n "$line" ]; do
+        [[ $line == *-----* ]] || OCI_PEM+=${line//[$' \r']/}
+    done <"$1"
 }
 
 # oci_new_session_key: a fresh session key pair (the agent makes one when it starts; its claim loops
@@ -655,10 +660,11 @@ oci_session_key() {
 oci_jwt_exp() {
     local payload=${1#*.}
     payload=${payload%%.*}
-    payload=$(printf '%s' "$payload" | tr '_-' '/+')
+    payload=${payload//_//}
+    payload=${payload//-/+}
     while [ $((${#payload} % 4)) -ne 0 ]; do payload+='='; done
     local claims re='"exp"[[:space:]]*:[[:space:]]*([0-9]+)'
-    claims=$(printf '%s' "$payload" | base64 -d 2>/dev/null)
+    claims=$(base64 -d 2>/dev/null <<<"$payload")
     if [[ $claims =~ $re ]]; then printf '%s' "${BASH_REMATCH[1]}"; else printf 0; fi
 }
 
@@ -677,16 +683,21 @@ oci_federate() {
             return 1
         fi
     done
-    subject=$(openssl x509 -in "$d/leaf-cert.pem" -noout -subject -nameopt RFC2253 2>/dev/null)
+    # One openssl: "subject=..." then "SHA1 Fingerprint=AB:CD:...".
+    subject=$(openssl x509 -in "$d/leaf-cert.pem" -noout -subject -nameopt RFC2253 -fingerprint -sha1 2>/dev/null)
     if ! [[ $subject =~ $re ]]; then
-        OCI_ERROR="the instance certificate's subject has no opc-tenant: ($subject)"
+        OCI_ERROR="the instance certificate's subject has no opc-tenant: (${subject%%$'\n'*})"
         return 1
     fi
     tenancy=${BASH_REMATCH[1]}
-    fp=$(openssl x509 -in "$d/leaf-cert.pem" -noout -fingerprint -sha1 2>/dev/null)
-    fp=${fp#*=}
+    fp=${subject##*Fingerprint=}
     fp=${fp^^}
-    body="{\"certificate\": \"$(oci_pem_body "$d/leaf-cert.pem")\", \"publicKey\": \"$(oci_pem_body "$d/session-pub.pem")\", \"intermediateCertificates\": [\"$(oci_pem_body "$d/leaf-intermediate.pem")\"]}"$'\n'
+    oci_pem_body "$d/leaf-cert.pem"
+    body="{\"certificate\": \"$OCI_PEM\", "
+    oci_pem_body "$d/session-pub.pem"
+    body+="\"publicKey\": \"$OCI_PEM\", "
+    oci_pem_body "$d/leaf-intermediate.pem"
+    body+="\"intermediateCertificates\": [\"$OCI_PEM\"]}"$'\n'
     oci_http_date
     if ! oci_signing_string POST "$OCI_FEDERATION_URL" "$OCI_DATE" "$body" federation ||
         ! oci_authorization "$tenancy/fed-x509/$fp" "$d/leaf-key.pem"; then
