@@ -672,9 +672,12 @@ steady() {
                 return 0
             fi
         done
-        # A token that would need renewing before the next recheck is renewed in this pause.
-        [ $((t0 / 1000 + 61 + RECHECK_INTERVAL)) -lt "$OCI_TOKEN_EXP" ] ||
-            OCI_TOKEN_MARGIN=$((61 + RECHECK_INTERVAL)) oci_token || true
+        # A token that would need renewing before the next recheck is renewed in this pause; if
+        # that fails, rechecks go on with the current one while it lasts.
+        if [ $((t0 / 1000 + 61 + RECHECK_INTERVAL)) -ge "$OCI_TOKEN_EXP" ] &&
+            ! OCI_TOKEN_MARGIN=$((61 + RECHECK_INTERVAL)) oci_token; then
+            log "renewing the session token failed (it is valid until $OCI_TOKEN_EXP): $OCI_ERROR"
+        fi
         t=${EPOCHREALTIME:-}
         if [ -n "$t" ]; then t=$((${t/[.,]/} / 1000)); else now_ms; t=$NOW_MS; fi
         rest=$((RECHECK_INTERVAL * 1000 - (t - t0)))

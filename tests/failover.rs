@@ -557,8 +557,9 @@ fn session_token_expiring_mid_run_is_renewed_without_a_gap() {
 }
 
 /// The metadata service unreachable from the owner for 25 s, with tokens that must be renewed
-/// meanwhile: rechecks fail as "unknown", the VIP stays, the peer never takes over; once the
-/// service is back the rechecks succeed again.
+/// meanwhile: the renewals fail and are logged (rechecks go on with the current token while it
+/// lasts, else fail as "unknown"), the VIP stays, the peer never takes over; once the service is
+/// back the rechecks succeed.
 #[test]
 fn metadata_service_unreachable_for_a_while_is_not_a_failover() {
     let opts = Options {
