@@ -24,11 +24,20 @@ export VIPSETUP_SOAK_SECS="${SOAK_SECS:-600}"
 export VIPSETUP_SOAK_LOAD="${LOAD:-$(nproc)}"
 export VIPSETUP_SOAK_VRRP_RT="${VRRP_RT:-}"
 
+for knob in SOAK_SECS:"$VIPSETUP_SOAK_SECS" LOAD:"$VIPSETUP_SOAK_LOAD"; do
+    case "${knob#*:}" in
+    '' | *[!0-9]*)
+        echo "bench/soak.sh: ${knob%%:*} must be a whole number, not '${knob#*:}'" >&2
+        exit 1
+        ;;
+    esac
+done
+
 # A false failover under load is rare or it is a bug: a few minutes say little about "none".
 if [ "$VIPSETUP_SOAK_SECS" -lt 600 ] && [ -z "${ALLOW_SHORT:-}" ]; then
     echo "bench/soak.sh: SOAK_SECS must be at least 600 (10 minutes) for a count of none to mean anything" >&2
     echo "(set ALLOW_SHORT=1 for a quick smoke run)" >&2
-    exit 2
+    exit 1
 fi
 
 # The benchmark is an ignored test so it shares the harness; it prints, it does not assert counts.

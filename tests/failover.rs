@@ -1219,20 +1219,28 @@ fn lines_with(path: &std::path::Path, needle: &str) -> Vec<String> {
 fn bench_soak_false_failovers() {
     use harness::load::{self, BusyLoad};
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    // A knob that is set but unreadable stops the run rather than falling back to a default.
+    let whole = |k: &str, default: usize| -> usize {
+        env(k).map_or(default, |v| {
+            v.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("{k} must be a whole number, not {v:?}"))
+        })
+    };
     let adverts = env("VIPSETUP_SOAK_ADVERTS").unwrap_or_else(|| "0.05".into());
-    let window = Duration::from_secs(
-        env("VIPSETUP_SOAK_SECS")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(600),
-    );
+    let window = Duration::from_secs(whole("VIPSETUP_SOAK_SECS", 600) as u64);
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let busy: usize = env("VIPSETUP_SOAK_LOAD")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cores);
+    let busy = whole("VIPSETUP_SOAK_LOAD", cores);
     // Unset: the VRRP scheduling the rendered config asks for; "off" or 1-99: see set_vrrp_rt.
     let rt = env("VIPSETUP_SOAK_VRRP_RT");
+    if let Some(rt) = rt.as_deref() {
+        assert!(
+            rt == "off" || rt.parse::<u8>().is_ok_and(|p| (1..=99).contains(&p)),
+            "VIPSETUP_SOAK_VRRP_RT must be off or 1-99, not {rt:?}"
+        );
+    }
     let mut report = Vec::new();
     let mut last_lines = Vec::new();
     for advert in adverts.split_whitespace() {
