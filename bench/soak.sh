@@ -13,8 +13,9 @@
 #
 #   bench/soak.sh                          # ADVERTS="0.05", SOAK_SECS=600, LOAD=$(nproc)
 #   ADVERTS="0.05 0.1" bench/soak.sh
-#   VRRP_RT=off bench/soak.sh              # VRRP process at normal priority (vrrp_rt_priority removed)
-#   VRRP_RT=50 bench/soak.sh               # vrrp_rt_priority 50 whatever the template says
+#   VRRP_SCHED=off bench/soak.sh           # the VRRP process at normal priority, whatever the template says
+#   VRRP_SCHED=rt:10 bench/soak.sh         # vrrp_rt_priority 10 (SCHED_RR) instead
+#   VRRP_SCHED=nice:-10 bench/soak.sh      # vrrp_priority -10 (nice) instead
 #   SOAK_SECS=60 ALLOW_SHORT=1 bench/soak.sh   # a smoke run
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ cd "$(dirname "$0")/.."
 export VIPSETUP_SOAK_ADVERTS="${ADVERTS:-0.05}"
 export VIPSETUP_SOAK_SECS="${SOAK_SECS:-600}"
 export VIPSETUP_SOAK_LOAD="${LOAD:-$(nproc)}"
-export VIPSETUP_SOAK_VRRP_RT="${VRRP_RT:-}"
+export VIPSETUP_SOAK_VRRP_SCHED="${VRRP_SCHED:-}"
 
 for knob in SOAK_SECS:"$VIPSETUP_SOAK_SECS" LOAD:"$VIPSETUP_SOAK_LOAD"; do
     case "${knob#*:}" in

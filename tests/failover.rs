@@ -1167,33 +1167,114 @@ fn agent_cpu_secs(c: &Cluster, i: usize) -> f64 {
     ticks / tick
 }
 
-/// Rewrites node `node`'s placed keepalived.conf (before keepalived starts) to ask for the VRRP
-/// scheduling `rt`: "off" removes any `vrrp_rt_priority` line, a number 1-99 sets
-/// `vrrp_rt_priority <rt>` in global_defs (keepalived.conf(5): real-time scheduling for the VRRP
-/// child). For the soak benchmark's with/without comparison only.
-fn set_vrrp_rt(node: &harness::node::Node, rt: &str) -> Result<(), String> {
-    let path = node.root.join("etc/keepalived/keepalived.conf");
-    let conf = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut out: Vec<String> = conf
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("vrrp_rt_priority"))
-        .map(str::to_string)
-        .collect();
-    if rt != "off" {
-        let prio: u8 = rt
-            .parse()
-            .ok()
-            .filter(|p| (1..=99).contains(p))
-            .ok_or_else(|| format!("VRRP_RT must be off or 1-99, not {rt:?}"))?;
-        let at = out
-            .iter()
-            .position(|l| l.trim() == "global_defs {")
-            .ok_or("the rendered keepalived.conf has no global_defs block")?;
-        out.insert(at + 1, format!("    vrrp_rt_priority {prio}"));
+/// The VRRP process's scheduling a soak run asks for, whatever the template says, as
+/// keepalived.conf(5) offers it for a system "too busy to process vrrp packets".
+#[derive(Clone, Debug, PartialEq)]
+enum VrrpSched {
+    /// Neither option: normal scheduling at nice 0.
+    Off,
+    /// `vrrp_rt_priority N` (1-99): SCHED_RR for the VRRP child process.
+    Rt(u8),
+    /// `vrrp_priority N` (-20 to 19): the VRRP child process's nice value.
+    Nice(i8),
+}
+
+impl VrrpSched {
+    /// "off", "rt:N" or "nice:N".
+    fn parse(text: &str) -> Result<VrrpSched, String> {
+        let bad = || format!("VRRP_SCHED must be off, rt:1-99 or nice:-20-19, not {text:?}");
+        match text.split_once(':') {
+            None if text == "off" => Ok(VrrpSched::Off),
+            Some(("rt", n)) => n
+                .parse()
+                .ok()
+                .filter(|p| (1..=99).contains(p))
+                .map(VrrpSched::Rt)
+                .ok_or_else(bad),
+            Some(("nice", n)) => n
+                .parse()
+                .ok()
+                .filter(|p| (-20..=19).contains(p))
+                .map(VrrpSched::Nice)
+                .ok_or_else(bad),
+            _ => Err(bad()),
+        }
     }
-    std::fs::write(&path, out.join("\n") + "\n")
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+
+    /// The global_defs line asking for it, if any.
+    fn keyword(&self) -> Option<String> {
+        match self {
+            VrrpSched::Off => None,
+            VrrpSched::Rt(p) => Some(format!("vrrp_rt_priority {p}")),
+            VrrpSched::Nice(n) => Some(format!("vrrp_priority {n}")),
+        }
+    }
+
+    /// How `load::sched_class` shows a process scheduled so.
+    fn class(&self) -> String {
+        match self {
+            VrrpSched::Off => "SCHED_OTHER nice 0".into(),
+            VrrpSched::Rt(p) => format!("SCHED_RR {p}"),
+            VrrpSched::Nice(n) => format!("SCHED_OTHER nice {n}"),
+        }
+    }
+
+    /// Rewrites node `node`'s placed keepalived.conf (before keepalived starts): any scheduling
+    /// keyword removed, then this one put in global_defs. For with/without comparisons only.
+    fn apply(&self, node: &harness::node::Node) -> Result<(), String> {
+        let path = node.root.join("etc/keepalived/keepalived.conf");
+        let conf = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut out: Vec<String> = conf
+            .lines()
+            .filter(|l| {
+                let l = l.trim_start();
+                !["vrrp_rt_priority", "vrrp_priority", "vrrp_rlimit_rttime"]
+                    .iter()
+                    .any(|k| l.starts_with(&format!("{k} ")))
+            })
+            .map(str::to_string)
+            .collect();
+        if let Some(line) = self.keyword() {
+            let at = out
+                .iter()
+                .position(|l| l.trim() == "global_defs {")
+                .ok_or("the rendered keepalived.conf has no global_defs block")?;
+            out.insert(at + 1, format!("    {line}"));
+        }
+        std::fs::write(&path, out.join("\n") + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+}
+
+/// The soak benchmark's VRRP_SCHED knob: the three forms and their bounds, and nothing else.
+#[test]
+fn vrrp_sched_knob_parses_only_what_keepalived_accepts() {
+    for (text, want) in [
+        ("off", Some(VrrpSched::Off)),
+        ("rt:1", Some(VrrpSched::Rt(1))),
+        ("rt:99", Some(VrrpSched::Rt(99))),
+        ("nice:-20", Some(VrrpSched::Nice(-20))),
+        ("nice:19", Some(VrrpSched::Nice(19))),
+        ("rt:0", None),
+        ("rt:100", None),
+        ("nice:-21", None),
+        ("nice:20", None),
+        ("50", None),
+        ("rt:", None),
+        ("fifo:10", None),
+    ] {
+        assert_eq!(VrrpSched::parse(text).ok(), want, "{text}");
+    }
+    assert_eq!(
+        VrrpSched::Nice(-10).keyword().as_deref(),
+        Some("vrrp_priority -10")
+    );
+    assert_eq!(
+        VrrpSched::Rt(10).keyword().as_deref(),
+        Some("vrrp_rt_priority 10")
+    );
+    assert_eq!(VrrpSched::Off.keyword(), None);
 }
 
 /// Lines of a text file containing `needle`, in order ("" when it cannot be read).
@@ -1233,14 +1314,9 @@ fn bench_soak_false_failovers() {
         .map(|n| n.get())
         .unwrap_or(1);
     let busy = whole("VIPSETUP_SOAK_LOAD", cores);
-    // Unset: the VRRP scheduling the rendered config asks for; "off" or 1-99: see set_vrrp_rt.
-    let rt = env("VIPSETUP_SOAK_VRRP_RT");
-    if let Some(rt) = rt.as_deref() {
-        assert!(
-            rt == "off" || rt.parse::<u8>().is_ok_and(|p| (1..=99).contains(&p)),
-            "VIPSETUP_SOAK_VRRP_RT must be off or 1-99, not {rt:?}"
-        );
-    }
+    // Unset: the VRRP scheduling the rendered config asks for (see VrrpSched).
+    let forced = env("VIPSETUP_SOAK_VRRP_SCHED")
+        .map(|v| VrrpSched::parse(v.trim()).unwrap_or_else(|e| panic!("{e}")));
     let mut report = Vec::new();
     let mut last_lines = Vec::new();
     for advert in adverts.split_whitespace() {
@@ -1256,9 +1332,9 @@ fn bench_soak_false_failovers() {
         let Some((serial, mut c)) = pair("bench_soak_false_failovers", opts) else {
             return;
         };
-        if let Some(rt) = rt.as_deref() {
+        if let Some(sched) = &forced {
             for node in &c.lab.nodes {
-                set_vrrp_rt(node, rt).unwrap_or_else(|e| c.fail(&e));
+                sched.apply(node).unwrap_or_else(|e| c.fail(&e));
             }
         }
         c.start_both().expect("start keepalived");
@@ -1278,7 +1354,7 @@ fn bench_soak_false_failovers() {
         c.assert_owner_holds(NODE1, Duration::from_secs_f64((advert_s * 4.0).max(1.0)));
 
         // The scheduling class each node's VRRP process runs in (keepalived sets it at start).
-        let sched: Vec<String> = c
+        let sched_seen: Vec<String> = c
             .lab
             .nodes
             .iter()
@@ -1304,14 +1380,10 @@ fn bench_soak_false_failovers() {
                 "node1's agent runs {agent_sched}, not SCHED_OTHER"
             ));
         }
-        if let Some(rt) = rt.as_deref() {
-            let want = if rt == "off" {
-                "SCHED_OTHER".to_string()
-            } else {
-                format!("SCHED_RR {rt}")
-            };
-            for (n, s) in c.lab.nodes.iter().zip(&sched) {
-                if !s.starts_with(&want) {
+        if let Some(sched) = &forced {
+            let want = sched.class();
+            for (n, s) in c.lab.nodes.iter().zip(&sched_seen) {
+                if *s != want {
                     c.fail(&format!("{}: VRRP process runs {s}, not {want}", n.name));
                 }
             }
@@ -1401,8 +1473,8 @@ fn bench_soak_false_failovers() {
              \x20 owner (node1): keepalived BACKUP entries {owner_backups}\n\
              \x20 at the end: API owner {}, OS holds {os_end:?}: {}",
             if advert.contains('.') { 3 } else { 2 },
-            sched[NODE1],
-            sched[NODE2],
+            sched_seen[NODE1],
+            sched_seen[NODE2],
             if cpu.is_empty() {
                 "none".to_string()
             } else {
