@@ -7,6 +7,7 @@
 
 pub mod cloud;
 pub mod cluster;
+pub mod load;
 pub mod netns;
 pub mod node;
 pub mod prereq;

@@ -235,6 +235,16 @@ impl Node {
         all
     }
 
+    /// The PID of the current run's VRRP child process (from the pid file keepalived writes
+    /// with `-r`), once it has started.
+    pub fn vrrp_pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.root.join("keepalived-vrrp.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     /// A crash: SIGKILL keepalived's own processes (main and VRRP child) at once, no cleanup.
     pub fn crash_keepalived(&mut self) -> Result<(), String> {
         let Some(k) = self.keepalived.as_mut() else {
