@@ -812,13 +812,23 @@ while true; do
         nap 1
         continue
     fi
+    pending=''
     while true; do
+        # A timed read that runs out in the middle of a line keeps what it read (pending): the rest
+        # comes with the next read, and no state line is ever cut in two.
         if [ "$seen_state" = 0 ]; then
-            read -r -t "$STATE_WAIT" kind name state _priority <&3
+            IFS= read -r -t "$STATE_WAIT" line <&3
         else
-            read -r -t "$WATCH_INTERVAL" kind name state _priority <&3
+            IFS= read -r -t "$WATCH_INTERVAL" line <&3
         fi
         rc=$?
+        if [ "$rc" -gt 128 ]; then
+            pending+=$line
+        elif [ "$rc" -eq 0 ]; then
+            line=$pending$line
+            pending=''
+            read -r kind name state _priority <<<"$line"
+        fi
         if [ "$rc" -gt 128 ] && [ "$seen_state" = 1 ]; then
             watch_claim
             continue
