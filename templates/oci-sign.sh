@@ -75,7 +75,8 @@ oci_scratch() {
 # oci_cleanup: closes the connection and removes this process's scratch files.
 oci_cleanup() {
     oci_conn_close_all
-    oci_warm_close
+    # Closing its input ends each warm tool.
+    oci_warm_forget
     rm -f "$OCI_WORK_DIR/ss.$BASHPID" "$OCI_WORK_DIR/body.$BASHPID"
 }
 
@@ -152,11 +153,6 @@ oci_warm_answer() {
 # oci_warm_use K KIND INPUT: oci_warm_feed, then oci_warm_answer.
 oci_warm_use() {
     oci_warm_feed "$@" && oci_warm_answer "$1" "$2"
-}
-
-# oci_warm_close: closes every warm tool (they end).
-oci_warm_close() {
-    oci_warm_forget
 }
 
 # oci_b64_sha256 STRING: sets OCI_B64 to the base64 of the SHA-256 of STRING's bytes.

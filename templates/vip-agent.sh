@@ -560,7 +560,7 @@ standby() {
     claim_loop
 }
 
-# warm_all: a warm sha256sum and openssl for each VIP's call (oci_warm), where used or missing.
+# warm_all: the warm hashing and signing openssl for each VIP's call (oci_warm), where used or missing.
 warm_all() {
     local k
     for ((k = 0; k < NVIPS; k++)); do
