@@ -127,6 +127,7 @@ pub fn run(args: SimulatorArgs) -> anyhow::Result<i32> {
                     iam_propagation_delay_ms: a.iam_delay_ms,
                     session_ttl_secs: a.session_ttl_secs.max(1),
                     world_file: a.world,
+                    ..SimConfig::default()
                 },
                 seed,
                 creds,

@@ -18,13 +18,15 @@
 //! - `GET /_sim/health`; `GET|DELETE /_sim/log` ([`LogEntry`] list, camelCase);
 //! - `GET /_sim/world` (the whole world); `GET /_sim/seeded` (seed output, snake_case, with key);
 //! - `GET|PUT /_sim/config` (merge of [`SimConfig`] fields: `pageSize`, `provisioningDelayMs`,
-//!   `terminatingDelayMs`, `iamPropagationDelayMs`, `region`, `sessionTtlSecs`);
+//!   `terminatingDelayMs`, `iamPropagationDelayMs`, `region`, `sessionTtlSecs`, `imdsV1`);
 //! - `POST /_sim/faults` `{"operation":"UpdatePrivateIp"|"*","count":2,"fault":{"kind":"status",
 //!   "status":500,"code":"InternalServerError","message":"..."}}` or `"fault":{"kind":"drop"}`;
 //!   `PUT /_sim/faults/random` `{"rate":0.2,"operations":[],"faults":[...]}`; `GET|DELETE /_sim/faults`;
 //! - `PUT /_sim/latency` `{"GetVnic":50,"*":5}` (milliseconds, replaces the table);
 //! - `POST /_sim/clock/advance` `{"ms":60000}`;
 //! - `POST /_sim/imds/aliases` `{"ip":"127.0.0.2","instanceId":"ocid1.instance..."}`;
+//! - `POST /_sim/imds/not-found` `{"ms":2000}`: the metadata service answers 404 to everything
+//!   for that long from now (one of the short windows cloud-init's Oracle datasource allows for);
 //! - `POST /_sim/subnets` `{"vcnId","cidr","name","prohibitPublicIpOnVnic":false,"dnsLabel"}`
 //!   -> `{"id"}`;
 //! - `POST /_sim/sessions` `{"userId":"ocid1.user...","publicKey":"<SPKI PEM>"}` -> `{"token"}`.
@@ -70,6 +72,10 @@ pub struct SimConfig {
     pub session_ttl_secs: u64,
     /// the world file: loaded when it changes, written after each mutation
     pub world_file: Option<PathBuf>,
+    /// whether the metadata service answers `/opc/v1` (on by default; a tenancy can switch it
+    /// off, and then v1 answers 404: reference/oci-wire.md, "Instance metadata service")
+    #[serde(rename = "imdsV1")]
+    pub imds_v1: bool,
 }
 
 impl Default for SimConfig {
@@ -82,6 +88,7 @@ impl Default for SimConfig {
             iam_propagation_delay_ms: 0,
             session_ttl_secs: 1200,
             world_file: None,
+            imds_v1: true,
         }
     }
 }
@@ -192,6 +199,8 @@ pub(crate) struct Inner {
     pub random_faults: Option<RandomFaults>,
     /// per-operation latency (`*` = every operation)
     pub latency: BTreeMap<String, u64>,
+    /// the metadata service answers 404 until this wall-clock time (ms since the epoch)
+    pub imds_not_found_until_ms: i64,
     file_stamp: Option<(SystemTime, u64)>,
 }
 
@@ -331,6 +340,7 @@ impl Simulator {
             faults: Vec::new(),
             random_faults: None,
             latency: BTreeMap::new(),
+            imds_not_found_until_ms: 0,
             file_stamp: None,
         };
         inner.persist();
@@ -503,6 +513,14 @@ impl SimHandle {
         g.world.clock_offset_ms += d.as_millis() as i64;
         g.persist();
     }
+    /// Switches the metadata service's v1 (`/opc/v1`) on or off (off: 404, as OCI).
+    pub fn set_imds_v1(&self, on: bool) {
+        lock(&self.shared).config.imds_v1 = on;
+    }
+    /// The metadata service answers 404 to everything for `d` from now.
+    pub fn imds_not_found_for(&self, d: Duration) {
+        lock(&self.shared).imds_not_found_until_ms = world::wall_ms() + d.as_millis() as i64;
+    }
     /// IMDS answers callers from `ip` as `instance_id`.
     pub fn set_imds_alias(&self, ip: &str, instance_id: &str) {
         let mut g = lock(&self.shared);
@@ -591,6 +609,8 @@ pub(crate) struct Resp {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub content_type: &'static str,
+    /// sent with `Transfer-Encoding: chunked` (no `Content-Length`), as today's IMDS answers
+    pub chunked: bool,
 }
 
 impl Resp {
@@ -600,6 +620,7 @@ impl Resp {
             headers: Vec::new(),
             body: serde_json::to_vec(v).unwrap_or_default(),
             content_type: "application/json",
+            chunked: false,
         }
     }
     pub fn text(status: u16, s: &str) -> Resp {
@@ -608,6 +629,7 @@ impl Resp {
             headers: Vec::new(),
             body: s.as_bytes().to_vec(),
             content_type: "text/plain",
+            chunked: false,
         }
     }
     pub fn empty(status: u16) -> Resp {
@@ -616,6 +638,7 @@ impl Resp {
             headers: Vec::new(),
             body: Vec::new(),
             content_type: "application/json",
+            chunked: false,
         }
     }
     pub fn header(mut self, k: &str, v: impl Into<String>) -> Resp {
@@ -974,7 +997,18 @@ fn authenticate(g: &Inner, req: &Req) -> Result<Principal, ApiErr> {
 }
 
 fn to_http(resp: Resp, opc_request_id: Option<&str>) -> Response<Body> {
-    let mut out = Response::new(Body::from(resp.body));
+    let body = if resp.chunked && !resp.body.is_empty() {
+        // A body of unknown length: hyper frames it with Transfer-Encoding: chunked. Two chunks
+        // (when it has two bytes), so a client that reads only the first one is caught.
+        let mut first = resp.body;
+        let second = first.split_off(first.len().div_ceil(2));
+        let parts: Vec<Result<Vec<u8>, std::convert::Infallible>> =
+            vec![Ok(first), Ok(second)];
+        Body::from_stream(futures_util::stream::iter(parts))
+    } else {
+        Body::from(resp.body)
+    };
+    let mut out = Response::new(body);
     *out.status_mut() =
         StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h: &mut HeaderMap = out.headers_mut();
