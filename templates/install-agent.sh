@@ -34,6 +34,7 @@ PEER_IP=''
 PREFERRED='yes'
 INTERFACE=''
 PEER_WAIT='300'
+RUNTIME_DIR='/run/vipsetup'
 [ -r "$SETTINGS" ] || refuse "cannot read $SETTINGS (written by cloud-init's write_files)"
 # shellcheck source=/dev/null
 . "$SETTINGS"
@@ -111,6 +112,33 @@ systemctl mask --runtime keepalived >/dev/null 2>&1 || true
 # A custom image may have started it at boot, with our configuration but no firewall rule yet.
 systemctl stop keepalived >/dev/null 2>&1 || true
 
+# --- 2b. the agent's session key pair and first token, made while the packages install (an
+# RSA key and a federation cost seconds on a small shape; the agent keepalived starts keeps them).
+# Not under VIPSETUP_ROOT: the agent knows no root prefix.
+prepare_pid=''
+AGENT=$LIB_DIR/vip-agent
+if [ -z "$ROOT" ] && [ -x "$AGENT" ] && command -v openssl >/dev/null 2>&1 && command -v curl >/dev/null 2>&1; then
+    "$AGENT" --prepare >/dev/null 2>&1 </dev/null &
+    prepare_pid=$!
+fi
+# Waits for --prepare (at most 60 s more); a prepare cut short leaves nothing behind, so the
+# agent makes its own key and token.
+prepare_done() {
+    local waited=0
+    [ -n "$prepare_pid" ] || return 0
+    while kill -0 "$prepare_pid" 2>/dev/null && [ "$waited" -lt 60 ]; do
+        sleep 1
+        waited=$((waited + 1))
+    done
+    if kill -0 "$prepare_pid" 2>/dev/null; then
+        kill "$prepare_pid" 2>/dev/null || true
+        rm -f "$ROOT${RUNTIME_DIR:-/run/vipsetup}/prepared"
+        log "the agent's session key was not ready within 60 s; the agent makes its own"
+    fi
+    wait "$prepare_pid" 2>/dev/null || true
+    prepare_pid=''
+}
+
 # --- 3. packages, from the image's repositories, only what is missing
 missing=()
 command -v keepalived >/dev/null 2>&1 || missing+=(keepalived)
@@ -187,6 +215,7 @@ if [ "$PREFERRED" != yes ]; then
 fi
 
 # --- 9. start keepalived
+prepare_done
 systemctl unmask --runtime keepalived >/dev/null 2>&1 || true
 systemctl enable keepalived
 systemctl restart keepalived

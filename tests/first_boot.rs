@@ -425,8 +425,9 @@ fn first_boot_baseline_keepalived_only() {
     }
 }
 
-/// The baseline's user data: install keepalived from the node's mirror and start it.
-/// (Debian's unit needs a non-empty configuration: a bare global_defs.)
+/// The baseline's user data: install keepalived from the node's mirror and start it. Debian's
+/// unit needs a non-empty configuration, and keepalived 2.3.3 never reports ready (start
+/// timeout) with no VRRP instance: one instance on a documentation address, no peer.
 const BASELINE_USER_DATA: &str = "#cloud-config\n\
-write_files:\n  - path: /etc/keepalived/keepalived.conf\n    content: |\n      global_defs {\n        router_id baseline\n      }\n\
+write_files:\n  - path: /etc/keepalived/keepalived.conf\n    content: |\n      global_defs {\n        router_id baseline\n      }\n      vrrp_instance BASELINE {\n        state BACKUP\n        interface ens3\n        virtual_router_id 99\n        priority 100\n        advert_int 1\n        virtual_ipaddress {\n          192.0.2.99/32\n        }\n      }\n\
 runcmd:\n  - [sh, -c, 'DEBIAN_FRONTEND=noninteractive apt-get -q update && DEBIAN_FRONTEND=noninteractive apt-get -y -q install --no-install-recommends keepalived && systemctl enable keepalived && systemctl restart keepalived']\n";
