@@ -124,25 +124,29 @@ fn kill_all_of(env: &Path) {
     }
 }
 
-/// Claim loops: `--standby` processes whose parent is the agent itself or none of the agent's
-/// (an orphan). Their forks (views, alerts, the subshells that become the warm tools) share the
-/// command line but have a parent among the agent's processes (which a snapshot of /proc may
-/// show after its exec).
-fn claim_loops(env: &Path) -> (usize, String) {
+/// Claim loops: `--standby` processes whose parent is the agent itself or not one of the
+/// agent's processes (an orphan, reparented). Their forks (views, alerts, the subshells that
+/// become the warm tools) share the command line but have a parent of the agent's own (read
+/// again from /proc here: a snapshot may list a child before its parent).
+fn claim_loops(env: &Path) -> (Vec<u32>, String) {
+    let needle = format!("VIPSETUP_AGENT_ENV={}", env.display());
+    let ours = |pid: u32| {
+        std::fs::read(format!("/proc/{pid}/environ"))
+            .map(|e| String::from_utf8_lossy(&e).split('\0').any(|v| v == needle))
+            .unwrap_or(false)
+    };
     let all = processes_of(env);
     let agent: Vec<u32> = all
         .iter()
         .filter(|(_, _, c)| c.contains("keepalived.fifo"))
         .map(|(p, _, _)| *p)
         .collect();
-    let ours: Vec<u32> = all.iter().map(|(p, _, _)| *p).collect();
-    let n = all
+    let loops = all
         .iter()
-        .filter(|(_, pp, c)| {
-            c.contains("--standby") && (agent.contains(pp) || !ours.contains(pp))
-        })
-        .count();
-    (n, format!("{all:?}"))
+        .filter(|(_, pp, c)| c.contains("--standby") && (agent.contains(pp) || !ours(*pp)))
+        .map(|(p, _, _)| *p)
+        .collect();
+    (loops, format!("{all:?}"))
 }
 
 struct Node {
@@ -479,17 +483,24 @@ fn run_after_setup(
     } else {
         BOUND + 10.0
     };
+    // Claim loops seen in two looks in a row (a fork caught between fork and exec is not one).
     let mut max_loops = 0usize;
     let mut loops_seen = String::new();
+    let mut last_loops: Vec<u32> = Vec::new();
+    let mut look = |max_loops: &mut usize, loops_seen: &mut String| {
+        let (now, seen) = claim_loops(&node.path("agent.env"));
+        let n = now.iter().filter(|p| last_loops.contains(p)).count();
+        if n > *max_loops {
+            *max_loops = n;
+            *loops_seen = seen;
+        }
+        last_loops = now;
+    };
     let mut claimed_at = None;
     let watch_until = trigger + Duration::from_secs_f64(limit);
     let mut calm_since: Option<Instant> = None;
     while Instant::now() < watch_until {
-        let (n, seen) = claim_loops(&node.path("agent.env"));
-        if n > max_loops {
-            max_loops = n;
-            loops_seen = seen;
-        }
+        look(&mut max_loops, &mut loops_seen);
         let fired = proxy.remaining() < case.count;
         if case.state.claims() {
             if claimed_at.is_none() && all_on(sim, NODE2) {
@@ -517,11 +528,7 @@ fn run_after_setup(
         // And an operator's move back must stay: nothing claims on this node.
         operator_moves_all(sim, NODE1);
         std::thread::sleep(Duration::from_millis(1500));
-        let (n, seen) = claim_loops(&node.path("agent.env"));
-        if n > max_loops {
-            max_loops = n;
-            loops_seen = seen;
-        }
+        look(&mut max_loops, &mut loops_seen);
         if !all_on(sim, NODE1) {
             out.problems
                 .push(format!("a BACKUP moved a VIP: owners {:?}", owners(sim)));

@@ -109,7 +109,7 @@ find_vip() {
             read -r 'ID[k]'
             IFS= read -r 'TAGS[k]'
         } <"$STATE_DIR/vip.$a"
-        [ -z "${ID[k]}" ] || return 0
+        [ -z "${ID[k]:-}" ] || return 0
     fi
     url="$CORE_BASE/privateIps"
     if [ "${KIND[k]}" = 6 ]; then

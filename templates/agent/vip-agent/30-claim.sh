@@ -11,7 +11,7 @@ claim_once() {
     find_vnic || return 1
     find_vips || return 1
     for ((k = 0; k < NVIPS; k++)); do
-        [ "${CREATED[k]}" = 0 ] || CONFIRMED[k]=1
+        [ "${CREATED[k]:-0}" = 0 ] || CONFIRMED[k]=1
     done
     if [ "$NEED_MOVE" = 0 ]; then
         if ! recheck_fast; then
@@ -19,7 +19,7 @@ claim_once() {
             run_calls "reading" || return 1
         fi
         for ((k = 0; k < NVIPS; k++)); do
-            if [ "${OWNER[k]}" != "$VNIC" ]; then
+            if [ "${OWNER[k]:-}" != "$VNIC" ]; then
                 elsewhere+=("$k")
                 CONFIRMED[k]=0
             fi
@@ -49,7 +49,8 @@ claim_once() {
         calls_for PUT "${todo[@]}"
         run_calls "moving"
         for k in "${todo[@]}"; do
-            if [ "${OWNER[k]}" = "$VNIC" ] && [ -n "${ID[k]}" ]; then
+            # (A VIP whose move failed has no owner read yet: restarted with its OCID cached.)
+            if [ "${OWNER[k]:-}" = "$VNIC" ] && [ -n "${ID[k]:-}" ]; then
                 CONFIRMED[k]=1
                 CLAIMED=1
                 [ -z "${away[$k]:-}" ] || MOVED+="${MOVED:+ }${ADDR[k]}"
