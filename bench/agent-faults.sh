@@ -11,16 +11,15 @@
 #
 #   bench/agent-faults.sh                          # every case, JOBS=3 at once
 #   JOBS=2 ONLY=17,240 bench/agent-faults.sh       # some cases (ids from a run's lines)
-#   VIPSETUP_TEST_BASH=/path/to/bash-4.4 bench/agent-faults.sh   # the agent under another bash
+#   tests/oldest-tools/run.sh bench/agent-faults.sh   # under bash 4.4, OpenSSL 1.1.1 (Oracle Linux 8)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export AGENT_FAULTS_JOBS="${JOBS:-3}"
 if [ -n "${ONLY:-}" ]; then
     export AGENT_FAULTS_ONLY="$ONLY"
 fi
-if [ -n "${VIPSETUP_TEST_BASH:-}" ]; then
-    echo "agent's bash: $("$VIPSETUP_TEST_BASH" -c 'echo $BASH_VERSION')" >&2
-fi
+# shellcheck disable=SC2016 # expanded by the bash that runs the agent
+echo "agent faults under bash $(bash -c 'echo $BASH_VERSION'), $(openssl version | cut -d' ' -f1-2)" >&2
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 rc=0

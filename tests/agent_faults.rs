@@ -19,12 +19,6 @@ use std::sync::Mutex;
 use render_support::require;
 use render_support::sim::{Extras, SimPair};
 
-/// The bash that runs the agent: `VIPSETUP_TEST_BASH` (the oldest-tools lane's bash 4.4), else
-/// the one on PATH.
-pub fn bash() -> String {
-    std::env::var("VIPSETUP_TEST_BASH").unwrap_or_else(|_| "bash".into())
-}
-
 fn prerequisites() -> Result<(), String> {
     require("curl", &["--version"])?;
     require("openssl", &["version"])?;
@@ -39,6 +33,11 @@ fn run_all(cases: &[matrix::Case], jobs: usize) -> (String, Vec<String>) {
         ipv6: true,
         topic: true,
     });
+    // Node 2's instance certificate made now, in the world every case copies: the simulator
+    // makes one on the first read (an RSA key, seconds on a loaded machine, past the agent's
+    // deadline).
+    template.be_node(1);
+    let _ = template.imds("identity/cert.pem");
     let next = AtomicUsize::new(0);
     let failed = Mutex::new(Vec::new());
     let worst = Mutex::new(0f64);
@@ -47,7 +46,9 @@ fn run_all(cases: &[matrix::Case], jobs: usize) -> (String, Vec<String>) {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(case) = cases.get(i) else { break };
+                let t0 = std::time::Instant::now();
                 let out = run::run(&template, case);
+                let took = t0.elapsed().as_secs_f64();
                 if let Some(t) = out.claim_after_clear {
                     let mut w = worst.lock().unwrap();
                     *w = w.max(t);
@@ -57,9 +58,13 @@ fn run_all(cases: &[matrix::Case], jobs: usize) -> (String, Vec<String>) {
                     .map(|t| format!(", claimed {t:.2} s after the fault cleared"))
                     .unwrap_or_default();
                 if out.problems.is_empty() {
-                    eprintln!("ok     {}{claim}", case.label());
+                    eprintln!("ok     {}{claim} ({took:.1} s)", case.label());
                 } else {
-                    let report = format!("FAILED {}{claim}\n  {}", case.label(), out.problems.join("\n  "));
+                    let report = format!(
+                        "FAILED {}{claim} ({took:.1} s)\n  {}",
+                        case.label(),
+                        out.problems.join("\n  ")
+                    );
                     eprintln!("{report}");
                     failed.lock().unwrap().push(report);
                 }

@@ -249,6 +249,20 @@ impl SimPair {
         }
     }
 
+    /// A metadata service read (v2) as the node 127.0.0.1 poses as.
+    pub fn imds(&self, path: &str) -> Result<String, String> {
+        let out = Command::new("curl")
+            .args(["-sS", "-f", "-m", "60", "-H", "Authorization: Bearer Oracle"])
+            .arg(format!("{}/opc/v2/{path}", self.base))
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
     /// Makes callers from 127.0.0.1 look like node `i` to the metadata service.
     pub fn be_node(&self, i: usize) {
         self.json(

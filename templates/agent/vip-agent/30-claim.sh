@@ -92,28 +92,46 @@ now_ms() {
 # The claim loop waits here, warmed up, for the agent's word (a line on stdin: "go", or "check" to
 # recheck before moving), making no call that moves anything before it.
 STANDBY_WAKE=60
+# standby_lookups: the read-only look-ups (they never create a VIP's object: only a MASTER may);
+# LOOKED=1 once they are done, a VIP without an object passed over.
+LOOKED=0
+standby_lookups() {
+    local rc
+    LOOKUP_ONLY=1
+    find_vnic && find_vips
+    rc=$?
+    LOOKUP_ONLY=0
+    [ "$rc" = 1 ] || LOOKED=1
+}
+
 standby() {
-    local line rc
+    local line rc wake
     trap 'oci_cleanup; exit 0' TERM INT
     # Beats for the agent's watchdog (the library touches it before each request).
     # shellcheck disable=SC2034
     OCI_BEAT_FILE=$BEAT_FILE
     # Opened read-write, the pipe never reports end of file: reads on it only time out.
     exec {NAP_FD}<> <(:) || NAP_FD=''
-    # Read-only look-ups: they never create the private IP (only a MASTER may).
-    LOOKUP_ONLY=1
-    find_vnic && find_vips
-    LOOKUP_ONLY=0
+    standby_lookups
     # The takeover's signing tools, started now (one pair per VIP: they sign in parallel).
     warm_all
     while true; do
         if [ -n "${VIPSETUP_AGENT_PID:-}" ] && ! kill -0 "$VIPSETUP_AGENT_PID" 2>/dev/null; then
             exit 0
         fi
+        # Look-ups that failed (the metadata service or the API unreachable, IAM not yet effective
+        # at boot, which takes minutes) are tried again every BACKOFF_MAX s, so that a takeover
+        # still costs one request per VIP.
+        wake=$STANDBY_WAKE
+        [ "$LOOKED" = 1 ] || wake=$BACKOFF_MAX
         # Valid for the next wait and the Python SDK's margin after it.
-        OCI_TOKEN_MARGIN=$((60 + STANDBY_WAKE + 5)) oci_token >/dev/null 2>&1 || true
-        IFS= read -r -t "$STANDBY_WAKE" line
+        OCI_TOKEN_MARGIN=$((60 + wake + 5)) oci_token >/dev/null 2>&1 || true
+        IFS= read -r -t "$wake" line
         rc=$?
+        if [ "$rc" -gt 128 ] && [ "$LOOKED" = 0 ]; then
+            standby_lookups
+            continue
+        fi
         if [ "$rc" -eq 0 ]; then
             case "$line" in
                 go)
