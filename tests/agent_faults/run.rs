@@ -206,7 +206,13 @@ impl Node {
             .append(true)
             .open(self.path("agent.stderr"))
             .unwrap();
-        let child = Command::new("bash")
+        let mut cmd = Command::new("bash");
+        if std::env::var("AGENT_FAULTS_TRACE").is_ok_and(|v| v == "1") {
+            // Every process of the agent traced, with times (debugging a case alone).
+            cmd.env("SHELLOPTS", "xtrace")
+                .env("PS4", "+ ${EPOCHREALTIME} ${BASHPID} ");
+        }
+        let child = cmd
             .arg(self.path("vip-agent"))
             .arg(&fifo)
             .env("VIPSETUP_AGENT_ENV", self.path("agent.env"))
@@ -513,7 +519,7 @@ fn run_after_setup(
                 let e = c.elapsed();
                 if (proxy.remaining() == 0 && e > Duration::from_millis(500))
                     || (fired && e > Duration::from_millis(1500))
-                    || e > Duration::from_secs(4)
+                    || e > Duration::from_secs(8)
                 {
                     break;
                 }
@@ -616,6 +622,9 @@ fn run_after_setup(
     drop(w);
     drop(agent);
     let stderr = node.stderr();
+    if let Ok(to) = std::env::var("AGENT_FAULTS_KEEP_STDERR") {
+        let _ = std::fs::write(format!("{to}.{}", case.id), &stderr);
+    }
     if !case.failure.endless {
         if let Some(line) = stderr.lines().find(|l| l.contains("made no progress")) {
             out.problems
