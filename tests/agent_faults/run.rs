@@ -28,10 +28,12 @@ pub const VIP2: &str = "172.16.2.20";
 const SETTINGS: &str = "RECHECK_INTERVAL='1'\nBACKOFF_INITIAL='1'\nBACKOFF_MAX='1'\nCONNECT_TIMEOUT='1'\nCALL_DEADLINE='3'\nSTATE_WAIT='1'\nWATCH_INTERVAL='1'\n";
 /// Once the fault cleared: the back-off (BACKOFF_MAX plus 50 % jitter, 1.5 s), a recheck (1 s),
 /// the round trips of a claim (at a first start: three metadata reads, a federation with its
-/// openssl, the look-ups, the creation and the moves; about 1.5 s on a quiet machine), and
-/// room for a loaded 2-core machine. A claim loop that died or hung is replaced by the
-/// watchdog only after 7 s (STUCK_AFTER below) and is caught apart (its log line).
-pub const BOUND: f64 = 6.0;
+/// openssl, the look-ups, the creation and the moves; about 1.5 s on a quiet machine, 4 s seen
+/// under bash 4.4 on 2 cores with a load of 27), and room for such a machine. What this bound
+/// must catch, a claim loop that died or hung, is also caught apart: the watchdog's log line
+/// (it replaces a stuck loop after 7 s, STUCK_AFTER below) fails a case at once. The bench
+/// prints the worst figure seen.
+pub const BOUND: f64 = 8.0;
 /// For an endless stall, from its start: CALL_DEADLINE, or the watchdog's STUCK_AFTER
 /// (CALL_DEADLINE + CONNECT_TIMEOUT + WATCH_INTERVAL + 2 x BACKOFF_MAX = 7 s) plus its look
 /// (WATCH_INTERVAL), then the same as above.
