@@ -137,7 +137,10 @@ fn the_whole_fault_matrix() {
     }
     let mut cases = matrix::all();
     if let Ok(only) = std::env::var("AGENT_FAULTS_ONLY") {
-        let ids: Vec<usize> = only.split(',').filter_map(|i| i.trim().parse().ok()).collect();
+        let ids: Vec<usize> = only
+            .split(',')
+            .filter_map(|i| i.trim().parse().ok())
+            .collect();
         cases.retain(|c| ids.contains(&c.id));
     }
     let (summary, failed) = run_all(&cases, jobs(3));

@@ -228,7 +228,11 @@ pub fn all() -> Vec<Case> {
                 if failure.fault == Fault::TlsFail && call.starts_with("Imds") {
                     continue;
                 }
-                let count = if failure.endless || (pair + f) % 2 == 0 { 1 } else { 3 };
+                let count = if failure.endless || (pair + f) % 2 == 0 {
+                    1
+                } else {
+                    3
+                };
                 out.push(Case {
                     id: out.len(),
                     state,

@@ -266,7 +266,10 @@ impl Stream for TcpStream {
     }
 }
 
-struct Tls(rustls::StreamOwned<rustls::ServerConnection, TcpStream>, TcpStream);
+struct Tls(
+    rustls::StreamOwned<rustls::ServerConnection, TcpStream>,
+    TcpStream,
+);
 
 impl Read for Tls {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {

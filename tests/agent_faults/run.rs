@@ -199,7 +199,11 @@ impl Node {
     fn start(&self) -> (Running, std::fs::File) {
         let fifo = self.path("keepalived.fifo");
         let _ = std::fs::remove_file(&fifo);
-        assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
         let path = std::env::var_os("PATH").unwrap_or_default();
         let mut dirs = vec![self.path("bin")];
         dirs.extend(std::env::split_paths(&path));
@@ -454,7 +458,8 @@ fn run_after_setup(
             (agent, w) = node.start();
             send(&mut w, "BACKUP");
             if !warmed(proxy) {
-                out.problems.push("the standby never finished its look-ups".into());
+                out.problems
+                    .push("the standby never finished its look-ups".into());
             }
             proxy.arm(case.call, fault, case.count);
             trigger = Instant::now();
@@ -472,7 +477,8 @@ fn run_after_setup(
             (agent, w) = node.start();
             send(&mut w, "BACKUP");
             if !warmed(proxy) {
-                out.problems.push("the standby never finished its look-ups".into());
+                out.problems
+                    .push("the standby never finished its look-ups".into());
             }
             proxy.arm(case.call, fault, case.count);
             trigger = Instant::now();
@@ -603,7 +609,9 @@ fn run_after_setup(
         // moment may still go out; none after 0.5 s.
         let late: Vec<_> = log
             .iter()
-            .filter(|e| TAKEOVER_OPS.contains(&e.op.as_str()) && e.at > b + Duration::from_millis(500))
+            .filter(|e| {
+                TAKEOVER_OPS.contains(&e.op.as_str()) && e.at > b + Duration::from_millis(500)
+            })
             .map(|e| format!("{} {}", e.op, e.action))
             .collect();
         if !late.is_empty() {
@@ -629,8 +637,9 @@ fn run_after_setup(
     }
     if !case.failure.endless {
         if let Some(line) = stderr.lines().find(|l| l.contains("made no progress")) {
-            out.problems
-                .push(format!("the watchdog had to replace the claim loop: {line}"));
+            out.problems.push(format!(
+                "the watchdog had to replace the claim loop: {line}"
+            ));
         }
     }
     for e in BASH_ERRORS {

@@ -50,7 +50,12 @@ fn serve(dir: &Path) -> (Child, String) {
         .port();
     let log = std::fs::File::create(dir.join("simulator.log")).unwrap();
     let child = Command::new(bin())
-        .args(["simulator", "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "simulator",
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .arg("--world")
         .arg(dir.join("world.json"))
         .stdin(Stdio::null())
@@ -139,14 +144,20 @@ impl SimPair {
             let made = pair.json(
                 "POST",
                 "/_sim/subnets",
-                Some(&json!({"vcnId": id("vcn_id"), "cidr": "172.16.2.0/24", "name": "agent-v6",
-                    "ipv6CidrBlock": SUBNET_V6})),
+                Some(
+                    &json!({"vcnId": id("vcn_id"), "cidr": "172.16.2.0/24", "name": "agent-v6",
+                    "ipv6CidrBlock": SUBNET_V6}),
+                ),
             );
             subnet = made["id"].as_str().unwrap().to_string();
             net = format!("  vip6: [{VIP6}]\n");
         }
         if extras.topic {
-            let made = pair.json("POST", "/_sim/topics", Some(&json!({"name": "agent-alerts"})));
+            let made = pair.json(
+                "POST",
+                "/_sim/topics",
+                Some(&json!({"name": "agent-alerts"})),
+            );
             let topic = made["id"].as_str().unwrap().to_string();
             failover = format!("  notify_topic: {topic}\n");
             pair.topic_id = Some(topic);
@@ -190,9 +201,10 @@ impl SimPair {
         for f in ["world.json", "creds.json", "user-key.pem", "blueprint.yaml"] {
             std::fs::copy(self.dir.path().join(f), dir.path().join(f)).unwrap();
         }
-        let config = std::fs::read_to_string(&self.oci_config)
-            .unwrap()
-            .replace(&self.dir.path().to_string_lossy().into_owned(), &dir.path().to_string_lossy());
+        let config = std::fs::read_to_string(&self.oci_config).unwrap().replace(
+            &self.dir.path().to_string_lossy().into_owned(),
+            &dir.path().to_string_lossy(),
+        );
         std::fs::write(dir.path().join("oci-config"), config).unwrap();
         let (child, base) = serve(dir.path());
         let pair = SimPair {
@@ -252,7 +264,14 @@ impl SimPair {
     /// A metadata service read (v2) as the node 127.0.0.1 poses as.
     pub fn imds(&self, path: &str) -> Result<String, String> {
         let out = Command::new("curl")
-            .args(["-sS", "-f", "-m", "60", "-H", "Authorization: Bearer Oracle"])
+            .args([
+                "-sS",
+                "-f",
+                "-m",
+                "60",
+                "-H",
+                "Authorization: Bearer Oracle",
+            ])
             .arg(format!("{}/opc/v2/{path}", self.base))
             .output()
             .map_err(|e| e.to_string())?;
