@@ -133,14 +133,17 @@ standby() {
             continue
         fi
         if [ "$rc" -eq 0 ]; then
+            # The word, "go" or "check", may have lost its first bytes: bash 4.4's `read -t` that
+            # runs out in the middle of a line drops what it had read, and the rest comes as a line
+            # of its own. Any line is "go" unless it ends like "check" (which only adds a recheck).
             case "$line" in
-                go)
-                    REASON='keepalived made this node MASTER'
-                    break
-                    ;;
-                check)
+                *k)
                     REASON='keepalived reloaded with the VIP on this node (no state line)'
                     NEED_MOVE=0
+                    break
+                    ;;
+                *)
+                    REASON='keepalived made this node MASTER'
                     break
                     ;;
             esac
