@@ -230,7 +230,9 @@ impl SimPair {
         }
     }
 
-    /// One control-API request (curl); Err on a non-2xx answer or no connection.
+    /// One control-API request (curl); Err on a non-2xx answer or no connection. (60 s: on a
+    /// loaded 2-core machine the simulator once took over 10 s to answer, while it made a node's
+    /// instance certificate.)
     pub fn control(
         &self,
         method: &str,
@@ -238,7 +240,7 @@ impl SimPair {
         body: Option<&Value>,
     ) -> Result<String, String> {
         let mut cmd = Command::new("curl");
-        cmd.args(["-sS", "-f", "-m", "10", "-X", method])
+        cmd.args(["-sS", "-f", "-m", "60", "-X", method])
             .arg(format!("{}{path}", self.base));
         if let Some(b) = body {
             cmd.args(["-H", "content-type: application/json", "--data-binary"])
