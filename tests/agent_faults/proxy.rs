@@ -466,13 +466,26 @@ fn serve(
                 None
             }
         };
-        let log = |action: String| {
-            shared.lock().unwrap().log.push(Event {
+        // Logged as it arrives (a case may end before the server answers), completed after.
+        let entry = {
+            let mut g = shared.lock().unwrap();
+            g.log.push(Event {
                 at,
-                done: Instant::now(),
+                done: at,
                 op: req.op.clone(),
-                action,
-            })
+                action: if fault.is_some() {
+                    "faulted".into()
+                } else {
+                    "in flight".into()
+                },
+            });
+            g.log.len() - 1
+        };
+        let log = |action: String| {
+            let mut g = shared.lock().unwrap();
+            let e = &mut g.log[entry];
+            e.done = Instant::now();
+            e.action = action;
         };
         served += 1;
         match fault {
@@ -570,18 +583,13 @@ fn serve(
                 let cut = head_len + (raw.len() - head_len) / 2;
                 let _ = c.get_mut().write_all(&raw[..cut]);
                 let _ = c.get_mut().flush();
-                // Logged as it starts (an endless one's start is what counts), then ended.
                 log(format!("stalling {ms} ms"));
                 let until = Instant::now() + Duration::from_millis(ms);
                 while Instant::now() < until && !stop.load(Ordering::SeqCst) {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 let _ = c.get_ref().tcp().shutdown(Shutdown::Both);
-                let mut g = shared.lock().unwrap();
-                if let Some(e) = g.log.iter_mut().rev().find(|e| e.at == at) {
-                    e.done = Instant::now();
-                    e.action = format!("stalled {ms} ms");
-                }
+                log(format!("stalled {ms} ms"));
                 return;
             }
             _ => {}

@@ -557,7 +557,7 @@ fn run_after_setup(
     let log = proxy.log();
     let faulted: Vec<_> = log
         .iter()
-        .filter(|e| e.op == case.call && !e.action.starts_with("ok "))
+        .filter(|e| e.op == case.call && !e.action.starts_with("ok ") && e.action != "in flight")
         .collect();
     if faulted.is_empty() {
         out.problems.push(format!(
