@@ -228,7 +228,7 @@ pub fn all() -> Vec<Case> {
                 if failure.fault == Fault::TlsFail && call.starts_with("Imds") {
                     continue;
                 }
-                let count = if failure.endless || (pair + f) % 2 == 0 {
+                let count = if failure.endless || (pair + f).is_multiple_of(2) {
                     1
                 } else {
                     3
@@ -254,7 +254,7 @@ pub fn sample(n: usize) -> Vec<Case> {
     let all = all();
     let stride = (all.len() / n).max(1);
     let stride = (stride..)
-        .find(|s| gcd(*s, FAILURES.len()) == 1 && s % 2 == 1)
+        .find(|s| gcd(*s, FAILURES.len()) == 1 && !s.is_multiple_of(2))
         .unwrap();
     all.into_iter().step_by(stride).take(n).collect()
 }
