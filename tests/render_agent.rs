@@ -3,6 +3,8 @@
 //! `vipsetup apply`, 127.0.0.1 posing as one node for the metadata service, every request
 //! signed by the agent itself (curl + openssl) and verified by the simulator.
 
+#[path = "oldest-tools/versions.rs"]
+mod oldest_tools;
 mod render_support;
 
 use std::io::Write as _;
@@ -542,4 +544,11 @@ fn a_claim_loop_that_stops_making_progress_is_replaced() {
         sim.count("GetPrivateIp") >= gets + 8,
         "it stopped rechecking"
     );
+}
+
+/// The tools this suite runs, printed; under the oldest-tools lane (tests/oldest-tools/run.sh)
+/// they must be the lane's (bash 4.4, OpenSSL 1.1.1, keepalived 2.1.5), or the lane proved nothing.
+#[test]
+fn node_tools_are_the_lanes_under_the_lane() {
+    oldest_tools::check("render_agent", &oldest_tools::here());
 }
