@@ -262,9 +262,12 @@ fn keepalived_verdict(out: &std::process::Output) -> Result<(), String> {
     if out.status.success() && said.is_empty() {
         return Ok(());
     }
+    let exit = out
+        .status
+        .code()
+        .map_or_else(|| "by a signal".to_string(), |c| c.to_string());
     Err(format!(
-        "keepalived -t (exit {:?}) said:\n{}",
-        out.status.code(),
+        "keepalived -t (exit {exit}) said:\n{}",
         said.join("\n")
     ))
 }
