@@ -6,6 +6,8 @@
 
 mod render_support;
 
+#[path = "oldest-tools/versions.rs"]
+mod oldest_tools;
 #[path = "agent_faults/matrix.rs"]
 mod matrix;
 #[path = "agent_faults/proxy.rs"]
@@ -147,4 +149,11 @@ fn the_whole_fault_matrix() {
     // The bench's last line.
     println!("{summary}");
     assert!(failed.is_empty(), "{}\n{summary}", failed.join("\n"));
+}
+
+/// The tools the agent runs here, printed; under the oldest-tools lane (tests/oldest-tools/
+/// run.sh), the lane's own or a failure.
+#[test]
+fn node_tools_are_the_lanes_under_the_lane() {
+    oldest_tools::check("agent_faults", &oldest_tools::here());
 }
