@@ -6,10 +6,10 @@
 
 mod render_support;
 
-#[path = "oldest-tools/versions.rs"]
-mod oldest_tools;
 #[path = "agent_faults/matrix.rs"]
 mod matrix;
+#[path = "oldest-tools/versions.rs"]
+mod oldest_tools;
 #[path = "agent_faults/proxy.rs"]
 mod proxy;
 #[path = "agent_faults/run.rs"]
