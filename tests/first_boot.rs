@@ -46,8 +46,14 @@ const POLL: Duration = Duration::from_secs(1);
 /// of them). 22.4's DataSourceOracle reads the network configuration from the initramfs only for
 /// an iSCSI root (bare metal; "virtual machine instances do not",
 /// cloudinit/sources/DataSourceOracle.py) and warns before it falls back to the metadata service.
-const PLATFORM_WARNINGS: &[&str] =
-    &["Could not obtain network configuration from initramfs. Falling back to IMDS."];
+/// bullseye's cloud-init 20.4 also warns once that it found neither /sys/class/dmi/id nor
+/// dmidecode (seen in the twin, node 1; the Oracle datasource was still found and used: the
+/// status check above. Its cause was not investigated: a guess is an early read before /sys is
+/// populated).
+const PLATFORM_WARNINGS: &[&str] = &[
+    "Could not obtain network configuration from initramfs. Falling back to IMDS.",
+    "dmi.py[WARNING]: did not find either path /sys/class/dmi/id or dmidecode command",
+];
 
 fn check<T>(twin: &Twin, r: Result<T, String>) -> T {
     r.unwrap_or_else(|e| panic!("{e}\n{}", twin.diagnostics()))
@@ -264,7 +270,8 @@ fn first_boot_pair_comes_up_and_fails_over() {
         })
         .count();
     assert_eq!(
-        node2_claims, 0,
+        node2_claims,
+        0,
         "node2 claimed the VIP during the first boot\n{}",
         twin.diagnostics()
     );
@@ -289,7 +296,8 @@ fn first_boot_pair_comes_up_and_fails_over() {
             twin.diagnostics()
         )
     });
-    let applied_to_vip = seen_outside_since_apply.as_secs_f64() - (seen_outside.as_secs_f64() - vip_confirmed);
+    let applied_to_vip =
+        seen_outside_since_apply.as_secs_f64() - (seen_outside.as_secs_f64() - vip_confirmed);
 
     // Pull node 1's plug (old to new): the VIP moves in the API, then in node 2's OS, and
     // answers there.
@@ -414,7 +422,10 @@ fn first_boot_baseline_keepalived_only() {
             ),
         );
         let ev = check(&twin, timeline::gather(&twin, i));
-        timeline::print(&format!("baseline node{} ({})", i + 1, SETUP.suites[i]), &ev);
+        timeline::print(
+            &format!("baseline node{} ({})", i + 1, SETUP.suites[i]),
+            &ev,
+        );
         if i == 0 {
             println!(
                 "first_boot: baseline keepalived_running={:.1} cloud_init={:.1}",

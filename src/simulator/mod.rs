@@ -1002,8 +1002,7 @@ fn to_http(resp: Resp, opc_request_id: Option<&str>) -> Response<Body> {
         // (when it has two bytes), so a client that reads only the first one is caught.
         let mut first = resp.body;
         let second = first.split_off(first.len().div_ceil(2));
-        let parts: Vec<Result<Vec<u8>, std::convert::Infallible>> =
-            vec![Ok(first), Ok(second)];
+        let parts: Vec<Result<Vec<u8>, std::convert::Infallible>> = vec![Ok(first), Ok(second)];
         Body::from_stream(futures_util::stream::iter(parts))
     } else {
         Body::from(resp.body)

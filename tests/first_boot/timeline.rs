@@ -34,17 +34,32 @@ journalctl -b -o short-monotonic --no-pager -u keepalived | sed 's/^/j /'
 const JOURNAL_EVENTS: &[(&str, &str)] = &[
     ("vipsetup-install: preparing", "installer started"),
     ("vipsetup-install: installing", "package install started"),
-    ("vipsetup-install: iptables: VRRP accepted", "firewall: VRRP accepted (packages installed)"),
-    ("vipsetup-install: not the preferred node", "installer waits for the peer's VRRP"),
-    ("VRRP from the preferred node seen", "first advert seen (installer)"),
-    ("vipsetup-install: keepalived started", "installer done (keepalived started)"),
+    (
+        "vipsetup-install: iptables: VRRP accepted",
+        "firewall: VRRP accepted (packages installed)",
+    ),
+    (
+        "vipsetup-install: not the preferred node",
+        "installer waits for the peer's VRRP",
+    ),
+    (
+        "VRRP from the preferred node seen",
+        "first advert seen (installer)",
+    ),
+    (
+        "vipsetup-install: keepalived started",
+        "installer done (keepalived started)",
+    ),
     ("Starting Keepalive", "keepalived starting"),
     ("Entering BACKUP STATE", "keepalived BACKUP"),
     ("Entering MASTER STATE", "keepalived MASTER"),
     ("vipsetup-agent", "agent: first log line"),
     ("is MASTER (read at", "agent: reads MASTER"),
     ("MASTER: claiming", "agent: claim loop runs"),
-    ("confirmed on this node by the API", "agent: VIP confirmed by the API"),
+    (
+        "confirmed on this node by the API",
+        "agent: VIP confirmed by the API",
+    ),
 ];
 
 fn secs(v: &str) -> Option<f64> {
@@ -69,14 +84,20 @@ pub fn gather(twin: &Twin, i: usize) -> Result<Vec<Event>, String> {
     let offset = offset.ok_or_else(|| format!("node{}: no clock line: {out}", i + 1))?;
     let mono = |s: f64| offset + s;
     let wall = |s: f64| offset + (s - wall_zero);
-    let mut ev: Vec<Event> = vec![(0.0, "VM start (QEMU)".into()), (offset, "kernel starts".into())];
+    let mut ev: Vec<Event> = vec![
+        (0.0, "VM start (QEMU)".into()),
+        (offset, "kernel starts".into()),
+    ];
     let mut seen = std::collections::BTreeSet::new();
     for l in out.lines() {
         let w: Vec<&str> = l.split_whitespace().collect();
         match w.as_slice() {
             ["userspace", us] => {
                 if let Some(us) = secs(us).filter(|u| *u > 0.0) {
-                    ev.push((mono(us / 1e6), "systemd starts (kernel and initrd done)".into()));
+                    ev.push((
+                        mono(us / 1e6),
+                        "systemd starts (kernel and initrd done)".into(),
+                    ));
                 }
             }
             ["keepalived-active", us] => {
@@ -128,11 +149,14 @@ pub fn gather(twin: &Twin, i: usize) -> Result<Vec<Event>, String> {
     ev.extend(first("first metadata request (any)", &|e| {
         e["operation"] == "Imds" && principal(e).starts_with(&format!("imds:{ip}"))
     }));
-    ev.extend(first("agent: first metadata request for its certificate", &|e| {
-        e["operation"] == "Imds"
-            && principal(e).starts_with(&format!("imds:{ip}"))
-            && e["path"].as_str().unwrap_or("").contains("/identity/")
-    }));
+    ev.extend(first(
+        "agent: first metadata request for its certificate",
+        &|e| {
+            e["operation"] == "Imds"
+                && principal(e).starts_with(&format!("imds:{ip}"))
+                && e["path"].as_str().unwrap_or("").contains("/identity/")
+        },
+    ));
     ev.extend(first("agent: first federation (session token)", &|e| {
         e["operation"] == "FederateX509" && principal(e) == format!("instance:{inst}")
     }));
@@ -151,12 +175,15 @@ pub fn gather(twin: &Twin, i: usize) -> Result<Vec<Event>, String> {
     // it MASTER (the claim loop's check, or its UpdatePrivateIp). Host clock (the simulator's
     // log) against the guest's: they agree to within one channel round trip.
     if let Some(master) = at_first(&ev, "keepalived MASTER") {
-        ev.extend(first("VIP confirmed (API answers node's agent as MASTER)", &|e| {
-            at(e) >= master
-                && e["operation"] != "FederateX509"
-                && principal(e) == format!("instance:{inst}")
-                && (200..300).contains(&e["status"].as_u64().unwrap_or(0))
-        }));
+        ev.extend(first(
+            "VIP confirmed (API answers node's agent as MASTER)",
+            &|e| {
+                at(e) >= master
+                    && e["operation"] != "FederateX509"
+                    && principal(e) == format!("instance:{inst}")
+                    && (200..300).contains(&e["status"].as_u64().unwrap_or(0))
+            },
+        ));
     }
     ev.sort_by(|a, b| a.0.total_cmp(&b.0));
     Ok(ev)
