@@ -231,14 +231,15 @@ fn every_framing_is_read_exactly_over_tls() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
-    // A failed handshake (a plain HTTP server on the https port): no answer, through curl too,
-    // in far less than the call's deadline; the next call still works.
+    // A failed handshake (a certificate nobody here vouches for): no answer, through curl
+    // neither, in far less than the call's deadline; the next call still works.
     let plain = behaviour_server(Reply::length("200 OK", &[JSON], DOC));
+    let tls = Tls::start(&plain, dir.path());
     let start = std::time::Instant::now();
     let (_, out, err) = bash(
         dir.path(),
         r#"oci_call GET "$1"; echo "$? $OCI_STATUS $OCI_VIA: $OCI_BODY"; oci_call GET "$2"; echo "$? $OCI_STATUS $OCI_BODY""#,
-        &[&format!("https://localhost:{}/b", plain.port), &plain.url("/b")],
+        &[&tls.url("/b"), &plain.url("/b")],
         &[],
     );
     let lines: Vec<&str> = out.lines().collect();
@@ -334,4 +335,85 @@ fn a_call_the_kept_alive_transport_cannot_complete_goes_through_curl_once() {
             assert!(pair[1].header("expect").is_none(), "{name}: curl waited for 100-continue");
         }
     }
+}
+
+/// The safety valve in a takeover: the agent (rendered, `--claim-once`) against the strict
+/// simulator through a relay that gives the kept-alive client an answer it cannot frame for every
+/// UpdatePrivateIp (what a transport bug would look like), and relays everything else, curl's
+/// requests included. The VIP still moves, the simulator saw the agent's own signature, and the
+/// log says which path served the move.
+#[test]
+fn a_takeover_the_kept_alive_transport_fails_goes_through_curl_and_says_so() {
+    if !prerequisites() {
+        return;
+    }
+    let sim = render_support::sim::SimPair::start();
+    sim.be_node(1);
+    assert_eq!(sim.vip_owner(), Some(0));
+    let upstream = sim.base.trim_start_matches("http://").to_string();
+    let up = upstream.clone();
+    let relay = Wire::start_with(Some(Box::new(move |r| {
+        let curl = r.header("user-agent").is_some_and(|u| u.starts_with("curl/"));
+        Some(if r.line().starts_with("PUT ") && !curl {
+            Reply::raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nnot-a-size\r\n")
+        } else {
+            Reply::relay(&up)
+        })
+    })));
+    let dir = tempfile::tempdir().unwrap();
+    let settings = |endpoint: &str| {
+        format!("RECHECK_INTERVAL='1'\nBACKOFF_INITIAL='1'\nBACKOFF_MAX='1'\nCALL_DEADLINE='10'\nOCI_ENDPOINT='{endpoint}'\n")
+    };
+    let run = |dir: &Path| {
+        let out = Command::new("bash")
+            .arg(dir.join("vip-agent"))
+            .arg("--claim-once")
+            .env("VIPSETUP_AGENT_ENV", dir.join("agent.env"))
+            // No syslog here: log lines go to stderr.
+            .env("PATH", format!("{}:{}", dir.join("bin").display(), std::env::var("PATH").unwrap()))
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    std::fs::create_dir(dir.path().join("bin")).unwrap();
+    std::fs::write(dir.path().join("bin/logger"), "#!/bin/sh\nexit 1\n").unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(dir.path().join("bin/logger"), std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    sim.write_agent(1, dir.path(), &settings(&relay.url("")));
+    sim.clear_log();
+    let (ok, log) = run(dir.path());
+    assert!(ok, "{log}");
+    assert_eq!(sim.vip_owner(), Some(1), "{log}");
+    let moved: Vec<&str> = log.lines().filter(|l| l.contains("moved VIP")).collect();
+    assert_eq!(moved.len(), 1, "{log}");
+    assert!(moved[0].ends_with(" via curl fallback"), "{log}");
+    for bad in ["unbound variable", "syntax error", "bad substitution", "command not found"] {
+        assert!(!log.contains(bad), "{log}");
+    }
+    // One update reached the simulator (curl's; the refused answer was the relay's own), signed
+    // by the agent and accepted.
+    let puts: Vec<(String, u16)> = sim
+        .api_calls()
+        .into_iter()
+        .filter(|(op, _)| op == "UpdatePrivateIp")
+        .collect();
+    assert_eq!(puts, [("UpdatePrivateIp".to_string(), 200)]);
+    let seen = relay.seen();
+    let tried: Vec<_> = seen.iter().filter(|r| r.line().starts_with("PUT ")).collect();
+    assert_eq!(tried.len(), 2, "the kept-alive try, then curl's");
+
+    // The same takeover with a transport that works says so too.
+    let direct = tempfile::tempdir().unwrap();
+    std::fs::create_dir(direct.path().join("bin")).unwrap();
+    std::fs::copy(dir.path().join("bin/logger"), direct.path().join("bin/logger")).unwrap();
+    sim.write_agent(0, direct.path(), &settings(&sim.base));
+    sim.be_node(0);
+    let (ok, log) = run(direct.path());
+    assert!(ok, "{log}");
+    assert_eq!(sim.vip_owner(), Some(0), "{log}");
+    assert!(
+        log.lines().any(|l| l.contains("moved VIP") && l.ends_with(" via kept-alive")),
+        "{log}"
+    );
 }
