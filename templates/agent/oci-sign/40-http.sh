@@ -278,8 +278,9 @@ oci_http_recv() {
         while [ -z "$fault$cut" ]; do
             if ! oci_left "$t" || ! IFS= read -r -t "$OCI_LEFT" -u "$OCI_CONN_IN" line; then
                 cut=1
+            elif [ "$line" = $'\r' ]; then
+                break
             fi
-            [ -z "$cut" ] && [ "$line" != $'\r' ] || break
         done
     elif [ -n "$len" ]; then
         if [ "$len" -gt 0 ]; then
