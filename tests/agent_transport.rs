@@ -34,7 +34,11 @@ fn work_dir() -> tempfile::TempDir {
         run.join("session-key.pem"),
     )
     .unwrap();
-    std::fs::write(run.join("token"), "4102444800 eyJ0.eyJleHAiOjQxMDI0NDQ4MDB9.c2ln\n").unwrap();
+    std::fs::write(
+        run.join("token"),
+        "4102444800 eyJ0.eyJleHAiOjQxMDI0NDQ4MDB9.c2ln\n",
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
     dir
@@ -104,7 +108,8 @@ fn closing(mut c: Case) -> Case {
 }
 
 const JSON: &str = "Content-Type: application/json";
-const RID: &str = "opc-request-id: /0F3A9C1B2D4E4F60A1B2C3D4E5F60718/9B8A7C6D5E4F3A2B1C0D9E8F7A6B5C4D";
+const RID: &str =
+    "opc-request-id: /0F3A9C1B2D4E4F60A1B2C3D4E5F60718/9B8A7C6D5E4F3A2B1C0D9E8F7A6B5C4D";
 
 /// Every framing the client must read: OCI's (oci-wire.md) and the legal ones no transcript rules
 /// out (RFC 9112).
@@ -142,7 +147,13 @@ fn cases() -> Vec<Case> {
 }
 
 /// Runs EVERY_FUNCTION for one case against `url` (a behaviour at /b, plain answers at /after).
-fn check(c: &Case, dir: &Path, wire: &Wire, base: &dyn Fn(&str) -> String, env: &[(&str, &str)]) -> Vec<String> {
+fn check(
+    c: &Case,
+    dir: &Path,
+    wire: &Wire,
+    base: &dyn Fn(&str) -> String,
+    env: &[(&str, &str)],
+) -> Vec<String> {
     let before = wire.connections();
     let (_, out, err) = bash(dir, EVERY_FUNCTION, &[&base("/b"), &base("/after")], env);
     let mut problems = Vec::new();
@@ -151,16 +162,30 @@ fn check(c: &Case, dir: &Path, wire: &Wire, base: &dyn Fn(&str) -> String, env: 
         "http", "after", "call-get", "after", "fast", "after", "call-put", "all0", "all1", "after",
     ];
     if lines.len() != want.len() {
-        problems.push(format!("{}: {} result lines: {out}{err}", c.name, lines.len()));
+        problems.push(format!(
+            "{}: {} result lines: {out}{err}",
+            c.name,
+            lines.len()
+        ));
         return problems;
     }
     for (line, what) in lines.iter().zip(want) {
-        let via = line.rsplit_once(" via=").map(|(_, v)| v).unwrap_or_default();
+        let via = line
+            .rsplit_once(" via=")
+            .map(|(_, v)| v)
+            .unwrap_or_default();
         let line = line.rsplit_once(" via=").map(|(l, _)| l).unwrap_or(line);
-        let (status, body) = if what == "after" { ("200", AFTER) } else { (c.status, c.body) };
+        let (status, body) = if what == "after" {
+            ("200", AFTER)
+        } else {
+            (c.status, c.body)
+        };
         let rc = if status.starts_with('2') { "0" } else { "1" };
         let fast_ok = what == "fast" && *line == format!("fast 0 {status} {body}");
-        let expect = format!("{} {rc} {status} {body}", if what == "fast" { "fast-general" } else { what });
+        let expect = format!(
+            "{} {rc} {status} {body}",
+            if what == "fast" { "fast-general" } else { what }
+        );
         if !fast_ok && *line != expect {
             problems.push(format!("{}: {line:?}, wanted {expect:?}\n{err}", c.name));
         }
@@ -176,10 +201,16 @@ fn check(c: &Case, dir: &Path, wire: &Wire, base: &dyn Fn(&str) -> String, env: 
     let fast_tried = out.contains("\nfast-general ") && c.status.starts_with('2');
     let kept = if fast_tried { 3 } else { 2 };
     if !c.closes && used != kept {
-        problems.push(format!("{}: {used} connections, wanted {kept} (kept alive)", c.name));
+        problems.push(format!(
+            "{}: {used} connections, wanted {kept} (kept alive)",
+            c.name
+        ));
     }
     if c.closes && used <= 2 {
-        problems.push(format!("{}: {used} connections after answers that close", c.name));
+        problems.push(format!(
+            "{}: {used} connections after answers that close",
+            c.name
+        ));
     }
     problems
 }
@@ -206,7 +237,12 @@ fn every_framing_is_read_exactly_and_the_connection_goes_on() {
         let wire = behaviour_server(c.reply.clone());
         problems.extend(check(&c, dir.path(), &wire, &|p| wire.url(p), &[]));
     }
-    assert!(problems.is_empty(), "{} of {n} cases:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} of {n} cases:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -219,15 +255,26 @@ fn every_framing_is_read_exactly_over_tls() {
     // The cases where TLS changes what the client sees (s_client between it and the socket):
     // lengths, chunks, pauses, interim answers, and closes (socat's close_notify).
     let over_tls = [
-        "content-length", "chunked with trailers", "chunked in small writes", "100 continue first",
-        "error with connection close", "no length, body to the close",
-        "idle close (FIN) after the answer", "idle reset (RST) after the answer",
+        "content-length",
+        "chunked with trailers",
+        "chunked in small writes",
+        "100 continue first",
+        "error with connection close",
+        "no length, body to the close",
+        "idle close (FIN) after the answer",
+        "idle reset (RST) after the answer",
     ];
     for c in cases().into_iter().filter(|c| over_tls.contains(&c.name)) {
         let wire = behaviour_server(c.reply.clone());
         let tls = Tls::start(&wire, dir.path());
         let ca = dir.path().join("tls.crt").to_string_lossy().into_owned();
-        problems.extend(check(&c, dir.path(), &wire, &|p| tls.url(p), &[("OCI_CA_FILE", &ca)]));
+        problems.extend(check(
+            &c,
+            dir.path(),
+            &wire,
+            &|p| tls.url(p),
+            &[("OCI_CA_FILE", &ca)],
+        ));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
@@ -246,7 +293,11 @@ fn every_framing_is_read_exactly_over_tls() {
     assert_eq!(lines.len(), 2, "{out}{err}");
     assert!(lines[0].starts_with("1 000 curl fallback: the kept-alive connection failed (no answer after a reconnect), and curl got no answer"), "{out}");
     assert_eq!(lines[1], format!("0 200 {DOC}"));
-    assert!(start.elapsed() < Duration::from_secs(4), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 /// A kept-alive connection the server closed while idle, seen before the next request (FIN or
@@ -261,22 +312,51 @@ fn a_connection_closed_while_idle_or_as_the_request_goes_out_is_replaced() {
     let ms = Duration::from_millis;
     let ok = |b: &str| Reply::length("200 OK", &[JSON], b);
     for (name, replies, pause) in [
-        ("idle FIN before the request", vec![ok("1").idle(Idle::Fin(ms(20))), ok("2")], "0.3"),
-        ("idle RST before the request", vec![ok("1").idle(Idle::Rst(ms(20))), ok("2")], "0.3"),
-        ("FIN as the request goes out", vec![ok("1"), Reply::drop_with(Step::Fin), ok("2")], "0"),
-        ("RST as the request goes out", vec![ok("1"), Reply::drop_with(Step::Rst), ok("2")], "0"),
+        (
+            "idle FIN before the request",
+            vec![ok("1").idle(Idle::Fin(ms(20))), ok("2")],
+            "0.3",
+        ),
+        (
+            "idle RST before the request",
+            vec![ok("1").idle(Idle::Rst(ms(20))), ok("2")],
+            "0.3",
+        ),
+        (
+            "FIN as the request goes out",
+            vec![ok("1"), Reply::drop_with(Step::Fin), ok("2")],
+            "0",
+        ),
+        (
+            "RST as the request goes out",
+            vec![ok("1"), Reply::drop_with(Step::Rst), ok("2")],
+            "0",
+        ),
     ] {
         for (method, script) in [
-            ("GET", r#"oci_call GET "$1"; echo "$? $OCI_STATUS $OCI_BODY $OCI_VIA"; sleep "$2"; oci_call GET "$1"; echo "$? $OCI_STATUS $OCI_BODY $OCI_VIA""#),
-            ("PUT", r#"oci_call PUT "$1" '{}'; echo "$? $OCI_STATUS $OCI_BODY $OCI_VIA"; sleep "$2"; oci_call PUT "$1" '{}'; echo "$? $OCI_STATUS $OCI_BODY $OCI_VIA""#),
+            (
+                "GET",
+                r#"oci_call GET "$1"; echo "$? $OCI_STATUS $OCI_BODY $OCI_VIA"; sleep "$2"; oci_call GET "$1"; echo "$? $OCI_STATUS $OCI_BODY $OCI_VIA""#,
+            ),
+            (
+                "PUT",
+                r#"oci_call PUT "$1" '{}'; echo "$? $OCI_STATUS $OCI_BODY $OCI_VIA"; sleep "$2"; oci_call PUT "$1" '{}'; echo "$? $OCI_STATUS $OCI_BODY $OCI_VIA""#,
+            ),
         ] {
             let wire = Wire::start();
             wire.script(replies.clone());
             let (_, out, err) = bash(dir.path(), script, &[&wire.url("/x"), pause], &[]);
-            assert_eq!(out, "0 200 1 kept-alive\n0 200 2 kept-alive\n", "{name}, {method}: {err}");
+            assert_eq!(
+                out, "0 200 1 kept-alive\n0 200 2 kept-alive\n",
+                "{name}, {method}: {err}"
+            );
             let seen = wire.seen();
             let conns: Vec<usize> = seen.iter().map(|r| r.conn).collect();
-            let want: &[usize] = if replies.len() == 2 { &[0, 1] } else { &[0, 0, 1] };
+            let want: &[usize] = if replies.len() == 2 {
+                &[0, 1]
+            } else {
+                &[0, 0, 1]
+            };
             assert_eq!(conns, want, "{name}, {method}");
             assert_eq!(wire.left(), 0, "{name}, {method}");
         }
@@ -293,15 +373,26 @@ fn a_call_the_kept_alive_transport_cannot_complete_goes_through_curl_once() {
     }
     let dir = work_dir();
     let broken = [
-        ("an unknown transfer coding", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"),
-        ("a chunk size that is not hex", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"),
+        (
+            "an unknown transfer coding",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        ),
+        (
+            "a chunk size that is not hex",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+        ),
         ("not HTTP/1.x", "HTTP/2 200\r\ncontent-length: 2\r\n\r\n{}"),
-        ("lengths that disagree", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"),
+        (
+            "lengths that disagree",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+        ),
     ];
     for (name, bad) in broken {
         let bad = bad.to_string();
         let wire = Wire::start_with(Some(Box::new(move |r| {
-            let curl = r.header("user-agent").is_some_and(|u| u.starts_with("curl/"));
+            let curl = r
+                .header("user-agent")
+                .is_some_and(|u| u.starts_with("curl/"));
             Some(if curl {
                 Reply::length("200 OK", &[JSON], DOC)
             } else {
@@ -318,21 +409,42 @@ fn a_call_the_kept_alive_transport_cannot_complete_goes_through_curl_once() {
             &[],
         );
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines.first().copied(), Some(format!("0 200 curl fallback {DOC}").as_str()), "{name}: {out}{err}");
-        assert_eq!(lines.get(1).copied(), Some(format!("0 200 200 curl fallback/curl fallback {DOC}").as_str()), "{name}: {out}{err}");
+        assert_eq!(
+            lines.first().copied(),
+            Some(format!("0 200 curl fallback {DOC}").as_str()),
+            "{name}: {out}{err}"
+        );
+        assert_eq!(
+            lines.get(1).copied(),
+            Some(format!("0 200 200 curl fallback/curl fallback {DOC}").as_str()),
+            "{name}: {out}{err}"
+        );
         // Scratch files (headers, body) are gone: only the key and the token stay.
         assert_eq!(&lines[2..], ["session-key.pem", "token"], "{name}");
         // curl sent what the kept-alive client would have: the same signed headers and body.
         let seen = wire.seen();
-        let put: Vec<_> = seen.iter().filter(|r| r.line().starts_with("PUT ")).collect();
+        let put: Vec<_> = seen
+            .iter()
+            .filter(|r| r.line().starts_with("PUT "))
+            .collect();
         assert_eq!(put.len(), 4, "{name}: a try and curl, twice");
         for pair in put.chunks(2) {
-            for h in ["authorization", "date", "x-content-sha256", "content-length", "content-type", "host"] {
+            for h in [
+                "authorization",
+                "date",
+                "x-content-sha256",
+                "content-length",
+                "content-type",
+                "host",
+            ] {
                 assert_eq!(pair[0].header(h), pair[1].header(h), "{name}: {h}");
                 assert!(pair[1].header(h).is_some(), "{name}: curl sent no {h}");
             }
             assert_eq!(pair[0].body, pair[1].body, "{name}");
-            assert!(pair[1].header("expect").is_none(), "{name}: curl waited for 100-continue");
+            assert!(
+                pair[1].header("expect").is_none(),
+                "{name}: curl waited for 100-continue"
+            );
         }
     }
 }
@@ -353,7 +465,9 @@ fn a_takeover_the_kept_alive_transport_fails_goes_through_curl_and_says_so() {
     let upstream = sim.base.trim_start_matches("http://").to_string();
     let up = upstream.clone();
     let relay = Wire::start_with(Some(Box::new(move |r| {
-        let curl = r.header("user-agent").is_some_and(|u| u.starts_with("curl/"));
+        let curl = r
+            .header("user-agent")
+            .is_some_and(|u| u.starts_with("curl/"));
         Some(if r.line().starts_with("PUT ") && !curl {
             Reply::raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nnot-a-size\r\n")
         } else {
@@ -370,15 +484,29 @@ fn a_takeover_the_kept_alive_transport_fails_goes_through_curl_and_says_so() {
             .arg("--claim-once")
             .env("VIPSETUP_AGENT_ENV", dir.join("agent.env"))
             // No syslog here: log lines go to stderr.
-            .env("PATH", format!("{}:{}", dir.join("bin").display(), std::env::var("PATH").unwrap()))
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    dir.join("bin").display(),
+                    std::env::var("PATH").unwrap()
+                ),
+            )
             .output()
             .unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     std::fs::create_dir(dir.path().join("bin")).unwrap();
     std::fs::write(dir.path().join("bin/logger"), "#!/bin/sh\nexit 1\n").unwrap();
     use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(dir.path().join("bin/logger"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        dir.path().join("bin/logger"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
 
     sim.write_agent(1, dir.path(), &settings(&relay.url("")));
     sim.clear_log();
@@ -388,7 +516,12 @@ fn a_takeover_the_kept_alive_transport_fails_goes_through_curl_and_says_so() {
     let moved: Vec<&str> = log.lines().filter(|l| l.contains("moved VIP")).collect();
     assert_eq!(moved.len(), 1, "{log}");
     assert!(moved[0].ends_with(" via curl fallback"), "{log}");
-    for bad in ["unbound variable", "syntax error", "bad substitution", "command not found"] {
+    for bad in [
+        "unbound variable",
+        "syntax error",
+        "bad substitution",
+        "command not found",
+    ] {
         assert!(!log.contains(bad), "{log}");
     }
     // One update reached the simulator (curl's; the refused answer was the relay's own), signed
@@ -400,20 +533,28 @@ fn a_takeover_the_kept_alive_transport_fails_goes_through_curl_and_says_so() {
         .collect();
     assert_eq!(puts, [("UpdatePrivateIp".to_string(), 200)]);
     let seen = relay.seen();
-    let tried: Vec<_> = seen.iter().filter(|r| r.line().starts_with("PUT ")).collect();
+    let tried: Vec<_> = seen
+        .iter()
+        .filter(|r| r.line().starts_with("PUT "))
+        .collect();
     assert_eq!(tried.len(), 2, "the kept-alive try, then curl's");
 
     // The same takeover with a transport that works says so too.
     let direct = tempfile::tempdir().unwrap();
     std::fs::create_dir(direct.path().join("bin")).unwrap();
-    std::fs::copy(dir.path().join("bin/logger"), direct.path().join("bin/logger")).unwrap();
+    std::fs::copy(
+        dir.path().join("bin/logger"),
+        direct.path().join("bin/logger"),
+    )
+    .unwrap();
     sim.write_agent(0, direct.path(), &settings(&sim.base));
     sim.be_node(0);
     let (ok, log) = run(direct.path());
     assert!(ok, "{log}");
     assert_eq!(sim.vip_owner(), Some(0), "{log}");
     assert!(
-        log.lines().any(|l| l.contains("moved VIP") && l.ends_with(" via kept-alive")),
+        log.lines()
+            .any(|l| l.contains("moved VIP") && l.ends_with(" via kept-alive")),
         "{log}"
     );
 }

@@ -61,7 +61,10 @@ impl Reply {
     pub fn length(status: &str, headers: &[&str], body: &str) -> Reply {
         let mut h: Vec<String> = headers.iter().map(|s| s.to_string()).collect();
         h.push(format!("Content-Length: {}", body.len()));
-        Reply::raw(format!("HTTP/1.1 {status}\r\n{}\r\n\r\n{body}", h.join("\r\n")))
+        Reply::raw(format!(
+            "HTTP/1.1 {status}\r\n{}\r\n\r\n{body}",
+            h.join("\r\n")
+        ))
     }
 
     /// `body` in chunks of `size` bytes (RFC 9112 7.1; IMDS since 2024 in oci-wire.md), each size
@@ -81,7 +84,11 @@ impl Reply {
         }
         out += "Transfer-Encoding: chunked\r\n\r\n";
         for part in body.as_bytes().chunks(size.max(1)) {
-            out += &format!("{:x}{ext}\r\n{}\r\n", part.len(), String::from_utf8_lossy(part));
+            out += &format!(
+                "{:x}{ext}\r\n{}\r\n",
+                part.len(),
+                String::from_utf8_lossy(part)
+            );
         }
         out += &format!("0{ext}\r\n");
         for t in trailers {
@@ -351,9 +358,7 @@ fn relay(to: &str, req: &Request) -> Option<Vec<u8>> {
     let head: Vec<&str> = req
         .head
         .split("\r\n")
-        .filter(|l| {
-            !l.to_ascii_lowercase().starts_with("connection:")
-        })
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
         .collect();
     let mut out = head.join("\r\n").into_bytes();
     out.extend_from_slice(b"\r\nconnection: close\r\n\r\n");
@@ -381,8 +386,15 @@ impl Drop for Tls {
 impl Tls {
     pub fn start(wire: &Wire, dir: &std::path::Path) -> Tls {
         let ok = std::process::Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
-            .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"])
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args([
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost",
+            ])
             .arg("-keyout")
             .arg(dir.join("tls.key"))
             .arg("-out")
@@ -397,25 +409,29 @@ impl Tls {
             .local_addr()
             .unwrap()
             .port();
-        let child = std::process::Command::new("socat")
-            .arg(format!(
-                "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,verify=0,cert={},key={}",
-                dir.join("tls.crt").display(),
-                dir.join("tls.key").display()
-            ))
-            .arg(format!("TCP:127.0.0.1:{}", wire.port))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let tls = Tls {
+            port,
+            child: std::process::Command::new("socat")
+                .arg(format!(
+                    "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,verify=0,cert={},key={}",
+                    dir.join("tls.crt").display(),
+                    dir.join("tls.key").display()
+                ))
+                .arg(format!("TCP:127.0.0.1:{}", wire.port))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        };
         for _ in 0..100 {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                // That probe is a connection socat forwarded: the wire server counted it.
+                // (The probe fails socat's handshake: it never reaches the wire server.)
                 thread::sleep(Duration::from_millis(50));
-                return Tls { port, child };
+                return tls;
             }
             thread::sleep(Duration::from_millis(50));
         }
+        drop(tls);
         panic!("socat did not listen on {port}");
     }
 
