@@ -372,6 +372,30 @@ fn a_call_the_kept_alive_transport_cannot_complete_goes_through_curl_once() {
         return;
     }
     let dir = work_dir();
+    // curl as itself, its command line recorded: nothing secret may be on it.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let real = String::from_utf8(
+        Command::new("bash")
+            .args(["-c", "command -v curl"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let argv = dir.path().join("curl-argv");
+    std::fs::write(
+        bin.join("curl"),
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >>'{}'\nexec {} \"$@\"\n",
+            argv.display(),
+            real.trim()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(bin.join("curl"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     let broken = [
         (
             "an unknown transfer coding",
@@ -406,7 +430,7 @@ fn a_call_the_kept_alive_transport_cannot_complete_goes_through_curl_once() {
                oci_call_all; echo "$? ${OCI_CALL_STATUS[*]} ${OCI_CALL_VIA[0]}/${OCI_CALL_VIA[1]} ${OCI_CALL_RESULT[1]}"
                oci_cleanup; ls "$OCI_WORK_DIR""#,
             &[&wire.url("/20160918/privateIps/x")],
-            &[],
+            &[("PATH", &path)],
         );
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(
@@ -446,6 +470,19 @@ fn a_call_the_kept_alive_transport_cannot_complete_goes_through_curl_once() {
                 "{name}: curl waited for 100-continue"
             );
         }
+    }
+    let argv = std::fs::read_to_string(&argv).unwrap();
+    assert_eq!(
+        argv.lines().count(),
+        12,
+        "three curl calls per case: {argv}"
+    );
+    assert!(argv.contains(" -H @"), "{argv}");
+    for secret in ["eyJ0", "Signature", "authorization", "ST$"] {
+        assert!(
+            !argv.contains(secret),
+            "{secret} on curl's command line: {argv}"
+        );
     }
 }
 
