@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod blueprint_view;
 pub mod destroy;
+pub mod doctor;
 pub mod pair;
 pub mod plan;
 pub mod simulate;
