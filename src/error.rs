@@ -326,6 +326,13 @@ fn report_lines(err: &anyhow::Error) -> Vec<String> {
             lines.push(format!("  caused by: {cause}"));
         }
     }
+    if crate::ops::doctor::would_have_caught(err) {
+        lines.push(
+            "  hint: `vipsetup doctor BLUEPRINT` checks this and every other prerequisite of the \
+             tenancy in one read-only run"
+                .to_string(),
+        );
+    }
     lines
 }
 

@@ -226,13 +226,18 @@ pub async fn doctor(opts: &TargetOptions) -> Result<DoctorReport, OpsError> {
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(Doctor {
-        bp: &bp,
+    Ok(doctor_on(&bp, &target).await)
+}
+
+/// The checks against an opened target (tests open one on an in-process simulator).
+pub async fn doctor_on(bp: &Blueprint, target: &Target) -> DoctorReport {
+    Doctor {
+        bp,
         spec: &target.spec,
-        t: &target,
+        t: target,
     }
     .run()
-    .await)
+    .await
 }
 
 fn not_checked(id: &'static str) -> Check {
