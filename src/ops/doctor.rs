@@ -1081,28 +1081,35 @@ pub fn would_have_caught(err: &anyhow::Error) -> bool {
     use crate::engine::executor::ExecError;
     use crate::engine::preflight::PreflightError;
     use crate::engine::resolve::ResolveError;
+    let preflight = |p: &PreflightError| !matches!(p, PreflightError::Cloud(_));
+    let resolve = |r: &ResolveError| {
+        matches!(
+            r,
+            ResolveError::SubnetNotFound { .. }
+                | ResolveError::SubnetNotAvailable { .. }
+                | ResolveError::ImageNotFound { .. }
+                | ResolveError::PublicIpOnPrivateSubnet { .. }
+                | ResolveError::Address(_)
+        )
+    };
+    let exec = |x: &ExecError| {
+        let s = x.to_string();
+        s.contains("LimitExceeded")
+            || (s.contains("NotAuthorizedOrNotFound")
+                && (s.contains("CreateDynamicGroup") || s.contains("CreatePolicy")))
+    };
+    // `#[error(transparent)]` wrappers hide the inner error from the chain: look inside.
     err.chain().any(|e| {
-        if e.downcast_ref::<PreflightError>()
-            .is_some_and(|p| !matches!(p, PreflightError::Cloud(_)))
-        {
-            return true;
+        if let Some(o) = e.downcast_ref::<OpsError>() {
+            return match o {
+                OpsError::Preflight(p) => preflight(p),
+                OpsError::Resolve(r) => resolve(r),
+                OpsError::Exec(x) => exec(x),
+                _ => false,
+            };
         }
-        if let Some(r) = e.downcast_ref::<ResolveError>() {
-            return matches!(
-                r,
-                ResolveError::SubnetNotFound { .. }
-                    | ResolveError::SubnetNotAvailable { .. }
-                    | ResolveError::ImageNotFound { .. }
-                    | ResolveError::PublicIpOnPrivateSubnet { .. }
-                    | ResolveError::Address(_)
-            );
-        }
-        if let Some(x) = e.downcast_ref::<ExecError>() {
-            let s = x.to_string();
-            return s.contains("LimitExceeded")
-                || (s.contains("NotAuthorizedOrNotFound")
-                    && (s.contains("CreateDynamicGroup") || s.contains("CreatePolicy")));
-        }
-        false
+        e.downcast_ref::<PreflightError>().is_some_and(preflight)
+            || e.downcast_ref::<ResolveError>().is_some_and(resolve)
+            || e.downcast_ref::<ExecError>().is_some_and(exec)
     })
 }
