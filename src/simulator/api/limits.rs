@@ -31,10 +31,10 @@ pub(super) fn route(method: &str, segs: &[&str]) -> Option<&'static str> {
 /// Seeded AD-scoped core limits. The values are guesses (OCI's defaults differ by account type
 /// and change; an Always Free tenancy has 4 A1 OCPUs and 2 E2.1.Micro instances).
 const SEEDED: &[(&str, i64)] = &[
-    ("standard-e4-core-count", 24),
-    ("standard-e5-core-count", 24),
-    ("standard3-core-count", 24),
-    ("standard2-core-count", 24),
+    ("standard-e4-core-count", 100),
+    ("standard-e5-core-count", 100),
+    ("standard3-core-count", 100),
+    ("standard2-core-count", 100),
     ("standard-a1-core-count", 4),
     ("standard-e2-micro-core-count", 2),
 ];
