@@ -85,7 +85,14 @@ fn seed(dir: &Path) -> Value {
 
 fn serve(dir: &Path) -> Server {
     let mut child = bin(dir)
-        .args(["simulator", "serve", "--listen", "127.0.0.1:0", "--world", "w.json"])
+        .args([
+            "simulator",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--world",
+            "w.json",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -112,7 +119,9 @@ fn control(base: &str, method: &str, path: &str) -> String {
     .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
-    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
 }
 
 /// The requests the simulator served since its log was last cleared that may change the cloud.
@@ -157,7 +166,11 @@ fn the_readme_commands_take_a_subnet_to_a_pair_and_back() {
         .iter()
         .map(|c| c.split_whitespace().nth(1).unwrap())
         .collect();
-    assert_eq!(verbs, ["init", "doctor", "apply", "destroy"], "{commands:?}");
+    assert_eq!(
+        verbs,
+        ["init", "doctor", "apply", "destroy"],
+        "{commands:?}"
+    );
     let blueprint: PathBuf = d.join("my-vip.yaml");
     for cmd in &commands {
         let cmd = cmd.replace("ocid1.subnet.oc1.REGION.YOUR-SUBNET", subnet);
@@ -176,7 +189,11 @@ fn the_readme_commands_take_a_subnet_to_a_pair_and_back() {
         assert_eq!(o.status.code(), Some(0), "{cmd}: {}", text(&o));
         match args[0].as_str() {
             "init" => {
-                assert!(text(&o).contains("next: `vipsetup doctor my-vip.yaml`"), "{}", text(&o));
+                assert!(
+                    text(&o).contains("next: `vipsetup doctor my-vip.yaml`"),
+                    "{}",
+                    text(&o)
+                );
                 assert!(writes(&server.base).is_empty(), "init wrote");
                 // validate accepts it without edits.
                 let v = bin(d).args(["validate", "my-vip.yaml"]).output().unwrap();
@@ -185,7 +202,10 @@ fn the_readme_commands_take_a_subnet_to_a_pair_and_back() {
                 for want in [
                     "  region: ap-tokyo-1\n",
                     &format!("  subnet: {subnet}\n"),
-                    &format!("  compartment: {}\n", creds["compartment_id"].as_str().unwrap()),
+                    &format!(
+                        "  compartment: {}\n",
+                        creds["compartment_id"].as_str().unwrap()
+                    ),
                     "  vip: 10.0.1.2/24\n",
                     "    private_ip: 10.0.1.3\n",
                     "    private_ip: 10.0.1.4\n",
@@ -198,7 +218,11 @@ fn the_readme_commands_take_a_subnet_to_a_pair_and_back() {
                 assert!(!bp.contains("REPLACEME"), "{bp}");
             }
             "doctor" => {
-                assert!(text(&o).contains("doctor: every check passed"), "{}", text(&o));
+                assert!(
+                    text(&o).contains("doctor: every check passed"),
+                    "{}",
+                    text(&o)
+                );
                 assert_eq!(writes(&server.base), Vec::<String>::new(), "doctor wrote");
             }
             "apply" => {
@@ -232,7 +256,12 @@ fn apply_doctor_refuses_a_subnet_without_a_route_and_changes_nothing() {
     let creds = seed(d);
     let subnet = creds["subnet_id"].as_str().unwrap();
     let mut w = World::load(&d.join("w.json")).unwrap();
-    for rt in w.resources.get_mut(world::ROUTE_TABLE).unwrap().values_mut() {
+    for rt in w
+        .resources
+        .get_mut(world::ROUTE_TABLE)
+        .unwrap()
+        .values_mut()
+    {
         rt.insert("routeRules".into(), Value::Array(vec![]));
     }
     w.save(&d.join("w.json")).unwrap();
@@ -260,15 +289,30 @@ fn apply_doctor_refuses_a_subnet_without_a_route_and_changes_nothing() {
         .find(|c| c["id"] == "routing")
         .unwrap();
     assert_eq!(routing["status"], "problem", "{doc}");
-    assert!(routing["fix"].as_str().unwrap().contains("service gateway"), "{doc}");
+    assert!(
+        routing["fix"].as_str().unwrap().contains("service gateway"),
+        "{doc}"
+    );
     assert_eq!(writes(&server.base), Vec::<String>::new(), "doctor wrote");
 
     control(&server.base, "DELETE", "/_sim/log");
     let o = run(&["apply", "my-vip.yaml", "--doctor", "--auto-approve"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("doctor found 1 problem(s), so nothing was changed"), "{}", text(&o));
-    assert!(text(&o).contains("- routing: the nodes can't reach the OCI API"), "{}", text(&o));
-    assert_eq!(writes(&server.base), Vec::<String>::new(), "apply --doctor wrote");
+    assert!(
+        text(&o).contains("doctor found 1 problem(s), so nothing was changed"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("- routing: the nodes can't reach the OCI API"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        writes(&server.base),
+        Vec::<String>::new(),
+        "apply --doctor wrote"
+    );
 }
 
 #[test]
@@ -293,7 +337,11 @@ fn an_error_doctor_would_have_caught_names_it() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("shape VM.Standard.E4.Flex is not offered in"), "{}", text(&o));
+    assert!(
+        text(&o).contains("shape VM.Standard.E4.Flex is not offered in"),
+        "{}",
+        text(&o)
+    );
     assert!(
         text(&o).contains("hint: `vipsetup doctor BLUEPRINT` checks this"),
         "{}",

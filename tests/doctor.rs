@@ -45,7 +45,10 @@ fn only_problem(r: &DoctorReport, id: &str, says: &str) {
     assert_eq!(problems, [id], "{}", r.render_text());
     let c = r.checks.iter().find(|c| c.id == id).unwrap();
     assert!(c.detail.contains(says), "{id}: {}", c.detail);
-    assert!(c.fix.as_ref().is_some_and(|f| !f.is_empty()), "{id} has no fix");
+    assert!(
+        c.fix.as_ref().is_some_and(|f| !f.is_empty()),
+        "{id} has no fix"
+    );
     assert_eq!(r.exit_code(), 1);
 }
 
@@ -95,7 +98,12 @@ async fn no_route_to_the_oci_services() {
     let r = doctor_with(
         |t| t,
         |w, _| {
-            for rt in w.resources.get_mut(world::ROUTE_TABLE).unwrap().values_mut() {
+            for rt in w
+                .resources
+                .get_mut(world::ROUTE_TABLE)
+                .unwrap()
+                .values_mut()
+            {
                 rt.insert("routeRules".into(), json!([]));
             }
         },
@@ -109,7 +117,12 @@ async fn no_egress_on_443() {
     let r = doctor_with(
         |t| t,
         |w, _| {
-            for sl in w.resources.get_mut(world::SECURITY_LIST).unwrap().values_mut() {
+            for sl in w
+                .resources
+                .get_mut(world::SECURITY_LIST)
+                .unwrap()
+                .values_mut()
+            {
                 sl.insert(
                     "egressSecurityRules".into(),
                     json!([{"destination": "0.0.0.0/0", "destinationType": "CIDR_BLOCK",
@@ -177,13 +190,13 @@ async fn service_limit_exhausted() {
         },
     )
     .await;
-    only_problem(
-        &r,
-        "limits",
-        "standard-e4-core-count in",
-    );
+    only_problem(&r, "limits", "standard-e4-core-count in");
     let c = r.checks.iter().find(|c| c.id == "limits").unwrap();
-    assert!(c.detail.contains("1 OCPUs available, 2 needed"), "{}", c.detail);
+    assert!(
+        c.detail.contains("1 OCPUs available, 2 needed"),
+        "{}",
+        c.detail
+    );
 }
 
 #[tokio::test]
@@ -196,10 +209,17 @@ async fn no_read_access_to_iam() {
         },
     )
     .await;
-    only_problem(&r, "iam_read", "you may not read the tenancy's dynamic groups");
+    only_problem(
+        &r,
+        "iam_read",
+        "you may not read the tenancy's dynamic groups",
+    );
     let c = r.checks.iter().find(|c| c.id == "iam_read").unwrap();
     assert!(
-        c.fix.as_ref().unwrap().contains("inspect dynamic-groups in tenancy"),
+        c.fix
+            .as_ref()
+            .unwrap()
+            .contains("inspect dynamic-groups in tenancy"),
         "{c:?}"
     );
 }
@@ -226,7 +246,12 @@ async fn wrong_credentials_stop_the_other_checks_as_could_not_tell() {
     )
     .await;
     let st = statuses(&r);
-    assert_eq!(st[0], ("credentials", Status::Problem), "{}", r.render_text());
+    assert_eq!(
+        st[0],
+        ("credentials", Status::Problem),
+        "{}",
+        r.render_text()
+    );
     assert!(st[1..].iter().all(|(_, s)| *s == Status::Unknown));
     assert_eq!(r.exit_code(), 1);
 }

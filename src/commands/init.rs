@@ -10,8 +10,8 @@ use super::output::Ctx;
 use super::target_args::runtime;
 use crate::error::exit;
 use crate::ops::init_subnet::{init_from_subnet, InitSubnetOptions};
-pub use crate::ops::starter::{starter, STARTER};
 use crate::ops::starter::STARTER_NAME;
+pub use crate::ops::starter::{starter, STARTER};
 
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
@@ -33,13 +33,23 @@ pub struct InitArgs {
     #[arg(long, env = "OCI_CLI_PROFILE", requires = "subnet")]
     pub profile: Option<String>,
     /// With --subnet: OCI config file [default: ~/.oci/config]
-    #[arg(long, env = "OCI_CLI_CONFIG_FILE", value_name = "FILE", requires = "subnet")]
+    #[arg(
+        long,
+        env = "OCI_CLI_CONFIG_FILE",
+        value_name = "FILE",
+        requires = "subnet"
+    )]
     pub config_file: Option<PathBuf>,
     /// With --subnet: api_key, security_token or instance_principal [default: api_key]
     #[arg(long, env = "OCI_CLI_AUTH", value_name = "METHOD", requires = "subnet")]
     pub auth: Option<String>,
     /// With --subnet: send every OCI request to this base URL (e.g. a standalone simulator)
-    #[arg(long, env = "VIPSETUP_OCI_ENDPOINT", value_name = "URL", requires = "subnet")]
+    #[arg(
+        long,
+        env = "VIPSETUP_OCI_ENDPOINT",
+        value_name = "URL",
+        requires = "subnet"
+    )]
     pub endpoint: Option<String>,
 }
 
@@ -81,7 +91,10 @@ pub fn run(args: InitArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     };
     let Some(path) = args.file else {
         if ctx.json() {
-            ctx.print_json(&with_chosen(serde_json::json!({ "blueprint": text }), &chosen))?;
+            ctx.print_json(&with_chosen(
+                serde_json::json!({ "blueprint": text }),
+                &chosen,
+            ))?;
         } else {
             std::io::stdout().write_all(text.as_bytes())?;
         }

@@ -123,7 +123,12 @@ impl DoctorReport {
     }
 }
 
-fn check(id: &'static str, status: Status, detail: impl Into<String>, fix: Option<String>) -> Check {
+fn check(
+    id: &'static str,
+    status: Status,
+    detail: impl Into<String>,
+    fix: Option<String>,
+) -> Check {
     Check {
         id,
         status,
@@ -376,12 +381,7 @@ impl Doctor<'_> {
                 .await,
         );
         checks.push(self.check_state_bucket().await);
-        self.report(
-            checks,
-            Some(region),
-            home_region,
-            Some(network_compartment),
-        )
+        self.report(checks, Some(region), home_region, Some(network_compartment))
     }
 
     fn report(
@@ -435,7 +435,10 @@ impl Doctor<'_> {
         let Some(cidr) = Cidr::parse(&subnet.cidr_block) else {
             checks.push(problem(
                 "subnet",
-                format!("subnet {id} has CIDR {:?}, which is not IPv4", subnet.cidr_block),
+                format!(
+                    "subnet {id} has CIDR {:?}, which is not IPv4",
+                    subnet.cidr_block
+                ),
                 "use an IPv4 subnet",
             ));
             return None;
@@ -450,8 +453,7 @@ impl Doctor<'_> {
                 ));
             }
         }
-        if self.bp.network.public_ip.is_some() && subnet.prohibit_public_ip_on_vnic == Some(true)
-        {
+        if self.bp.network.public_ip.is_some() && subnet.prohibit_public_ip_on_vnic == Some(true) {
             bad.push("`network.public_ip` is set, but the subnet prohibits public IPs".into());
         }
         checks.push(if bad.is_empty() {
@@ -546,7 +548,8 @@ impl Doctor<'_> {
                         && r.destination == "0.0.0.0/0";
                     let to_services = r.destination_type.as_deref() == Some("SERVICE_CIDR_BLOCK")
                         && r.destination.starts_with("all-")
-                        && r.destination.ends_with("-services-in-oracle-services-network");
+                        && r.destination
+                            .ends_with("-services-in-oracle-services-network");
                     (to_all || to_services) && r.allows_tcp(443)
                 })
                 .map(|r| (l, r))
@@ -582,7 +585,11 @@ impl Doctor<'_> {
     async fn own_vnic(&self, i: usize) -> Option<String> {
         let inst = self
             .cloud()
-            .find_instance(&self.spec.compartment_id, &self.spec.pair, Resource::node(i).key())
+            .find_instance(
+                &self.spec.compartment_id,
+                &self.spec.pair,
+                Resource::node(i).key(),
+            )
             .await
             .ok()??;
         self.cloud()
@@ -607,7 +614,11 @@ impl Doctor<'_> {
         let mut taken = Vec::new();
         let mut said = Vec::new();
         for vip in &self.bp.network.vips {
-            match self.cloud().find_private_ip(&self.spec.subnet_id, *vip).await {
+            match self
+                .cloud()
+                .find_private_ip(&self.spec.subnet_id, *vip)
+                .await
+            {
                 Err(e) => return self.addresses_unknown(e.to_string()),
                 Ok(None) => said.push(format!("VIP {vip} free")),
                 Ok(Some(p)) if p.tags.get("vipsetup-pair") == Some(&self.spec.pair) => {
@@ -736,7 +747,11 @@ impl Doctor<'_> {
             ));
             return None;
         }
-        let fds = match self.cloud().fault_domains(&self.spec.compartment_id, &ad).await {
+        let fds = match self
+            .cloud()
+            .fault_domains(&self.spec.compartment_id, &ad)
+            .await
+        {
             Ok(f) => f,
             Err(e) => {
                 checks.push(unknown(
@@ -846,12 +861,7 @@ impl Doctor<'_> {
         let needed = per_node * new_nodes as f64;
         match self
             .client()
-            .get_resource_availability(
-                COMPUTE_SERVICE,
-                limit,
-                &self.spec.compartment_id,
-                Some(ad),
-            )
+            .get_resource_availability(COMPUTE_SERVICE, limit, &self.spec.compartment_id, Some(ad))
             .await
         {
             Err(e) => unknown(
@@ -868,9 +878,7 @@ impl Doctor<'_> {
                 if available >= needed {
                     ok(
                         "limits",
-                        format!(
-                            "{limit} in {ad}: {available} OCPUs available, {needed} needed"
-                        ),
+                        format!("{limit} in {ad}: {available} OCPUs available, {needed} needed"),
                     )
                 } else {
                     problem(
@@ -1005,13 +1013,19 @@ impl Doctor<'_> {
             .iter()
             .find(|g| g.name.eq_ignore_ascii_case(dg) && theirs(&g.freeform_tags))
         {
-            clashes.push(format!("a dynamic group named {} already exists ({})", g.name, g.id));
+            clashes.push(format!(
+                "a dynamic group named {} already exists ({})",
+                g.name, g.id
+            ));
         }
         if let Some(p) = policies
             .iter()
             .find(|p| p.name.eq_ignore_ascii_case(pol) && theirs(&p.freeform_tags))
         {
-            clashes.push(format!("a policy named {} already exists ({})", p.name, p.id));
+            clashes.push(format!(
+                "a policy named {} already exists ({})",
+                p.name, p.id
+            ));
         }
         if clashes.is_empty() {
             ok(
@@ -1033,7 +1047,10 @@ impl Doctor<'_> {
 
     async fn check_state_bucket(&self) -> Check {
         let Some(st) = &self.bp.state else {
-            return ok("state_bucket", "state kept in a local file (no `state:` key)");
+            return ok(
+                "state_bucket",
+                "state kept in a local file (no `state:` key)",
+            );
         };
         let ns = match &st.namespace {
             Some(n) => n.clone(),

@@ -107,7 +107,9 @@ pub fn find_ssh_key(home: Option<&Path>) -> Option<String> {
 }
 
 /// Reads the subnet and chooses everything; returns the blueprint text and what was chosen.
-pub async fn init_from_subnet(opts: &InitSubnetOptions) -> Result<(String, Chosen), InitSubnetError> {
+pub async fn init_from_subnet(
+    opts: &InitSubnetOptions,
+) -> Result<(String, Chosen), InitSubnetError> {
     let connect = |e: Box<dyn std::error::Error + Send + Sync>| InitSubnetError::Connect(e);
     let auth = AuthOptions {
         config_file: opts.config_file.clone(),
@@ -136,7 +138,9 @@ pub async fn init_from_subnet(opts: &InitSubnetOptions) -> Result<(String, Chose
     let id = &opts.subnet_id;
     let subnet = match client.get_subnet(id).await {
         Ok(s) => s.value,
-        Err(e) if e.is_not_found() => return Err(InitSubnetError::SubnetNotFound { id: id.clone() }),
+        Err(e) if e.is_not_found() => {
+            return Err(InitSubnetError::SubnetNotFound { id: id.clone() })
+        }
         Err(e) => return Err(e.into()),
     };
     let cidr = Cidr::parse(&subnet.cidr_block).ok_or_else(|| InitSubnetError::BadCidr {
@@ -183,13 +187,19 @@ pub async fn init_from_subnet(opts: &InitSubnetOptions) -> Result<(String, Chose
                         .or(a.available.map(|v| v as f64))
                         .unwrap_or(0.0);
                     if available < need {
-                        tried.push(format!("{shape} in {ad}: limit {limit} has {available} OCPUs left"));
+                        tried.push(format!(
+                            "{shape} in {ad}: limit {limit} has {available} OCPUs left"
+                        ));
                         continue;
                     }
                 }
             }
             for v in OL_VERSIONS {
-                if cloud.newest_image(&comp, "Oracle Linux", v, shape).await?.is_some() {
+                if cloud
+                    .newest_image(&comp, "Oracle Linux", v, shape)
+                    .await?
+                    .is_some()
+                {
                     found = Some((ad.clone(), *shape, *size, *v));
                     break 'ads;
                 }
@@ -241,10 +251,10 @@ pub fn blueprint_text(name: &str, c: &Chosen, size: Option<(u32, u32)>, version:
         text = text.replacen(old, new, 1);
     };
     put(
-        "# Written by `vipsetup init`.",
+        "# Written by `vipsetup init`. Fill in your OCIDs, check it with `vipsetup validate FILE`, preview",
         &format!(
-            "# Written by `vipsetup init --subnet` from subnet {}: check the tenancy with\n\
-             # `vipsetup doctor FILE` before `vipsetup apply FILE`.",
+            "# Written by `vipsetup init --subnet` from subnet {}.\n\
+             # Check the tenancy with `vipsetup doctor FILE` before `vipsetup apply FILE`; preview",
             c.subnet
         ),
     );
@@ -368,7 +378,14 @@ mod tests {
         ] {
             assert!(t.contains(want), "missing {want:?} in\n{t}");
         }
-        for gone in ["REPLACEME", "172.16.2.", "ocpus:", "\n  health_check:", "  interface: ens3"] {
+        for gone in [
+            "REPLACEME",
+            "Fill in your OCIDs",
+            ": 172.16.2.",
+            "ocpus:",
+            "\n  health_check:",
+            "\n  interface: ens3",
+        ] {
             assert!(!t.contains(gone), "{gone:?} still in\n{t}");
         }
     }

@@ -3,8 +3,8 @@
 pub mod apply;
 pub mod blueprint_view;
 pub mod destroy;
-pub mod init_subnet;
 pub mod doctor;
+pub mod init_subnet;
 pub mod pair;
 pub mod plan;
 pub mod simulate;

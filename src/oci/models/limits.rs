@@ -67,7 +67,10 @@ mod tests {
         for (shape, want) in [
             ("VM.Standard.E4.Flex", Some("standard-e4-core-count")),
             ("VM.Standard.E5.Flex", Some("standard-e5-core-count")),
-            ("VM.Standard.E2.1.Micro", Some("standard-e2-micro-core-count")),
+            (
+                "VM.Standard.E2.1.Micro",
+                Some("standard-e2-micro-core-count"),
+            ),
             ("VM.Standard.E2.2", Some("standard-e2-core-count")),
             ("VM.Standard.A1.Flex", Some("standard-a1-core-count")),
             ("VM.Standard3.Flex", Some("standard3-core-count")),

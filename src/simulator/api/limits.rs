@@ -55,7 +55,9 @@ pub fn set_limit(w: &mut World, region: &str, ad: &str, name: &str, value: i64) 
         .get_mut(world::LIMIT)
         .and_then(|docs| {
             docs.values_mut().find(|d| {
-                s(d, "name") == name && s(d, "availabilityDomain") == ad && s(d, "_region") == region
+                s(d, "name") == name
+                    && s(d, "availabilityDomain") == ad
+                    && s(d, "_region") == region
             })
         })
         .map(|d| d.insert("value".into(), json!(value)))
@@ -160,7 +162,13 @@ impl Ctx<'_> {
             (_, None) => first,
         };
         let value = doc.get("value").and_then(Value::as_i64).unwrap_or(0);
-        let used = used(self.w, &self.req.region, ad.unwrap_or_default(), name, self.now);
+        let used = used(
+            self.w,
+            &self.req.region,
+            ad.unwrap_or_default(),
+            name,
+            self.now,
+        );
         let available = (value as f64 - used).max(0.0);
         Ok(Resp::json(
             200,
