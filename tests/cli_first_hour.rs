@@ -354,3 +354,40 @@ fn an_error_doctor_would_have_caught_names_it() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("PROBLEM shape"), "{}", text(&o));
 }
+
+#[test]
+fn a_limit_reached_at_launch_names_doctor_which_would_have_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let bp = engine_support::quickstart_in(dir.path(), |t| t);
+    std::fs::create_dir_all(dir.path().join("home")).unwrap();
+    let o = bin(dir.path())
+        .args(["doctor", "quickstart.yaml", "--simulate"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let wpath = vipsetup::ops::simulate::world_path(&bp);
+    let mut w = World::load(&wpath).unwrap();
+    let region = w.home_region.clone();
+    let ad = w.availability_domains(&region)[0].clone();
+    // Room for one node of the two.
+    vipsetup::simulator::set_limit(&mut w, &region, &ad, "standard-e4-core-count", 1);
+    w.save(&wpath).unwrap();
+
+    let o = bin(dir.path())
+        .args(["doctor", "quickstart.yaml", "--simulate"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("PROBLEM limits"), "{}", text(&o));
+    let o = bin(dir.path())
+        .args(["apply", "quickstart.yaml", "--simulate", "--auto-approve"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("LimitExceeded"), "{}", text(&o));
+    assert!(
+        text(&o).contains("hint: `vipsetup doctor BLUEPRINT` checks this"),
+        "{}",
+        text(&o)
+    );
+}
