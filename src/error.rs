@@ -174,6 +174,7 @@ fn ops(e: &OpsError) -> ErrorInfo {
             ..ErrorInfo::new("replace_not_confirmed")
         },
         OpsError::UnknownNode { .. } => ErrorInfo::new("usage"),
+        OpsError::DoctorProblems { .. } => ErrorInfo::new("doctor_problems"),
         _ => ErrorInfo::new("error"),
     }
 }

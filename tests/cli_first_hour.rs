@@ -296,8 +296,17 @@ fn apply_doctor_refuses_a_subnet_without_a_route_and_changes_nothing() {
     assert_eq!(writes(&server.base), Vec::<String>::new(), "doctor wrote");
 
     control(&server.base, "DELETE", "/_sim/log");
-    let o = run(&["apply", "my-vip.yaml", "--doctor", "--auto-approve"]);
+    let o = run(&[
+        "apply",
+        "my-vip.yaml",
+        "--doctor",
+        "--auto-approve",
+        "--output",
+        "json",
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "doctor_problems", "{doc}");
     assert!(
         text(&o).contains("doctor found 1 problem(s), so nothing was changed"),
         "{}",
