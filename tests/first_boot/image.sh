@@ -9,7 +9,7 @@
 # dpkg-scanpackages (dpkg-dev), openssl and a reachable Debian mirror ($VIPSETUP_DEBIAN_MIRROR).
 #
 # The image stands in for an OCI platform image (Debian instead of Ubuntu, same parts):
-# cloud-init, curl, openssl, OpenSSH, sudo, locales, D-Bus, ifupdown + dhclient, and iptables rules that REJECT every
+# cloud-init, e2fsprogs (cloud-init's resizefs runs resize2fs; trixie's minbase lacks it), curl, openssl, OpenSSH, sudo, locales, D-Bus, ifupdown + dhclient, and iptables rules that REJECT every
 # inbound connection not explicitly allowed, restored at boot by netfilter-persistent, as in
 # OCI's Ubuntu images (their /etc/iptables/rules.v4; see reference/real-world-findings.md). It
 # does NOT contain keepalived: the installer must fetch it from the mirror, which holds exactly
@@ -130,7 +130,7 @@ echo "image.sh: building the $suite image (mmdebstrap, $mirror_url)" >&2
 # it (Ubuntu's takes it), so cloud-init's locale module fails on a first boot without it.
 # shellcheck disable=SC2016
 mmdebstrap --variant=minbase --mode=root \
-    --include=linux-image-cloud-amd64,systemd-sysv,udev,cloud-init,curl,openssl,iproute2,ifupdown,isc-dhcp-client,ca-certificates,netbase,iptables,iptables-persistent,openssh-server,procps,locales,sudo,dbus \
+    --include=linux-image-cloud-amd64,systemd-sysv,udev,cloud-init,e2fsprogs,curl,openssl,iproute2,ifupdown,isc-dhcp-client,ca-certificates,netbase,iptables,iptables-persistent,openssh-server,procps,locales,sudo,dbus \
     --essential-hook='echo "iptables-persistent iptables-persistent/autosave_v4 boolean false" | chroot "$1" debconf-set-selections' \
     --essential-hook='echo "iptables-persistent iptables-persistent/autosave_v6 boolean false" | chroot "$1" debconf-set-selections' \
     --customize-hook='sed -i "s/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/" "$1"/etc/locale.gen && chroot "$1" locale-gen >/dev/null' \
