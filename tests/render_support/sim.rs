@@ -50,6 +50,11 @@ impl Drop for SimPair {
 impl SimPair {
     /// Seeds, serves and applies the pair (node 1 preferred, the VIP on node 1).
     pub fn start() -> SimPair {
+        SimPair::start_with_vips(&[])
+    }
+
+    /// As `start`, with further IPv4 VIPs in the same subnet (all on node 1 after apply).
+    pub fn start_with_vips(extra: &[&str]) -> SimPair {
         let dir = tempfile::tempdir().unwrap();
         let p = |n: &str| dir.path().join(n);
         let s = |p: PathBuf| p.to_string_lossy().into_owned();
@@ -106,12 +111,21 @@ impl SimPair {
             std::thread::sleep(Duration::from_millis(50));
         }
         let id = |k: &str| creds[k].as_str().unwrap().to_string();
+        let vips = if extra.is_empty() {
+            format!("{VIP}/24")
+        } else {
+            let all: Vec<String> = std::iter::once(VIP)
+                .chain(extra.iter().copied())
+                .map(|v| format!("{v}/24"))
+                .collect();
+            format!("[{}]", all.join(", "))
+        };
         std::fs::write(
             &pair.blueprint,
             format!(
                 "name: agent-test\n\
                  oci:\n  region: us-ashburn-1\n  compartment: {}\n\
-                 network:\n  subnet: {}\n  vip: {VIP}/24\n  interface: ens3\n\
+                 network:\n  subnet: {}\n  vip: {vips}\n  interface: ens3\n\
                  nodes:\n  - name: node1\n    private_ip: 172.16.2.11\n  - name: node2\n    private_ip: 172.16.2.12\n\
                  instance:\n  shape: VM.Standard.E4.Flex\n  ocpus: 1\n  memory_gb: 8\n  image:\n    os: Oracle Linux\n    version: \"9\"\n  ssh_keys:\n    - key: {SSH_KEY}\n\
                  failover:\n  preferred_node: node1\n  preempt: false\n",
@@ -182,6 +196,22 @@ impl SimPair {
     /// The VIP's private IP as the API holds it.
     pub fn vip(&self) -> Value {
         self.json("GET", "/_sim/world", None)["resources"]["privateip"][&self.vip_id].clone()
+    }
+
+    /// The private IP holding `addr` as the API holds it (Null when there is none).
+    pub fn private_ip(&self, addr: &str) -> Value {
+        let world = self.json("GET", "/_sim/world", None);
+        world["resources"]["privateip"]
+            .as_object()
+            .and_then(|m| m.values().find(|p| p["ipAddress"] == addr).cloned())
+            .unwrap_or(Value::Null)
+    }
+
+    /// Which node's VNIC holds the private IP of `addr`.
+    pub fn owner_of(&self, addr: &str) -> Option<usize> {
+        let v = self.private_ip(addr);
+        let vnic = v["vnicId"].as_str()?;
+        self.vnics.iter().position(|x| x == vnic)
     }
 
     /// Which node's VNIC holds the VIP.
