@@ -170,11 +170,20 @@ read_doc() {
 # find_vips: every VIP's OCID: cached; else looked up by address in the subnet; else (only a MASTER:
 # LOOKUP_ONLY=0) created on this VNIC, and then already here (CREATED[K]=1).
 CREATED=()
+# With LOOKUP_ONLY=1 a VIP with no object yet is passed over and the others still looked up;
+# returns 2 then (1 on an error).
 find_vips() {
-    local k
+    local k rc all=0
     for ((k = 0; k < NVIPS; k++)); do
-        find_vip "$k" || return 1
+        find_vip "$k"
+        rc=$?
+        if [ "$rc" = 2 ]; then
+            all=2
+            continue
+        fi
+        [ "$rc" = 0 ] || return 1
     done
+    return "$all"
 }
 
 find_vip() {
@@ -187,7 +196,7 @@ find_vip() {
             read -r 'ID[k]'
             IFS= read -r 'TAGS[k]'
         } <"$STATE_DIR/vip.$a"
-        [ -z "${ID[k]}" ] || return 0
+        [ -z "${ID[k]:-}" ] || return 0
     fi
     url="$CORE_BASE/privateIps"
     if [ "${KIND[k]}" = 6 ]; then
@@ -203,7 +212,7 @@ find_vip() {
         read_doc "$k" "$OCI_BODY"
         return 0
     fi
-    [ "${LOOKUP_ONLY:-0}" = 0 ] || return 1
+    [ "${LOOKUP_ONLY:-0}" = 0 ] || return 2
     log "no $what IP object exists for $a; creating it on this node's VNIC $VNIC"
     takeover_body "$k"
     if ! oci_call POST "$url" "$BODY"; then
