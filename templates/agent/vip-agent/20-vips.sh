@@ -127,8 +127,8 @@ recheck_fast() {
     for j in "${!bodies[@]}"; do
         [ -n "${bodies[j]}" ] || continue
         for k in ${UNIT_VIPS[j]}; do
-            [ "${OWNER[k]}" = "$VNIC" ] || continue 2
-            if [[ ${bodies[j]} != *"\"${ID[k]}\""* ]]; then
+            [ "${OWNER[k]:-}" = "$VNIC" ] || continue 2
+            if [[ ${bodies[j]} != *"\"${ID[k]:-}\""* ]]; then
                 log "the list of this VNIC's IPv${KIND[k]} objects lacks VIP ${ADDR[k]}, on this VNIC: rechecks read each of them"
                 NO_LIST+=${KIND[k]}
                 continue 2
