@@ -34,6 +34,7 @@ fn run_all(cases: &[matrix::Case], jobs: usize) -> (String, Vec<String>) {
     let template = SimPair::start_with(&Extras {
         ipv6: true,
         topic: true,
+        ..Default::default()
     });
     // Node 2's instance certificate made now, in the world every case copies: the simulator
     // makes one on the first read (an RSA key, seconds on a loaded machine, past the agent's
