@@ -339,6 +339,21 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// `eventually`, showing the agent's log and its processes if it gives up.
+fn eventually_in(a: &Agent, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !cond() {
+        if Instant::now() >= deadline {
+            let log = std::fs::read_to_string(a.path("agent.stderr")).unwrap_or_default();
+            panic!(
+                "gave up waiting until {what}\nclaim loops: {:?}\nagent log:\n{log}",
+                claim_loops(a.dir.path())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The agent reading a FIFO the test writes, as keepalived would.
 fn start_agent(a: &Agent) -> (Running, std::fs::File) {
     let fifo = a.path("keepalived.fifo");
@@ -351,7 +366,8 @@ fn start_agent(a: &Agent) -> (Running, std::fs::File) {
         .command(&fifo)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        // The agent's log (logger fails here: it logs to stderr), shown by `eventually_in`.
+        .stderr(std::fs::File::create(a.path("agent.stderr")).unwrap())
         .spawn()
         .unwrap();
     // Like keepalived: one writer, held open.
@@ -389,7 +405,7 @@ fn fifo_events_start_and_stop_the_claim_loop() {
     // Once stopped, the loop makes no more calls; wait for the count to settle.
     let count = || sim.count("GetPrivateIp") + sim.count("UpdatePrivateIp");
     let mut last = count();
-    eventually("the claim loop stops after BACKUP", || {
+    eventually_in(&a, "the claim loop stops after BACKUP", || {
         std::thread::sleep(Duration::from_millis(2500));
         let now = count();
         let settled = now == last;

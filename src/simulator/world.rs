@@ -40,6 +40,10 @@ pub const TOPIC: &str = "onstopic";
 pub const MESSAGE: &str = "onsmessage";
 /// an Oracle Services Network service (regional, shared by all tenancies)
 pub const SERVICE: &str = "service";
+/// a security list (`ocid1.securitylist…`)
+pub const SECURITY_LIST: &str = "securitylist";
+/// a service limit value (Limits service), see `api::limits`
+pub const LIMIT: &str = "limit";
 
 /// A region the tenancy subscribes to.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -57,6 +61,12 @@ pub struct User {
     pub name: String,
     /// fingerprint (md5, lowercase hex with colons) -> public key, PKCS#1 DER in base64
     pub api_keys: BTreeMap<String, String>,
+    /// Operations this user's groups are not granted (answered 404 NotAuthorizedOrNotFound, as
+    /// OCI answers a caller without the permission). The simulator does not model user groups
+    /// and their policies; tests use this to stand in for an operator without, say, read access
+    /// to IAM.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denied_operations: Vec<String>,
 }
 
 /// A session token: issued by `/v1/x509` to an instance principal, or by the simulator to a user
@@ -757,6 +767,8 @@ impl World {
                    "freeformTags": {}, "definedTags": {}, "_region": home}),
         );
         seed_routing(&mut w, &vcn_id, &comp_id, &home, now);
+        super::api::security_lists::seed_default(&mut w, &vcn_id);
+        super::api::limits::seed(&mut w, &home);
         let subnet_id = w.new_id(SUBNET, Some(&home));
         let sub_s = format!(
             "{}/{}",
@@ -830,6 +842,7 @@ impl World {
                 id: user_id.clone(),
                 name: spec.user_name.clone(),
                 api_keys: keys,
+                denied_operations: Vec::new(),
             },
         );
         let ads = w.availability_domains(&home);

@@ -248,6 +248,8 @@ takeover_body() {
 # calls_for VERB K...: queues one call per VIP K for oci_call_all: GET (a recheck) or PUT (the
 # takeover: UpdatePrivateIp / UpdateIpv6 with the takeover body).
 CALL_VIP=()
+# Which transport served each VIP's last call (oci_call_all's OCI_CALL_VIA), for the log.
+VIA=()
 calls_for() {
     local verb=$1 k
     shift
@@ -272,6 +274,7 @@ run_calls() {
     oci_call_all
     for i in "${!CALL_VIP[@]}"; do
         k=${CALL_VIP[i]}
+        VIA[k]=${OCI_CALL_VIA[i]:-kept-alive}
         case "${OCI_CALL_STATUS[i]}" in
             2[0-9][0-9]) read_doc "$k" "${OCI_CALL_RESULT[i]}" ;;
             404)

@@ -51,7 +51,7 @@ claim_once() {
                 CONFIRMED[k]=1
                 CLAIMED=1
                 [ -z "${away[$k]:-}" ] || MOVED+="${MOVED:+ }${ADDR[k]}"
-                log "moved VIP ${ADDR[k]} to this node's VNIC $VNIC (the update answered vnicId ${OWNER[k]})"
+                log "moved VIP ${ADDR[k]} to this node's VNIC $VNIC (the update answered vnicId ${OWNER[k]}) via ${VIA[k]}"
             fi
         done
     fi
