@@ -9,7 +9,8 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use render_support::{rendered, require, require_root, write};
+use render_support::prereq::{all, met, root, tool};
+use render_support::{rendered, write};
 use vipsetup::render::{self, paths};
 
 /// The write_files of a cloud-config, as cloud-init will see them (parsed from the YAML, not
@@ -45,7 +46,7 @@ fn every_written_file() -> Vec<(String, String, String)> {
 
 #[test]
 fn cloud_init_schema_accepts_every_cloud_config() {
-    if require("cloud-init", &["--version"]).is_err() {
+    if !met(tool("cloud-init", &["--version"])) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -92,7 +93,7 @@ fn write_files_match_what_the_renderer_meant() {
 
 #[test]
 fn shellcheck_passes_on_every_script() {
-    if require("shellcheck", &["--version"]).is_err() {
+    if !met(tool("shellcheck", &["--version"])) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -152,7 +153,7 @@ fn bash_parses_every_shipped_script() {
 /// commands, and dropping those is the point.
 #[test]
 fn stripped_scripts_parse_to_the_same_commands_as_the_templates() {
-    if require("bash", &["--pretty-print", "/dev/null"]).is_err() {
+    if !met(tool("bash", &["--pretty-print", "/dev/null"])) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -247,10 +248,11 @@ fn ip(args: &[&str]) {
 
 #[test]
 fn keepalived_accepts_every_config() {
-    if require("keepalived", &["--version"]).is_err()
-        || require("unshare", &["--version"]).is_err()
-        || require_root().is_err()
-    {
+    if !met(all([
+        tool("keepalived", &["--version"]),
+        tool("unshare", &["--version"]),
+        root("keepalived -t in a network namespace"),
+    ])) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -321,7 +323,10 @@ fn keepalived_accepts_every_config() {
 fn keepalived_check_is_not_vacuous() {
     // The same harness must reject a config keepalived cannot take (an advert interval VRRPv2
     // would round), or the test above proves nothing.
-    if require("keepalived", &["--version"]).is_err() || require_root().is_err() {
+    if !met(all([
+        tool("keepalived", &["--version"]),
+        root("keepalived -t in a network namespace"),
+    ])) {
         return;
     }
     let (_, bp, nodes) = rendered().remove(0);
