@@ -9,14 +9,12 @@ use crate::engine::backend::{Backend, ObjectStorageBackend};
 use crate::engine::lock::Removed;
 use crate::engine::state::{State, StateError};
 
-use super::blueprint_view;
 use super::pair::OpsError;
-use super::target::{open, OpenError, TargetOptions};
+use super::target::{open, TargetOptions};
 
 /// Removes the pair's lock whoever holds it. A pair with local state needs no credentials.
 pub async fn force_unlock(opts: &TargetOptions) -> Result<(String, Option<Removed>), OpsError> {
-    let bp = blueprint_view::load(&opts.blueprint).map_err(OpenError::from)?;
-    let backend = if bp.state.is_none() {
+    let backend = if opts.parsed.state.is_none() {
         Backend::local(opts.state_path())
     } else {
         open(opts).await?.backend(opts).await?
@@ -55,8 +53,7 @@ pub enum MigrateError {
 }
 
 async fn remote(opts: &TargetOptions) -> Result<(ObjectStorageBackend, String), OpsError> {
-    let bp = blueprint_view::load(&opts.blueprint).map_err(OpenError::from)?;
-    if bp.state.is_none() {
+    if opts.parsed.state.is_none() {
         return Err(MigrateError::NoRemote.into());
     }
     // `backend` refuses --state next to `state:`; here --state names the local side.
@@ -64,7 +61,7 @@ async fn remote(opts: &TargetOptions) -> Result<(ObjectStorageBackend, String), 
     without_state.state = None;
     let t = open(&without_state).await?;
     match t.backend(&without_state).await? {
-        Backend::ObjectStorage(b) => Ok((b, bp.name)),
+        Backend::ObjectStorage(b) => Ok((b, opts.parsed.name.clone())),
         Backend::Local(_) => Err(MigrateError::NoRemote.into()),
     }
 }
