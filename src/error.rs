@@ -329,19 +329,6 @@ fn report_lines(err: &anyhow::Error) -> Vec<String> {
     lines
 }
 
-/// One line holding an error and every cause under it (`top: cause: root cause`), for errors
-/// that are stored as text (a transport failure, a template error) rather than chained.
-pub fn chain_message(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    message
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
