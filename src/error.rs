@@ -8,9 +8,7 @@ use crate::engine::cloud::CloudError;
 use crate::engine::executor::{ExecError, StepError};
 use crate::engine::lock::LockError;
 use crate::oci::{ApiError, OciError};
-use crate::ops::blueprint_view::BlueprintError;
-use crate::ops::pair::OpsError;
-use crate::ops::target::OpenError;
+use crate::ops::error::{BlueprintError, OpenError, OpsError};
 
 /// Exit codes that scripts can rely on (the README's "Scripting" section).
 pub mod exit {

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::ops::blueprint_view::{self, BlueprintError};
+use crate::ops::blueprint_view;
+use crate::ops::error::BlueprintError;
 use crate::ops::target::TargetOptions;
 
 #[derive(Debug, Clone, Args)]

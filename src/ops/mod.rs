@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod blueprint_view;
 pub mod destroy;
+pub mod error;
 pub mod pair;
 pub mod plan;
 pub mod simulate;

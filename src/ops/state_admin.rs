@@ -9,7 +9,7 @@ use crate::engine::backend::{Backend, ObjectStorageBackend};
 use crate::engine::lock::Removed;
 use crate::engine::state::{State, StateError};
 
-use super::pair::OpsError;
+use super::error::{MigrateError, OpsError};
 use super::target::{open, TargetOptions};
 
 /// Removes the pair's lock whoever holds it. A pair with local state needs no credentials.
@@ -30,26 +30,6 @@ pub struct Moved {
     pub to: String,
     /// Where the old copy was kept (push renames the local file; pull deletes the object).
     pub old_copy: Option<PathBuf>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum MigrateError {
-    #[error("the blueprint has no `state:` key, so there is no remote state to push to or pull from; add `state: {{ bucket: NAME }}` first")]
-    NoRemote,
-    #[error("there is no local state at {0} to push")]
-    NoLocal(PathBuf),
-    #[error("{0} already holds state for this pair, so pushing would make two truths; pull it instead, or move one of them away after checking which is current")]
-    RemoteExists(String),
-    #[error("there is no remote state at {0} to pull")]
-    NoRemoteState(String),
-    #[error("{0} already exists, so pulling would make two truths; move it away first after checking which is current")]
-    LocalExists(PathBuf),
-    #[error("cannot move {from} to {to}: {source}; the state is in both places, check which is current and remove the other")]
-    Rename {
-        from: PathBuf,
-        to: PathBuf,
-        source: std::io::Error,
-    },
 }
 
 async fn remote(opts: &TargetOptions) -> Result<(ObjectStorageBackend, String), OpsError> {
@@ -163,10 +143,4 @@ pub async fn pull(opts: &TargetOptions) -> Result<Moved, OpsError> {
     .await;
     remote.unlock(held).await;
     result
-}
-
-impl From<MigrateError> for OpsError {
-    fn from(e: MigrateError) -> Self {
-        OpsError::Migrate(e)
-    }
 }

@@ -11,12 +11,11 @@ use crate::engine::oci_cloud::OciCloud;
 use crate::engine::resolve::PairSpec;
 use crate::engine::state;
 use crate::engine::Cloud;
-use crate::oci::{
-    AuthError, AuthOptions, Client, Credentials, KeyError, OciError, PrivateKey, RetryPolicy,
-};
+use crate::oci::{AuthOptions, Client, Credentials, PrivateKey, RetryPolicy};
 use crate::render::AgentSettings;
 use crate::simulator::Seeded;
 
+use super::error::{BlueprintError, OpenError};
 use super::pair::{RenderFacts, RenderedUserData, Session};
 use super::{blueprint_view, simulate};
 
@@ -41,7 +40,7 @@ pub struct TargetOptions {
 
 impl TargetOptions {
     /// Reads and checks the blueprint at `path`; every flag at its default.
-    pub fn load(path: &Path) -> Result<TargetOptions, blueprint_view::BlueprintError> {
+    pub fn load(path: &Path) -> Result<TargetOptions, BlueprintError> {
         Ok(TargetOptions {
             blueprint: path.to_path_buf(),
             parsed: blueprint_view::load(path)?,
@@ -115,25 +114,6 @@ fn with_kill_hook(cloud: Box<dyn Cloud>) -> Box<dyn Cloud> {
 #[cfg(not(debug_assertions))]
 fn with_kill_hook(cloud: Box<dyn Cloud>) -> Box<dyn Cloud> {
     cloud
-}
-
-/// Why a pair could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    #[error(transparent)]
-    Blueprint(#[from] blueprint_view::BlueprintError),
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    #[error(transparent)]
-    Oci(#[from] OciError),
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    #[error(transparent)]
-    Simulate(#[from] simulate::SimulateError),
-    #[error("the blueprint keeps the pair's state in Object Storage (`state:`), and --state names a local file; drop --state (use `vipsetup state pull` to move the state to a local file)")]
-    TwoStates,
-    #[error("cannot reach the pair's remote state: {0}")]
-    RemoteState(Box<OciError>),
 }
 
 /// Connects to OCI (or starts the simulator with `--simulate`) for the blueprint in `opts`.
