@@ -11,6 +11,10 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::pki::{LeafCert, Pki};
+// Where the API handlers have always found it.
+pub use super::pki::random_suffix;
+
 /// One resource as OCI's JSON plus internal `_` fields.
 pub type Doc = Map<String, Value>;
 
@@ -84,39 +88,6 @@ pub struct RetryRecord {
     pub status: u16,
     pub body: String,
     pub headers: Vec<(String, String)>,
-}
-
-/// The simulator's certificate authority and intermediate (the intermediate signs leafs).
-#[derive(Clone, Serialize, Deserialize)]
-pub struct Pki {
-    pub ca_cert_pem: String,
-    pub intermediate_key_pem: String,
-    pub intermediate_cert_pem: String,
-}
-
-impl std::fmt::Debug for Pki {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Pki([redacted])")
-    }
-}
-
-/// An instance's identity certificate and key, served by IMDS.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct LeafCert {
-    pub cert_pem: String,
-    pub key_pem: String,
-    /// leaf public key, PKCS#1 DER in base64 (verifies the federation request)
-    pub public_key: String,
-    /// SHA-1 of the certificate DER, uppercase hex with colons (keyId `fed-x509`)
-    pub sha1: String,
-    /// SHA-256 of the certificate DER, lowercase hex with colons (keyId `fed-x509-sha256`)
-    pub sha256: String,
-}
-
-impl std::fmt::Debug for LeafCert {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LeafCert([redacted])")
-    }
 }
 
 /// The whole simulated cloud. Serialised as JSON to the world file (which holds the seeded
@@ -420,16 +391,6 @@ pub fn reserved_public_ip_doc(
            "lifetime": "RESERVED", "privateIpId": null, "assignedEntityId": null,
            "assignedEntityType": null, "scope": "REGION", "publicIpPoolId": null,
            "timeCreated": rfc3339(now), "freeformTags": {}, "definedTags": {}, "_region": region})
-}
-
-/// A random string of OCID-suffix characters.
-pub fn random_suffix(len: usize) -> String {
-    use rand::Rng;
-    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
-    let mut rng = rand::thread_rng();
-    (0..len)
-        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
-        .collect()
 }
 
 /// Milliseconds since the epoch, from the wall clock.
