@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The agent's CPU per recheck and per takeover, on the node side alone: the agent's own functions
-# (templates/vip-agent.sh + oci-sign.sh, sourced without their main part) against a local stand-in
+# (templates/agent/: vip-agent + oci-sign, sourced without their main part) against a local stand-in
 # of the Core API on 127.0.0.1 that answers like OCI does (HTTP/1.1 kept alive, OCI's headers, a
 # PrivateIp document) and checks nothing. Signing, token and look-ups are the agent's own; the
 # token is one made up with an exp far away (no federation here: bench/failover.sh counts those).
@@ -175,9 +175,26 @@ measure() {
 new=$work/new
 old=$work/old
 mkdir -p "$new" "$old"
-cp templates/vip-agent.sh templates/oci-sign.sh "$new/"
-git show "$OLD:templates/vip-agent.sh" >"$old/vip-agent.sh"
-git show "$OLD:templates/oci-sign.sh" >"$old/oci-sign.sh"
+# script REV NAME: the agent script NAME (vip-agent, oci-sign) of revision REV ('' = this tree):
+# one file before the split, else its parts (templates/agent/NAME/*.sh) in name order (build.rs).
+script() {
+    local rev=$1 name=$2 part
+    if [ -z "$rev" ]; then
+        cat templates/agent/"$name"/*.sh
+    elif git cat-file -e "$rev:templates/$name.sh" 2>/dev/null; then
+        git show "$rev:templates/$name.sh"
+    else
+        for part in $(git ls-tree --name-only "$rev" "templates/agent/$name/" | LC_ALL=C sort); do
+            git show "$rev:$part"
+        done
+    fi
+}
+for rev in '' "$OLD"; do
+    to=$new
+    [ -z "$rev" ] || to=$old
+    script "$rev" vip-agent >"$to/vip-agent.sh"
+    script "$rev" oci-sign >"$to/oci-sign.sh"
+done
 prepare "$new"
 if [ -n "${TRACE:-}" ]; then
     # One recheck of this tree, traced (set -x) on standard error: what it runs.

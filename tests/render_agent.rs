@@ -103,7 +103,7 @@ fn operator_moves_vip(sim: &SimPair, i: usize) {
             oci_http PUT "$2" "$3" "${OCI_HEADERS[@]}" "authorization: $OCI_AUTHORIZATION" || { echo "$OCI_STATUS $OCI_BODY"; exit 1; }"#,
         )
         .arg("bash")
-        .arg(render_support::repo().join("templates/oci-sign.sh"))
+        .arg(render_support::sign_lib())
         .arg(format!("{}/20160918/privateIps/{}", sim.base, sim.vip_id))
         .arg(json!({"vnicId": sim.vnics[i]}).to_string())
         .arg(key_id)

@@ -1,4 +1,4 @@
-//! The agent's own signer (templates/oci-sign.sh: bash, curl, openssl) against the shared OCI
+//! The agent's own signer (templates/agent/oci-sign/: bash, curl, openssl) against the shared OCI
 //! signing vectors (tests/vectors/oci-signing: Oracle's Go and Python SDKs) and against the
 //! strict simulator, which verifies every signature: instance-principal federation, the
 //! session token's lifetime and its renewal after a 401.
@@ -14,7 +14,7 @@ use render_support::sim::SimPair;
 use serde_json::{json, Value};
 
 fn lib() -> PathBuf {
-    repo().join("templates/oci-sign.sh")
+    render_support::sign_lib()
 }
 
 fn vectors() -> Vec<Value> {

@@ -12,7 +12,7 @@ pub const TAG_PAIR: &str = "vipsetup-pair";
 /// Freeform tag naming a resource's role in its pair (`node1`, `vip`, ...).
 pub const TAG_ROLE: &str = "vipsetup-role";
 /// Freeform tags the failover agent writes on the VIP's private IP with each takeover (in the
-/// same UpdatePrivateIp that moves it; templates/vip-agent.sh): the node's name and the time
+/// same UpdatePrivateIp that moves it; templates/agent/vip-agent/): the node's name and the time
 /// (UTC, RFC 3339). `status` shows them; `plan` never compares the VIP's tags.
 pub const TAG_TAKEOVER_BY: &str = "vipsetup-owner";
 pub const TAG_TAKEOVER_AT: &str = "vipsetup-takeover-at";

@@ -50,9 +50,10 @@ const T_HEALTH: &str = include_str!("../../templates/health-check.sh.tera");
 pub const STARTUP_DELAY_SECS: u8 = 5;
 /// Static scripts: identical on every node (all per-node data is in the settings file). They
 /// ship through [`strip_comments`]: the templates keep their comments, user data does not.
-pub const AGENT_SCRIPT: &str = include_str!("../../templates/vip-agent.sh");
+/// The agent and its signing library are assembled from their parts (templates/agent/, build.rs).
+pub const AGENT_SCRIPT: &str = include_str!(concat!(env!("OUT_DIR"), "/vip-agent.sh"));
 pub const INSTALLER_SCRIPT: &str = include_str!("../../templates/install-agent.sh");
-pub const SIGN_LIB_SCRIPT: &str = include_str!("../../templates/oci-sign.sh");
+pub const SIGN_LIB_SCRIPT: &str = include_str!(concat!(env!("OUT_DIR"), "/oci-sign.sh"));
 pub const SELINUX_MODULE_CIL: &str = include_str!("../../templates/vipsetup-keepalived.cil");
 /// How long the non-preferred node's installer waits for the preferred node's VRRP adverts
 /// before it starts keepalived anyway (install-agent.sh, step 8).

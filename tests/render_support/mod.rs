@@ -111,3 +111,17 @@ pub fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
     std::fs::write(&p, content).unwrap();
     p
 }
+
+/// The signing library as the agent sources it, assembled from its parts (templates/agent/
+/// oci-sign/, build.rs) and written once per test process, comments kept.
+pub fn sign_lib() -> PathBuf {
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("vipsetup-sign-lib.{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("oci-sign.sh");
+        std::fs::write(&path, render::SIGN_LIB_SCRIPT).unwrap();
+        path
+    })
+    .clone()
+}

@@ -1,0 +1,202 @@
+# vip-agent, part 2: the VIP objects: this node's VNIC, each VIP's OCID, its document, the calls.
+
+# obj_url K: the API URL of VIP K's object ('' until it is known).
+OBJ_URL=''
+obj_url() {
+    if [ "${KIND[$1]}" = 6 ]; then
+        OBJ_URL=$CORE_BASE/ipv6/${ID[$1]}
+    else
+        OBJ_URL=$CORE_BASE/privateIps/${ID[$1]}
+    fi
+}
+
+# Sets VNIC: this node's VNIC holding NODE_IP (else the first, the primary), from the instance
+# metadata service, cached on disk (a primary VNIC never changes).
+VNIC=''
+find_vnic() {
+    local flat seg first='' re='\{([^{}]*)\}(.*)'
+    if [ -n "$VNIC" ]; then
+        return 0
+    fi
+    if [ -s "$VNIC_FILE" ]; then
+        read -r VNIC <"$VNIC_FILE"
+        return 0
+    fi
+    if ! flat=$(curl -sSf --connect-timeout "$CONNECT_TIMEOUT" --max-time "$CALL_DEADLINE" -H 'Authorization: Bearer Oracle' \
+        -- "$OCI_METADATA_BASE/vnics/" 2>&1); then
+        log "cannot read this node's VNIC from the instance metadata service at $OCI_METADATA_BASE/vnics/ ($flat); will retry"
+        return 1
+    fi
+    flat=${flat//$'\n'/ }
+    while [[ $flat =~ $re ]]; do
+        seg=${BASH_REMATCH[1]}
+        flat=${BASH_REMATCH[2]}
+        oci_json_get "$seg" vnicId || continue
+        first=${first:-$OCI_JSON}
+        local id=$OCI_JSON
+        if [ -n "$NODE_IP" ] && oci_json_get "$seg" privateIp && [ "$OCI_JSON" = "$NODE_IP" ]; then
+            VNIC=$id
+            break
+        fi
+    done
+    VNIC=${VNIC:-$first}
+    if [ -z "$VNIC" ]; then
+        log "the instance metadata service listed no VNIC; will retry"
+        return 1
+    fi
+    printf '%s\n' "$VNIC" >"$VNIC_FILE"
+}
+
+# recheck_fast: every VIP read again with oci_get_fast (returns 1 when one cannot be: the caller
+# reads them the general way); a document unchanged since VIP K's last one (LAST_DOC[K]) has
+# nothing new to parse.
+LAST_DOC=()
+recheck_fast() {
+    local k
+    for ((k = 0; k < NVIPS; k++)); do
+        obj_url "$k"
+        oci_get_fast "$OBJ_URL" || return 1
+        [ "$OCI_BODY" = "${LAST_DOC[k]:-}" ] || read_doc "$k" "$OCI_BODY"
+    done
+}
+
+# read_doc K DOC: OWNER[K] (vnicId), TAGS[K] (the pair's tags, kept on disk with the OCID) and
+# PREV[K] (the node its tags name as the last taker) from VIP K's object.
+read_doc() {
+    local k=$1 doc=$2 object pair tags='' re_obj='"freeformTags"[[:space:]]*:[[:space:]]*\{([^}]*)\}'
+    local re_pair='^[[:space:],]*"([^"]*)"[[:space:]]*:[[:space:]]*"([^"]*)"(.*)$'
+    OWNER[k]=''
+    LAST_DOC[k]=$doc
+    oci_json_get "$doc" vnicId && OWNER[k]=$OCI_JSON
+    if [[ $doc =~ $re_obj ]]; then
+        object=${BASH_REMATCH[1]}
+        while [[ $object =~ $re_pair ]]; do
+            object=${BASH_REMATCH[3]}
+            case "${BASH_REMATCH[1]}" in
+                "$TAG_OWNER")
+                    PREV[k]=${BASH_REMATCH[2]}
+                    continue
+                    ;;
+                "$TAG_TAKEOVER") continue ;;
+            esac
+            pair="\"${BASH_REMATCH[1]}\": \"${BASH_REMATCH[2]}\""
+            tags+="${tags:+, }$pair"
+        done
+    fi
+    if [ "$tags" != "${TAGS[k]:-}" ] || [ ! -e "$STATE_DIR/vip.${ADDR[k]}" ]; then
+        TAGS[k]=$tags
+        printf '%s\n%s\n' "${ID[k]}" "$tags" >"$STATE_DIR/vip.${ADDR[k]}"
+    fi
+}
+
+# find_vips: every VIP's OCID: cached; else looked up by address in the subnet; else (only a MASTER:
+# LOOKUP_ONLY=0) created on this VNIC, and then already here (CREATED[K]=1).
+CREATED=()
+find_vips() {
+    local k
+    for ((k = 0; k < NVIPS; k++)); do
+        find_vip "$k" || return 1
+    done
+}
+
+find_vip() {
+    local k=$1 a=${ADDR[$1]} what=private url
+    CREATED[k]=0
+    [ -z "${ID[k]:-}" ] || return 0
+    # Cached with the pair's tags, or looked up again (a takeover must send the tags back).
+    if [ -s "$STATE_DIR/vip.$a" ]; then
+        {
+            read -r 'ID[k]'
+            IFS= read -r 'TAGS[k]'
+        } <"$STATE_DIR/vip.$a"
+        [ -z "${ID[k]}" ] || return 0
+    fi
+    url="$CORE_BASE/privateIps"
+    if [ "${KIND[k]}" = 6 ]; then
+        what=IPv6
+        url="$CORE_BASE/ipv6"
+    fi
+    if ! oci_call GET "$url?ipAddress=$a&subnetId=$SUBNET_ID"; then
+        log "listing $what IP $a in the subnet failed (API state unknown; will retry): $OCI_ERROR"
+        return 1
+    fi
+    if oci_json_get "$OCI_BODY" id; then
+        ID[k]=$OCI_JSON
+        read_doc "$k" "$OCI_BODY"
+        return 0
+    fi
+    [ "${LOOKUP_ONLY:-0}" = 0 ] || return 1
+    log "no $what IP object exists for $a; creating it on this node's VNIC $VNIC"
+    takeover_body "$k"
+    if ! oci_call POST "$url" "$BODY"; then
+        log "creating $what IP $a failed (will retry): $OCI_ERROR"
+        return 1
+    fi
+    oci_json_get "$OCI_BODY" id || return 1
+    ID[k]=$OCI_JSON
+    read_doc "$k" "$OCI_BODY"
+    CREATED[k]=1
+}
+
+forget_vip() {
+    log "the object of VIP ${ADDR[$1]} (${ID[$1]}) no longer exists; forgetting it"
+    rm -f "$STATE_DIR/vip.${ADDR[$1]}"
+    LAST_DOC[$1]=''
+    ID[$1]=''
+}
+
+# takeover_body K: sets BODY to VIP K's takeover: this VNIC, and the pair's tags plus who took over
+# and when (with the address and a name when it is created).
+BODY=''
+takeover_body() {
+    local k=$1 now ip_field=''
+    TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+    if [ -z "${ID[k]:-}" ]; then
+        ip_field="\"ipAddress\": \"${ADDR[k]}\", \"displayName\": \"vipsetup-vip\", "
+    fi
+    printf -v BODY '{%s"vnicId": "%s", "freeformTags": {%s"%s": "%s", "%s": "%s"}}' "$ip_field" "$VNIC" \
+        "${TAGS[k]:+${TAGS[k]}, }" "$TAG_OWNER" "$NODE_NAME" "$TAG_TAKEOVER" "$now"
+}
+
+# calls_for VERB K...: queues one call per VIP K for oci_call_all: GET (a recheck) or PUT (the
+# takeover: UpdatePrivateIp / UpdateIpv6 with the takeover body).
+CALL_VIP=()
+calls_for() {
+    local verb=$1 k
+    shift
+    OCI_CALL_METHOD=()
+    OCI_CALL_URL=()
+    OCI_CALL_BODY=()
+    CALL_VIP=()
+    for k in "$@"; do
+        obj_url "$k"
+        BODY=''
+        [ "$verb" = GET ] || takeover_body "$k"
+        CALL_VIP+=("$k")
+        OCI_CALL_METHOD+=("$verb")
+        OCI_CALL_URL+=("$OBJ_URL")
+        OCI_CALL_BODY+=("$BODY")
+    done
+}
+
+# run_calls WHAT: sends the queued calls at once; reads each answer into its VIP's OWNER.
+run_calls() {
+    local what=$1 i k rc=0
+    oci_call_all
+    for i in "${!CALL_VIP[@]}"; do
+        k=${CALL_VIP[i]}
+        case "${OCI_CALL_STATUS[i]}" in
+            2[0-9][0-9]) read_doc "$k" "${OCI_CALL_RESULT[i]}" ;;
+            404)
+                forget_vip "$k"
+                rc=1
+                ;;
+            *)
+                OCI_ERROR=${OCI_CALL_ERROR[i]}
+                log "$what VIP ${ADDR[k]} failed (API state unknown; will retry): $OCI_ERROR"
+                rc=1
+                ;;
+        esac
+    done
+    return "$rc"
+}

@@ -1,0 +1,125 @@
+# vip-agent, part 4: what the agent tells: the failover alert and its view on the VNIC's tags.
+
+# json_text STRING: sets JSON_TEXT to STRING as a JSON string's content (quotes, backslashes and
+# control characters escaped).
+JSON_TEXT=''
+json_text() {
+    local t=${1//\\/\\\\}
+    t=${t//\"/\\\"}
+    t=${t//$'\n'/\\n}
+    t=${t//$'\r'/}
+    JSON_TEXT=${t//$'\t'/ }
+}
+
+# in_background CMD...: runs CMD in a child that has its own connections (never the loop's: two
+# writers on one connection would mix their requests) and never holds up the takeover.
+in_background() {
+    (
+        # The library's setting (read there).
+        # shellcheck disable=SC2034
+        OCI_BEAT_FILE=''
+        oci_forget_conns
+        "$@"
+        oci_cleanup
+    ) </dev/null >/dev/null 2>&1 &
+}
+
+# alert: one message per takeover to NOTIFY_TOPIC (OCI Notifications PublishMessage, as the instance
+# principal): pair, VIPs, new owner, previous owner if known, time and why.
+alert() {
+    local now prev='' k title text url try
+    [ -n "$NOTIFY_TOPIC" ] || return 0
+    for ((k = 0; k < NVIPS; k++)); do
+        if [ -n "${PREV[k]:-}" ] && [ "${PREV[k]}" != "$NODE_NAME" ]; then
+            prev=${PREV[k]}
+            break
+        fi
+    done
+    TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+    title="vipsetup ${PAIR_NAME:-pair}: $NODE_NAME took over"
+    text="pair: ${PAIR_NAME:-}"$'\n'"vips: $MOVED"$'\n'"new owner: $NODE_NAME"$'\n'
+    text+="previous owner: ${prev:-unknown}"$'\n'"time: $now"$'\n'"why: ${REASON:-keepalived MASTER}"
+    json_text "$title"
+    title=$JSON_TEXT
+    json_text "$text"
+    # Oracle's Go/Java/Python SDKs: "https://notification.{region}.{secondLevelDomain}".
+    url=${NOTIFY_ENDPOINT:-https://notification.${REGION}.${OCI_REALM_DOMAIN}}
+    url=${url%/}/20181201/topics/$NOTIFY_TOPIC/messages
+    for try in 1 2 3; do
+        if oci_call POST "$url" "{\"title\": \"$title\", \"body\": \"$JSON_TEXT\"}"; then
+            log "failover alert published to $NOTIFY_TOPIC (VIPs $MOVED)"
+            return 0
+        fi
+        log "publishing the failover alert to $NOTIFY_TOPIC failed (try $try of 3): $OCI_ERROR"
+        nap "$try"
+    done
+}
+
+# The agent's own view on its VNIC's freeform tags (read by `vipsetup status`): state, since when,
+# last confirmed claim, last error.
+VIEW_FILE="$STATE_DIR/agent-view"
+VIEW_STATE=''
+VIEW_SINCE=''
+VIEW_CLAIM=''
+VIEW_ERROR=''
+
+# view STATE|'' [claim|error TEXT]: updates the view (STATE '' keeps the state) and writes it when
+# it changed.
+view() {
+    # Nothing to change (a recheck that went well, again): no file, no clock.
+    if [ "$1" = "$VIEW_STATE" ] && [ "${2:-}" = ok ] && [ -z "$VIEW_ERROR" ]; then
+        return 0
+    fi
+    local now old=''
+    TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+    [ -s "$VIEW_FILE" ] && { IFS= read -r old <"$VIEW_FILE"; } 2>/dev/null
+    if [ -z "$VIEW_STATE" ] && [ -n "$old" ]; then
+        IFS='|' read -r VIEW_STATE VIEW_SINCE VIEW_CLAIM VIEW_ERROR <<<"$old"
+    fi
+    if [ -n "$1" ] && [ "$1" != "$VIEW_STATE" ]; then
+        VIEW_STATE=$1
+        VIEW_SINCE=$now
+    fi
+    case "${2:-}" in
+        claim)
+            VIEW_CLAIM=$now
+            VIEW_ERROR=''
+            ;;
+        error)
+            local e=${3//|/ }
+            VIEW_ERROR=${e:0:200}
+            ;;
+        ok) VIEW_ERROR='' ;;
+    esac
+    local line="$VIEW_STATE|$VIEW_SINCE|$VIEW_CLAIM|$VIEW_ERROR"
+    [ "$line" != "$old" ] || return 0
+    printf '%s\n' "$line" >"$VIEW_FILE"
+    in_background write_view
+}
+
+# write_view: GetVnic, then UpdateVnic with its freeform tags and the view merged in.
+write_view() {
+    local doc object tags='' re_obj='"freeformTags"[[:space:]]*:[[:space:]]*\{([^}]*)\}'
+    local re_pair='^[[:space:],]*"([^"]*)"[[:space:]]*:[[:space:]]*"([^"]*)"(.*)$'
+    find_vnic || return 1
+    oci_call GET "$CORE_BASE/vnics/$VNIC" || {
+        log "reading this node's VNIC to record the agent's view failed: $OCI_ERROR"
+        return 1
+    }
+    doc=$OCI_BODY
+    if [[ $doc =~ $re_obj ]]; then
+        object=${BASH_REMATCH[1]}
+        while [[ $object =~ $re_pair ]]; do
+            object=${BASH_REMATCH[3]}
+            case "${BASH_REMATCH[1]}" in
+                vipsetup-agent-*) continue ;;
+            esac
+            tags+="\"${BASH_REMATCH[1]}\": \"${BASH_REMATCH[2]}\", "
+        done
+    fi
+    json_text "$VIEW_ERROR"
+    tags+="\"vipsetup-agent-state\": \"$VIEW_STATE\", \"vipsetup-agent-since\": \"$VIEW_SINCE\", "
+    tags+="\"vipsetup-agent-claim\": \"$VIEW_CLAIM\", \"vipsetup-agent-error\": \"$JSON_TEXT\""
+    oci_call PUT "$CORE_BASE/vnics/$VNIC" "{\"freeformTags\": {$tags}}" ||
+        log "recording the agent's view on this node's VNIC failed: $OCI_ERROR"
+}

@@ -1,0 +1,96 @@
+# vip-agent, part 6: the entry points and the loop that reads keepalived's FIFO.
+
+case "${1:-}" in
+    --standby)
+        standby
+        exit 0
+        ;;
+    --claim-once)
+        NEED_MOVE=1
+        claim_once
+        exit $?
+        ;;
+    --check-once)
+        NEED_MOVE=0
+        claim_once
+        exit $?
+        ;;
+    '' | -h | --help)
+        echo "usage: $0 FIFO   (keepalived notify_fifo_script)" >&2
+        exit 1
+        ;;
+esac
+
+FIFO=$1
+trap 'stop_claim "agent stopping"; oci_cleanup; exit 0' TERM INT
+# A claim loop that died makes the word's write fail with EPIPE: handled, not fatal.
+trap '' PIPE
+# Scratch files of earlier agents and their loops (named after their pids).
+rm -f "$OCI_WORK_DIR"/ss.* "$OCI_WORK_DIR"/body.* "$RUNTIME_DIR"/beat.* "$RUNTIME_DIR"/look.* 2>/dev/null
+# One session key pair per agent process (its claim loops share it and the token).
+if ! oci_new_session_key; then
+    log "cannot make a session key in $OCI_WORK_DIR; claims will fail until it can"
+fi
+log "started for $NODE_NAME (VIP $VIP, region $REGION), reading $FIFO"
+# A claim loop waiting for MASTER does the look-ups and federates now, not at the first MASTER, so
+# that a takeover is one request.
+spawn_standby
+seen_state=0
+while true; do
+    # keepalived keeps the FIFO open; if it ever closes, open it again.
+    if ! exec 3<"$FIFO"; then
+        nap 1
+        continue
+    fi
+    pending=''
+    while true; do
+        # A timed read that runs out in the middle of a line keeps what it read (pending): the rest
+        # comes with the next read, and no state line is ever cut in two.
+        if [ "$seen_state" = 0 ]; then
+            IFS= read -r -t "$STATE_WAIT" line <&3
+        else
+            IFS= read -r -t "$WATCH_INTERVAL" line <&3
+        fi
+        rc=$?
+        if [ "$rc" -gt 128 ]; then
+            pending+=$line
+        elif [ "$rc" -eq 0 ]; then
+            line=$pending$line
+            pending=''
+            read -r kind name state _priority <<<"$line"
+        fi
+        if [ "$rc" -gt 128 ] && [ "$seen_state" = 1 ]; then
+            watch_claim
+            continue
+        fi
+        if [ "$rc" -gt 128 ]; then
+            # No state line since this agent started: a reload, or a start still settling.
+            seen_state=1
+            if vip_on_interface; then
+                log "no state line from keepalived within $STATE_WAIT s and VIP $VIP is on this node: MASTER (after a reload)"
+                start_claim check
+            fi
+            continue
+        fi
+        [ "$rc" -eq 0 ] || break
+        [ "$kind" = INSTANCE ] || continue
+        seen_state=1
+        case "$state" in
+            MASTER)
+                # The word first; the log line (a logger process) after, with the time the event was
+                # read.
+                event_time
+                start_claim
+                printf -v LAST_BEAT '%(%s)T' -1
+                log "instance $name is MASTER (read at $EVENT_TIME)"
+                ;;
+            BACKUP | FAULT | STOP | DELETED)
+                log "instance $name is $state"
+                stop_claim "$state" respawn
+                [ "$state" = DELETED ] || view "$state"
+                ;;
+        esac
+    done
+    exec 3<&-
+    nap 1
+done
