@@ -225,12 +225,17 @@ impl World {
         }
         let (key_pem, public_pkcs1) = match &spec.user_key_pem {
             Some(pem) => {
-                let pk = crate::simulator::pki::public_key_from_private_pem(pem).map_err(WorldError::Key)?;
-                (crate::simulator::pki::to_pkcs8_pem(pem).map_err(WorldError::Key)?, pk)
+                let pk = crate::simulator::pki::public_key_from_private_pem(pem)
+                    .map_err(WorldError::Key)?;
+                (
+                    crate::simulator::pki::to_pkcs8_pem(pem).map_err(WorldError::Key)?,
+                    pk,
+                )
             }
             None => crate::simulator::pki::generate_rsa().map_err(WorldError::Key)?,
         };
-        let fingerprint = crate::simulator::pki::fingerprint_md5(&public_pkcs1).map_err(WorldError::Key)?;
+        let fingerprint =
+            crate::simulator::pki::fingerprint_md5(&public_pkcs1).map_err(WorldError::Key)?;
         let user_id = format!("ocid1.user.oc1..{}", random_suffix(60));
         let mut keys = BTreeMap::new();
         keys.insert(fingerprint.clone(), public_pkcs1);
