@@ -20,7 +20,9 @@ fn main() {
         let mut text = String::new();
         for p in &parts {
             println!("cargo:rerun-if-changed={}", p.display());
-            text.push_str(&fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())));
+            text.push_str(
+                &fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+            );
         }
         fs::write(Path::new(&out).join(format!("{script}.sh")), text).expect("OUT_DIR is writable");
     }

@@ -14,7 +14,8 @@ use crate::oci::log;
     version,
     about = "A highly available virtual IP on Oracle Cloud, from a YAML blueprint",
     after_help = "Exit codes: 0 success, 1 error (usage errors included), 2 changes present \
-                  (plan --detailed-exitcode only), 3 locked by another run."
+                  (plan --detailed-exitcode only) or some check could not tell (doctor only), \
+                  3 locked by another run."
 )]
 pub struct Cli {
     /// Output format: text for people, json for scripts (one JSON document on stdout, also on
@@ -47,6 +48,7 @@ pub enum Command {
     Apply(commands::apply::ApplyArgs),
     Destroy(commands::destroy::DestroyArgs),
     Status(commands::status::StatusArgs),
+    Doctor(commands::doctor::DoctorArgs),
     ForceUnlock(commands::force_unlock::ForceUnlockArgs),
     State(commands::state::StateArgs),
     /// The local OCI simulator (for tests and first runs)
@@ -69,7 +71,11 @@ pub fn main() -> i32 {
     } else if cli.output == OutputFormat::Text
         && matches!(
             cli.command,
-            Command::Plan(_) | Command::Apply(_) | Command::Destroy(_) | Command::Status(_)
+            Command::Plan(_)
+                | Command::Apply(_)
+                | Command::Destroy(_)
+                | Command::Status(_)
+                | Command::Doctor(_)
         )
     {
         let spinner = CallSpinner::on_terminal();
@@ -93,6 +99,7 @@ pub fn main() -> i32 {
         Command::Apply(args) => commands::apply::run(args, &ctx),
         Command::Destroy(args) => commands::destroy::run(args, &ctx),
         Command::Status(args) => commands::status::run(args, &ctx),
+        Command::Doctor(args) => commands::doctor::run(args, &ctx),
         Command::ForceUnlock(args) => commands::force_unlock::run(args, &ctx),
         Command::State(args) => commands::state::run(args, &ctx),
         Command::Simulator(args) => commands::simulator::run(args),

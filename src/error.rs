@@ -172,6 +172,7 @@ fn ops(e: &OpsError) -> ErrorInfo {
             ..ErrorInfo::new("replace_not_confirmed")
         },
         OpsError::UnknownNode { .. } => ErrorInfo::new("usage"),
+        OpsError::DoctorProblems { .. } => ErrorInfo::new("doctor_problems"),
         _ => ErrorInfo::new("error"),
     }
 }
@@ -323,6 +324,13 @@ fn report_lines(err: &anyhow::Error) -> Vec<String> {
         if !lines.iter().any(|l| l.contains(&cause)) {
             lines.push(format!("  caused by: {cause}"));
         }
+    }
+    if crate::ops::doctor::would_have_caught(err) {
+        lines.push(
+            "  hint: `vipsetup doctor BLUEPRINT` checks this and every other prerequisite of the \
+             tenancy in one read-only run"
+                .to_string(),
+        );
     }
     lines
 }

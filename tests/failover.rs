@@ -5,6 +5,8 @@
 
 #[path = "failover/mod.rs"]
 mod harness;
+#[path = "oldest-tools/versions.rs"]
+mod oldest_tools;
 
 use harness::netns::{API_ADDR, IMDS_ADDR};
 use harness::process::{alive, run_args};
@@ -137,6 +139,15 @@ fn pair(test: &str, opts: Options) -> Option<(std::sync::MutexGuard<'static, ()>
     let serial = harness::serial();
     let pre = prereq::require(test)?;
     let cluster = Cluster::new(&pre, opts).unwrap_or_else(|e| panic!("{test}: set-up failed: {e}"));
+    // The tools as a node runs them (the agent's `#!/bin/bash`, the keepalived that starts it):
+    // printed, and under the oldest-tools lane they must be the lane's.
+    let tools = cluster.lab.nodes[NODE1]
+        .sh(oldest_tools::SCRIPT)
+        .unwrap_or_else(|e| panic!("{test}: cannot read the node's tool versions: {e}"));
+    oldest_tools::check(
+        &format!("on a failover node ({test})"),
+        &oldest_tools::line_from(&tools),
+    );
     Some((serial, cluster))
 }
 

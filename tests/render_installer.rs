@@ -5,6 +5,8 @@
 //! firewall, SELinux and the agent's settings are ready, and the package manager is used only
 //! for what is missing.
 
+#[path = "oldest-tools/versions.rs"]
+mod oldest_tools;
 mod render_support;
 
 use std::os::unix::fs::PermissionsExt as _;
@@ -371,4 +373,11 @@ fn the_quickstart_user_data_has_no_python_tooling() {
             if node.gzipped { " (gzipped)" } else { "" }
         );
     }
+}
+
+/// The tools this suite runs, printed; under the oldest-tools lane (tests/oldest-tools/run.sh)
+/// they must be the lane's (bash 4.4, OpenSSL 1.1.1, keepalived 2.1.5), or the lane proved nothing.
+#[test]
+fn node_tools_are_the_lanes_under_the_lane() {
+    oldest_tools::check("render_installer", &oldest_tools::here());
 }

@@ -3,6 +3,8 @@
 //! strict simulator, which verifies every signature: instance-principal federation, the
 //! session token's lifetime and its renewal after a 401.
 
+#[path = "oldest-tools/versions.rs"]
+mod oldest_tools;
 mod render_support;
 
 use std::path::PathBuf;
@@ -422,4 +424,11 @@ fn https_goes_through_a_verified_s_client_connection() {
         out.lines().count() == 2 && out.lines().all(|l| l.starts_with("000 ")),
         "an unverified server must get no request: {out}{err}"
     );
+}
+
+/// The tools this suite runs, printed; under the oldest-tools lane (tests/oldest-tools/run.sh)
+/// they must be the lane's (bash 4.4, OpenSSL 1.1.1, keepalived 2.1.5), or the lane proved nothing.
+#[test]
+fn node_tools_are_the_lanes_under_the_lane() {
+    oldest_tools::check("render_signer", &oldest_tools::here());
 }

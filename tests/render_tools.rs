@@ -3,6 +3,8 @@
 //! run inside a network namespace (with an interface of the configured name) and a private
 //! mount namespace (so the scripts keepalived checks exist at their on-node paths).
 
+#[path = "oldest-tools/versions.rs"]
+mod oldest_tools;
 mod render_support;
 
 use std::path::Path;
@@ -246,107 +248,198 @@ fn ip(args: &[&str]) {
     );
 }
 
-#[test]
-fn keepalived_accepts_every_config() {
-    if !met(all([
+/// `keepalived -t` read so it holds on every keepalived a node carries. keepalived 2.1.5
+/// (Oracle Linux 8, Debian bullseye) exits 0 even when the configuration has errors; 2.2.x exits
+/// non-zero. With `-l` (log to the console) a configuration keepalived takes whole prints
+/// nothing, and each complaint (an unknown keyword, a value it rounds, a missing interface, an
+/// address it skips) is a line; so the check passes only on exit 0 and no output at all.
+fn keepalived_verdict(out: &std::process::Output) -> Result<(), String> {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if out.status.success() && said.is_empty() {
+        return Ok(());
+    }
+    let exit = out
+        .status
+        .code()
+        .map_or_else(|| "by a signal".to_string(), |c| c.to_string());
+    Err(format!(
+        "keepalived -t (exit {exit}) said:\n{}",
+        said.join("\n")
+    ))
+}
+
+/// Checks one rendered node's keepalived.conf, after `edit` (a deliberate mistake, or none), as
+/// the node would run it: in a network namespace with the node's interface and address, and a
+/// private mount namespace holding the node's scripts at their paths (keepalived checks them).
+fn keepalived_check_node(
+    variant: &str,
+    bp: &vipsetup::blueprint::Blueprint,
+    i: usize,
+    n: &vipsetup::render::RenderedNode,
+    dir: &Path,
+    edit: impl Fn(String) -> String,
+) -> Result<(), String> {
+    let node_dir = dir.join(format!("{variant}.{}", n.name));
+    std::fs::create_dir_all(&node_dir).unwrap();
+    let mut installs = Vec::new();
+    let mut conf = None;
+    for (path, mode, content) in write_files(&n.cloud_config) {
+        let local = write(&node_dir, path.rsplit('/').next().unwrap(), &content);
+        if path == paths::KEEPALIVED_CONF {
+            conf = Some(local);
+        } else if path.starts_with("/usr/local/lib/vipsetup/") {
+            installs.push(format!("install -m {mode} '{}' '{path}'", local.display()));
+        }
+    }
+    let conf = conf.expect("keepalived.conf in write_files");
+    let prefix = bp.network.vip_prefix.unwrap();
+    let addr = format!("{}/{prefix}", bp.nodes[i].private_ip.unwrap());
+    // No interface in the blueprint: the installer puts the one holding the node's address in
+    // place of the placeholder (install-agent.sh step 4); do the same.
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    let interface = match &bp.network.interface {
+        Some(name) => name.clone(),
+        None => {
+            assert!(text.contains(&format!(" dev {}", render::AUTO_INTERFACE)));
+            text = text.replace(render::AUTO_INTERFACE, "ens3");
+            "ens3".to_string()
+        }
+    };
+    std::fs::write(&conf, edit(text)).unwrap();
+    let ns = NetNs::new(&interface, &addr);
+    let script = format!(
+        "set -e; mount -t tmpfs -o mode=755 tmpfs /usr/local/lib; mkdir -p /usr/local/lib/vipsetup; {}; keepalived -t -l -f '{}'",
+        installs.join("; "),
+        conf.display()
+    );
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .output()
+        .unwrap();
+    drop(ns);
+    keepalived_verdict(&out).map_err(|e| {
+        format!(
+            "{variant}/{}: {e}\n--- config ---\n{}",
+            n.name,
+            std::fs::read_to_string(&conf).unwrap()
+        )
+    })
+}
+
+fn keepalived_prereqs() -> bool {
+    met(all([
         tool("keepalived", &["--version"]),
         tool("unshare", &["--version"]),
         root("keepalived -t in a network namespace"),
-    ])) {
+    ]))
+}
+
+#[test]
+fn keepalived_accepts_every_config() {
+    if !keepalived_prereqs() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     for (variant, bp, nodes) in rendered() {
         for (i, n) in nodes.iter().enumerate() {
-            let node_dir = dir.path().join(format!("{variant}.{}", n.name));
-            std::fs::create_dir(&node_dir).unwrap();
-            let mut installs = Vec::new();
-            let mut conf = None;
-            for (path, mode, content) in write_files(&n.cloud_config) {
-                let local = write(&node_dir, path.rsplit('/').next().unwrap(), &content);
-                if path == paths::KEEPALIVED_CONF {
-                    conf = Some(local);
-                } else if path.starts_with("/usr/local/lib/vipsetup/") {
-                    installs.push(format!("install -m {mode} '{}' '{path}'", local.display()));
-                }
+            if let Err(e) = keepalived_check_node(&variant, &bp, i, n, dir.path(), |c| c) {
+                panic!("keepalived rejected a rendered config: {e}");
             }
-            let conf = conf.expect("keepalived.conf in write_files");
-            let prefix = bp.network.vip_prefix.unwrap();
-            let addr = format!("{}/{prefix}", bp.nodes[i].private_ip.unwrap());
-            // No interface in the blueprint: the installer puts the one holding the node's
-            // address in place of the placeholder (install-agent.sh step 4); do the same.
-            let interface = match &bp.network.interface {
-                Some(name) => name.clone(),
-                None => {
-                    let text = std::fs::read_to_string(&conf).unwrap();
-                    assert!(text.contains(&format!(" dev {}", render::AUTO_INTERFACE)));
-                    std::fs::write(&conf, text.replace(render::AUTO_INTERFACE, "ens3")).unwrap();
-                    "ens3".to_string()
-                }
-            };
-            let ns = NetNs::new(&interface, &addr);
-            let script = format!(
-                "set -e; mount -t tmpfs -o mode=755 tmpfs /usr/local/lib; mkdir -p /usr/local/lib/vipsetup; {}; keepalived -t -l -f '{}'",
-                installs.join("; "),
-                conf.display()
-            );
-            let out = Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &ns.name,
-                    "unshare",
-                    "-m",
-                    "--propagation",
-                    "private",
-                    "sh",
-                    "-c",
-                    &script,
-                ])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "keepalived -t rejected {variant}/{} (exit {:?}):\n{}{}\n--- config ---\n{}",
-                n.name,
-                out.status.code(),
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr),
-                std::fs::read_to_string(&conf).unwrap()
-            );
-            drop(ns);
         }
     }
 }
 
+/// The check above must fail on a config keepalived cannot take, on 2.2.x (which exits
+/// non-zero) and on 2.1.5 (which exits 0 and only says so): the oldest-tools lane runs this
+/// with 2.1.5, the ordinary run with the system's keepalived.
 #[test]
-fn keepalived_check_is_not_vacuous() {
-    // The same harness must reject a config keepalived cannot take (an advert interval VRRPv2
-    // would round), or the test above proves nothing.
-    if !met(all([
-        tool("keepalived", &["--version"]),
-        root("keepalived -t in a network namespace"),
-    ])) {
+fn keepalived_check_fails_on_a_bad_config() {
+    if !keepalived_prereqs() {
         return;
     }
-    let (_, bp, nodes) = rendered().remove(0);
-    let conf = nodes[0]
-        .files
-        .iter()
-        .find(|f| f.path == paths::KEEPALIVED_CONF)
-        .unwrap();
-    let broken = conf.content.replace("advert_int 1", "advert_int 0.5");
-    assert_ne!(broken, conf.content);
+    let (variant, bp, nodes) = rendered().remove(0);
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "k.conf", &broken);
-    let ns = NetNs::new(bp.network.interface.as_deref().unwrap(), "172.16.2.11/24");
-    let out = Command::new("ip")
-        .args(["netns", "exec", &ns.name, "keepalived", "-t", "-f"])
-        .arg(Path::new(&file))
-        .output()
-        .unwrap();
-    assert!(
-        !out.status.success(),
-        "keepalived -t accepted a sub-second VRRPv2 advert"
+    let mistakes: &[(&str, &str, &str, &str)] = &[
+        // (what, from, to, what keepalived must say)
+        (
+            "a sub-second VRRPv2 advert",
+            "advert_int 1\n",
+            "advert_int 0.5\n",
+            "advert",
+        ),
+        (
+            "an unknown keyword",
+            "advert_int 1\n",
+            "advert_int 1\n    no_such_keyword 1\n",
+            "no_such_keyword",
+        ),
+        (
+            "an interface the node does not have",
+            "interface ens3\n",
+            "interface ens9\n",
+            "ens9",
+        ),
+    ];
+    let mut saw = Vec::new();
+    for (what, from, to, said) in mistakes {
+        let edit = |c: String| {
+            assert!(c.contains(from), "the rendered config has no {from:?}");
+            c.replacen(from, to, 1)
+        };
+        let verdict = keepalived_check_node(&variant, &bp, 0, &nodes[0], dir.path(), edit);
+        let err = verdict
+            .err()
+            .unwrap_or_else(|| panic!("the keepalived check accepted a config with {what}"));
+        assert!(
+            err.contains(said),
+            "keepalived refused the config with {what} without naming {said:?}:\n{err}"
+        );
+        let exit = err
+            .split_once("(exit ")
+            .and_then(|(_, r)| r.split_once(')'))
+            .map_or("?", |(code, _)| code);
+        saw.push(format!(
+            "{what} (exit {exit}): {}",
+            err.lines().nth(1).unwrap_or_default().trim()
+        ));
+    }
+    eprintln!("keepalived check refused:\n  {}", saw.join("\n  "));
+}
+
+/// The lane's versions line is read per tool; a `/bin/bash` other than PATH's shows.
+#[test]
+fn versions_line_names_a_split_bash() {
+    let out = "bash 4.4.19\n/bin/bash 5.2.15\nopenssl 1.1.1w\nkeepalived 2.1.5\ncurl 7.74.0\n";
+    assert_eq!(
+        oldest_tools::line_from(out),
+        "bash 4.4.19 (/bin/bash 5.2.15), OpenSSL 1.1.1w, keepalived 2.1.5, curl 7.74.0"
     );
+    let out = "bash 4.4.19\n/bin/bash 4.4.19\nopenssl 1.1.1w\nkeepalived \ncurl 7.74.0\n";
+    assert_eq!(
+        oldest_tools::line_from(out),
+        "bash 4.4.19, OpenSSL 1.1.1w, keepalived none, curl 7.74.0"
+    );
+}
+
+/// The tools this suite runs, printed; under the oldest-tools lane (tests/oldest-tools/run.sh)
+/// they must be the lane's (bash 4.4, OpenSSL 1.1.1, keepalived 2.1.5), or the lane proved nothing.
+#[test]
+fn node_tools_are_the_lanes_under_the_lane() {
+    oldest_tools::check("render_tools", &oldest_tools::here());
 }

@@ -27,6 +27,9 @@ pub struct ApplyArgs {
     /// Where to write each node's rendered cloud-config [default: <BLUEPRINT>.rendered/]
     #[arg(long, value_name = "DIR")]
     pub user_data_dir: Option<PathBuf>,
+    /// Run `vipsetup doctor`'s read-only checks first; change nothing if one finds a problem
+    #[arg(long)]
+    pub doctor: bool,
 }
 
 pub fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<i32> {
@@ -36,6 +39,7 @@ pub fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<i32> {
         target: args.target.options()?,
         replace: args.replace.clone(),
         user_data_dir: args.user_data_dir.clone(),
+        doctor: args.doctor,
     };
     let confirm = confirmer(
         args.auto_approve,

@@ -15,6 +15,8 @@ pub enum Service {
     ObjectStorage,
     /// Notifications (the failover alerts' topic).
     Notification,
+    /// Service limits (`vipsetup doctor`: are two more instances allowed?).
+    Limits,
 }
 
 /// Realm key to second-level domain, from Oracle's region definitions (py regions_definitions.py).
@@ -196,6 +198,8 @@ impl Endpoints {
                     Service::Notification => {
                         format!("https://notification.{region}.{domain}")
                     }
+                    // py limits/limits_client.py: "https://limits.{region}.oci.{secondLevelDomain}"
+                    Service::Limits => format!("https://limits.{region}.oci.{domain}"),
                 }
             }
         }

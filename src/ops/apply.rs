@@ -14,6 +14,8 @@ pub struct ApplyOptions {
     pub replace: Vec<String>,
     /// Default: `<blueprint>.rendered/`.
     pub user_data_dir: Option<PathBuf>,
+    /// Run `vipsetup doctor`'s checks first and change nothing if one finds a problem.
+    pub doctor: bool,
 }
 
 pub async fn apply(
@@ -21,6 +23,20 @@ pub async fn apply(
     confirm: &(dyn Fn(&Plan) -> bool + Sync),
     progress: &dyn Progress,
 ) -> Result<Outcome, OpsError> {
+    if opts.doctor {
+        let report = super::doctor::doctor(&opts.target).await?;
+        let problems: Vec<String> = report
+            .problems()
+            .iter()
+            .map(|c| match &c.fix {
+                Some(fix) => format!("{}: {}; {fix}", c.id, c.detail),
+                None => format!("{}: {}", c.id, c.detail),
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(OpsError::DoctorProblems { problems });
+        }
+    }
     let t = open(&opts.target).await?;
     let sess = t.session_for(&opts.target).await?;
     let replace = sess.node_indexes(&opts.replace)?;

@@ -62,6 +62,13 @@ pub enum OpsError {
     Open(#[from] OpenError),
     #[error(transparent)]
     Migrate(MigrateError),
+    /// `apply --doctor` found problems: nothing was changed.
+    #[error(
+        "doctor found {} problem(s), so nothing was changed:\n{}\n  run `vipsetup doctor BLUEPRINT` for the whole report",
+        .problems.len(),
+        .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+    )]
+    DoctorProblems { problems: Vec<String> },
 }
 
 impl From<MigrateError> for OpsError {

@@ -3,10 +3,13 @@
 pub mod apply;
 pub mod blueprint_view;
 pub mod destroy;
+pub mod doctor;
 pub mod error;
+pub mod init_subnet;
 pub mod pair;
 pub mod plan;
 pub mod simulate;
+pub mod starter;
 pub mod state_admin;
 pub mod status;
 pub mod target;

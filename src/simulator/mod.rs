@@ -9,7 +9,7 @@
 //! Region of a request: the first of (1) a path prefix `/region/<name>/...` (so a client's single
 //! endpoint override can carry it: `--endpoint http://127.0.0.1:PORT/region/us-phoenix-1`),
 //! (2) a `Host` header `identity.<region>.…`, `iaas.<region>.…`, `auth.<region>.…`,
-//! `objectstorage.<region>.…` or `notification.<region>.…`, (3)
+//! `objectstorage.<region>.…`, `notification.<region>.…` or `limits.<region>.…`, (3)
 //! [`SimConfig::region`], (4) the tenancy's home region. IAM writes in any other region than the
 //! home region are refused with 403 NotAllowed; core resources live in the region they were made
 //! in; a region the tenancy does not subscribe to answers 401.
@@ -39,7 +39,9 @@ pub mod standalone;
 pub mod world;
 
 pub use api::instance_state;
+pub use api::limits::set_limit;
 pub use api::object_storage;
+pub use api::placement::withdraw_shape;
 pub use world::{Cidr, Region, SeedSpec, Seeded, World, WorldError};
 
 use axum::body::Body;
@@ -710,7 +712,7 @@ fn region_from_host(host: &str) -> Option<String> {
     let service = labels.next()?;
     if matches!(
         service,
-        "identity" | "iaas" | "auth" | "objectstorage" | "notification"
+        "identity" | "iaas" | "auth" | "objectstorage" | "notification" | "limits"
     ) {
         let r = labels.next()?;
         if r.contains('-') {

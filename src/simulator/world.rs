@@ -50,6 +50,10 @@ pub const TOPIC: &str = "onstopic";
 pub const MESSAGE: &str = "onsmessage";
 /// an Oracle Services Network service (regional, shared by all tenancies)
 pub const SERVICE: &str = "service";
+/// a security list (`ocid1.securitylist…`)
+pub const SECURITY_LIST: &str = "securitylist";
+/// a service limit value (Limits service), see `api::limits`
+pub const LIMIT: &str = "limit";
 
 /// A region the tenancy subscribes to.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -67,6 +71,12 @@ pub struct User {
     pub name: String,
     /// fingerprint (md5, lowercase hex with colons) -> public key, PKCS#1 DER in base64
     pub api_keys: BTreeMap<String, String>,
+    /// Operations this user's groups are not granted (answered 404 NotAuthorizedOrNotFound, as
+    /// OCI answers a caller without the permission). The simulator does not model user groups
+    /// and their policies; tests use this to stand in for an operator without, say, read access
+    /// to IAM.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denied_operations: Vec<String>,
 }
 
 /// A session token: issued by `/v1/x509` to an instance principal, or by the simulator to a user

@@ -16,6 +16,7 @@ CreateIpv6 GetIpv6 ListIpv6s UpdateIpv6 DeleteIpv6 GetTopic PublishMessage
 GetRouteTable ListRouteTables GetNatGateway ListNatGateways GetServiceGateway ListServiceGateways
 GetInternetGateway ListInternetGateways GetDhcpOptions ListDhcpOptions ListServices GetService
 GetNamespace CreateBucket ListObjects GetObject HeadObject PutObject DeleteObject
+GetSecurityList ListSecurityLists ListLimitValues GetResourceAvailability
 FederateX509 Imds
 """.split()
 

@@ -11,6 +11,18 @@ use serde_json::{json, Value};
 use vipsetup::render::{self, AgentSettings, Facts};
 
 pub const VIP: &str = "172.16.2.10";
+/// The IPv6 VIP and its subnet's prefix, with `Extras::ipv6`.
+pub const VIP6: &str = "2603:c020:1:2::10";
+pub const SUBNET_V6: &str = "2603:c020:1:2::/64";
+
+/// What a pair may have beyond one IPv4 VIP.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// An IPv6 VIP (`network.vip6`), in a subnet with an IPv6 prefix.
+    pub ipv6: bool,
+    /// An alerts' topic (`failover.notify_topic`), so the policy lets the nodes publish.
+    pub topic: bool,
+}
 const SSH_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIpD1LTNXVbLDH4rU3VguLtrs9XRs478BOKUWzc0PESp vipsetup-quickstart-DEMO-KEY-do-not-use";
 
 fn bin() -> &'static str {
@@ -28,6 +40,32 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `vipsetup simulator serve` of `dir`/world.json on a free port of 127.0.0.1: the process (its
+/// output in `dir`/simulator.log) and its base URL.
+fn serve(dir: &Path) -> (Child, String) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = std::fs::File::create(dir.join("simulator.log")).unwrap();
+    let child = Command::new(bin())
+        .args([
+            "simulator",
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg("--world")
+        .arg(dir.join("world.json"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
 /// The simulator process, stopped by PID on drop.
 pub struct SimPair {
     pub dir: tempfile::TempDir,
@@ -35,6 +73,8 @@ pub struct SimPair {
     pub instances: [String; 2],
     pub vnics: [String; 2],
     pub vip_id: String,
+    /// The alerts' topic, with `Extras::topic`.
+    pub topic_id: Option<String>,
     pub blueprint: PathBuf,
     pub oci_config: PathBuf,
     child: Child,
@@ -50,6 +90,11 @@ impl Drop for SimPair {
 impl SimPair {
     /// Seeds, serves and applies the pair (node 1 preferred, the VIP on node 1).
     pub fn start() -> SimPair {
+        SimPair::start_with(&Extras::default())
+    }
+
+    /// The same, with what `extras` adds to the pair.
+    pub fn start_with(extras: &Extras) -> SimPair {
         let dir = tempfile::tempdir().unwrap();
         let p = |n: &str| dir.path().join(n);
         let s = |p: PathBuf| p.to_string_lossy().into_owned();
@@ -61,7 +106,13 @@ impl SimPair {
             "--vcn-cidr",
             "172.16.0.0/16",
             "--subnet-cidr",
-            "172.16.2.0/24",
+            // With an IPv6 VIP the nodes' subnet is another one, made below (OCI refuses
+            // overlapping subnets in a VCN).
+            if extras.ipv6 {
+                "172.16.1.0/24"
+            } else {
+                "172.16.2.0/24"
+            },
             "--creds-out",
             &s(p("creds.json")),
             "--key-out",
@@ -71,52 +122,56 @@ impl SimPair {
         ]));
         let creds: Value =
             serde_json::from_str(&std::fs::read_to_string(p("creds.json")).unwrap()).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = std::fs::File::create(p("simulator.log")).unwrap();
-        let child = Command::new(bin())
-            .args([
-                "simulator",
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .args(["--world", &s(p("world.json"))])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let (child, base) = serve(dir.path());
         let mut pair = SimPair {
-            base: format!("http://127.0.0.1:{port}"),
+            base,
             instances: Default::default(),
             vnics: Default::default(),
             vip_id: String::new(),
+            topic_id: None,
             blueprint: p("blueprint.yaml"),
             oci_config: p("oci-config"),
             child,
             dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while pair.control("GET", "/_sim/health", None).is_err() {
-            assert!(Instant::now() < deadline, "the simulator did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        pair.wait_healthy();
         let id = |k: &str| creds[k].as_str().unwrap().to_string();
+        let mut subnet = id("subnet_id");
+        let (mut net, mut failover) = (String::new(), String::new());
+        if extras.ipv6 {
+            // The seeded subnet has no IPv6 prefix: one that has, in the seeded VCN, through the
+            // simulator's control route.
+            let made = pair.json(
+                "POST",
+                "/_sim/subnets",
+                Some(
+                    &json!({"vcnId": id("vcn_id"), "cidr": "172.16.2.0/24", "name": "agent-v6",
+                    "ipv6CidrBlock": SUBNET_V6}),
+                ),
+            );
+            subnet = made["id"].as_str().unwrap().to_string();
+            net = format!("  vip6: [{VIP6}]\n");
+        }
+        if extras.topic {
+            let made = pair.json(
+                "POST",
+                "/_sim/topics",
+                Some(&json!({"name": "agent-alerts"})),
+            );
+            let topic = made["id"].as_str().unwrap().to_string();
+            failover = format!("  notify_topic: {topic}\n");
+            pair.topic_id = Some(topic);
+        }
         std::fs::write(
             &pair.blueprint,
             format!(
                 "name: agent-test\n\
                  oci:\n  region: us-ashburn-1\n  compartment: {}\n\
-                 network:\n  subnet: {}\n  vip: {VIP}/24\n  interface: ens3\n\
+                 network:\n  subnet: {subnet}\n  vip: {VIP}/24\n{net}  interface: ens3\n\
                  nodes:\n  - name: node1\n    private_ip: 172.16.2.11\n  - name: node2\n    private_ip: 172.16.2.12\n\
                  instance:\n  shape: VM.Standard.E4.Flex\n  ocpus: 1\n  memory_gb: 8\n  image:\n    os: Oracle Linux\n    version: \"9\"\n  ssh_keys:\n    - key: {SSH_KEY}\n\
-                 failover:\n  preferred_node: node1\n  preempt: false\n",
+                 failover:\n  preferred_node: node1\n  preempt: false\n{failover}",
                 id("compartment_id"),
-                id("subnet_id")
             ),
         )
         .unwrap();
@@ -139,7 +194,45 @@ impl SimPair {
         pair
     }
 
-    /// One control-API request (curl); Err on a non-2xx answer or no connection.
+    /// Another simulator serving a copy of this one's world as it is now, with its own files:
+    /// a fresh pair in milliseconds instead of an apply.
+    pub fn serve_copy(&self) -> SimPair {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["world.json", "creds.json", "user-key.pem", "blueprint.yaml"] {
+            std::fs::copy(self.dir.path().join(f), dir.path().join(f)).unwrap();
+        }
+        let config = std::fs::read_to_string(&self.oci_config).unwrap().replace(
+            &self.dir.path().to_string_lossy().into_owned(),
+            &dir.path().to_string_lossy(),
+        );
+        std::fs::write(dir.path().join("oci-config"), config).unwrap();
+        let (child, base) = serve(dir.path());
+        let pair = SimPair {
+            base,
+            instances: self.instances.clone(),
+            vnics: self.vnics.clone(),
+            vip_id: self.vip_id.clone(),
+            topic_id: self.topic_id.clone(),
+            blueprint: dir.path().join("blueprint.yaml"),
+            oci_config: dir.path().join("oci-config"),
+            child,
+            dir,
+        };
+        pair.wait_healthy();
+        pair
+    }
+
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.control("GET", "/_sim/health", None).is_err() {
+            assert!(Instant::now() < deadline, "the simulator did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// One control-API request (curl); Err on a non-2xx answer or no connection. (60 s: on a
+    /// loaded 2-core machine the simulator once took over 10 s to answer, while it made a node's
+    /// instance certificate.)
     pub fn control(
         &self,
         method: &str,
@@ -147,7 +240,7 @@ impl SimPair {
         body: Option<&Value>,
     ) -> Result<String, String> {
         let mut cmd = Command::new("curl");
-        cmd.args(["-sS", "-f", "-m", "10", "-X", method])
+        cmd.args(["-sS", "-f", "-m", "60", "-X", method])
             .arg(format!("{}{path}", self.base));
         if let Some(b) = body {
             cmd.args(["-H", "content-type: application/json", "--data-binary"])
@@ -167,6 +260,27 @@ impl SimPair {
             Value::Null
         } else {
             serde_json::from_str(&text).unwrap()
+        }
+    }
+
+    /// A metadata service read (v2) as the node 127.0.0.1 poses as.
+    pub fn imds(&self, path: &str) -> Result<String, String> {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "-f",
+                "-m",
+                "60",
+                "-H",
+                "Authorization: Bearer Oracle",
+            ])
+            .arg(format!("{}/opc/v2/{path}", self.base))
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
         }
     }
 

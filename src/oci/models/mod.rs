@@ -4,9 +4,11 @@
 
 pub mod core;
 pub mod identity;
+pub mod limits;
 pub mod notifications;
 pub mod placement;
 pub mod routing;
+pub mod security_list;
 pub mod update;
 
 pub use self::core::*;
@@ -14,6 +16,7 @@ pub use self::identity::*;
 pub use self::notifications::*;
 pub use self::placement::*;
 pub use self::routing::*;
+pub use self::security_list::*;
 pub use self::update::*;
 
 use std::collections::BTreeMap;

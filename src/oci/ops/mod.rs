@@ -3,7 +3,9 @@
 
 pub mod core;
 pub mod identity;
+pub mod limits;
 pub mod object_storage;
 pub mod placement;
 pub mod routing;
+pub mod security_lists;
 pub mod update;

@@ -171,6 +171,13 @@ impl Ctx<'_> {
                 "Shape {shape} is not compatible with image {image_id}"
             )));
         }
+        self.check_shape_offered(&ad, &shape)?;
+        let ocpus_asked = b
+            .get("shapeConfig")
+            .and_then(|c| c.get("ocpus"))
+            .and_then(Value::as_f64)
+            .unwrap_or(1.0);
+        self.check_core_limit(&ad, &shape, ocpus_asked)?;
         let subnet_id = vnic_details
             .get("subnetId")
             .or_else(|| b.get("subnetId"))

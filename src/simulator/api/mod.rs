@@ -16,10 +16,12 @@ pub(crate) mod federation;
 mod identity;
 mod in_place;
 mod ipv6s;
+pub(crate) mod limits;
 mod notifications;
 pub mod object_storage;
-mod placement;
+pub(crate) mod placement;
 mod public_ips;
+pub(crate) mod security_lists;
 
 use serde_json::Value;
 
@@ -44,6 +46,8 @@ pub(crate) fn operation_name(method: &str, path: &str) -> &'static str {
         .or_else(|| notifications::route(method, &segs))
         .or_else(|| core_routing::route(method, &segs))
         .or_else(|| object_storage::route(method, &segs))
+        .or_else(|| limits::route(method, &segs))
+        .or_else(|| security_lists::route(method, &segs))
         .unwrap_or("Unknown")
 }
 
@@ -60,6 +64,8 @@ impl Ctx<'_> {
             .or_else(|| self.run_notifications())
             .or_else(|| self.run_core_routing())
             .or_else(|| self.run_object_storage())
+            .or_else(|| self.run_limits())
+            .or_else(|| self.run_security_lists())
             .unwrap_or_else(|| Err(ApiErr::not_found()))
     }
 }
@@ -125,6 +131,19 @@ pub(crate) fn execute(g: &mut Inner, op: &'static str, req: &Req, p: &Principal)
                 g.persist();
             }
             return resp;
+        }
+    }
+    // A user whose (unmodelled) groups lack the permission: OCI's answer to that.
+    if let Principal::User(u) = p {
+        if g.world
+            .users
+            .get(u)
+            .is_some_and(|u| u.denied_operations.iter().any(|o| o == op))
+        {
+            if mutated {
+                g.persist();
+            }
+            return Resp::from_err(&ApiErr::not_found());
         }
     }
     let mut ctx = Ctx {

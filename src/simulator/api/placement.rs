@@ -61,8 +61,9 @@ impl Ctx<'_> {
     }
 
     /// ListShapes: the shapes of the region's images; with `imageId`, only those that image runs
-    /// on ("imageId: The OCID of an image", oci-python-sdk ComputeClient.list_shapes). Every
-    /// simulated shape is offered in every AD (a simplification: OCI's offer differs per AD).
+    /// on ("imageId: The OCID of an image", oci-python-sdk ComputeClient.list_shapes); with
+    /// `availabilityDomain`, only those offered there (OCI's offer differs per AD; every shape is
+    /// offered in every AD unless a test withdraws one with [`withdraw_shape`]).
     fn list_shapes(&self) -> Result<Resp, ApiErr> {
         self.list_compartment()?;
         if let Some(ad) = self.req.q("availabilityDomain") {
@@ -91,6 +92,9 @@ impl Ctx<'_> {
             .collect();
         names.sort();
         names.dedup();
+        if let Some(ad) = self.req.q("availabilityDomain") {
+            names.retain(|n| self.shape_offered(ad, n));
+        }
         let items = names
             .into_iter()
             .map(|n| {
@@ -101,5 +105,47 @@ impl Ctx<'_> {
             })
             .collect();
         self.page(items)
+    }
+}
+
+/// Stops offering `shape` in availability domain `ad` (the tenancy's `_shapesNotOffered`): it
+/// leaves ListShapes there, and LaunchInstance refuses it.
+pub fn withdraw_shape(w: &mut world::World, ad: &str, shape: &str) {
+    let t = w.tenancy_id.clone();
+    if let Some(d) = w.get_mut(world::TENANCY, &t) {
+        let map = d
+            .entry("_shapesNotOffered")
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("an object");
+        let list = map.entry(ad).or_insert_with(|| json!([]));
+        if let Some(a) = list.as_array_mut() {
+            a.push(json!(shape));
+        }
+    }
+}
+
+impl Ctx<'_> {
+    fn shape_offered(&self, ad: &str, shape: &str) -> bool {
+        !self
+            .w
+            .get(world::TENANCY, &self.w.tenancy_id)
+            .and_then(|d| d.get("_shapesNotOffered"))
+            .and_then(|m| m.get(ad))
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(shape)))
+    }
+
+    /// LaunchInstance of a shape the AD does not offer. The answer is a guess: OCI's exact code
+    /// and text for it are not documented; 400 InvalidParameter is what it gives for other
+    /// placement mistakes (an unknown availability domain).
+    pub(super) fn check_shape_offered(&self, ad: &str, shape: &str) -> Result<(), ApiErr> {
+        if self.shape_offered(ad, shape) {
+            Ok(())
+        } else {
+            Err(ApiErr::invalid(format!(
+                "Shape {shape} is not available in availability domain {ad}"
+            )))
+        }
     }
 }

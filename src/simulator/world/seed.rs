@@ -167,6 +167,8 @@ impl World {
                    "freeformTags": {}, "definedTags": {}, "_region": home}),
         );
         seed_routing(&mut w, &vcn_id, &comp_id, &home, now);
+        super::super::api::security_lists::seed_default(&mut w, &vcn_id);
+        super::super::api::limits::seed(&mut w, &home);
         let subnet_id = w.new_id(SUBNET, Some(&home));
         let sub_s = format!(
             "{}/{}",
@@ -245,6 +247,7 @@ impl World {
                 id: user_id.clone(),
                 name: spec.user_name.clone(),
                 api_keys: keys,
+                denied_operations: Vec::new(),
             },
         );
         let ads = w.availability_domains(&home);

@@ -115,5 +115,5 @@ oci_cleanup() {
     oci_conn_close_all
     # Closing its input ends each warm tool.
     oci_warm_forget
-    rm -f "$OCI_WORK_DIR/ss.$BASHPID" "$OCI_WORK_DIR/body.$BASHPID"
+    rm -f "$OCI_WORK_DIR/ss.$BASHPID" "$OCI_WORK_DIR/body.$BASHPID" "$OCI_WORK_DIR/fallback.$BASHPID".*
 }

@@ -19,7 +19,7 @@ oci_left() {
 # slot in use, answered within OCI_MAX_TIME seconds.
 oci_http() {
     oci_http_send "$@" || return 1
-    oci_http_recv
+    oci_http_recv || oci_fallback
 }
 
 # oci_http_send METHOD URL BODY [HEADER...]: writes the request, kept per slot: oci_http_recv sends
@@ -124,12 +124,14 @@ oci_get_fast() {
     fi
     OCI_FAST_HLEN[$1]=${#head}
     line=$'\n'${head,,}
-    if [[ $head != *$'\r\n\r\n' && $head != $'\r\n' || $line != *$'\ncontent-length:'* ]]; then
+    if [[ $head != *$'\r\n\r\n' && $head != $'\r\n' || $line != *$'\ncontent-length:'* ||
+        $line == *$'\ntransfer-encoding:'* ]]; then
         oci_conn_close
         return 1
     fi
     len=${line#*$'\ncontent-length:'}
     len=${len%%$'\r'*}
+    len=${len%%,*}
     len=${len//[!0-9]/}
     n=$((len - ${#OCI_BODY}))
     if [ -z "$len" ] || [ "$n" -lt 0 ] ||
@@ -142,14 +144,24 @@ oci_get_fast() {
     OCI_STATUS=200
 }
 
-# oci_http_recv: reads the answer to the slot's request (see oci_http).
+# oci_http_recv: reads the answer to the slot's request (see oci_http), framed as RFC 9112 6.3 has
+# it: 1xx interim answers skipped; no body for HEAD, 204, 304; chunked (extensions and trailers
+# read and dropped); else Content-Length (a list of equal values is one); else to the end of the
+# connection. Any content coding is identity: none is asked for, and OCI sends a bogus
+# `Content-Encoding: UTF-8` (oci-wire.md). OCI_FAULT says why it got no answer when a fresh
+# connection does not explain it (an answer it cannot frame, one cut off, none after a
+# reconnect), with time left: oci_fallback makes the call through curl then.
+OCI_FAULT=''
+OCI_VIA=''
 oci_http_recv() {
     local LC_ALL=C attempt t=${OCI_SLOT_DEADLINE[$OCI_SLOT]} scheme host port hostport method
-    local part eof=0 head line rest re='^HTTP/1\.[01] ([0-9][0-9][0-9])' status len=-1 chunked=0
-    local close=0 size data
+    local part head line rest re='^HTTP/1\.([01]) ([0-9][0-9][0-9])' status len='' te='' close=0
+    local size fault='' cut=''
     read -r scheme host port hostport method <<<"${OCI_SLOT_TARGET[$OCI_SLOT]}"
     OCI_STATUS=000
     OCI_BODY=''
+    OCI_FAULT=''
+    OCI_VIA=kept-alive
     OCI_RAW=''
     for attempt in 1 2; do
         # The wait for the first byte gets what is left of the deadline.
@@ -164,7 +176,8 @@ oci_http_recv() {
             return 1
         fi
         if [ "$attempt" = 2 ]; then
-            OCI_BODY="the connection to $hostport closed without an answer"
+            OCI_BODY="the connection to $hostport closed without an answer, twice"
+            OCI_FAULT='no answer after a reconnect'
             return 1
         fi
         if ! oci_conn_open "$scheme" "$host" "$port"; then
@@ -174,93 +187,131 @@ oci_http_recv() {
         printf '%s' "${OCI_SLOT_REQ[$OCI_SLOT]}" 2>/dev/null 1>&"$OCI_CONN_OUT"
     done
     # Status and headers, a line each: nothing is waited for beyond them (a bulk read would wait
-    # for more until its timer ran out).
-    while [[ $OCI_RAW != *$'\r\n\r\n' ]]; do
-        if ! oci_left "$t" || ! IFS= read -r -t "$OCI_LEFT" -u "$OCI_CONN_IN" part; then
-            oci_conn_close
-            OCI_BODY="the answer from $hostport was cut off"
-            return 1
+    # for more until its timer ran out). A 1xx (100 Continue, 103 Early Hints) is followed by the
+    # answer.
+    while true; do
+        while [[ $OCI_RAW != *$'\r\n\r\n' ]]; do
+            [ "$OCI_RAW" != $'\r\n' ] || OCI_RAW=''
+            if ! oci_left "$t" || ! IFS= read -r -t "$OCI_LEFT" -u "$OCI_CONN_IN" part; then
+                cut=1
+                break 2
+            fi
+            OCI_RAW+=$part$'\n'
+        done
+        head=${OCI_RAW%$'\r\n\r\n'}
+        line=${head%%$'\r\n'*}
+        if ! [[ $line =~ $re ]] || [ "${BASH_REMATCH[2]}" = 101 ]; then
+            fault="not an HTTP/1.x answer (${line:0:60})"
+            break
         fi
-        OCI_RAW+=$part$'\n'
+        status=${BASH_REMATCH[2]}
+        # HTTP/1.0 closes after the answer.
+        [ "${BASH_REMATCH[1]}" = 1 ] || close=1
+        [[ $status == 1* ]] || break
+        OCI_RAW=''
+        if ! oci_left "$t" || ! IFS= read -r -N 1 -t "$OCI_LEFT" -u "$OCI_CONN_IN" OCI_RAW; then
+            cut=1
+            break
+        fi
     done
-    head=${OCI_RAW%%$'\r\n\r\n'*}
-    OCI_BODY=''
-    line=${head%%$'\r\n'*}
-    if ! [[ $line =~ $re ]]; then
-        oci_conn_close
-        OCI_BODY="not an HTTP answer from $hostport: ${line:0:100}"
-        return 1
-    fi
-    status=${BASH_REMATCH[1]}
     rest=''
-    [[ $head != *$'\r\n'* ]] || rest=${head#*$'\r\n'}
+    [ -n "$fault$cut" ] || [[ $head != *$'\r\n'* ]] || rest=${head#*$'\r\n'}$'\r\n'
     while [ -n "$rest" ]; do
         line=${rest%%$'\r\n'*}
-        if [[ $rest == *$'\r\n'* ]]; then rest=${rest#*$'\r\n'}; else rest=''; fi
+        rest=${rest#*$'\r\n'}
         case "${line,,}" in
             content-length:*)
-                len=${line#*:}
-                len=${len//[^0-9]/}
+                size=${line#*:}
+                size=${size%%,*}
+                size=${size//[$' \t']/}
+                if ! [[ $size =~ ^[0-9]{1,15}$ ]] || { [ -n "$len" ] && [ "$((10#$size))" != "$len" ]; }; then
+                    fault='a Content-Length that is not one number'
+                else
+                    len=$((10#$size))
+                fi
                 ;;
-            transfer-encoding:*chunked*) chunked=1 ;;
+            transfer-encoding:*)
+                part=${line#*:}
+                te+=${part//[$' \t']/},
+                ;;
             connection:*close*) close=1 ;;
         esac
     done
-    if [ "$method" = HEAD ] || [ "$status" = 204 ] || [ "$status" = 304 ]; then
-        OCI_BODY=''
-    elif [ "$chunked" = 1 ]; then
-        # Until the last chunk (size 0) and the empty line after it.
-        while [[ $OCI_BODY != 0$'\r\n\r\n' && $OCI_BODY != *$'\r\n'0$'\r\n\r\n' ]]; do
-            if [ "$eof" = 1 ] || ! oci_left "$t" ||
-                ! IFS= read -r -N 1 -t "$OCI_LEFT" -u "$OCI_CONN_IN" part; then
-                close=2
+    if [ -n "$te" ]; then
+        te=${te,,}
+        te=${te%%,}
+        # The only coding asked for is none: chunked alone (then the length is ignored, and the
+        # connection not trusted after).
+        [ "$te" = chunked ] || fault="a transfer coding it cannot read ($te)"
+        [ -z "$len" ] || close=1
+    fi
+    if [ -n "$fault$cut" ] || [ "$method" = HEAD ] || [ "$status" = 204 ] || [ "$status" = 304 ]; then
+        :
+    elif [ -n "$te" ]; then
+        # Size line, data and its CRLF, until the last chunk (size 0); then trailer lines up to
+        # an empty one.
+        while true; do
+            if ! oci_left "$t" || ! IFS= read -r -t "$OCI_LEFT" -u "$OCI_CONN_IN" line; then
+                cut=1
                 break
             fi
-            OCI_BODY+=$part
-            OCI_RAW=$OCI_BODY
-            oci_more || eof=1
-            OCI_BODY=$OCI_RAW
-        done
-        data=$OCI_BODY
-        OCI_BODY=''
-        while [ "$close" != 2 ] && [[ $data == *$'\r\n'* ]]; do
-            size=${data%%$'\r\n'*}
+            size=${line%$'\r'}
             size=${size%%;*}
-            size=${size//[^0-9a-fA-F]/}
-            size=$((16#${size:-0}))
-            data=${data#*$'\r\n'}
-            [ "$size" -gt 0 ] || break
-            OCI_BODY+=${data:0:size}
-            data=${data:size+2}
-        done
-    elif [ "$len" -ge 0 ]; then
-        size=$((len - ${#OCI_BODY}))
-        if [ "$size" -gt 0 ]; then
-            if [ "$eof" = 1 ] || ! oci_left "$t" ||
-                ! IFS= read -r -N "$size" -t "$OCI_LEFT" -u "$OCI_CONN_IN" part; then
-                close=2
-            else
-                OCI_BODY+=$part
+            size=${size//[$' \t']/}
+            if ! [[ $size =~ ^[0-9a-fA-F]{1,8}$ ]]; then
+                fault="a chunk size it cannot read (${line:0:40})"
+                break
             fi
-        elif [ "$size" -lt 0 ]; then
-            # More than announced: the connection is out of step; never reuse it.
-            OCI_BODY=${OCI_BODY:0:len}
-            close=1
+            size=$((16#$size))
+            [ "$size" -gt 0 ] || break
+            if ! oci_left "$t" || ! IFS= read -r -N $((size + 2)) -t "$OCI_LEFT" -u "$OCI_CONN_IN" part ||
+                [ "${#part}" != $((size + 2)) ]; then
+                cut=1
+                break
+            fi
+            if [ "${part:size}" != $'\r\n' ]; then
+                fault='a chunk longer than its size'
+                break
+            fi
+            OCI_BODY+=${part:0:size}
+        done
+        while [ -z "$fault$cut" ]; do
+            if ! oci_left "$t" || ! IFS= read -r -t "$OCI_LEFT" -u "$OCI_CONN_IN" line; then
+                cut=1
+            elif [ "$line" = $'\r' ]; then
+                break
+            fi
+        done
+    elif [ -n "$len" ]; then
+        if [ "$len" -gt 0 ]; then
+            if ! oci_left "$t" || ! IFS= read -r -N "$len" -t "$OCI_LEFT" -u "$OCI_CONN_IN" part ||
+                [ "${#part}" != "$len" ]; then
+                cut=1
+            fi
+            OCI_BODY=$part
         fi
     else
         # No length: the body runs to the end of the connection.
-        while [ "$eof" = 0 ] && oci_left "$t"; do
+        size=129
+        while oci_left "$t"; do
             IFS= read -r -N 65536 -t "$OCI_LEFT" -u "$OCI_CONN_IN" part
-            [ $? -gt 128 ] || eof=1
+            size=$?
             OCI_BODY+=$part
+            [ "$size" = 0 ] || break
+            size=129
         done
+        [ "$size" -le 128 ] || cut=1
         close=1
     fi
-    if [ "$close" != 0 ] || [ "$eof" = 1 ]; then
+    # Bytes beyond the answer put the connection out of step: never reused.
+    if [ -n "$fault" ] || [ "$cut" = 1 ] || [ "$close" = 1 ] || read -r -t 0 -u "$OCI_CONN_IN" 2>/dev/null; then
         oci_conn_close
     fi
-    if [ "$close" = 2 ]; then
+    if [ -n "$fault" ] || [ "$cut" = 1 ]; then
         OCI_BODY="the answer from $hostport was cut off"
+        [ -z "$fault" ] || OCI_BODY="the answer from $hostport has $fault"
+        # Out of time (a server that stalls), nothing more to try.
+        ! oci_left "$t" || OCI_FAULT=${fault:-cut off}
         return 1
     fi
     OCI_STATUS=$status
@@ -268,15 +319,4 @@ oci_http_recv() {
         2[0-9][0-9]) return 0 ;;
     esac
     return 1
-}
-
-# oci_more: appends to OCI_RAW what the connection holds now (bash reads a socket a byte per system
-# call for lines but in bulk for a count: one read of up to 64 KiB, then at most 2 ms for more).
-OCI_RAW=''
-oci_more() {
-    local part rc
-    IFS= read -r -N 65536 -t 0.002 -u "$OCI_CONN_IN" part
-    rc=$?
-    OCI_RAW+=$part
-    [ "$rc" -gt 128 ] || [ "$rc" -eq 0 ]
 }

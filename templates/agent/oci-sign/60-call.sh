@@ -92,6 +92,9 @@ OCI_CALL_STATUS=()
 # shellcheck disable=SC2034
 OCI_CALL_RESULT=()
 OCI_CALL_ERROR=()
+# Which transport served each: kept-alive or curl fallback (oci_fallback).
+# shellcheck disable=SC2034
+OCI_CALL_VIA=()
 # shellcheck disable=SC2034
 oci_call_all() {
     local k i n=${#OCI_CALL_URL[@]} all=0 sig re='^[0-9a-f]+$' RENEWED=0 fd
@@ -100,12 +103,14 @@ oci_call_all() {
     OCI_CALL_STATUS=()
     OCI_CALL_RESULT=()
     OCI_CALL_ERROR=()
+    OCI_CALL_VIA=()
     if [ "$n" -eq 1 ]; then
         oci_call "${OCI_CALL_METHOD[0]}" "${OCI_CALL_URL[0]}" "${OCI_CALL_BODY[0]}"
         all=$?
         OCI_CALL_STATUS[0]=$OCI_STATUS
         OCI_CALL_RESULT[0]=$OCI_BODY
         OCI_CALL_ERROR[0]=$OCI_ERROR
+        OCI_CALL_VIA[0]=$OCI_VIA
         return "$all"
     fi
     if ! oci_token; then
@@ -178,7 +183,8 @@ oci_call_all() {
     done
     for ((k = 0; k < n; k++)); do
         oci_slot "$k"
-        if oci_http_recv; then
+        if oci_http_recv || oci_fallback; then
+            OCI_CALL_VIA[k]=$OCI_VIA
             OCI_CALL_STATUS[k]=$OCI_STATUS
             OCI_CALL_RESULT[k]=$OCI_BODY
             OCI_CALL_ERROR[k]=''
@@ -194,6 +200,7 @@ oci_call_all() {
                 OCI_CALL_ERROR[k]=$OCI_ERROR
             fi
         fi
+        OCI_CALL_VIA[k]=$OCI_VIA
         OCI_CALL_STATUS[k]=$OCI_STATUS
         OCI_CALL_RESULT[k]=$OCI_BODY
         [ -z "${OCI_CALL_ERROR[k]}" ] || all=1

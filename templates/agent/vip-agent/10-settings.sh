@@ -103,4 +103,3 @@ ALL_VIPS=()
 for ((_k = 0; _k < NVIPS; _k++)); do ALL_VIPS+=("$_k"); done
 VIP=${ADDR[0]:-$VIP}
 unset _k _v _vips _vips6
-

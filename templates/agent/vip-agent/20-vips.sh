@@ -92,11 +92,20 @@ read_doc() {
 # find_vips: every VIP's OCID: cached; else looked up by address in the subnet; else (only a MASTER:
 # LOOKUP_ONLY=0) created on this VNIC, and then already here (CREATED[K]=1).
 CREATED=()
+# With LOOKUP_ONLY=1 a VIP with no object yet is passed over and the others still looked up;
+# returns 2 then (1 on an error).
 find_vips() {
-    local k
+    local k rc all=0
     for ((k = 0; k < NVIPS; k++)); do
-        find_vip "$k" || return 1
+        find_vip "$k"
+        rc=$?
+        if [ "$rc" = 2 ]; then
+            all=2
+            continue
+        fi
+        [ "$rc" = 0 ] || return 1
     done
+    return "$all"
 }
 
 find_vip() {
@@ -109,7 +118,7 @@ find_vip() {
             read -r 'ID[k]'
             IFS= read -r 'TAGS[k]'
         } <"$STATE_DIR/vip.$a"
-        [ -z "${ID[k]}" ] || return 0
+        [ -z "${ID[k]:-}" ] || return 0
     fi
     url="$CORE_BASE/privateIps"
     if [ "${KIND[k]}" = 6 ]; then
@@ -125,7 +134,7 @@ find_vip() {
         read_doc "$k" "$OCI_BODY"
         return 0
     fi
-    [ "${LOOKUP_ONLY:-0}" = 0 ] || return 1
+    [ "${LOOKUP_ONLY:-0}" = 0 ] || return 2
     log "no $what IP object exists for $a; creating it on this node's VNIC $VNIC"
     takeover_body "$k"
     if ! oci_call POST "$url" "$BODY"; then
@@ -161,6 +170,8 @@ takeover_body() {
 # calls_for VERB K...: queues one call per VIP K for oci_call_all: GET (a recheck) or PUT (the
 # takeover: UpdatePrivateIp / UpdateIpv6 with the takeover body).
 CALL_VIP=()
+# Which transport served each VIP's last call (oci_call_all's OCI_CALL_VIA), for the log.
+VIA=()
 calls_for() {
     local verb=$1 k
     shift
@@ -185,6 +196,7 @@ run_calls() {
     oci_call_all
     for i in "${!CALL_VIP[@]}"; do
         k=${CALL_VIP[i]}
+        VIA[k]=${OCI_CALL_VIA[i]:-kept-alive}
         case "${OCI_CALL_STATUS[i]}" in
             2[0-9][0-9]) read_doc "$k" "${OCI_CALL_RESULT[i]}" ;;
             404)

@@ -11,7 +11,7 @@ claim_once() {
     find_vnic || return 1
     find_vips || return 1
     for ((k = 0; k < NVIPS; k++)); do
-        [ "${CREATED[k]}" = 0 ] || CONFIRMED[k]=1
+        [ "${CREATED[k]:-0}" = 0 ] || CONFIRMED[k]=1
     done
     if [ "$NEED_MOVE" = 0 ]; then
         if ! recheck_fast; then
@@ -19,7 +19,7 @@ claim_once() {
             run_calls "reading" || return 1
         fi
         for ((k = 0; k < NVIPS; k++)); do
-            if [ "${OWNER[k]}" != "$VNIC" ]; then
+            if [ "${OWNER[k]:-}" != "$VNIC" ]; then
                 elsewhere+=("$k")
                 CONFIRMED[k]=0
             fi
@@ -49,11 +49,12 @@ claim_once() {
         calls_for PUT "${todo[@]}"
         run_calls "moving"
         for k in "${todo[@]}"; do
-            if [ "${OWNER[k]}" = "$VNIC" ] && [ -n "${ID[k]}" ]; then
+            # (A VIP whose move failed has no owner read yet: restarted with its OCID cached.)
+            if [ "${OWNER[k]:-}" = "$VNIC" ] && [ -n "${ID[k]:-}" ]; then
                 CONFIRMED[k]=1
                 CLAIMED=1
                 [ -z "${away[$k]:-}" ] || MOVED+="${MOVED:+ }${ADDR[k]}"
-                log "moved VIP ${ADDR[k]} to this node's VNIC $VNIC (the update answered vnicId ${OWNER[k]})"
+                log "moved VIP ${ADDR[k]} to this node's VNIC $VNIC (the update answered vnicId ${OWNER[k]}) via ${VIA[k]}"
             fi
         done
     fi
@@ -91,37 +92,58 @@ now_ms() {
 # The claim loop waits here, warmed up, for the agent's word (a line on stdin: "go", or "check" to
 # recheck before moving), making no call that moves anything before it.
 STANDBY_WAKE=60
+# standby_lookups: the read-only look-ups (they never create a VIP's object: only a MASTER may);
+# LOOKED=1 once they are done, a VIP without an object passed over.
+LOOKED=0
+standby_lookups() {
+    local rc
+    LOOKUP_ONLY=1
+    find_vnic && find_vips
+    rc=$?
+    LOOKUP_ONLY=0
+    [ "$rc" = 1 ] || LOOKED=1
+}
+
 standby() {
-    local line rc
+    local line rc wake
     trap 'oci_cleanup; exit 0' TERM INT
     # Beats for the agent's watchdog (the library touches it before each request).
     # shellcheck disable=SC2034
     OCI_BEAT_FILE=$BEAT_FILE
     # Opened read-write, the pipe never reports end of file: reads on it only time out.
     exec {NAP_FD}<> <(:) || NAP_FD=''
-    # Read-only look-ups: they never create the private IP (only a MASTER may).
-    LOOKUP_ONLY=1
-    find_vnic && find_vips
-    LOOKUP_ONLY=0
+    standby_lookups
     # The takeover's signing tools, started now (one pair per VIP: they sign in parallel).
     warm_all
     while true; do
         if [ -n "${VIPSETUP_AGENT_PID:-}" ] && ! kill -0 "$VIPSETUP_AGENT_PID" 2>/dev/null; then
             exit 0
         fi
+        # Look-ups that failed (the metadata service or the API unreachable, IAM not yet effective
+        # at boot, which takes minutes) are tried again every BACKOFF_MAX s, so that a takeover
+        # still costs one request per VIP.
+        wake=$STANDBY_WAKE
+        [ "$LOOKED" = 1 ] || wake=$BACKOFF_MAX
         # Valid for the next wait and the Python SDK's margin after it.
-        OCI_TOKEN_MARGIN=$((60 + STANDBY_WAKE + 5)) oci_token >/dev/null 2>&1 || true
-        IFS= read -r -t "$STANDBY_WAKE" line
+        OCI_TOKEN_MARGIN=$((60 + wake + 5)) oci_token >/dev/null 2>&1 || true
+        IFS= read -r -t "$wake" line
         rc=$?
+        if [ "$rc" -gt 128 ] && [ "$LOOKED" = 0 ]; then
+            standby_lookups
+            continue
+        fi
         if [ "$rc" -eq 0 ]; then
+            # The word, "go" or "check", may have lost its first bytes: bash 4.4's `read -t` that
+            # runs out in the middle of a line drops what it had read, and the rest comes as a line
+            # of its own. Any line is "go" unless it ends like "check" (which only adds a recheck).
             case "$line" in
-                go)
-                    REASON='keepalived made this node MASTER'
-                    break
-                    ;;
-                check)
+                *k)
                     REASON='keepalived reloaded with the VIP on this node (no state line)'
                     NEED_MOVE=0
+                    break
+                    ;;
+                *)
+                    REASON='keepalived made this node MASTER'
                     break
                     ;;
             esac

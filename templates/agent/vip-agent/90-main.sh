@@ -22,7 +22,8 @@ case "${1:-}" in
 esac
 
 FIFO=$1
-trap 'stop_claim "agent stopping"; oci_cleanup; exit 0' TERM INT
+TICKER_PID=''
+trap 'stop_claim "agent stopping"; [ -z "$TICKER_PID" ] || kill "$TICKER_PID" 2>/dev/null; oci_cleanup; exit 0' TERM INT
 # A claim loop that died makes the word's write fail with EPIPE: handled, not fatal.
 trap '' PIPE
 # Scratch files of earlier agents and their loops (named after their pids).
@@ -35,6 +36,25 @@ log "started for $NODE_NAME (VIP $VIP, region $REGION), reading $FIFO"
 # A claim loop waiting for MASTER does the look-ups and federates now, not at the first MASTER, so
 # that a takeover is one request.
 spawn_standby
+# The FIFO is read without a timer: bash 4.4's `read -t` (Oracle Linux 8) that runs out in the
+# middle of a line loses the bytes it had read, so a BACKUP line could arrive as "NSTANCE ..." and
+# go unnoticed. The agent's timers come as lines instead: a ticker writes TICK to the same FIFO
+# STATE_WAIT s after the start, then every WATCH_INTERVAL s (each line one write, shorter than
+# PIPE_BUF: never mixed with keepalived's), waiting on a read of a pipe nothing writes to.
+start_ticker() {
+    (
+        trap 'exit 0' TERM
+        exec 3>"$FIFO" || exit 0
+        exec {t}<> <(:) || exit 0
+        read -r -t "$STATE_WAIT" -u "$t" _
+        while kill -0 "$$" 2>/dev/null; do
+            printf 'TICK\n' >&3 || exit 0
+            read -r -t "$WATCH_INTERVAL" -u "$t" _
+        done
+    ) </dev/null >/dev/null 2>&1 &
+    TICKER_PID=$!
+}
+start_ticker
 seen_state=0
 while true; do
     # keepalived keeps the FIFO open; if it ever closes, open it again.
@@ -42,23 +62,15 @@ while true; do
         nap 1
         continue
     fi
-    pending=''
     while true; do
-        # A timed read that runs out in the middle of a line keeps what it read (pending): the rest
-        # comes with the next read, and no state line is ever cut in two.
-        if [ "$seen_state" = 0 ]; then
-            IFS= read -r -t "$STATE_WAIT" line <&3
-        else
-            IFS= read -r -t "$WATCH_INTERVAL" line <&3
-        fi
+        IFS= read -r line <&3
         rc=$?
-        if [ "$rc" -gt 128 ]; then
-            pending+=$line
-        elif [ "$rc" -eq 0 ]; then
-            line=$pending$line
-            pending=''
-            read -r kind name state _priority <<<"$line"
+        # (A ticker killed by hand is started again.)
+        kill -0 "$TICKER_PID" 2>/dev/null || start_ticker
+        if [ "$rc" -eq 0 ] && [ "$line" = TICK ]; then
+            rc=142
         fi
+        [ "$rc" -ne 0 ] || read -r kind name state _priority <<<"$line"
         if [ "$rc" -gt 128 ] && [ "$seen_state" = 1 ]; then
             watch_claim
             continue
