@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use render_support::require;
+use render_support::prereq::{all, met, tool};
 use render_support::sim::SimPair;
 use serde_json::json;
 
@@ -20,10 +20,12 @@ const NODE1: usize = 0;
 const NODE2: usize = 1;
 
 fn prerequisites() -> bool {
-    require("curl", &["--version"]).is_ok()
-        && require("openssl", &["version"]).is_ok()
-        && require("setsid", &["--version"]).is_ok()
-        && require("mkfifo", &["--version"]).is_ok()
+    met(all([
+        tool("curl", &["--version"]),
+        tool("openssl", &["version"]),
+        tool("setsid", &["--version"]),
+        tool("mkfifo", &["--version"]),
+    ]))
 }
 
 /// One node's agent files in a temp dir, with short intervals so tests do not wait on

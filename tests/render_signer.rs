@@ -10,8 +10,9 @@ mod render_support;
 use std::path::PathBuf;
 use std::process::Command;
 
+use render_support::prereq::{all, met, tool};
+use render_support::repo;
 use render_support::sim::SimPair;
-use render_support::{repo, require};
 use serde_json::{json, Value};
 
 fn lib() -> PathBuf {
@@ -26,7 +27,10 @@ fn vectors() -> Vec<Value> {
 }
 
 fn prerequisites() -> bool {
-    require("openssl", &["version"]).is_ok() && require("curl", &["--version"]).is_ok()
+    met(all([
+        tool("openssl", &["version"]),
+        tool("curl", &["--version"]),
+    ]))
 }
 
 /// Runs `script` in bash with the library sourced; `args` become $1, $2, ...
