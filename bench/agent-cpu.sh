@@ -13,12 +13,20 @@
 #
 #   bench/agent-cpu.sh                 # N=400 rechecks, 40 takeovers, RECHECK=5
 #   OLD=HEAD~3 N=1000 bench/agent-cpu.sh
+#   VIPS=4+1 OLD=main bench/agent-cpu.sh   # 4 IPv4 + 1 IPv6 VIPs (the stand-in lists them by VNIC too)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-400}
 M=${M:-40}
 RECHECK=${RECHECK:-5}
 OLD=${OLD:-8dbaa3c}
+VIPS=${VIPS:-1+0}
+if ! [[ $VIPS =~ ^([1-9])\+([0-9])$ ]]; then
+    echo "bench/agent-cpu.sh: VIPS must be <IPv4>+<IPv6>, 1+0 to 9+9 (got '$VIPS')" >&2
+    exit 1
+fi
+V4=${BASH_REMATCH[1]}
+V6=${BASH_REMATCH[2]}
 
 work=$(mktemp -d /tmp/vipsetup-agent-cpu.XXXXXX)
 server_pid=''
@@ -28,24 +36,42 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The stand-in API: a PrivateIp as OCI returns it (field set of oci-python-sdk's PrivateIp model),
-# with the headers an OCI answer carries.
+# The stand-in API: PrivateIp and Ipv6 documents as OCI returns them (field sets of oci-python-sdk's
+# PrivateIp and Ipv6 models), by OCID, and listed by VNIC (ListPrivateIps / ListIpv6s with vnicId:
+# the node's primary IP first), with the headers an OCI answer carries. V4 + V6 VIPs.
 cat >"$work/server.py" <<'PY'
 import json, socket, sys, threading, time, secrets
-doc = {
-    "availabilityDomain": "Uocm:PHX-AD-1",
-    "compartmentId": "ocid1.compartment.oc1..aaaaaaaa5wbenchbenchbenchbenchbenchbenchbenchbenchbenchbenc",
-    "definedTags": {}, "displayName": "vipsetup-vip",
-    "freeformTags": {"vipsetup-pair": "bench", "vipsetup-managed-by": "vipsetup",
-                     "vipsetup-owner": "node1", "vipsetup-takeover-at": "2026-12-02T00:00:00Z"},
-    "hostnameLabel": None,
-    "id": "ocid1.privateip.oc1.phx.abyhqljbenchbenchbenchbenchbenchbenchbenchbenchbenchbenchbenc",
-    "ipAddress": "172.16.2.10", "isPrimary": False, "isReserved": False,
-    "subnetId": "ocid1.subnet.oc1.phx.aaaaaaaabenchbenchbenchbenchbenchbenchbenchbenchbenchbenchbenc",
-    "timeCreated": "2026-12-02T00:00:00.000Z", "vlanId": None,
-    "vnicId": "ocid1.vnic.oc1.phx.abyhqljbenchvnicbenchvnicbenchvnicbenchvnicbenchvnicbenchvnicb",
-    "ipState": "ASSIGNED", "lifetime": "RESERVED", "routeTableId": None,
-}
+v4, v6 = int(sys.argv[1]), int(sys.argv[2])
+vnic = "ocid1.vnic.oc1.phx.abyhqljbenchvnicbenchvnicbenchvnicbenchvnicbenchvnicbenchvnicb"
+def private_ip(n, addr, primary=False):
+    return {
+        "availabilityDomain": "Uocm:PHX-AD-1",
+        "compartmentId": "ocid1.compartment.oc1..aaaaaaaa5wbenchbenchbenchbenchbenchbenchbenchbenchbenchbenc",
+        "definedTags": {}, "displayName": "vipsetup-vip",
+        "freeformTags": {} if primary else {"vipsetup-pair": "bench", "vipsetup-managed-by": "vipsetup",
+                         "vipsetup-owner": "node1", "vipsetup-takeover-at": "2026-12-02T00:00:00Z"},
+        "hostnameLabel": None,
+        "id": "ocid1.privateip.oc1.phx.abyhqljbenchbenchbenchbenchbenchbenchbenchbenchbenchbenchben%d" % n,
+        "ipAddress": addr, "isPrimary": primary, "isReserved": False,
+        "subnetId": "ocid1.subnet.oc1.phx.aaaaaaaabenchbenchbenchbenchbenchbenchbenchbenchbenchbenchbenc",
+        "timeCreated": "2026-12-02T00:00:00.000Z", "vlanId": None, "vnicId": vnic,
+        "ipState": "ASSIGNED", "lifetime": "EPHEMERAL" if primary else "RESERVED", "routeTableId": None,
+    }
+def ipv6(n, addr):
+    return {
+        "compartmentId": "ocid1.compartment.oc1..aaaaaaaa5wbenchbenchbenchbenchbenchbenchbenchbenchbenchbenc",
+        "definedTags": {}, "displayName": "vipsetup-vip",
+        "freeformTags": {"vipsetup-pair": "bench", "vipsetup-managed-by": "vipsetup",
+                         "vipsetup-owner": "node1", "vipsetup-takeover-at": "2026-12-02T00:00:00Z"},
+        "id": "ocid1.ipv6.oc1.phx.abyhqljbenchbenchbenchbenchbenchbenchbenchbenchbenchbenchbenchbe%d" % n,
+        "ipAddress": addr, "lifecycleState": "AVAILABLE",
+        "subnetId": "ocid1.subnet.oc1.phx.aaaaaaaabenchbenchbenchbenchbenchbenchbenchbenchbenchbenchbenc",
+        "timeCreated": "2026-12-02T00:00:00.000Z", "vnicId": vnic, "ipState": "ASSIGNED",
+        "lifetime": "RESERVED", "routeTableId": None,
+    }
+docs4 = [private_ip(0, "172.16.2.11", True)] + [private_ip(k, "172.16.2.%d" % (10 if k == 1 else 18 + k)) for k in range(1, v4 + 1)]
+docs6 = [ipv6(k, "2603:c020:1:2::%x" % (0x10 + k)) for k in range(1, v6 + 1)]
+by_id = {d["id"]: d for d in docs4 + docs6}
 def serve(c):
     buf = b""
     while True:
@@ -63,9 +89,13 @@ def serve(c):
         while len(buf) < length:
             buf += c.recv(65536)
         body, buf = buf[:length], buf[length:]
-        out = dict(doc)
-        if head.startswith(b"PUT"):
-            out.update(json.loads(body))
+        path = head.split(b" ")[1].decode()
+        if "?vnicId=" in path:
+            out = docs6 if path.split("?")[0].endswith("/ipv6") else docs4
+        else:
+            out = dict(by_id[path.split("?")[0].rsplit("/", 1)[1]])
+            if head.startswith(b"PUT"):
+                out.update(json.loads(body))
         data = json.dumps(out).encode()
         c.sendall(b"HTTP/1.1 200 OK\r\nDate: " + time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()).encode() +
                   b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(data)).encode() +
@@ -81,7 +111,7 @@ while True:
     c, _ = s.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 PY
-python3 "$work/server.py" >"$work/port" &
+python3 "$work/server.py" "$V4" "$V6" >"$work/port" &
 server_pid=$!
 for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(cat "$work/port")
@@ -89,10 +119,19 @@ port=$(cat "$work/port")
 # One tree's agent: its templates, a settings file, a session key, a token, the cached look-ups.
 prepare() {
     local dir=$1
+    local vips4='' vips6='' i a
+    for ((i = 1; i <= V4; i++)); do
+        vips4+="${vips4:+ }172.16.2.$((i == 1 ? 10 : 18 + i))/24"
+    done
+    for ((i = 1; i <= V6; i++)); do
+        printf -v a '2603:c020:1:2::%x/64' $((0x10 + i))
+        vips6+="${vips6:+ }$a"
+    done
     mkdir -p "$dir/state" "$dir/run"
     chmod 700 "$dir/run"
     cat >"$dir/agent.env" <<EOF
-VIPS='172.16.2.10/24'
+VIPS='$vips4'
+VIPS6='$vips6'
 PAIR_NAME='bench'
 NODE_IP='172.16.2.11'
 NODE_NAME='node2'
@@ -110,8 +149,17 @@ EOF
     payload=$(printf '{"sub":"ocid1.instance.oc1.phx.bench","exp":4102444800,"jwk":"%s"}' "$(head -c 900 /dev/zero | tr '\0' k)" | base64 -w0 | tr '+/' '-_' | tr -d '=')
     printf '4102444800 eyJhbGciOiJSUzI1NiJ9.%s.%s\n' "$payload" "$(head -c 342 /dev/zero | tr '\0' s)" >"$dir/run/token"
     printf 'ocid1.vnic.oc1.phx.abyhqljbenchvnicbenchvnicbenchvnicbenchvnicbenchvnicbenchvnicb\n' >"$dir/state/vnic-id"
-    printf '%s\n%s\n' 'ocid1.privateip.oc1.phx.abyhqljbenchbenchbenchbenchbenchbenchbenchbenchbenchbenchbenc' \
-        '"vipsetup-pair": "bench", "vipsetup-managed-by": "vipsetup"' >"$dir/state/vip.172.16.2.10"
+    local k addr
+    for ((k = 1; k <= V4; k++)); do
+        addr=172.16.2.$((k == 1 ? 10 : 18 + k))
+        printf '%s\n%s\n' "ocid1.privateip.oc1.phx.abyhqljbenchbenchbenchbenchbenchbenchbenchbenchbenchbenchben$k" \
+            '"vipsetup-pair": "bench", "vipsetup-managed-by": "vipsetup"' >"$dir/state/vip.$addr"
+    done
+    for ((k = 1; k <= V6; k++)); do
+        printf -v addr '2603:c020:1:2::%x' $((0x10 + k))
+        printf '%s\n%s\n' "ocid1.ipv6.oc1.phx.abyhqljbenchbenchbenchbenchbenchbenchbenchbenchbenchbenchbenchbe$k" \
+            '"vipsetup-pair": "bench", "vipsetup-managed-by": "vipsetup"' >"$dir/state/vip.$addr"
+    done
     # The agent without its main part (from its `case "${1:-}"` on), so its functions can be run.
     sed '/^case "\${1:-}" in$/,$d' "$dir/vip-agent.sh" >"$dir/agent-lib.sh"
 }
@@ -209,14 +257,14 @@ read -r old_r2 old_t2 old_w2 < <(measure "$old")
 read -r new_r2 new_t2 new_w2 < <(measure "$new")
 awk -v or1="$old_r" -v or2="$old_r2" -v nr1="$new_r" -v nr2="$new_r2" \
     -v ot1="$old_t" -v ot2="$old_t2" -v nt1="$new_t" -v nt2="$new_t2" -v rc="$RECHECK" \
-    -v ow1="$old_w" -v ow2="$old_w2" -v nw1="$new_w" -v nw2="$new_w2" -v old="$OLD" -v n="$N" -v m="$M" 'BEGIN {
+    -v ow1="$old_w" -v ow2="$old_w2" -v nw1="$new_w" -v nw2="$new_w2" -v old="$OLD" -v n="$N" -v m="$M" -v vips="$VIPS" 'BEGIN {
     or = (or1 + or2) / 2; nr = (nr1 + nr2) / 2; ot = (ot1 + ot2) / 2; nt = (nt1 + nt2) / 2
     ow = (ow1 + ow2) / 2; nw = (nw1 + nw2) / 2
-    printf "agent CPU, %d rechecks and %d takeovers, twice each, alternating (ms of user+system, children included)\n", n, m
+    printf "agent CPU, %d rechecks and %d takeovers of %s VIPs (IPv4+IPv6), twice each, alternating (ms of user+system, children included)\n", n, m, vips
     printf "  %-22s %12s %12s %14s %22s\n", "", "per recheck", "per takeover", "takeover wall", "rechecks every " rc " s"
     printf "  %-22s %9.3f ms %9.3f ms %11.3f ms %17.2f s/h\n", "old (" old ")", or, ot, ow, or * 3600 / rc / 1000
     printf "  %-22s %9.3f ms %9.3f ms %11.3f ms %17.2f s/h\n", "this tree", nr, nt, nw, nr * 3600 / rc / 1000
     printf "(per takeover: CPU of the whole round, the warm tools included; wall: from the claim to the\n"
     printf " confirming answer, the time a takeover adds after keepalived says MASTER)\n"
-    printf "agent-cpu: recheck %.3f ms (old %.3f ms, x%.1f less), takeover wall %.3f ms (old %.3f ms)\n", nr, or, (nr > 0 ? or / nr : 0), nw, ow
+    printf "agent-cpu: recheck %.3f ms (old %.3f ms, x%.1f less), takeover wall %.3f ms (old %.3f ms), VIPs %s\n", nr, or, (nr > 0 ? or / nr : 0), nw, ow, vips
 }'

@@ -8,9 +8,7 @@ use crate::engine::cloud::CloudError;
 use crate::engine::executor::{ExecError, StepError};
 use crate::engine::lock::LockError;
 use crate::oci::{ApiError, OciError};
-use crate::ops::blueprint_view::BlueprintError;
-use crate::ops::pair::OpsError;
-use crate::ops::target::OpenError;
+use crate::ops::error::{BlueprintError, OpenError, OpsError};
 
 /// Exit codes that scripts can rely on (the README's "Scripting" section).
 pub mod exit {
@@ -335,19 +333,6 @@ fn report_lines(err: &anyhow::Error) -> Vec<String> {
         );
     }
     lines
-}
-
-/// One line holding an error and every cause under it (`top: cause: root cause`), for errors
-/// that are stored as text (a transport failure, a template error) rather than chained.
-pub fn chain_message(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    message
 }
 
 #[cfg(test)]

@@ -116,28 +116,10 @@ systemctl stop keepalived >/dev/null 2>&1 || true
 # RSA key and a federation cost seconds on a small shape; the agent keepalived starts keeps them).
 # Not under VIPSETUP_ROOT: the agent knows no root prefix.
 prepare_pid=''
-AGENT=$LIB_DIR/vip-agent
-if [ -z "$ROOT" ] && [ -x "$AGENT" ] && command -v openssl >/dev/null 2>&1 && command -v curl >/dev/null 2>&1; then
-    "$AGENT" --prepare >/dev/null 2>&1 </dev/null &
+if [ -z "$ROOT" ] && [ -x "$LIB_DIR/vip-agent" ] && command -v openssl >/dev/null 2>&1 && command -v curl >/dev/null 2>&1; then
+    "$LIB_DIR/vip-agent" --prepare >/dev/null 2>&1 </dev/null &
     prepare_pid=$!
 fi
-# Waits for --prepare (at most 60 s more); a prepare cut short leaves nothing behind, so the
-# agent makes its own key and token.
-prepare_done() {
-    local waited=0
-    [ -n "$prepare_pid" ] || return 0
-    while kill -0 "$prepare_pid" 2>/dev/null && [ "$waited" -lt 60 ]; do
-        sleep 1
-        waited=$((waited + 1))
-    done
-    if kill -0 "$prepare_pid" 2>/dev/null; then
-        kill "$prepare_pid" 2>/dev/null || true
-        rm -f "$ROOT${RUNTIME_DIR:-/run/vipsetup}/prepared"
-        log "the agent's session key was not ready within 60 s; the agent makes its own"
-    fi
-    wait "$prepare_pid" 2>/dev/null || true
-    prepare_pid=''
-}
 
 # --- 3. packages, from the image's repositories, only what is missing
 missing=()
@@ -214,8 +196,13 @@ if [ "$PREFERRED" != yes ]; then
     wait_for_peer
 fi
 
-# --- 9. start keepalived
-prepare_done
+# --- 9. start keepalived (after --prepare, at most 60 s more: one cut short leaves no mark, and
+# the agent makes its own key and token)
+if [ -n "$prepare_pid" ]; then
+    for _ in {1..60}; do kill -0 "$prepare_pid" 2>/dev/null && sleep 1; done
+    kill "$prepare_pid" 2>/dev/null && rm -f "$RUNTIME_DIR/prepared"
+    wait "$prepare_pid" 2>/dev/null || true
+fi
 systemctl unmask --runtime keepalived >/dev/null 2>&1 || true
 systemctl enable keepalived
 systemctl restart keepalived

@@ -18,14 +18,17 @@ mod run;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use render_support::require;
+use render_support::prereq::{all, met, tool};
 use render_support::sim::{Extras, SimPair};
 
-fn prerequisites() -> Result<(), String> {
-    require("curl", &["--version"])?;
-    require("openssl", &["version"])?;
-    require("setsid", &["--version"])?;
-    require("mkfifo", &["--version"])
+/// Fails under CI and prints the skip elsewhere (the shared rule, tests/support/prereq.rs).
+fn prerequisites() -> bool {
+    met(all([
+        tool("curl", &["--version"]),
+        tool("openssl", &["version"]),
+        tool("setsid", &["--version"]),
+        tool("mkfifo", &["--version"]),
+    ]))
 }
 
 /// Runs `cases` on `jobs` threads; prints a line per case and the summary; returns the summary
@@ -34,6 +37,7 @@ fn run_all(cases: &[matrix::Case], jobs: usize) -> (String, Vec<String>) {
     let template = SimPair::start_with(&Extras {
         ipv6: true,
         topic: true,
+        ..Default::default()
     });
     // Node 2's instance certificate made now, in the world every case copies: the simulator
     // makes one on the first read (an RSA key, seconds on a loaded machine, past the agent's
@@ -120,8 +124,7 @@ const SAMPLE: usize = 45;
 
 #[test]
 fn a_sample_of_the_fault_matrix_holds_every_invariant() {
-    // A missing tool fails under CI and prints the skip elsewhere (render_support::require).
-    if prerequisites().is_err() {
+    if !prerequisites() {
         return;
     }
     let (summary, failed) = run_all(&matrix::sample(SAMPLE), jobs(2));
@@ -133,8 +136,7 @@ fn a_sample_of_the_fault_matrix_holds_every_invariant() {
 #[test]
 #[ignore = "the whole matrix takes minutes: bench/agent-faults.sh runs it"]
 fn the_whole_fault_matrix() {
-    // A missing tool fails under CI and prints the skip elsewhere (render_support::require).
-    if prerequisites().is_err() {
+    if !prerequisites() {
         return;
     }
     let mut cases = matrix::all();

@@ -14,13 +14,16 @@ use std::process::Command;
 use std::time::Duration;
 
 use agent_wire::{Idle, Reply, Step, Tls, Wire};
-use render_support::require;
+use render_support::prereq::{all, met, tool};
 
 const DOC: &str = r#"{"id": "ocid1.privateip.oc1.phx.abc", "ipAddress": "172.16.2.10", "vnicId": "ocid1.vnic.oc1.phx.one"}"#;
 const AFTER: &str = r#"{"after": true}"#;
 
 fn prerequisites() -> bool {
-    require("openssl", &["version"]).is_ok() && require("curl", &["--version"]).is_ok()
+    met(all([
+        tool("openssl", &["version"]),
+        tool("curl", &["--version"]),
+    ]))
 }
 
 /// A work dir with a session key (a test vector's) and a token whose exp is in 2100: the library
@@ -247,7 +250,7 @@ fn every_framing_is_read_exactly_and_the_connection_goes_on() {
 
 #[test]
 fn every_framing_is_read_exactly_over_tls() {
-    if !prerequisites() || require("socat", &["-V"]).is_err() {
+    if !prerequisites() || !met(tool("socat", &["-V"])) {
         return;
     }
     let dir = work_dir();

@@ -53,21 +53,6 @@ fn assert_killed(out: &Output, what: &str) {
     );
 }
 
-/// The kill hook is compiled into debug builds only (src/engine/kill_after.rs), and the binary
-/// under test is built with this test's profile: under `--release` these tests cannot run.
-fn hook_compiled() -> bool {
-    if cfg!(debug_assertions) {
-        return true;
-    }
-    let why =
-        "the crash-test hook is compiled out of release builds; run these tests without --release";
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{why}");
-    }
-    eprintln!("SKIPPED: {why}");
-    false
-}
-
 fn world_of(blueprint: &Path) -> World {
     let mut w = World::load(&vipsetup::ops::simulate::world_path(blueprint)).unwrap();
     w.sweep();

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use render_support::require;
+use render_support::prereq::{all, met, tool};
 use render_support::sim::SimPair;
 use serde_json::json;
 
@@ -20,10 +20,12 @@ const NODE1: usize = 0;
 const NODE2: usize = 1;
 
 fn prerequisites() -> bool {
-    require("curl", &["--version"]).is_ok()
-        && require("openssl", &["version"]).is_ok()
-        && require("setsid", &["--version"]).is_ok()
-        && require("mkfifo", &["--version"]).is_ok()
+    met(all([
+        tool("curl", &["--version"]),
+        tool("openssl", &["version"]),
+        tool("setsid", &["--version"]),
+        tool("mkfifo", &["--version"]),
+    ]))
 }
 
 /// One node's agent files in a temp dir, with short intervals so tests do not wait on
@@ -83,6 +85,22 @@ fn ops(calls: &[(String, u16)]) -> Vec<&str> {
 /// Moves the VIP to node `i` as the seeded user (an operator), signing with the agent's own
 /// library and the user's API key: the API-key path of the signer, also checked by the sim.
 fn operator_moves_vip(sim: &SimPair, i: usize) {
+    let answer = operator(
+        sim,
+        "PUT",
+        &format!("privateIps/{}", sim.vip_id),
+        &json!({"vnicId": sim.vnics[i]}).to_string(),
+    );
+    // The update's own answer shows the move. The owner read afterwards may already be the
+    // agent's: a MASTER rechecking meanwhile moves it back (seen on a loaded machine).
+    let doc: serde_json::Value = serde_json::from_str(&answer)
+        .unwrap_or_else(|e| panic!("the operator's update answered no JSON ({e}): {answer}"));
+    assert_eq!(doc["vnicId"], sim.vnics[i].as_str(), "{answer}");
+}
+
+/// One Core API call (`path` under /20160918/) as the seeded user, which must succeed; its
+/// answer's body.
+fn operator(sim: &SimPair, method: &str, path: &str, body: &str) -> String {
     let creds: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(sim.dir.path().join("creds.json")).unwrap())
             .unwrap();
@@ -97,27 +115,24 @@ fn operator_moves_vip(sim: &SimPair, i: usize) {
         .arg(
             r#". "$1" || exit 9
             oci_http_date
-            oci_signing_string PUT "$2" "$OCI_DATE" "$3"
+            oci_signing_string "$6" "$2" "$OCI_DATE" "$3"
             oci_authorization "$4" "$5" || exit 8
             OCI_WORK_DIR=$(mktemp -d)
-            oci_http PUT "$2" "$3" "${OCI_HEADERS[@]}" "authorization: $OCI_AUTHORIZATION" || { echo "$OCI_STATUS $OCI_BODY"; exit 1; }
+            oci_http "$6" "$2" "$3" "${OCI_HEADERS[@]}" "authorization: $OCI_AUTHORIZATION" || { echo "$OCI_STATUS $OCI_BODY"; exit 1; }
             printf '%s' "$OCI_BODY""#,
         )
         .arg("bash")
         .arg(render_support::sign_lib())
-        .arg(format!("{}/20160918/privateIps/{}", sim.base, sim.vip_id))
-        .arg(json!({"vnicId": sim.vnics[i]}).to_string())
+        .arg(format!("{}/20160918/{path}", sim.base))
+        .arg(body)
         .arg(key_id)
         .arg(sim.dir.path().join("user-key.pem"))
+        .arg(method)
         .output()
         .unwrap();
-    let answer = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{answer}");
-    // The update's own answer shows the move. The owner read afterwards may already be the
-    // agent's: a MASTER rechecking meanwhile moves it back (seen on a loaded machine).
-    let doc: serde_json::Value = serde_json::from_str(&answer)
-        .unwrap_or_else(|e| panic!("the operator's update answered no JSON ({e}): {answer}"));
-    assert_eq!(doc["vnicId"], sim.vnics[i].as_str(), "{answer}");
+    let answer = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{method} {path}: {answer}");
+    answer
 }
 
 #[test]
@@ -562,6 +577,96 @@ fn a_claim_loop_that_stops_making_progress_is_replaced() {
         sim.count("GetPrivateIp") >= gets + 8,
         "it stopped rechecking"
     );
+}
+
+/// Several VIPs (issue 23): a MASTER's recheck is one ListPrivateIps of its VNIC (`vnicId`), not
+/// one GetPrivateIp per VIP. It still sees a VIP moved away (absent from that list: read on its
+/// own, then moved back) and a VIP deleted (absent: its GetPrivateIp answers 404, it is forgotten,
+/// looked up by address and made again on this VNIC, as for one VIP).
+#[test]
+fn a_recheck_of_several_vips_is_one_list_and_still_sees_one_moved_or_deleted() {
+    if !prerequisites() {
+        return;
+    }
+    const SECOND: &str = "172.16.2.20";
+    let sim = SimPair::start_with(&render_support::sim::Extras {
+        vips: vec![SECOND],
+        ..Default::default()
+    });
+    assert_eq!(
+        sim.owner_of(SECOND),
+        Some(NODE1),
+        "apply puts every VIP on node1"
+    );
+    sim.be_node(NODE2);
+    let a = Agent::new(&sim, NODE2, "");
+    let (agent, mut w) = start_agent(&a);
+    send(&mut w, "MASTER");
+    eventually("the MASTER claims both VIPs", || {
+        sim.vip_owner() == Some(NODE2) && sim.owner_of(SECOND) == Some(NODE2)
+    });
+
+    // Settled (RECHECK_INTERVAL 1 s): a few rechecks, each one list, and nothing else.
+    std::thread::sleep(Duration::from_secs(4));
+    sim.clear_log();
+    std::thread::sleep(Duration::from_millis(3500));
+    let calls = sim.api_calls();
+    let lists = calls
+        .iter()
+        .filter(|(op, _)| op == "ListPrivateIps")
+        .count();
+    assert!(
+        lists >= 2,
+        "no recheck by ListPrivateIps in 3.5 s: {calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .all(|(op, s)| op == "ListPrivateIps" && *s == 200),
+        "a recheck of two VIPs is more than one list: {calls:?}"
+    );
+
+    // One VIP moved away: absent from the list, read on its own, moved back.
+    let second = sim.private_ip(SECOND)["id"].as_str().unwrap().to_string();
+    sim.clear_log();
+    operator(
+        &sim,
+        "PUT",
+        &format!("privateIps/{second}"),
+        &json!({"vnicId": sim.vnics[NODE1]}).to_string(),
+    );
+    eventually("the MASTER moves the second VIP back", || {
+        sim.owner_of(SECOND) == Some(NODE2)
+    });
+    let ops_seen = ops(&sim.api_calls())
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    assert!(
+        ops_seen.contains(&"GetPrivateIp".to_string())
+            && ops_seen.contains(&"UpdatePrivateIp".to_string()),
+        "{ops_seen:?}"
+    );
+    assert_eq!(sim.vip_owner(), Some(NODE2), "the first VIP stayed");
+
+    // One VIP deleted: its own read answers 404; it is made again on this VNIC.
+    std::thread::sleep(Duration::from_secs(2));
+    sim.clear_log();
+    operator(&sim, "DELETE", &format!("privateIps/{second}"), "");
+    eventually("the MASTER makes the deleted VIP again", || {
+        let p = sim.private_ip(SECOND);
+        p["id"].as_str().is_some_and(|id| id != second) && sim.owner_of(SECOND) == Some(NODE2)
+    });
+    let calls = sim.api_calls();
+    assert!(
+        calls.contains(&("GetPrivateIp".to_string(), 404))
+            && calls
+                .iter()
+                .any(|(op, s)| op == "CreatePrivateIp" && *s == 200),
+        "{calls:?}"
+    );
+    assert_eq!(sim.vip_owner(), Some(NODE2), "the first VIP stayed");
+    drop(agent);
 }
 
 /// The tools this suite runs, printed; under the oldest-tools lane (tests/oldest-tools/run.sh)

@@ -13,7 +13,8 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::process::Command;
 
-use render_support::{load_variant, require};
+use render_support::load_variant;
+use render_support::prereq::{met, tool};
 use vipsetup::render::{self, Facts};
 
 /// Every fake is this one script, dispatching on its name.
@@ -189,7 +190,7 @@ const DEBIAN_12: &str = "ID=debian\nVERSION_ID=\"12\"\n";
 const OL9: &str = "ID=\"ol\"\nVERSION_ID=\"9.4\"\n";
 
 fn prerequisites() -> bool {
-    require("bash", &["--version"]).is_ok()
+    met(tool("bash", &["--version"]))
 }
 
 #[test]

@@ -11,7 +11,8 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use render_support::{rendered, require, require_root, write};
+use render_support::prereq::{all, met, root, tool};
+use render_support::{rendered, write};
 use vipsetup::render::{self, paths};
 
 /// The write_files of a cloud-config, as cloud-init will see them (parsed from the YAML, not
@@ -47,7 +48,7 @@ fn every_written_file() -> Vec<(String, String, String)> {
 
 #[test]
 fn cloud_init_schema_accepts_every_cloud_config() {
-    if require("cloud-init", &["--version"]).is_err() {
+    if !met(tool("cloud-init", &["--version"])) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -94,7 +95,7 @@ fn write_files_match_what_the_renderer_meant() {
 
 #[test]
 fn shellcheck_passes_on_every_script() {
-    if require("shellcheck", &["--version"]).is_err() {
+    if !met(tool("shellcheck", &["--version"])) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -154,7 +155,7 @@ fn bash_parses_every_shipped_script() {
 /// commands, and dropping those is the point.
 #[test]
 fn stripped_scripts_parse_to_the_same_commands_as_the_templates() {
-    if require("bash", &["--pretty-print", "/dev/null"]).is_err() {
+    if !met(tool("bash", &["--pretty-print", "/dev/null"])) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -342,9 +343,11 @@ fn keepalived_check_node(
 }
 
 fn keepalived_prereqs() -> bool {
-    require("keepalived", &["--version"]).is_ok()
-        && require("unshare", &["--version"]).is_ok()
-        && require_root().is_ok()
+    met(all([
+        tool("keepalived", &["--version"]),
+        tool("unshare", &["--version"]),
+        root("keepalived -t in a network namespace"),
+    ]))
 }
 
 #[test]

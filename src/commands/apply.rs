@@ -7,7 +7,7 @@ use clap::Args;
 use super::confirm::{check_can_confirm, confirmer};
 use super::output::Ctx;
 use super::progress::for_stdout;
-use super::target_args::{runtime, TargetArgs};
+use super::target_args::{node_names, runtime, TargetArgs};
 use crate::engine::plan::Action;
 use crate::engine::Resource;
 use crate::error::exit;
@@ -36,7 +36,7 @@ pub fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     check_can_confirm(args.auto_approve, "apply")?;
     let json = ctx.json();
     let opts = ApplyOptions {
-        target: args.target.options(),
+        target: args.target.options()?,
         replace: args.replace.clone(),
         user_data_dir: args.user_data_dir.clone(),
         doctor: args.doctor,
@@ -46,7 +46,7 @@ pub fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<i32> {
         !json,
         "apply",
         ctx.spinner.clone(),
-        args.target.node_names(!json),
+        node_names(&opts.target, !json),
     );
     let progress = ctx.journal.recording(for_stdout(json), ctx.spinner.clone());
     let outcome = runtime()?.block_on(apply(&opts, &confirm, progress.as_ref()));

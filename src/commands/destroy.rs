@@ -5,7 +5,7 @@ use clap::Args;
 use super::confirm::{check_can_confirm, confirmer};
 use super::output::Ctx;
 use super::progress::for_stdout;
-use super::target_args::{runtime, TargetArgs};
+use super::target_args::{node_names, runtime, TargetArgs};
 use crate::engine::plan::Action;
 use crate::error::exit;
 use crate::ops::destroy::destroy;
@@ -23,15 +23,16 @@ pub struct DestroyArgs {
 pub fn run(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     check_can_confirm(args.auto_approve, "destroy")?;
     let json = ctx.json();
+    let opts = args.target.options()?;
     let confirm = confirmer(
         args.auto_approve,
         !json,
         "destroy",
         ctx.spinner.clone(),
-        args.target.node_names(false),
+        node_names(&opts, false),
     );
     let progress = ctx.journal.recording(for_stdout(json), ctx.spinner.clone());
-    let outcome = runtime()?.block_on(destroy(&args.target.options(), &confirm, progress.as_ref()));
+    let outcome = runtime()?.block_on(destroy(&opts, &confirm, progress.as_ref()));
     ctx.lookups_done();
     let outcome = outcome?;
     if json {

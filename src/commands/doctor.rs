@@ -16,7 +16,7 @@ pub struct DoctorArgs {
 }
 
 pub fn run(args: DoctorArgs, ctx: &Ctx) -> anyhow::Result<i32> {
-    let report = runtime()?.block_on(doctor(&args.target.options()));
+    let report = runtime()?.block_on(doctor(&args.target.options()?));
     ctx.lookups_done();
     let report = report?;
     let code = report.exit_code();

@@ -16,7 +16,7 @@ pub struct ForceUnlockArgs {
 }
 
 pub fn run(args: ForceUnlockArgs, ctx: &Ctx) -> anyhow::Result<i32> {
-    let opts = args.target.options();
+    let opts = args.target.options()?;
     let (place, removed) = runtime()?.block_on(state_admin::force_unlock(&opts))?;
     if ctx.json() {
         let holder = match &removed {

@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::output::Ctx;
-use super::target_args::{runtime, TargetArgs};
+use super::target_args::{node_names, runtime, TargetArgs};
 use crate::engine::report::plan_text;
 use crate::error::exit;
 use crate::ops::plan::{plan, PlanOptions};
@@ -26,7 +26,7 @@ pub struct PlanArgs {
 
 pub fn run(args: PlanArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     let opts = PlanOptions {
-        target: args.target.options(),
+        target: args.target.options()?,
         replace: args.replace.clone(),
         destroy: args.destroy,
     };
@@ -36,7 +36,7 @@ pub fn run(args: PlanArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     if ctx.json() {
         ctx.print_json(&plan)?;
     } else {
-        print!("{}", plan_text(&plan, &args.target.node_names(true)));
+        print!("{}", plan_text(&plan, &node_names(&opts.target, true)));
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {
         exit::CHANGES

@@ -28,8 +28,8 @@ pub enum StateCommand {
 pub fn run(args: StateArgs, ctx: &Ctx) -> anyhow::Result<i32> {
     let rt = runtime()?;
     let (m, pushed) = match args.command {
-        StateCommand::Push(t) => (rt.block_on(state_admin::push(&t.options()))?, true),
-        StateCommand::Pull(t) => (rt.block_on(state_admin::pull(&t.options()))?, false),
+        StateCommand::Push(t) => (rt.block_on(state_admin::push(&t.options()?))?, true),
+        StateCommand::Pull(t) => (rt.block_on(state_admin::pull(&t.options()?))?, false),
     };
     if ctx.json() {
         ctx.print_json(&serde_json::json!({

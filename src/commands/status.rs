@@ -15,7 +15,8 @@ pub struct StatusArgs {
 }
 
 pub fn run(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<i32> {
-    let report = runtime()?.block_on(status(&args.target.options()));
+    let opts = args.target.options()?;
+    let report = runtime()?.block_on(status(&opts));
     ctx.lookups_done();
     let report = report?;
     if ctx.json() {

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::ops::blueprint_view;
+use crate::ops::error::BlueprintError;
 use crate::ops::target::TargetOptions;
 
 #[derive(Debug, Clone, Args)]
@@ -73,27 +75,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(total))
 }
 
-impl TargetArgs {
-    /// The node names the blueprint gives, for printing plans (role names if it does not
-    /// load: the operation itself then reports why). Prints the blueprint's warnings (e.g.
-    /// both nodes in one fault domain) on stderr when `warn`, as `validate` does.
-    pub fn node_names(&self, warn: bool) -> [String; 2] {
-        match crate::blueprint::load(&self.blueprint) {
-            Ok(bp) => {
-                if warn {
-                    for w in &bp.warnings {
-                        eprintln!("warning: {w}");
-                    }
-                }
-                bp.nodes.map(|n| n.name)
-            }
-            Err(_) => ["node1".to_string(), "node2".to_string()],
+/// The node names the blueprint gives, for printing plans. Prints the blueprint's warnings
+/// (e.g. both nodes in one fault domain) on stderr when `warn`, as `validate` does.
+pub fn node_names(opts: &TargetOptions, warn: bool) -> [String; 2] {
+    if warn {
+        for w in &opts.parsed.warnings {
+            eprintln!("warning: {w}");
         }
     }
+    opts.parsed.nodes.clone().map(|n| n.name)
+}
 
-    pub fn options(&self) -> TargetOptions {
-        TargetOptions {
+impl TargetArgs {
+    /// The flags, with the blueprint read and checked: the one read of it in a command.
+    pub fn options(&self) -> Result<TargetOptions, BlueprintError> {
+        Ok(TargetOptions {
             blueprint: self.blueprint.clone(),
+            parsed: blueprint_view::load(&self.blueprint)?,
             state: self.state.clone(),
             simulate: self.simulate,
             profile: self.profile.clone(),
@@ -101,7 +99,7 @@ impl TargetArgs {
             auth: self.auth.clone(),
             endpoint: self.endpoint.clone(),
             lock_timeout: self.lock_timeout,
-        }
+        })
     }
 }
 

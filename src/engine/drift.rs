@@ -7,8 +7,18 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
+
 use super::model::{DesiredNode, LiveInstance, LiveNsg};
-use super::plan::Change;
+
+/// One attribute that differs: `from` is what the cloud has, `to` what the blueprint wants
+/// (`None` for absent, e.g. a tag key to add or remove).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub attribute: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
 
 /// Attribute name of one freeform tag key in a `Change`.
 pub fn tag_attribute(key: &str) -> String {

@@ -8,6 +8,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::drift;
+pub use super::drift::Change;
 use super::iam;
 use super::model::{Desired, LiveInstance, Observed, Resource};
 
@@ -77,15 +78,6 @@ pub struct Step {
     /// OCI reboots the instance to apply this update (a flex shape's size).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub reboots: bool,
-}
-
-/// One attribute that differs: `from` is what the cloud has, `to` what the blueprint wants
-/// (`None` for absent, e.g. a tag key to add or remove).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Change {
-    pub attribute: String,
-    pub from: Option<String>,
-    pub to: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

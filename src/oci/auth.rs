@@ -6,10 +6,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use super::config::{expand_tilde, ConfigError, ConfigFile};
+use super::config::{expand_tilde, ConfigFile};
 use super::instance_principal::InstancePrincipal;
-use super::keys::{permission_warning, KeyError, PrivateKey};
+use super::keys::{permission_warning, PrivateKey};
 use super::secret::SecretString;
+use super::signer::SigningIdentity;
+
+// Kept here too: callers name it `oci::auth::AuthError`.
+pub use super::error::AuthError;
 
 /// How to authenticate (`--auth`, `OCI_CLI_AUTH`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -131,45 +135,6 @@ impl AuthOptions {
             .unwrap_or_else(|| "~/.oci/config".to_string());
         expand_tilde(&raw, self.home_dir().as_deref())
     }
-}
-
-/// Why credentials could not be set up or used.
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    #[error("unknown auth method `{0}`; use api_key, security_token or instance_principal")]
-    Method(String),
-    #[error("no region for profile '{profile}' in {path}; set `region` in the profile, OCI_CLI_REGION or --region")]
-    NoRegion { profile: String, path: PathBuf },
-    #[error("cannot read session token file {path}: {source}; run `oci session authenticate` (or `oci session refresh`)")]
-    TokenFile {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("session token file {path} is empty; run `oci session authenticate`")]
-    EmptyToken { path: PathBuf },
-    #[error("instance metadata service {url}: {detail}; instance principal auth works only on an OCI instance (or set the metadata base URL)")]
-    Metadata { url: String, detail: String },
-    #[error("instance certificate from {url}: {detail}; the metadata service returned an unusable identity certificate")]
-    Certificate { url: String, detail: String },
-    #[error("federation at {url} failed{}: {detail}; check that the instance can reach the auth service and retry", status.map(|s| format!(" with HTTP {s}")).unwrap_or_default())]
-    Federation {
-        url: String,
-        status: Option<u16>,
-        detail: String,
-        opc_request_id: Option<String>,
-    },
-}
-
-/// What to sign one request with.
-#[derive(Clone, Debug)]
-pub struct SigningIdentity {
-    /// `tenancy/user/fingerprint`, or `ST$<token>` (a bearer secret, hence the type).
-    pub key_id: SecretString,
-    pub key: PrivateKey,
 }
 
 /// An API key user.

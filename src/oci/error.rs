@@ -1,10 +1,14 @@
 //! The client's errors: `ApiError` for answers from OCI (status, code, message, opc-request-id,
-//! operation, hint) and `OciError` for everything a call can fail with.
+//! operation, hint), `OciError` for everything a call can fail with, and `AuthError` for
+//! credentials that cannot be set up or used (here, below `auth` and `instance_principal`,
+//! which both return it).
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use super::auth::AuthError;
+use super::config::ConfigError;
+use super::keys::KeyError;
 
 /// An error answer from an OCI service.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -209,6 +213,37 @@ impl OciError {
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
     }
+}
+
+/// Why credentials could not be set up or used.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("unknown auth method `{0}`; use api_key, security_token or instance_principal")]
+    Method(String),
+    #[error("no region for profile '{profile}' in {path}; set `region` in the profile, OCI_CLI_REGION or --region")]
+    NoRegion { profile: String, path: PathBuf },
+    #[error("cannot read session token file {path}: {source}; run `oci session authenticate` (or `oci session refresh`)")]
+    TokenFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("session token file {path} is empty; run `oci session authenticate`")]
+    EmptyToken { path: PathBuf },
+    #[error("instance metadata service {url}: {detail}; instance principal auth works only on an OCI instance (or set the metadata base URL)")]
+    Metadata { url: String, detail: String },
+    #[error("instance certificate from {url}: {detail}; the metadata service returned an unusable identity certificate")]
+    Certificate { url: String, detail: String },
+    #[error("federation at {url} failed{}: {detail}; check that the instance can reach the auth service and retry", status.map(|s| format!(" with HTTP {s}")).unwrap_or_default())]
+    Federation {
+        url: String,
+        status: Option<u16>,
+        detail: String,
+        opc_request_id: Option<String>,
+    },
 }
 
 #[cfg(test)]

@@ -9,13 +9,13 @@ use base64::Engine as _;
 use tokio::sync::Mutex;
 use url::Url;
 
-use super::auth::{AuthError, SigningIdentity};
 use super::clock::{Clock, Sleeper};
 use super::endpoint::{canonical_region, Endpoints, Service};
+use super::error::AuthError;
 use super::keys::{colon_hex, PrivateKey};
 use super::request::{HttpRequest, HttpResponse};
 use super::secret::SecretString;
-use super::signer::{self, HeaderSet, RequestParts};
+use super::signer::{self, HeaderSet, RequestParts, SigningIdentity};
 use super::transport::HttpSend;
 
 /// The metadata service base on OCI instances.

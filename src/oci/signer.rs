@@ -28,6 +28,14 @@ pub enum HeaderSet {
     BodyUnsigned,
 }
 
+/// What to sign one request with.
+#[derive(Clone, Debug)]
+pub struct SigningIdentity {
+    /// `tenancy/user/fingerprint`, or `ST$<token>` (a bearer secret, hence the type).
+    pub key_id: SecretString,
+    pub key: PrivateKey,
+}
+
 /// The parts of a request the signature covers. `url` must be the URL exactly as it will be
 /// sent: its path and query are signed byte for byte.
 #[derive(Clone, Copy, Debug)]

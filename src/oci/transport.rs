@@ -61,7 +61,7 @@ fn classify(e: &reqwest::Error) -> TransportError {
         // connect, reset, dropped mid-answer: the request may or may not have been processed.
         TransportErrorKind::Connect
     };
-    let message = crate::error::chain_message(e);
+    let message = crate::error_chain::chain_message(e);
     TransportError { kind, message }
 }
 

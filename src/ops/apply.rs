@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::engine::plan::Plan;
 use crate::engine::progress::Progress;
 
-use super::pair::OpsError;
+use super::error::OpsError;
 use super::pair::{default_user_data_dir, Outcome};
 use super::target::{open, TargetOptions};
 

@@ -8,13 +8,9 @@ use crate::engine::model::DesiredPublicIp;
 use crate::engine::resolve::{ImageChoice, NodeSpec, PairSpec};
 use crate::render::{self, AgentSettings, Facts};
 
+use super::error::BlueprintError;
 use super::pair::{RenderFacts, RenderedUserData};
 use super::target::BoxRenderer;
-
-/// A blueprint that did not parse: every problem, each with file, line, column and field.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BlueprintError(pub blueprint::Diagnostics);
 
 pub fn load(path: &Path) -> Result<Blueprint, BlueprintError> {
     blueprint::load(path).map_err(BlueprintError)

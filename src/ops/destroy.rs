@@ -3,7 +3,7 @@
 use crate::engine::plan::Plan;
 use crate::engine::progress::Progress;
 
-use super::pair::OpsError;
+use super::error::OpsError;
 use super::pair::Outcome;
 use super::target::{open, TargetOptions};
 

@@ -18,9 +18,8 @@ use crate::oci::models::limits::{core_limit_for_shape, COMPUTE_SERVICE};
 use crate::oci::models::Subnet;
 use crate::oci::{Client, OciError};
 
-use super::blueprint_view;
-use super::pair::OpsError;
-use super::target::{open, OpenError, Target, TargetOptions};
+use super::error::{OpenError, OpsError};
+use super::target::{open, Target, TargetOptions};
 
 /// What a check found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -210,7 +209,8 @@ pub fn operator_policy(bp: &Blueprint, tenancy: &str, network_compartment: &str)
 /// Runs every check. Errors only for what stops doctor before any check (a blueprint that does
 /// not load, a simulator that does not start); everything about the tenancy is a check.
 pub async fn doctor(opts: &TargetOptions) -> Result<DoctorReport, OpsError> {
-    let bp = blueprint_view::load(&opts.blueprint).map_err(OpenError::from)?;
+    // Read and parsed once, by the command (TargetOptions carries it).
+    let bp = opts.parsed.clone();
     let target = match open(opts).await {
         Ok(t) => t,
         Err(e @ (OpenError::Auth(_) | OpenError::Oci(_) | OpenError::Key(_))) => {

@@ -4,6 +4,7 @@ pub mod apply;
 pub mod blueprint_view;
 pub mod destroy;
 pub mod doctor;
+pub mod error;
 pub mod init_subnet;
 pub mod pair;
 pub mod plan;

@@ -11,18 +11,19 @@ use serde::Serialize;
 use crate::engine::addresses::Cidr;
 use crate::engine::backend::{with_lock, Backend};
 use crate::engine::egress;
-use crate::engine::executor::{ExecError, ExecOptions, Executor};
-use crate::engine::lock::LockError;
+use crate::engine::executor::{ExecOptions, Executor};
 use crate::engine::model::{Desired, Observed};
-use crate::engine::observe::{observe, ObserveError, Scope};
-use crate::engine::plan::{destroy_plan, diff, Plan, PlanError};
-use crate::engine::preflight::{self, PreflightError};
+use crate::engine::observe::{observe, Scope};
+use crate::engine::plan::{destroy_plan, diff, Plan};
+use crate::engine::preflight;
 use crate::engine::progress::Progress;
 use crate::engine::report::{Labels, Report};
 use crate::engine::resolve::ImageChoice;
 use crate::engine::resolve::{self, Lookups, PairSpec, ResolveError};
-use crate::engine::state::{State, StateError};
+use crate::engine::state::State;
 use crate::engine::{Cloud, Resource};
+
+use super::error::OpsError;
 
 /// What the renderer needs from the live cloud (the rest comes from the blueprint).
 #[derive(Clone, Debug, PartialEq)]
@@ -54,59 +55,6 @@ pub struct Session<'a> {
     pub lock_timeout: std::time::Duration,
     pub render: &'a Renderer<'a>,
     pub exec: ExecOptions,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum OpsError {
-    #[error(transparent)]
-    State(#[from] StateError),
-    #[error(transparent)]
-    Lock(#[from] LockError),
-    #[error(transparent)]
-    Resolve(#[from] ResolveError),
-    #[error(transparent)]
-    Observe(#[from] ObserveError),
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    #[error(transparent)]
-    Preflight(#[from] PreflightError),
-    #[error("cannot render the user data: {0}")]
-    Render(String),
-    #[error("cannot write the rendered user data to {path}: {source}; check the directory's permissions")]
-    WriteUserData {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "the plan replaces {}: {}; run again with {} to confirm",
-        .nodes.join(" and "), .reasons.join("; "),
-        .nodes.iter().map(|n| format!("--replace {n}")).collect::<Vec<_>>().join(" ")
-    )]
-    ReplaceNotConfirmed {
-        nodes: Vec<String>,
-        reasons: Vec<String>,
-    },
-    #[error(
-        "--replace {name}: no node of this pair has that name; use {} or {} (or node1, node2)",
-        .nodes[0], .nodes[1]
-    )]
-    UnknownNode { name: String, nodes: [String; 2] },
-    /// The user did not confirm; `verb` is `apply` or `destroy`.
-    #[error("{verb} cancelled; nothing was changed")]
-    Cancelled { verb: &'static str },
-    #[error(transparent)]
-    Exec(#[from] ExecError),
-    #[error(transparent)]
-    Open(#[from] super::target::OpenError),
-    #[error(transparent)]
-    Migrate(super::state_admin::MigrateError),
-    /// `apply --doctor` found problems: nothing was changed.
-    #[error(
-        "doctor found {} problem(s), so nothing was changed:\n{}\n  run `vipsetup doctor BLUEPRINT` for the whole report",
-        .problems.len(),
-        .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
-    )]
-    DoctorProblems { problems: Vec<String> },
 }
 
 /// Everything known before anything changes.

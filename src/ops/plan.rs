@@ -2,7 +2,7 @@
 
 use crate::engine::plan::Plan;
 
-use super::pair::OpsError;
+use super::error::OpsError;
 use super::target::{open, TargetOptions};
 
 pub struct PlanOptions {

@@ -9,14 +9,12 @@ use crate::engine::backend::{Backend, ObjectStorageBackend};
 use crate::engine::lock::Removed;
 use crate::engine::state::{State, StateError};
 
-use super::blueprint_view;
-use super::pair::OpsError;
-use super::target::{open, OpenError, TargetOptions};
+use super::error::{MigrateError, OpsError};
+use super::target::{open, TargetOptions};
 
 /// Removes the pair's lock whoever holds it. A pair with local state needs no credentials.
 pub async fn force_unlock(opts: &TargetOptions) -> Result<(String, Option<Removed>), OpsError> {
-    let bp = blueprint_view::load(&opts.blueprint).map_err(OpenError::from)?;
-    let backend = if bp.state.is_none() {
+    let backend = if opts.parsed.state.is_none() {
         Backend::local(opts.state_path())
     } else {
         open(opts).await?.backend(opts).await?
@@ -34,29 +32,8 @@ pub struct Moved {
     pub old_copy: Option<PathBuf>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum MigrateError {
-    #[error("the blueprint has no `state:` key, so there is no remote state to push to or pull from; add `state: {{ bucket: NAME }}` first")]
-    NoRemote,
-    #[error("there is no local state at {0} to push")]
-    NoLocal(PathBuf),
-    #[error("{0} already holds state for this pair, so pushing would make two truths; pull it instead, or move one of them away after checking which is current")]
-    RemoteExists(String),
-    #[error("there is no remote state at {0} to pull")]
-    NoRemoteState(String),
-    #[error("{0} already exists, so pulling would make two truths; move it away first after checking which is current")]
-    LocalExists(PathBuf),
-    #[error("cannot move {from} to {to}: {source}; the state is in both places, check which is current and remove the other")]
-    Rename {
-        from: PathBuf,
-        to: PathBuf,
-        source: std::io::Error,
-    },
-}
-
 async fn remote(opts: &TargetOptions) -> Result<(ObjectStorageBackend, String), OpsError> {
-    let bp = blueprint_view::load(&opts.blueprint).map_err(OpenError::from)?;
-    if bp.state.is_none() {
+    if opts.parsed.state.is_none() {
         return Err(MigrateError::NoRemote.into());
     }
     // `backend` refuses --state next to `state:`; here --state names the local side.
@@ -64,7 +41,7 @@ async fn remote(opts: &TargetOptions) -> Result<(ObjectStorageBackend, String), 
     without_state.state = None;
     let t = open(&without_state).await?;
     match t.backend(&without_state).await? {
-        Backend::ObjectStorage(b) => Ok((b, bp.name)),
+        Backend::ObjectStorage(b) => Ok((b, opts.parsed.name.clone())),
         Backend::Local(_) => Err(MigrateError::NoRemote.into()),
     }
 }
@@ -166,10 +143,4 @@ pub async fn pull(opts: &TargetOptions) -> Result<Moved, OpsError> {
     .await;
     remote.unlock(held).await;
     result
-}
-
-impl From<MigrateError> for OpsError {
-    fn from(e: MigrateError) -> Self {
-        OpsError::Migrate(e)
-    }
 }

@@ -2,7 +2,7 @@
 
 use crate::engine::report::Report;
 
-use super::pair::OpsError;
+use super::error::OpsError;
 use super::target::{open, TargetOptions};
 
 pub async fn status(opts: &TargetOptions) -> Result<Report, OpsError> {

@@ -1,7 +1,7 @@
 //! Opening a pair: the blueprint read into the engine's view, a renderer bound to it, and the
 //! cloud to talk to (OCI through `oci::Client`, or the built-in simulator with `--simulate`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::blueprint::{Blueprint, RemoteState};
@@ -11,19 +11,21 @@ use crate::engine::oci_cloud::OciCloud;
 use crate::engine::resolve::PairSpec;
 use crate::engine::state;
 use crate::engine::Cloud;
-use crate::oci::{
-    AuthError, AuthOptions, Client, Credentials, KeyError, OciError, PrivateKey, RetryPolicy,
-};
+use crate::oci::{AuthOptions, Client, Credentials, PrivateKey, RetryPolicy};
 use crate::render::AgentSettings;
 use crate::simulator::Seeded;
 
+use super::error::{BlueprintError, OpenError};
 use super::pair::{RenderFacts, RenderedUserData, Session};
 use super::{blueprint_view, simulate};
 
-/// Flags shared by plan, apply, destroy and status.
-#[derive(Clone, Debug, Default)]
+/// Flags shared by plan, apply, destroy and status, with the blueprint they name already read
+/// and checked: a command reads and parses its blueprint once, when it builds these.
+#[derive(Clone, Debug)]
 pub struct TargetOptions {
     pub blueprint: PathBuf,
+    /// The blueprint at `blueprint`, parsed.
+    pub parsed: Blueprint,
     /// Default: `<blueprint>.state.json`.
     pub state: Option<PathBuf>,
     /// Use the built-in OCI simulator (world kept next to the blueprint).
@@ -37,6 +39,21 @@ pub struct TargetOptions {
 }
 
 impl TargetOptions {
+    /// Reads and checks the blueprint at `path`; every flag at its default.
+    pub fn load(path: &Path) -> Result<TargetOptions, BlueprintError> {
+        Ok(TargetOptions {
+            blueprint: path.to_path_buf(),
+            parsed: blueprint_view::load(path)?,
+            state: None,
+            simulate: false,
+            profile: None,
+            config_file: None,
+            auth: None,
+            endpoint: None,
+            lock_timeout: Duration::ZERO,
+        })
+    }
+
     /// The local state file: `--state`, else next to the blueprint. A simulated pair keeps its
     /// own (`<blueprint>.sim-state.json`), so `--simulate` never reads or writes a real pair's.
     pub fn state_path(&self) -> PathBuf {
@@ -99,28 +116,9 @@ fn with_kill_hook(cloud: Box<dyn Cloud>) -> Box<dyn Cloud> {
     cloud
 }
 
-/// Reads the blueprint and connects to OCI (or starts the simulator with `--simulate`).
-/// Why a pair could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    #[error(transparent)]
-    Blueprint(#[from] blueprint_view::BlueprintError),
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    #[error(transparent)]
-    Oci(#[from] OciError),
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    #[error(transparent)]
-    Simulate(#[from] simulate::SimulateError),
-    #[error("the blueprint keeps the pair's state in Object Storage (`state:`), and --state names a local file; drop --state (use `vipsetup state pull` to move the state to a local file)")]
-    TwoStates,
-    #[error("cannot reach the pair's remote state: {0}")]
-    RemoteState(Box<OciError>),
-}
-
+/// Connects to OCI (or starts the simulator with `--simulate`) for the blueprint in `opts`.
 pub async fn open(opts: &TargetOptions) -> Result<Target, OpenError> {
-    let bp = blueprint_view::load(&opts.blueprint)?;
+    let bp = opts.parsed.clone();
     let spec = blueprint_view::pair_spec(&bp);
     if opts.simulate {
         return open_simulated(bp, spec, opts).await;

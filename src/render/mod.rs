@@ -13,7 +13,7 @@ use base64::Engine as _;
 pub use ipnet::Ipv4Net;
 use serde::Serialize;
 
-use crate::blueprint::Blueprint;
+use crate::blueprint::{Blueprint, Failover};
 
 mod strip;
 pub use strip::strip_comments;
@@ -269,7 +269,7 @@ fn engine() -> Result<tera::Tera, RenderError> {
 }
 
 fn template_error(name: &str, e: &tera::Error) -> RenderError {
-    let message = crate::error::chain_message(e);
+    let message = crate::error_chain::chain_message(e);
     RenderError::Template {
         template: name.to_string(),
         message,
@@ -297,6 +297,8 @@ fn shell_quote_filter(
     Ok(tera::Value::String(shell_quote(&s)))
 }
 
+/// One node's files and user data: the settings every template shares, then keepalived's
+/// and the agent's, the files the node gets, and the cloud-config assembled from them.
 fn render_node(
     tera: &tera::Tera,
     bp: &Blueprint,
@@ -304,110 +306,10 @@ fn render_node(
     i: usize,
 ) -> Result<RenderedNode, RenderError> {
     let node = &bp.nodes[i];
-    let node_ip = facts.node_ips[i];
-    let peer_ip = facts.node_ips[1 - i];
-    let prefix = facts.subnet_cidr.prefix_len();
     let f = &bp.failover;
-    let agent = &facts.agent;
-    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
-
-    let mut ctx = tera::Context::new();
-    ctx.insert("pair", &bp.name);
-    ctx.insert("node_name", &node.name);
-    ctx.insert("node_ip", &node_ip.to_string());
-    ctx.insert("peer_ip", &peer_ip.to_string());
-    ctx.insert("vip", &bp.network.vip.to_string());
-    ctx.insert("prefix", &prefix.to_string());
-    let vips: Vec<String> = bp
-        .network
-        .vips
-        .iter()
-        .map(|v| format!("{v}/{prefix}"))
-        .collect();
-    let vips6: Vec<String> = bp
-        .network
-        .vip6
-        .iter()
-        .map(|v| format!("{v}/{}", crate::blueprint::IPV6_SUBNET_PREFIX))
-        .collect();
-    ctx.insert("vips", &vips);
-    ctx.insert("vips6", &vips6);
-    ctx.insert("vips_line", &vips.join(" "));
-    ctx.insert("vips6_line", &vips6.join(" "));
-    ctx.insert(
-        "interface",
-        bp.network.interface.as_deref().unwrap_or(AUTO_INTERFACE),
-    );
-    ctx.insert(
-        "notify_topic",
-        bp.failover
-            .notify_topic
-            .as_ref()
-            .map(|t| t.as_str())
-            .unwrap_or_default(),
-    );
-    ctx.insert("notify_endpoint", &opt(&agent.notify_endpoint));
-    ctx.insert("instance_name", VRRP_INSTANCE);
-    ctx.insert("vrrp_version", &f.advert_interval.vrrp_version());
-    ctx.insert("advert_int", &f.advert_interval.keepalived_value());
-    ctx.insert("virtual_router_id", &f.virtual_router_id);
-    ctx.insert(
-        "priority",
-        &if f.preferred_node == i { 150u8 } else { 100u8 },
-    );
-    ctx.insert("preempt", &f.preempt);
-    // Seconds the non-preferred node waits before running VRRP: covers the start-up skew of
-    // two nodes started together, so the preferred node wins the first election.
-    ctx.insert(
-        "startup_delay",
-        &if f.preferred_node == i {
-            0u8
-        } else {
-            STARTUP_DELAY_SECS
-        },
-    );
-    ctx.insert(
-        "preferred",
-        if f.preferred_node == i { "yes" } else { "no" },
-    );
-    ctx.insert("peer_wait", &PEER_WAIT_SECS);
-    ctx.insert("fifo_path", paths::FIFO);
-    ctx.insert("agent_path", paths::AGENT);
-    ctx.insert("health_check_path", paths::HEALTH_CHECK);
-    ctx.insert("installer_path", paths::INSTALLER);
-    match &f.health_check {
-        Some(h) => {
-            let mut hc = tera::Context::new();
-            hc.insert("interval", &h.interval);
-            hc.insert("timeout", &h.timeout);
-            hc.insert("fall", &h.fall);
-            hc.insert("rise", &h.rise);
-            ctx.insert("health_check", &hc.into_json());
-        }
-        None => ctx.insert("health_check", &false),
-    }
-    ctx.insert("subnet_id", bp.network.subnet.as_str());
-    ctx.insert("compartment_id", bp.oci.compartment.as_str());
-    ctx.insert("region", &facts.region);
-    ctx.insert("endpoint", &opt(&agent.endpoint));
-    ctx.insert("federation_endpoint", &opt(&agent.federation_endpoint));
-    ctx.insert("metadata_base_url", &opt(&agent.metadata_base_url));
-    ctx.insert("realm_domain", "oraclecloud.com");
-    ctx.insert("recheck_interval", &f.recheck_interval.to_string());
-    ctx.insert(
-        "state_dir",
-        &agent
-            .state_dir
-            .clone()
-            .unwrap_or_else(|| paths::STATE_DIR.to_string()),
-    );
-    ctx.insert(
-        "runtime_dir",
-        &agent
-            .runtime_dir
-            .clone()
-            .unwrap_or_else(|| paths::RUNTIME_DIR.to_string()),
-    );
+    let mut ctx = node_context(bp, facts, i);
+    keepalived_settings(&mut ctx, f, i);
+    agent_settings(&mut ctx, bp, facts);
 
     let mut files = vec![
         RenderedFile {
@@ -453,6 +355,140 @@ fn render_node(
         content: strip_comments(INSTALLER_SCRIPT),
     });
 
+    user_data(tera, bp, &node.name, ctx, files)
+}
+
+/// What every template knows about the node: the pair, both addresses, the VIPs, the interface,
+/// whether this is the preferred node, and where the scripts live.
+fn node_context(bp: &Blueprint, facts: &Facts, i: usize) -> tera::Context {
+    let node = &bp.nodes[i];
+    let node_ip = facts.node_ips[i];
+    let peer_ip = facts.node_ips[1 - i];
+    let prefix = facts.subnet_cidr.prefix_len();
+    let f = &bp.failover;
+
+    let mut ctx = tera::Context::new();
+    ctx.insert("pair", &bp.name);
+    ctx.insert("node_name", &node.name);
+    ctx.insert("node_ip", &node_ip.to_string());
+    ctx.insert("peer_ip", &peer_ip.to_string());
+    ctx.insert("vip", &bp.network.vip.to_string());
+    ctx.insert("prefix", &prefix.to_string());
+    let vips: Vec<String> = bp
+        .network
+        .vips
+        .iter()
+        .map(|v| format!("{v}/{prefix}"))
+        .collect();
+    let vips6: Vec<String> = bp
+        .network
+        .vip6
+        .iter()
+        .map(|v| format!("{v}/{}", crate::blueprint::IPV6_SUBNET_PREFIX))
+        .collect();
+    ctx.insert("vips", &vips);
+    ctx.insert("vips6", &vips6);
+    ctx.insert("vips_line", &vips.join(" "));
+    ctx.insert("vips6_line", &vips6.join(" "));
+    ctx.insert(
+        "interface",
+        bp.network.interface.as_deref().unwrap_or(AUTO_INTERFACE),
+    );
+    ctx.insert(
+        "preferred",
+        if f.preferred_node == i { "yes" } else { "no" },
+    );
+    ctx.insert("agent_path", paths::AGENT);
+    ctx.insert("installer_path", paths::INSTALLER);
+    ctx
+}
+
+/// keepalived's part (keepalived.conf, and the health check it runs): VRRP version, timing,
+/// priority, preemption, the start-up delay and the FIFO the agent reads.
+fn keepalived_settings(ctx: &mut tera::Context, f: &Failover, i: usize) {
+    ctx.insert("instance_name", VRRP_INSTANCE);
+    ctx.insert("vrrp_version", &f.advert_interval.vrrp_version());
+    ctx.insert("advert_int", &f.advert_interval.keepalived_value());
+    ctx.insert("virtual_router_id", &f.virtual_router_id);
+    ctx.insert(
+        "priority",
+        &if f.preferred_node == i { 150u8 } else { 100u8 },
+    );
+    ctx.insert("preempt", &f.preempt);
+    // Seconds the non-preferred node waits before running VRRP: covers the start-up skew of
+    // two nodes started together, so the preferred node wins the first election.
+    ctx.insert(
+        "startup_delay",
+        &if f.preferred_node == i {
+            0u8
+        } else {
+            STARTUP_DELAY_SECS
+        },
+    );
+    ctx.insert("fifo_path", paths::FIFO);
+    ctx.insert("health_check_path", paths::HEALTH_CHECK);
+    match &f.health_check {
+        Some(h) => {
+            let mut hc = tera::Context::new();
+            hc.insert("interval", &h.interval);
+            hc.insert("timeout", &h.timeout);
+            hc.insert("fall", &h.fall);
+            hc.insert("rise", &h.rise);
+            ctx.insert("health_check", &hc.into_json());
+        }
+        None => ctx.insert("health_check", &false),
+    }
+}
+
+/// The agent's settings file (agent.env): where the VIP lives in OCI, which endpoints to call
+/// (production defaults, or a simulator's in tests), alerts, and its timings and directories.
+fn agent_settings(ctx: &mut tera::Context, bp: &Blueprint, facts: &Facts) {
+    let f = &bp.failover;
+    let agent = &facts.agent;
+    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+    ctx.insert(
+        "notify_topic",
+        bp.failover
+            .notify_topic
+            .as_ref()
+            .map(|t| t.as_str())
+            .unwrap_or_default(),
+    );
+    ctx.insert("notify_endpoint", &opt(&agent.notify_endpoint));
+    ctx.insert("peer_wait", &PEER_WAIT_SECS);
+    ctx.insert("subnet_id", bp.network.subnet.as_str());
+    ctx.insert("compartment_id", bp.oci.compartment.as_str());
+    ctx.insert("region", &facts.region);
+    ctx.insert("endpoint", &opt(&agent.endpoint));
+    ctx.insert("federation_endpoint", &opt(&agent.federation_endpoint));
+    ctx.insert("metadata_base_url", &opt(&agent.metadata_base_url));
+    ctx.insert("realm_domain", "oraclecloud.com");
+    ctx.insert("recheck_interval", &f.recheck_interval.to_string());
+    ctx.insert(
+        "state_dir",
+        &agent
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| paths::STATE_DIR.to_string()),
+    );
+    ctx.insert(
+        "runtime_dir",
+        &agent
+            .runtime_dir
+            .clone()
+            .unwrap_or_else(|| paths::RUNTIME_DIR.to_string()),
+    );
+}
+
+/// The cloud-config holding `files`, and the user data value: base64, gzipped first only when
+/// plain would not fit OCI's metadata limit (with the ssh keys); refused if it still does not.
+fn user_data(
+    tera: &tera::Tera,
+    bp: &Blueprint,
+    name: &str,
+    mut ctx: tera::Context,
+    files: Vec<RenderedFile>,
+) -> Result<RenderedNode, RenderError> {
     let file_ctx: Vec<FileCtx> = files
         .iter()
         .map(|f| FileCtx {
@@ -478,13 +514,13 @@ fn render_node(
     let metadata_bytes = user_data.len() + keys;
     if metadata_bytes > METADATA_LIMIT {
         return Err(RenderError::TooLarge {
-            node: node.name.clone(),
+            node: name.to_string(),
             bytes: metadata_bytes,
             limit: METADATA_LIMIT,
         });
     }
     Ok(RenderedNode {
-        name: node.name.clone(),
+        name: name.to_string(),
         cloud_config,
         user_data,
         gzipped,

@@ -37,7 +37,7 @@ fn caller_instance(g: &Inner, ip: &str) -> Option<Doc> {
         .cloned()
 }
 
-fn ensure_leaf(g: &mut Inner, inst: &Doc) -> Result<world::LeafCert, String> {
+fn ensure_leaf(g: &mut Inner, inst: &Doc) -> Result<pki::LeafCert, String> {
     let id = s(inst, "id").to_string();
     if let Some(l) = g.world.leaf_certs.get(&id) {
         return Ok(l.clone());

@@ -7,8 +7,17 @@ use base64::Engine as _;
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPublicKey};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, LineEnding};
 use rsa::RsaPrivateKey;
+use serde::{Deserialize, Serialize};
 
-use super::world::{LeafCert, Pki};
+/// A random string of OCID-suffix characters (OCIDs, token ids, secrets, temp names).
+pub fn random_suffix(len: usize) -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
+}
 
 /// A fresh 2048-bit RSA key: (PKCS#8 PEM, public key as PKCS#1 DER base64).
 pub fn generate_rsa() -> Result<(String, String), String> {
@@ -190,7 +199,7 @@ pub fn session_token(
     let claims = serde_json::json!({
         "sub": instance_id, "iss": "authService.oracle.com", "aud": "oci",
         "ttype": "x509", "opc-certtype": "instance", "opc-instance": instance_id,
-        "opc-tenant": tenancy_id, "iat": iat, "exp": exp, "jti": super::world::random_suffix(24),
+        "opc-tenant": tenancy_id, "iat": iat, "exp": exp, "jti": random_suffix(24),
     });
     let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
@@ -208,4 +217,37 @@ pub fn public_spki_pem(private_pem: &str) -> Result<String, String> {
         .to_public_key()
         .to_public_key_pem(LineEnding::LF)
         .map_err(|e| e.to_string())
+}
+
+/// The simulator's certificate authority and intermediate (the intermediate signs leafs).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Pki {
+    pub ca_cert_pem: String,
+    pub intermediate_key_pem: String,
+    pub intermediate_cert_pem: String,
+}
+
+impl std::fmt::Debug for Pki {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pki([redacted])")
+    }
+}
+
+/// An instance's identity certificate and key, served by IMDS.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct LeafCert {
+    pub cert_pem: String,
+    pub key_pem: String,
+    /// leaf public key, PKCS#1 DER in base64 (verifies the federation request)
+    pub public_key: String,
+    /// SHA-1 of the certificate DER, uppercase hex with colons (keyId `fed-x509`)
+    pub sha1: String,
+    /// SHA-256 of the certificate DER, lowercase hex with colons (keyId `fed-x509-sha256`)
+    pub sha256: String,
+}
+
+impl std::fmt::Debug for LeafCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LeafCert([redacted])")
+    }
 }

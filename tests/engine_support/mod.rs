@@ -1,7 +1,10 @@
 //! Shared by the engine's integration tests: a quickstart pair in a temp dir, an in-process
 //! simulator seeded for it (lifecycle delays scaled way down), and ways to read the simulated
-//! cloud back.
+//! cloud back; a missing prerequisite goes through the shared rule (`prereq`).
 #![allow(dead_code)]
+
+#[path = "../support/prereq.rs"]
+pub mod prereq;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -164,4 +167,15 @@ pub fn counts(w: &World, vip: &str) -> (usize, usize, usize, usize, usize) {
 /// Decodes instance `user_data` metadata (base64, maybe gzip) to the cloud-config text.
 pub fn decode_user_data(b64: &str) -> String {
     vipsetup::render::decode_user_data(b64).expect("user_data is base64 of a (gzipped) text")
+}
+
+/// Whether the crash-test hook is in the binary under test: it is compiled into debug builds
+/// only (src/engine/kill_after.rs), and the binary is built with the test's profile, so under
+/// `--release` the tests that kill a run mid-way cannot run (a failure in CI, a skip elsewhere).
+pub fn hook_compiled() -> bool {
+    prereq::met(if cfg!(debug_assertions) {
+        Ok(())
+    } else {
+        Err("the crash-test hook is compiled out of release builds; run these tests without --release".into())
+    })
 }

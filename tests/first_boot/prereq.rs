@@ -1,22 +1,12 @@
-//! What the first-boot test needs from the machine, and the rule for a missing piece (as in the
-//! failover harness): fail in CI (env CI=true), skip with the reason printed elsewhere.
+//! What the first-boot test needs from the machine; a missing piece goes through the shared rule
+//! (tests/support/prereq.rs: fail in CI, skip with a line elsewhere).
 
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false)
-}
+#[path = "../support/prereq.rs"]
+mod rule;
 
 /// Checks root and the tools; Err says what is missing and how to get it.
 pub fn check() -> Result<(), String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err(
-            "the first-boot test needs root (network namespaces, taps, mmdebstrap); \
-                    run the tests as root, as .ci/run does"
-                .into(),
-        );
-    }
+    rule::root("the first-boot test (network namespaces, taps, mmdebstrap)")?;
     let missing: Vec<&str> = [
         "ip",
         "qemu-system-x86_64",
@@ -32,7 +22,7 @@ pub fn check() -> Result<(), String> {
         "flock",
     ]
     .into_iter()
-    .filter(|t| !on_path(t))
+    .filter(|t| !rule::on_path(t))
     .collect();
     if !missing.is_empty() {
         return Err(format!(
@@ -47,14 +37,5 @@ pub fn check() -> Result<(), String> {
 
 /// Whether the test can run; prints why not (or panics in CI, where a skip would hide a gap).
 pub fn require(test: &str) -> bool {
-    match check() {
-        Ok(()) => true,
-        Err(why) if std::env::var("CI").map(|v| v == "true").unwrap_or(false) => {
-            panic!("{test}: prerequisite missing in CI: {why}")
-        }
-        Err(why) => {
-            eprintln!("SKIPPED {test}: {why}");
-            false
-        }
-    }
+    rule::met_named(test, check())
 }

@@ -1,5 +1,6 @@
-//! Shared by the render tests: the blueprint variants every rendered-file check runs over, and
-//! how a test reports a missing prerequisite (fail in CI, skip with a reason elsewhere).
+//! Shared by the render tests: the blueprint variants every rendered-file check runs over; a
+//! missing prerequisite goes through the shared rule (`prereq`: fail in CI, skip with a line
+//! elsewhere).
 
 #![allow(dead_code)]
 
@@ -8,6 +9,8 @@ use std::path::{Path, PathBuf};
 use vipsetup::blueprint::{self, Blueprint};
 use vipsetup::render::{self, Facts, RenderedNode};
 
+#[path = "../support/prereq.rs"]
+pub mod prereq;
 pub mod sim;
 
 pub fn repo() -> PathBuf {
@@ -90,41 +93,6 @@ pub fn rendered() -> Vec<(String, Blueprint, Vec<RenderedNode>)> {
             (name.to_string(), bp, nodes)
         })
         .collect()
-}
-
-/// `Ok(())` when `tool` runs; otherwise fails under CI and returns the skip reason elsewhere.
-pub fn require(tool: &str, args: &[&str]) -> Result<(), String> {
-    let ok = std::process::Command::new(tool)
-        .args(args)
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if ok {
-        return Ok(());
-    }
-    missing(&format!(
-        "`{tool}` is not installed (run .ci/run, or apt-get install it)"
-    ))
-}
-
-pub fn require_root() -> Result<(), String> {
-    let uid = std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    if uid == "0" {
-        return Ok(());
-    }
-    missing("this test needs root (network and mount namespaces)")
-}
-
-fn missing(why: &str) -> Result<(), String> {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("prerequisite missing in CI: {why}");
-    }
-    eprintln!("SKIPPED: {why}");
-    Err(why.to_string())
 }
 
 /// Writes the node's agent script and its settings file into `dir` (as `vip-agent` and

@@ -22,6 +22,8 @@ pub struct Extras {
     pub ipv6: bool,
     /// An alerts' topic (`failover.notify_topic`), so the policy lets the nodes publish.
     pub topic: bool,
+    /// Further IPv4 VIPs in the same subnet (all on node 1 after apply).
+    pub vips: Vec<&'static str>,
 }
 const SSH_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIpD1LTNXVbLDH4rU3VguLtrs9XRs478BOKUWzc0PESp vipsetup-quickstart-DEMO-KEY-do-not-use";
 
@@ -136,6 +138,15 @@ impl SimPair {
         };
         pair.wait_healthy();
         let id = |k: &str| creds[k].as_str().unwrap().to_string();
+        let vips = if extras.vips.is_empty() {
+            format!("{VIP}/24")
+        } else {
+            let all: Vec<String> = std::iter::once(VIP)
+                .chain(extras.vips.iter().copied())
+                .map(|v| format!("{v}/24"))
+                .collect();
+            format!("[{}]", all.join(", "))
+        };
         let mut subnet = id("subnet_id");
         let (mut net, mut failover) = (String::new(), String::new());
         if extras.ipv6 {
@@ -167,7 +178,7 @@ impl SimPair {
             format!(
                 "name: agent-test\n\
                  oci:\n  region: us-ashburn-1\n  compartment: {}\n\
-                 network:\n  subnet: {subnet}\n  vip: {VIP}/24\n{net}  interface: ens3\n\
+                 network:\n  subnet: {subnet}\n  vip: {vips}\n{net}  interface: ens3\n\
                  nodes:\n  - name: node1\n    private_ip: 172.16.2.11\n  - name: node2\n    private_ip: 172.16.2.12\n\
                  instance:\n  shape: VM.Standard.E4.Flex\n  ocpus: 1\n  memory_gb: 8\n  image:\n    os: Oracle Linux\n    version: \"9\"\n  ssh_keys:\n    - key: {SSH_KEY}\n\
                  failover:\n  preferred_node: node1\n  preempt: false\n{failover}",
@@ -296,6 +307,22 @@ impl SimPair {
     /// The VIP's private IP as the API holds it.
     pub fn vip(&self) -> Value {
         self.json("GET", "/_sim/world", None)["resources"]["privateip"][&self.vip_id].clone()
+    }
+
+    /// The private IP holding `addr` as the API holds it (Null when there is none).
+    pub fn private_ip(&self, addr: &str) -> Value {
+        let world = self.json("GET", "/_sim/world", None);
+        world["resources"]["privateip"]
+            .as_object()
+            .and_then(|m| m.values().find(|p| p["ipAddress"] == addr).cloned())
+            .unwrap_or(Value::Null)
+    }
+
+    /// Which node's VNIC holds the private IP of `addr`.
+    pub fn owner_of(&self, addr: &str) -> Option<usize> {
+        let v = self.private_ip(addr);
+        let vnic = v["vnicId"].as_str()?;
+        self.vnics.iter().position(|x| x == vnic)
     }
 
     /// Which node's VNIC holds the VIP.

@@ -5,7 +5,6 @@ use serde_json::{json, Map, Value};
 
 use super::super::world::{self, Doc, World};
 use super::super::{ApiErr, Principal, Req, Resp, SimConfig};
-use super::core_compute::instance_state;
 
 pub(super) struct Ctx<'a> {
     pub(super) w: &'a mut World,
@@ -248,5 +247,31 @@ impl Ctx<'_> {
         };
         self.authorize(&comp)?;
         Ok(self.one(kind, &d, 200))
+    }
+}
+
+/// An instance's lifecycle state at `now`, from the times it was launched, stopped, started
+/// and terminated. Public so a test can read states from one snapshot of the world.
+pub fn instance_state(d: &Doc, now: i64) -> &'static str {
+    let at = |k: &str| d.get(k).and_then(Value::as_i64);
+    if let Some(t) = at("_terminatedAtMs") {
+        if now >= t {
+            "TERMINATED"
+        } else {
+            "TERMINATING"
+        }
+    } else if let Some(t) = at("_stoppedAtMs") {
+        if now >= t {
+            "STOPPED"
+        } else {
+            "STOPPING"
+        }
+    } else if now >= at("_runningAtMs").unwrap_or(0) {
+        "RUNNING"
+    } else if at("_startingAtMs").is_some() {
+        // Started again (InstanceAction START) or rebooting for a resize.
+        "STARTING"
+    } else {
+        "PROVISIONING"
     }
 }

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::super::world::{self, rfc3339, Doc};
 use super::super::{ApiErr, Resp};
-use super::context::{obj, s, Ctx};
+use super::context::{instance_state, obj, s, Ctx};
 
 /// The operation a method and path name, when this service owns it.
 pub(super) fn route(method: &str, segs: &[&str]) -> Option<&'static str> {
@@ -371,31 +371,5 @@ impl Ctx<'_> {
         Ok(self
             .one(world::INSTANCE, &d, 200)
             .header("opc-work-request-id", wr))
-    }
-}
-
-/// An instance's lifecycle state at `now`, from the times it was launched, stopped, started
-/// and terminated. Public so a test can read states from one snapshot of the world.
-pub fn instance_state(d: &Doc, now: i64) -> &'static str {
-    let at = |k: &str| d.get(k).and_then(Value::as_i64);
-    if let Some(t) = at("_terminatedAtMs") {
-        if now >= t {
-            "TERMINATED"
-        } else {
-            "TERMINATING"
-        }
-    } else if let Some(t) = at("_stoppedAtMs") {
-        if now >= t {
-            "STOPPED"
-        } else {
-            "STOPPING"
-        }
-    } else if now >= at("_runningAtMs").unwrap_or(0) {
-        "RUNNING"
-    } else if at("_startingAtMs").is_some() {
-        // Started again (InstanceAction START) or rebooting for a resize.
-        "STARTING"
-    } else {
-        "PROVISIONING"
     }
 }

@@ -284,6 +284,14 @@ impl Ctx<'_> {
         Ok(self.one(world::PRIVATE_IP, &d, 200))
     }
 
+    /// ListPrivateIps (GET /20160918/privateIps) by VNIC (`vnicId`), by subnet (`subnetId`), or by
+    /// address and subnet: "Lists the PrivateIp objects based on one of these filters: Subnet
+    /// OCID. VNIC OCID. Both private IP address and subnet OCID", and "If you're listing all the
+    /// private IPs associated with a given subnet or VNIC, the response includes both primary and
+    /// secondary private IPs" (oci-python-sdk VirtualNetworkClient.list_private_ips docstring;
+    /// query parameters limit, page, ipAddress, subnetId, vnicId, ipState, lifetime, vlanId). The
+    /// agent's recheck of several VIPs is one of these by `vnicId`. Paginated like every list
+    /// (`page`). No filter at all is refused (a guess: the docstring offers no unfiltered form).
     fn list_private_ips(&self) -> Result<Resp, ApiErr> {
         let ip = self.req.q("ipAddress");
         let subnet = self.req.q("subnetId");

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Map, Value};
 
+use super::context::instance_state;
 use super::context::{s, Ctx};
-use super::core_compute::instance_state;
 use crate::simulator::world;
 use crate::simulator::{ApiErr, Resp};
 

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 
 use super::super::world::{self, Doc, World};
 use super::super::{ApiErr, Resp};
+use super::context::instance_state;
 use super::context::{s, Ctx};
-use super::core_compute::instance_state;
 use crate::oci::models::limits::{core_limit_for_shape, COMPUTE_SERVICE};
 
 /// The operation a method and path name, when this service owns it.

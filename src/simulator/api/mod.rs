@@ -9,7 +9,7 @@
 mod authorize;
 mod context;
 mod core_compute;
-pub use core_compute::instance_state;
+pub use context::instance_state;
 mod core_network;
 mod core_routing;
 pub(crate) mod federation;

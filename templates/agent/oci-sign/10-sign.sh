@@ -72,9 +72,21 @@ oci_scratch() {
     printf '%s' "$2" >"$OCI_SCRATCH"
 }
 
-# oci_b64_sha256 STRING: sets OCI_B64 to the base64 of the SHA-256 of STRING's bytes.
+# oci_b64_sha256 STRING: sets OCI_B64 to the base64 of the SHA-256 of STRING's bytes. A slot whose
+# warm hashing tool was fed STRING ahead (OCI_SUM_FED[slot], by oci_call_all: the bodies of several
+# calls hash at once) has only its answer to read.
+declare -A OCI_SUM_FED=()
 oci_b64_sha256() {
-    local hex
+    local hex fed
+    if [ -n "${OCI_SUM_FED[$OCI_SLOT]+set}" ]; then
+        fed=${OCI_SUM_FED[$OCI_SLOT]}
+        unset 'OCI_SUM_FED[$OCI_SLOT]'
+        if [ "$fed" = "$1" ]; then
+            ! oci_warm_answer "$OCI_SLOT" sum || return 0
+        else
+            oci_warm_answer "$OCI_SLOT" sum dead
+        fi
+    fi
     ! oci_warm_use "$OCI_SLOT" sum "$1" || return 0
     oci_scratch body "$1" || return 1
     hex=$(sha256sum <"$OCI_SCRATCH") || return 1

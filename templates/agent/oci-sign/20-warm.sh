@@ -19,6 +19,8 @@ oci_warm() {
     trap '' PIPE
     for kind in sum sig; do
         [ -z "${OCI_WARM_IN[$k$kind]:-}" ] || continue
+        # A new tool has been fed nothing (oci_b64_sha256).
+        unset 'OCI_SUM_FED[$k]'
         args=(-binary)
         [ "$kind" = sum ] || args=(-sign "$OCI_WORK_DIR/session-key.pem")
         exec {out}<> <(:) || return 1

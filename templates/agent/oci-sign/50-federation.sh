@@ -57,35 +57,42 @@ oci_federate() {
         OCI_ERROR="cannot make a session key in $d"
         return 1
     }
-    # Re-read every time: the instance certificate rotates.
+    # Re-read every time: the instance certificate rotates. Files of this process's own: a claim
+    # loop and a background view writer may federate at once, and one's half-written certificate
+    # read by the other failed its federation ("no opc-tenant:").
+    local leaf=$d/leaf.$BASHPID
     for f in cert.pem key.pem intermediate.pem; do
-        if ! oci_metadata "identity/$f" "$d/leaf-$f"; then
+        if ! oci_metadata "identity/$f" "$leaf-$f"; then
+            rm -f "$leaf"-*
             OCI_ERROR="cannot read identity/$f from the metadata service at $OCI_METADATA_BASE"
             OCI_STATUS=000
             return 1
         fi
     done
     # One openssl: "subject=..." then "SHA1 Fingerprint=AB:CD:...".
-    subject=$(openssl x509 -in "$d/leaf-cert.pem" -noout -subject -nameopt RFC2253 -fingerprint -sha1 2>/dev/null)
+    subject=$(openssl x509 -in "$leaf-cert.pem" -noout -subject -nameopt RFC2253 -fingerprint -sha1 2>/dev/null)
     if ! [[ $subject =~ $re ]]; then
+        rm -f "$leaf"-*
         OCI_ERROR="the instance certificate's subject has no opc-tenant: (${subject%%$'\n'*})"
         return 1
     fi
     tenancy=${BASH_REMATCH[1]}
     fp=${subject##*Fingerprint=}
     fp=${fp^^}
-    oci_pem_body "$d/leaf-cert.pem"
+    oci_pem_body "$leaf-cert.pem"
     body="{\"certificate\": \"$OCI_PEM\", "
     oci_pem_body "$d/session-pub.pem"
     body+="\"publicKey\": \"$OCI_PEM\", "
-    oci_pem_body "$d/leaf-intermediate.pem"
+    oci_pem_body "$leaf-intermediate.pem"
     body+="\"intermediateCertificates\": [\"$OCI_PEM\"]}"$'\n'
     oci_http_date
     if ! oci_signing_string POST "$OCI_FEDERATION_URL" "$OCI_DATE" "$body" federation ||
-        ! oci_authorization "$tenancy/fed-x509/$fp" "$d/leaf-key.pem"; then
+        ! oci_authorization "$tenancy/fed-x509/$fp" "$leaf-key.pem"; then
+        rm -f "$leaf"-*
         OCI_ERROR='cannot sign the federation request with the instance key'
         return 1
     fi
+    rm -f "$leaf"-*
     # On a connection of its own (slot 9): the API's stays open.
     local slot=$OCI_SLOT
     oci_slot 9

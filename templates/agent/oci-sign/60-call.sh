@@ -98,7 +98,7 @@ OCI_CALL_VIA=()
 # shellcheck disable=SC2034
 oci_call_all() {
     local k i n=${#OCI_CALL_URL[@]} all=0 sig re='^[0-9a-f]+$' RENEWED=0 fd
-    local -a signing=() names=() reused=() nh=() fed=() pids=()
+    local -a signing=() names=() reused=() nh=() fed=() pids=() scratch=()
     local -A hdrs=()
     OCI_CALL_STATUS=()
     OCI_CALL_RESULT=()
@@ -121,9 +121,14 @@ oci_call_all() {
         return 1
     fi
     oci_http_date
+    # The bodies first, each to its slot's warm hashing tool: they hash at once, while the first
+    # signing strings are made (oci_b64_sha256 reads each answer).
     for ((k = 0; k < n; k++)); do
         oci_body_nl "${OCI_CALL_BODY[k]}"
         OCI_CALL_BODY[k]=$OCI_NL_BODY
+        [ -n "$OCI_NL_BODY" ] && oci_warm_feed "$k" sum "$OCI_NL_BODY" && OCI_SUM_FED[$k]=$OCI_NL_BODY
+    done
+    for ((k = 0; k < n; k++)); do
         # Slot k's warm tools hash its body and sign it.
         oci_slot "$k"
         OCI_REUSED=0
@@ -139,14 +144,14 @@ oci_call_all() {
         done
         [ "${reused[k]}" = 0 ] || continue
         names[k]=$OCI_SIGNED_HEADERS
-        oci_scratch "ss$k" "$OCI_SS" || return 1
-        signing[k]=$OCI_SCRATCH
         # A warm one is fed now and read below: they sign at once, in parallel (not for a GET).
         fed[k]=0
         if [ "${OCI_CALL_METHOD[k]}" != GET ] && oci_warm_feed "$k" sig "$OCI_SS"; then
             fed[k]=1
             continue
         fi
+        oci_scratch "ss$k" "$OCI_SS" || return 1
+        signing[k]=$OCI_SCRATCH
         openssl dgst -sha256 -sign "$OCI_WORK_DIR/session-key.pem" -hex -out "$OCI_SCRATCH.sig" \
             "$OCI_SCRATCH" 2>/dev/null &
         pids+=("$!")
@@ -170,9 +175,11 @@ oci_call_all() {
                 [[ $sig =~ $re ]] || sig=''
                 [ -z "$sig" ] || oci_hex_b64 "$sig"
             fi
-            rm -f "${signing[k]}" "${signing[k]}.sig"
+            # (rm is a process: the files go after the answers.)
+            [ "${fed[k]}" = 1 ] || scratch+=("${signing[k]}" "${signing[k]}.sig")
             if [ -z "$sig" ]; then
                 OCI_ERROR='cannot sign with the session key'
+                rm -f "${scratch[@]}"
                 return 1
             fi
             OCI_HEADERS+=("authorization: Signature algorithm=\"rsa-sha256\",headers=\"${names[k]}\",keyId=\"ST\$$OCI_TOKEN\",signature=\"$OCI_B64\",version=\"1\"")
@@ -206,6 +213,7 @@ oci_call_all() {
         [ -z "${OCI_CALL_ERROR[k]}" ] || all=1
     done
     oci_slot 0
+    [ "${#scratch[@]}" -eq 0 ] || rm -f "${scratch[@]}"
     return "$all"
 }
 

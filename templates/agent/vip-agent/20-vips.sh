@@ -47,16 +47,94 @@ find_vnic() {
     printf '%s\n' "$VNIC" >"$VNIC_FILE"
 }
 
-# recheck_fast: every VIP read again with oci_get_fast (returns 1 when one cannot be: the caller
-# reads them the general way); a document unchanged since VIP K's last one (LAST_DOC[K]) has
+# What a recheck reads (recheck_units), unit J: UNIT_URL[J] and its VIPs UNIT_VIPS[J] ("K K ...").
+# Each kind (IPv4, IPv6) with two VIPs or more is one list of this node's VNIC's objects of that
+# kind, one request however many VIPs: ListPrivateIps with vnicId (GET /20160918/privateIps?vnicId=,
+# "Lists the PrivateIp objects based on one of these filters: ... VNIC OCID", oci-python-sdk
+# VirtualNetworkClient.list_private_ips, query parameter vnicId) and ListIpv6s with vnicId (GET
+# /20160918/ipv6?vnicId=, list_ipv6s). A VIP alone of its kind is read as its object (UNIT_URL '':
+# GetPrivateIp / GetIpv6, a shorter answer than a list, which holds the primary IP too). NO_LIST
+# names the kinds whose list is not used again: it lacked a VIP the API then showed here (more IPs
+# than a page: the list is paginated).
+UNIT_URL=()
+UNIT_VIPS=()
+UNIT_DOC=()
+UNITS_FOR=''
+NO_LIST=''
+recheck_units() {
+    local k kind url vips
+    [ "$UNITS_FOR" != "$VNIC $NO_LIST" ] || return 0
+    UNITS_FOR="$VNIC $NO_LIST"
+    UNIT_URL=()
+    UNIT_VIPS=()
+    UNIT_DOC=()
+    for kind in 4 6; do
+        vips=''
+        for ((k = 0; k < NVIPS; k++)); do
+            [ "${KIND[k]}" != "$kind" ] || vips+="${vips:+ }$k"
+        done
+        if [[ $vips == *' '* && $NO_LIST != *$kind* ]]; then
+            url=$CORE_BASE/privateIps
+            [ "$kind" = 4 ] || url=$CORE_BASE/ipv6
+            UNIT_URL+=("$url?vnicId=$VNIC")
+            UNIT_VIPS+=("$vips")
+            UNIT_DOC+=('')
+            continue
+        fi
+        for k in $vips; do
+            UNIT_URL+=('')
+            UNIT_VIPS+=("$k")
+            UNIT_DOC+=('')
+        done
+    done
+}
+
+# recheck_fast: every VIP read again, one request per unit (recheck_units); returns 1 when one
+# cannot be read (an error, logged, or an object gone: forgotten). A list as it was when its VIPs
+# were last confirmed here (UNIT_DOC[J]) shows each of them still on this VNIC, unchanged. A list
+# that differs (a VIP moved away or deleted is absent from it), or cannot be read, has its VIPs read
+# one by one (their owner, their tags, a 404 for one deleted); it is kept as confirmed when each
+# of them is here and in it. A VIP's document unchanged since its last one (LAST_DOC[K]) has
 # nothing new to parse.
 LAST_DOC=()
 recheck_fast() {
-    local k
-    for ((k = 0; k < NVIPS; k++)); do
-        obj_url "$k"
-        oci_get_fast "$OBJ_URL" || return 1
-        [ "$OCI_BODY" = "${LAST_DOC[k]:-}" ] || read_doc "$k" "$OCI_BODY"
+    local j k url bodies=() again=()
+    recheck_units
+    for j in "${!UNIT_URL[@]}"; do
+        url=${UNIT_URL[j]}
+        if [ -z "$url" ]; then
+            k=${UNIT_VIPS[j]}
+            obj_url "$k"
+            if ! oci_get_fast "$OBJ_URL"; then
+                again+=("$k")
+            elif [ "$OCI_BODY" != "${LAST_DOC[k]:-}" ]; then
+                read_doc "$k" "$OCI_BODY"
+            fi
+            continue
+        fi
+        bodies[j]=''
+        if oci_get_fast "$url" || oci_call GET "$url"; then
+            [ "$OCI_BODY" != "${UNIT_DOC[j]}" ] || continue
+            bodies[j]=$OCI_BODY
+        fi
+        UNIT_DOC[j]=''
+        # shellcheck disable=SC2206
+        again+=(${UNIT_VIPS[j]})
+    done
+    [ "${#again[@]}" -gt 0 ] || return 0
+    calls_for GET "${again[@]}"
+    run_calls "reading" || return 1
+    for j in "${!bodies[@]}"; do
+        [ -n "${bodies[j]}" ] || continue
+        for k in ${UNIT_VIPS[j]}; do
+            [ "${OWNER[k]:-}" = "$VNIC" ] || continue 2
+            if [[ ${bodies[j]} != *"\"${ID[k]:-}\""* ]]; then
+                log "the list of this VNIC's IPv${KIND[k]} objects lacks VIP ${ADDR[k]}, on this VNIC: rechecks read each of them"
+                NO_LIST+=${KIND[k]}
+                continue 2
+            fi
+        done
+        UNIT_DOC[j]=${bodies[j]}
     done
 }
 

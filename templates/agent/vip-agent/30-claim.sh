@@ -14,10 +14,7 @@ claim_once() {
         [ "${CREATED[k]:-0}" = 0 ] || CONFIRMED[k]=1
     done
     if [ "$NEED_MOVE" = 0 ]; then
-        if ! recheck_fast; then
-            calls_for GET "${ALL_VIPS[@]}"
-            run_calls "reading" || return 1
-        fi
+        recheck_fast || return 1
         for ((k = 0; k < NVIPS; k++)); do
             if [ "${OWNER[k]:-}" != "$VNIC" ]; then
                 elsewhere+=("$k")
@@ -246,26 +243,36 @@ claim_loop() {
 }
 
 # steady: rechecks, RECHECK_INTERVAL s apart, while every VIP reads exactly as it did when it was
-# confirmed here: the same document, so nothing to parse, log or record. This is the MASTER's life,
-# so it runs the fewest commands it can. Returns (for claim_once, at once) when one reads otherwise
-# or cannot be read the fast way (a new signature is due, the connection closed, an error).
+# confirmed here: the same documents (one list per kind of two VIPs or more, else the object:
+# recheck_units), so nothing to parse, log or record. This is the MASTER's life, so it runs the
+# fewest commands it can. Returns (for claim_once, at once) when one reads otherwise or cannot be
+# read the fast way (a new signature is due, the connection closed, an error).
 steady() {
-    local k t0 t rest urls=()
+    local j k t0 t rest urls=() docs=()
     for ((k = 0; k < NVIPS; k++)); do
         [ "${OWNER[k]:-}" = "$VNIC" ] && [ -n "${LAST_DOC[k]:-}" ] || return 0
-        obj_url "$k"
-        urls+=("$OBJ_URL")
+    done
+    recheck_units
+    for j in "${!UNIT_URL[@]}"; do
+        if [ -n "${UNIT_URL[j]}" ]; then
+            urls[j]=${UNIT_URL[j]}
+            docs[j]=${UNIT_DOC[j]}
+        else
+            k=${UNIT_VIPS[j]}
+            obj_url "$k"
+            urls[j]=$OBJ_URL
+            docs[j]=${LAST_DOC[k]}
+        fi
+        [ -n "${docs[j]}" ] || return 0
     done
     while [ -z "${VIPSETUP_AGENT_PID:-}" ] || kill -0 "$VIPSETUP_AGENT_PID" 2>/dev/null; do
         # Milliseconds (bash 5's clock; whole seconds on bash 4).
         t=${EPOCHREALTIME:-}
         if [ -n "$t" ]; then t0=$((${t/[.,]/} / 1000)); else now_ms; t0=$NOW_MS; fi
-        for k in "${!urls[@]}"; do
-            oci_get_fast "${urls[k]}" || return 0
-            if [ "$OCI_BODY" != "${LAST_DOC[k]}" ]; then
-                read_doc "$k" "$OCI_BODY"
-                return 0
-            fi
+        for j in "${!urls[@]}"; do
+            oci_get_fast "${urls[j]}" || return 0
+            # Read again, and parsed, by claim_once.
+            [ "$OCI_BODY" = "${docs[j]}" ] || return 0
         done
         # A token that would need renewing before the next recheck is renewed in this pause; if
         # that fails, rechecks go on with the current one while it lasts.

@@ -33,7 +33,8 @@ trap 'stop_claim "agent stopping"; [ -z "$TICKER_PID" ] || kill "$TICKER_PID" 2>
 # A claim loop that died makes the word's write fail with EPIPE: handled, not fatal.
 trap '' PIPE
 # Scratch files of earlier agents and their loops (named after their pids).
-rm -f "$OCI_WORK_DIR"/ss.* "$OCI_WORK_DIR"/body.* "$RUNTIME_DIR"/beat.* "$RUNTIME_DIR"/look.* 2>/dev/null
+rm -f "$OCI_WORK_DIR"/ss.* "$OCI_WORK_DIR"/body.* "$OCI_WORK_DIR"/leaf.* "$RUNTIME_DIR"/beat.* \
+    "$RUNTIME_DIR"/look.* 2>/dev/null
 # One session key pair per agent process (its claim loops share it and the token); the first
 # agent after the install keeps the pair and token the installer's --prepare left.
 if [ -f "$OCI_WORK_DIR/prepared" ] && [ -s "$OCI_WORK_DIR/session-key.pem" ]; then
