@@ -114,11 +114,12 @@ systemctl stop keepalived >/dev/null 2>&1 || true
 
 # --- 2b. the agent's session key pair and first token, made while the packages install (an
 # RSA key and a federation cost seconds on a small shape; the agent keepalived starts keeps them).
-# Not under VIPSETUP_ROOT: the agent knows no root prefix.
-prepare_pid=''
-if [ -z "$ROOT" ] && [ -x "$LIB_DIR/vip-agent" ] && command -v openssl >/dev/null 2>&1 && command -v curl >/dev/null 2>&1; then
-    "$LIB_DIR/vip-agent" --prepare >/dev/null 2>&1 </dev/null &
-    prepare_pid=$!
+# Not under VIPSETUP_ROOT: the agent knows no root prefix. Without curl or openssl yet it fails
+# and leaves no mark, as below.
+prep=''
+if [ -z "$ROOT" ]; then
+    "$LIB_DIR/vip-agent" --prepare &>/dev/null </dev/null &
+    prep=$!
 fi
 
 # --- 3. packages, from the image's repositories, only what is missing
@@ -198,10 +199,10 @@ fi
 
 # --- 9. start keepalived (after --prepare, at most 60 s more: one cut short leaves no mark, and
 # the agent makes its own key and token)
-if [ -n "$prepare_pid" ]; then
-    for _ in {1..60}; do kill -0 "$prepare_pid" 2>/dev/null && sleep 1; done
-    kill "$prepare_pid" 2>/dev/null && rm -f "$RUNTIME_DIR/prepared"
-    wait "$prepare_pid" 2>/dev/null || true
+if [ -n "$prep" ]; then
+    for _ in {1..60}; do kill -0 "$prep" 2>/dev/null && sleep 1; done
+    kill "$prep" 2>/dev/null && rm -f "$RUNTIME_DIR/prepared"
+    wait "$prep" 2>/dev/null || true
 fi
 systemctl unmask --runtime keepalived >/dev/null 2>&1 || true
 systemctl enable keepalived
