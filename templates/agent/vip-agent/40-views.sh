@@ -117,6 +117,13 @@ write_view() {
             tags+="\"${BASH_REMATCH[1]}\": \"${BASH_REMATCH[2]}\", "
         done
     fi
+    # The view as it is now, not as it was when this writer started: the agent and its claim loop
+    # write views from processes of their own, and a slower, older writer (one that federated
+    # first) would otherwise land last and put back a view already replaced (a MASTER shown as
+    # BACKUP; seen in the several-VIPs crash scenario).
+    if [ -s "$VIEW_FILE" ]; then
+        IFS='|' read -r VIEW_STATE VIEW_SINCE VIEW_CLAIM VIEW_ERROR <"$VIEW_FILE"
+    fi
     json_text "$VIEW_ERROR"
     tags+="\"vipsetup-agent-state\": \"$VIEW_STATE\", \"vipsetup-agent-since\": \"$VIEW_SINCE\", "
     tags+="\"vipsetup-agent-claim\": \"$VIEW_CLAIM\", \"vipsetup-agent-error\": \"$JSON_TEXT\""
