@@ -28,4 +28,4 @@ fi
 
 # The benchmark is an ignored test so it shares the harness; it prints, it does not assert timings.
 exec cargo test --test failover -- --ignored --exact --nocapture --test-threads=1 \
-    bench_crash_failover
+    benches::bench_crash_failover

@@ -43,4 +43,4 @@ fi
 
 # The benchmark is an ignored test so it shares the harness; it prints, it does not assert counts.
 exec cargo test --test failover -- --ignored --exact --nocapture --test-threads=1 \
-    bench_soak_false_failovers
+    benches::bench_soak_false_failovers

@@ -427,14 +427,8 @@ fn run_after_setup(
     let fault: Fault = case.failure.fault;
     let (agent, mut w, trigger, backup_at);
     match case.state {
-        State::FirstStart => {
-            proxy.arm(case.call, fault, case.count);
-            (agent, w) = node.start();
-            trigger = Instant::now();
-            send(&mut w, "MASTER");
-            backup_at = None;
-        }
-        State::RestartCached => {
+        // A new agent (with or without its cache on disk from a first life) told MASTER.
+        State::FirstStart | State::RestartCached => {
             proxy.arm(case.call, fault, case.count);
             (agent, w) = node.start();
             trigger = Instant::now();
