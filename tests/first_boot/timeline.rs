@@ -121,6 +121,7 @@ pub fn gather(twin: &Twin, i: usize) -> Result<Vec<Event>, String> {
                 continue;
             };
             let Some(t) = secs(t) else { continue };
+            let msg = without_pid(msg);
             for (pat, name) in JOURNAL_EVENTS {
                 if msg.contains(pat) && seen.insert(*name) {
                     ev.push((mono(t), (*name).to_string()));
@@ -187,6 +188,38 @@ pub fn gather(twin: &Twin, i: usize) -> Result<Vec<Event>, String> {
     }
     ev.sort_by(|a, b| a.0.total_cmp(&b.0));
     Ok(ev)
+}
+
+/// `host tag[pid]: message` as `host tag: message`: journalctl prints the sender's PID after
+/// the tag (`_PID`, which journald records for logger's lines too), the patterns name the tag
+/// only.
+fn without_pid(msg: &str) -> String {
+    if let Some(end) = msg.find("]: ") {
+        if let Some(open) = msg[..end].rfind('[') {
+            let pid = &msg[open + 1..end];
+            if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) {
+                return format!("{}{}", &msg[..open], &msg[end + 1..]);
+            }
+        }
+    }
+    msg.to_string()
+}
+
+#[test]
+fn journal_lines_match_without_their_pid() {
+    assert_eq!(
+        without_pid(" node1 vipsetup-install[812]: preparing debian 11 for the failover agent"),
+        " node1 vipsetup-install: preparing debian 11 for the failover agent"
+    );
+    // No PID, or brackets that are not one: the line as it was.
+    for line in [
+        " node1 vipsetup-install: installing keepalived",
+        " node1 x[a1]: y",
+    ] {
+        assert_eq!(without_pid(line), line);
+    }
+    let line = without_pid(" node2 vipsetup-install[90]: iptables: VRRP accepted");
+    assert!(JOURNAL_EVENTS.iter().any(|(pat, _)| line.contains(pat)));
 }
 
 /// The earliest event whose name starts with `name`.
