@@ -2,10 +2,12 @@
 # First-boot figures: runs the first-boot twin (tests/first_boot.rs: the images, the cloud
 # namespace, `vipsetup apply`, a bullseye and a trixie VM booting its user data through
 # cloud-init's Oracle datasource with IMDS v1 off and IAM propagation at 60 s, power-offs of the
-# VIP owner) and, in the same run, the baseline boot (the same images and cloud, user data that
-# only installs and starts keepalived) at the same time as the pair, RUNS times. Prints each run's timeline per node (seconds
-# since that VM started, from the node's own clocks and logs and the simulator's request log)
-# and figures. They are measured, never asserted. Needs root and what .ci/run installs.
+# VIP owner) and, at the same time in the same run, the baseline boot (the same images and
+# cloud, user data that only installs and starts keepalived), RUNS times. Prints each run's
+# timeline per node (seconds since that VM started, from the node's own clocks and logs and the
+# simulator's request log) and figures. They are measured, never asserted. Needs root and what
+# .ci/run installs. Four TCG VMs at once: on a shared machine at load 30-47 (2026-12-07) a first
+# boot took over 60 minutes (BOOT_LIMIT in tests/first_boot.rs); run it on an idle machine.
 #
 #   bench/boot.sh            # RUNS=1
 #   RUNS=3 bench/boot.sh
