@@ -34,7 +34,6 @@ PEER_IP=''
 PREFERRED='yes'
 INTERFACE=''
 PEER_WAIT='300'
-RUNTIME_DIR='/run/vipsetup'
 [ -r "$SETTINGS" ] || refuse "cannot read $SETTINGS (written by cloud-init's write_files)"
 # shellcheck source=/dev/null
 . "$SETTINGS"
@@ -87,7 +86,7 @@ case "${ID:-}:$major" in
     *)
         # Oracle Linux 7's keepalived (1.3.5) predates notify_fifo (1.3.6) and
         # vrrp_startup_delay (2.0.14).
-        refuse "unsupported system ${ID:-unknown} ${VERSION_ID:-}: needs Oracle Linux 8, 9 or 10, Ubuntu 22.04 or 24.04, or Debian 11, 12 or 13"
+        refuse "unsupported system ${ID:-unknown} ${VERSION_ID:-}: needs Oracle Linux 8-10, Ubuntu 22.04 or 24.04, or Debian 11-13"
         ;;
 esac
 log "preparing ${ID} ${VERSION_ID} for the failover agent"
@@ -114,12 +113,12 @@ systemctl stop keepalived >/dev/null 2>&1 || true
 
 # --- 2b. the agent's session key pair and first token, made while the packages install (an
 # RSA key and a federation cost seconds on a small shape; the agent keepalived starts keeps them).
-# Not under VIPSETUP_ROOT: the agent knows no root prefix. Without curl or openssl yet it fails
-# and leaves no mark, as below.
-prep=''
+# Not under VIPSETUP_ROOT: the agent knows no root prefix. Without curl or openssl yet it fails,
+# and one cut short by the timeout (90 s from here) leaves no mark: the agent then makes its own
+# key and token (the mark is written last).
+# (A background job's stdin is /dev/null already.)
 if [ -z "$ROOT" ]; then
-    "$LIB_DIR/vip-agent" --prepare &>/dev/null </dev/null &
-    prep=$!
+    timeout 90 "$LIB_DIR/vip-agent" --prepare &>/dev/null &
 fi
 
 # --- 3. packages, from the image's repositories, only what is missing
@@ -197,13 +196,8 @@ if [ "$PREFERRED" != yes ]; then
     wait_for_peer
 fi
 
-# --- 9. start keepalived (after --prepare, at most 60 s more: one cut short leaves no mark, and
-# the agent makes its own key and token)
-if [ -n "$prep" ]; then
-    for _ in {1..60}; do kill -0 "$prep" 2>/dev/null && sleep 1; done
-    kill "$prep" 2>/dev/null && rm -f "$RUNTIME_DIR/prepared"
-    wait "$prep" 2>/dev/null || true
-fi
+# --- 9. start keepalived (after --prepare, which its timeout bounds: the only background job)
+wait
 systemctl unmask --runtime keepalived >/dev/null 2>&1 || true
 systemctl enable keepalived
 systemctl restart keepalived
