@@ -282,9 +282,15 @@ pub fn user_data_settings(user_data: &str) -> Option<BTreeMap<String, String>> {
             paths::KEEPALIVED_CONF => keepalived_settings(content, &mut out, &mut fixed),
             paths::HEALTH_CHECK => {
                 // Changes of the command itself are told apart by a digest kept out of sight.
+                // Only the command (templates/health-check.sh.tera: `exec timeout T bash -c
+                // '...'`): the timeout in the same line is health_check.timeout's.
+                let command = content
+                    .lines()
+                    .find_map(|l| l.split_once(" bash -c ").map(|(_, c)| c))
+                    .unwrap_or(content);
                 out.insert(
                     "health_check.command".to_string(),
-                    format!("{SENSITIVE}{}", hidden_marker(content)),
+                    format!("{SENSITIVE}{}", hidden_marker(command)),
                 );
             }
             _ => {
