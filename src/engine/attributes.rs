@@ -360,6 +360,10 @@ fn keepalived_settings(content: &str, out: &mut BTreeMap<String, String>, fixed:
             // delay by the preferred node), or by the VIPs and addresses.
             "vrrp_version" | "vrrp_startup_delay" | "router_id" | "unicast_src_ip"
             | "interface" => {}
+            // The health check's wiring (its script path, the tracking) and the IPv6 VIPs' block
+            // come and go with health_check and vip6.
+            "script" if in_script => {}
+            "track_script" | "vipsetup_health" | "virtual_ipaddress_excluded" => {}
             w if w.starts_with('#') => {}
             // The peer's address (unicast_peer) and the VIPs: shown as peer_ip and vips.
             w if w.parse::<std::net::IpAddr>().is_ok() => {}
@@ -448,6 +452,74 @@ mod tests {
             line(&c),
             "image: ocid1.image..a (Oracle-Linux-9.4) -> ocid1.image..b (Oracle-Linux-9.5)"
         );
+    }
+
+    /// Node 1's user data for a blueprint with this failover section, by the real renderer.
+    fn rendered(failover: &str, vip: &str) -> String {
+        let src = format!(
+            "name: p\noci:\n  region: ap-tokyo-1\n  compartment: ocid1.compartment.oc1..c\n\
+             network:\n  subnet: ocid1.subnet.oc1.ap-tokyo-1.s\n  vip: {vip}\n\
+             nodes:\n  - name: a\n    private_ip: 172.16.2.11\n  - name: b\n    private_ip: 172.16.2.12\n\
+             instance:\n  shape: VM.Standard.E4.Flex\n  ocpus: 1\n  memory_gb: 8\n  image:\n\
+             \x20   os: Oracle Linux\n    version: \"9\"\n  ssh_keys:\n    - key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFm8yY0wqKzRrN6Y9RkYxq0dXxj1o9u3mBn3yQv3m6Qp a\n\
+             failover:\n{failover}"
+        );
+        let bp = crate::blueprint::parse(&src, std::path::Path::new("p.yaml"))
+            .unwrap_or_else(|e| panic!("{e:?}\n{src}"));
+        let facts = crate::render::Facts::offline(&bp).unwrap();
+        crate::render::render(&bp, &facts).unwrap()[0]
+            .user_data
+            .clone()
+    }
+
+    /// Pins the reading of the user data to the templates: a template change that moves a
+    /// setting out of reach fails here, not silently in a plan.
+    #[test]
+    fn settings_are_read_back_from_rendered_user_data() {
+        let before = rendered("  preempt: false\n", "172.16.2.10/24");
+        let settings = user_data_settings(&before).expect("vipsetup's user data");
+        assert_eq!(settings["preempt"], "false");
+        assert_eq!(settings["vips"], "172.16.2.10/24");
+        assert_eq!(settings["advert_interval"], "1");
+        assert_eq!(settings["priority"], "150");
+        assert_eq!(settings["peer_ip"], "172.16.2.12");
+        assert!(!settings.contains_key("health_check"));
+
+        let after = rendered(
+            "  preempt: true\n  advert_interval: 3\n  health_check:\n    command: \"curl -u admin:hunter2 http://127.0.0.1/\"\n    timeout: 1\n",
+            "[172.16.2.10/24, 172.16.2.21/24]",
+        );
+        let got: Vec<String> = user_data_changes(&before, &after)
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                for v in [&mut c.from, &mut c.to].into_iter().flatten() {
+                    *v = strip_hidden(v).to_string();
+                }
+                line(&c)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "vips: + 172.16.2.21/24",
+                "preempt: false -> true",
+                "advert_interval: 1 -> 3",
+                "health_check: + enabled",
+                "health_check.command: + (sensitive)",
+                "health_check.interval: + 2",
+                "health_check.timeout: + 1",
+                "health_check.fall: + 2",
+                "health_check.rise: + 2",
+            ]
+        );
+        assert!(got.iter().all(|l| !l.contains("hunter2")), "{got:?}");
+        // Not vipsetup's user data: one change of digests, no content.
+        let foreign = base64::engine::general_purpose::STANDARD.encode("#!/bin/sh\necho hi\n");
+        let got = user_data_changes(&foreign, &after);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].attribute, "user_data");
+        assert!(got[0].from.as_deref().unwrap().starts_with("sha256:"));
     }
 
     #[test]
