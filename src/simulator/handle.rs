@@ -14,6 +14,8 @@ pub struct SimHandle {
     pub(super) shared: Shared,
     pub(super) shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     pub(super) task: Option<tokio::task::JoinHandle<()>>,
+    /// The write-behind task (write_behind.rs), when there is one.
+    pub(super) writer: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl SimHandle {
@@ -142,6 +144,16 @@ impl SimHandle {
         if let Some(t) = self.task.take() {
             let _ = t.await;
         }
+        self.stop_writer();
+    }
+    /// Stops the write-behind task and writes what it had pending.
+    fn stop_writer(&mut self) {
+        if let Some(w) = self.writer.take() {
+            w.abort();
+            let mut g = lock(&self.shared);
+            g.flush();
+            g.writer = None;
+        }
     }
 }
 
@@ -153,5 +165,6 @@ impl Drop for SimHandle {
         if let Some(t) = self.task.take() {
             t.abort();
         }
+        self.stop_writer();
     }
 }

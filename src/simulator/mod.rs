@@ -44,6 +44,7 @@ mod shared;
 pub mod sig;
 pub mod standalone;
 pub mod world;
+mod write_behind;
 
 pub use api::instance_state;
 pub use api::limits::set_limit;
@@ -64,6 +65,7 @@ use shared::{lock, Shared, MAX_LOG};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Errors starting the simulator.
 #[derive(Debug, thiserror::Error)]
@@ -150,9 +152,16 @@ impl Simulator {
             random_faults: None,
             latency: BTreeMap::new(),
             file_stamp: None,
+            dirty: false,
+            writer: None,
         };
         inner.persist();
+        let write_behind = Duration::from_millis(inner.config.write_behind_ms);
+        let notify = (inner.config.world_file.is_some() && !write_behind.is_zero())
+            .then(|| Arc::new(tokio::sync::Notify::new()));
+        inner.writer = notify.clone();
         let shared: Shared = Arc::new(Mutex::new(inner));
+        let writer = notify.map(|n| write_behind::spawn(shared.clone(), n, write_behind));
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| SimError::Bind {
@@ -182,6 +191,7 @@ impl Simulator {
             shared,
             shutdown: Some(tx),
             task: Some(task),
+            writer,
         })
     }
 }

@@ -36,6 +36,10 @@ pub(crate) struct Inner {
     /// per-operation latency (`*` = every operation)
     pub latency: BTreeMap<String, u64>,
     pub(super) file_stamp: Option<(SystemTime, u64)>,
+    /// Write-behind (write_behind.rs): the world changed since the file was written, and what
+    /// wakes the writer.
+    pub(super) dirty: bool,
+    pub(super) writer: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Inner {
@@ -46,6 +50,10 @@ impl Inner {
 
     /// Picks up a world written by another process.
     pub(super) fn reload_if_changed(&mut self) {
+        if self.dirty {
+            // A pending write-behind: the file is older than this world, and only ours.
+            return;
+        }
         let Some(path) = self.config.world_file.clone() else {
             return;
         };
@@ -58,8 +66,25 @@ impl Inner {
         }
     }
 
-    /// Writes the world after a mutation.
+    /// Writes the world after a mutation (or has the write-behind task write it soon).
     pub fn persist(&mut self) {
+        if let Some(writer) = &self.writer {
+            self.dirty = true;
+            writer.notify_one();
+            return;
+        }
+        self.write_world();
+    }
+
+    /// Writes a pending write-behind now.
+    pub(super) fn flush(&mut self) {
+        if self.dirty {
+            self.dirty = false;
+            self.write_world();
+        }
+    }
+
+    fn write_world(&mut self) {
         if let Some(path) = self.config.world_file.clone() {
             if let Err(e) = self.world.save(&path) {
                 eprintln!("simulator: {e}");
