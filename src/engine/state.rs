@@ -55,6 +55,11 @@ pub struct Recorded {
     pub vnic_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// vipsetup itself asked OCI to delete (terminate) it and had not seen it gone yet (a run
+    /// stopped while waiting): the id stays so the next run can finish, but its absence is no
+    /// news, never "deleted outside vipsetup".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleting: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +86,12 @@ pub enum StateError {
     Write {
         path: PathBuf,
         source: std::io::Error,
+    },
+    #[error("the bucket {bucket:?} named by `state.bucket` does not exist in Object Storage namespace {namespace:?} (or this user may not read it), so the pair's state can't be read ({place}); fix `state.bucket` (and `state.namespace`) in the blueprint, or create the bucket: `oci os bucket create --name {bucket} --compartment-id <compartment>`")]
+    NoBucket {
+        place: String,
+        bucket: String,
+        namespace: String,
     },
     #[error("cannot read or write the state {place}: {source}")]
     Remote {
@@ -125,7 +136,7 @@ impl State {
     pub fn recorded(&self) -> BTreeSet<Resource> {
         self.resources
             .iter()
-            .filter(|(_, v)| v.id.is_some())
+            .filter(|(_, v)| v.id.is_some() && !v.deleting)
             .map(|(k, _)| *k)
             .collect()
     }
@@ -157,6 +168,15 @@ impl State {
         }
         e.id = None;
         e.vnic_id = None;
+        e.deleting = false;
+    }
+
+    /// vipsetup's own delete (terminate) of `r` was accepted; it may still be on its way.
+    pub fn mark_deleting(&mut self, r: Resource) {
+        let e = self.entry(r);
+        if e.id.is_some() {
+            e.deleting = true;
+        }
     }
 
     /// The resource's retry token was invalidated (OCI answered 409 InvalidatedRetryToken: what
