@@ -122,6 +122,8 @@ pub async fn reconcile(
                 return Ok(Backend::ObjectStorage(b));
             }
             if let Some(old) = old_remote {
+                // A misspelled bucket is a typo to fix, not a place to move to.
+                b.read_raw().await?;
                 if !opts.migrate_state {
                     return Err(MigrateError::Pending {
                         from: old.place,

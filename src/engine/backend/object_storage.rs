@@ -81,6 +81,13 @@ impl ObjectStorageBackend {
     }
 
     fn lock_err(&self, e: OciError) -> LockError {
+        if is_bucket_not_found(&e) {
+            return LockError::NoBucket {
+                place: self.lock_place(),
+                bucket: self.bucket.clone(),
+                namespace: self.namespace.clone(),
+            };
+        }
         LockError::Remote {
             place: self.lock_place(),
             source: Box::new(e),
