@@ -376,6 +376,12 @@ impl<'a> Executor<'a> {
                     if is_iam_lag(&e)
                         && window.is_some_and(|w| tokio::time::Instant::now() + delay < w) =>
                 {
+                    if interrupt::requested() {
+                        return Err(StepError::Interrupted(format!(
+                            "interrupted while waiting for IAM to catch up on {r}; the next run \
+                             tries again"
+                        )));
+                    }
                     self.progress.status(r, "waiting for IAM to catch up");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(30));
