@@ -480,7 +480,7 @@ fn issue_20_ctrl_c_stops_apply_saves_state_releases_the_lock_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
     let bp = quickstart_in(dir.path(), |t| t);
     // Instances take 3 s to come up: the signal lands while apply waits for them.
-    let (mut run_, _lines) = started_until(
+    let (mut run_, lines) = started_until(
         sim_with(&bp, &["apply"], 3000, 60),
         &["node1+PROVISIONING", "node2+PROVISIONING"],
     );
@@ -498,6 +498,20 @@ fn issue_20_ctrl_c_stops_apply_saves_state_releases_the_lock_and_exits_130() {
     assert!(
         err.contains("interrupted: run apply again to finish"),
         "{err}"
+    );
+    // The progress calls the cut waits stopped, not failed.
+    let shown: Vec<String> = lines.iter().collect();
+    assert!(
+        shown
+            .iter()
+            .any(|l| l.contains("node1") && l.contains("stopped: interrupted while waiting")),
+        "{}",
+        shown.join("\n")
+    );
+    assert!(
+        !shown.iter().any(|l| l.contains("failed:")),
+        "{}",
+        shown.join("\n")
     );
     let state_file = simulate::state_path(&bp);
     assert!(

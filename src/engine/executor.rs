@@ -103,6 +103,9 @@ pub enum StepError {
     },
 }
 
+/// What a step a stop request kept from starting says.
+pub const NOT_STARTED_INTERRUPTED: &str = "not started: interrupted";
+
 /// The steps that failed, each with its error; the state is saved as far as it got.
 #[derive(Debug, thiserror::Error)]
 #[error("{}; fix the cause and run the command again (it resumes where it stopped)",
@@ -189,13 +192,18 @@ impl<'a> Executor<'a> {
         }
         if let Err(failed) = self.wait_deps(&step.depends_on).await {
             self.fail(r);
+            if interrupt::requested() {
+                let why = NOT_STARTED_INTERRUPTED.to_string();
+                self.progress.finished(r, Err(&why));
+                return Err(StepError::Interrupted(why));
+            }
             self.progress
                 .finished(r, Err(&format!("not started: {failed} failed")));
             return Err(StepError::DependencyFailed(failed));
         }
         if interrupt::requested() {
             self.fail(r);
-            let why = "not started: interrupted".to_string();
+            let why = NOT_STARTED_INTERRUPTED.to_string();
             self.progress.finished(r, Err(&why));
             return Err(StepError::Interrupted(why));
         }

@@ -11,7 +11,9 @@ use serde::Serialize;
 use crate::engine::addresses::Cidr;
 use crate::engine::backend::{with_lock, Backend};
 use crate::engine::egress;
-use crate::engine::executor::{ExecError, ExecOptions, Executor, StepError};
+use crate::engine::executor::{
+    ExecError, ExecOptions, Executor, StepError, NOT_STARTED_INTERRUPTED,
+};
 use crate::engine::interrupt;
 use crate::engine::model::{Desired, Observed};
 use crate::engine::observe::{observe, Scope};
@@ -348,7 +350,11 @@ fn interrupted(verb: &'static str, failures: Option<ExecError>) -> OpsError {
             .map(|f| {
                 f.failures
                     .iter()
-                    .filter(|(_, e)| !matches!(e, StepError::DependencyFailed(_)))
+                    .filter(|(_, e)| match e {
+                        StepError::DependencyFailed(_) => false,
+                        StepError::Interrupted(why) => why != NOT_STARTED_INTERRUPTED,
+                        _ => true,
+                    })
                     .map(|(r, e)| format!("{r}: {e}"))
                     .collect()
             })
