@@ -615,11 +615,16 @@ async fn issue_20_a_vrrp_rule_altered_in_place_is_replaced_not_kept() {
     let nsg = plan.step(Resource::Nsg).unwrap();
     let why = nsg.reasons.join("\n");
     assert!(
-        why.contains(&format!("remove INGRESS rule {altered} (protocol 6")),
+        why.contains(&format!(
+            "rules: - INGRESS rule {altered} protocol 6 (altered outside vipsetup"
+        )),
         "{}",
         plan.render_text()
     );
-    assert!(why.contains("add INGRESS protocol 112 (VRRP)"), "{why}");
+    assert!(
+        why.contains("rules: + INGRESS protocol 112 (VRRP)"),
+        "{why}"
+    );
     sess.apply(&[], &yes, &Silent, &p.rendered_dir())
         .await
         .unwrap();

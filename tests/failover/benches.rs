@@ -152,6 +152,10 @@ fn bench_crash_failover() {
         let mut owner = NODE1;
         let (mut to_api, mut to_os, mut to_master) = (Vec::new(), Vec::new(), Vec::new());
         let mut shares = Vec::new();
+        // First to last of a takeover's accepted updates, by the simulator's clock: how much of
+        // the share is the updates waiting for each other (one lock serves the simulator's
+        // requests; OCI serves them side by side).
+        let mut spreads = Vec::new();
         for run in 0..runs {
             let new = 1 - owner;
             // Settled: the owner confirmed, the other node BACKUP with no claim in flight.
@@ -202,6 +206,8 @@ fn bench_crash_failover() {
                     // shows the new owner of the last VIP), not this loop's polling instant.
                     let ok = moves(&c);
                     if ok.len() >= moves_before + n_vips {
+                        let these = &ok[moves_before..moves_before + n_vips];
+                        spreads.push((these[n_vips - 1] - these[0]) as f64 / 1000.0);
                         let at = ok[moves_before..moves_before + n_vips]
                             .iter()
                             .copied()
@@ -291,12 +297,13 @@ fn bench_crash_failover() {
             summary("kill -> API shows new owner", to_api),
         ));
         report.push(format!(
-            "{}\n  agent on the owner in the {} s after the last takeover settled (once per takeover: \
+            "{}\n{}\n  agent on the owner in the {} s after the last takeover settled (once per takeover: \
              warm tools started again, first signatures): {aftermath:.3} CPU s\n  \
              agent on the owner over the next {} s of rechecks: {:.3} CPU s ({cpu_per_hour:.1} s/h), \
              {gets_window} successful rechecks by it in all, {feds_window} federations in the window; token \
              lifetime {lifetime:.0} s -> {feds_per_hour:.1} federations/h",
             summary("agent share (kill->API - kill->MASTER)", shares.clone()),
+            summary("first -> last update accepted (simulator clock)", spreads.clone()),
             settle.as_secs(),
             cpu_window.as_secs(),
             cpu_after - cpu_before,
