@@ -20,6 +20,9 @@ pub mod exit {
     pub const CHANGES: i32 = 2;
     /// Another run holds the pair's lock; nothing was changed.
     pub const LOCKED: i32 = 3;
+    /// `apply` or `destroy` stopped by Ctrl-C / SIGTERM (128 + SIGINT, as shells report it):
+    /// the state is saved, the lock released; run the command again to finish.
+    pub const INTERRUPTED: i32 = 130;
 }
 
 /// A run that cannot ask for confirmation (no terminal) and was not told `--auto-approve`.
@@ -52,7 +55,7 @@ pub struct StepFailure {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ErrorInfo {
     /// Stable, machine-readable: `usage`, `invalid_blueprint`, `locked`, `confirmation_needed`,
-    /// `cancelled`, `replace_not_confirmed`, `oci_api`, `connection`, `steps_failed`, `error`.
+    /// `cancelled`, `interrupted`, `replace_not_confirmed`, `oci_api`, `connection`, `steps_failed`, `error`.
     pub code: &'static str,
     pub message: String,
     /// The resource the error is about: a pair resource (`nsg`, `node1`, ...), a file, an OCID.
@@ -103,6 +106,8 @@ impl ErrorInfo {
     pub fn exit_code(&self) -> i32 {
         if self.code == "locked" {
             exit::LOCKED
+        } else if self.code == "interrupted" {
+            exit::INTERRUPTED
         } else {
             exit::ERROR
         }
@@ -167,6 +172,7 @@ fn ops(e: &OpsError) -> ErrorInfo {
             cloud(c)
         }
         OpsError::Cancelled { .. } => ErrorInfo::new("cancelled"),
+        OpsError::Interrupted { .. } => ErrorInfo::new("interrupted"),
         OpsError::ReplaceNotConfirmed { nodes, .. } => ErrorInfo {
             resource: Some(nodes.join(",")),
             ..ErrorInfo::new("replace_not_confirmed")

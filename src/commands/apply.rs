@@ -54,7 +54,12 @@ pub fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<i32> {
         node_names(&opts.target, !json),
     );
     let progress = ctx.journal.recording(for_stdout(json), ctx.spinner.clone());
-    let outcome = runtime()?.block_on(apply(&opts, &confirm, progress.as_ref()));
+    let rt = runtime()?;
+    {
+        let _in_runtime = rt.enter();
+        super::interrupt::install("apply")?;
+    }
+    let outcome = rt.block_on(apply(&opts, &confirm, progress.as_ref()));
     ctx.lookups_done();
     let outcome = outcome?;
     if json {

@@ -6,6 +6,7 @@ pub mod destroy;
 pub mod doctor;
 pub mod force_unlock;
 pub mod init;
+pub mod interrupt;
 pub mod output;
 pub mod plan;
 pub mod progress;

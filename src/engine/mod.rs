@@ -12,6 +12,7 @@ pub mod egress;
 pub mod executor;
 pub mod host;
 pub mod iam;
+pub mod interrupt;
 #[cfg(debug_assertions)]
 pub mod kill_after;
 pub mod lock;

@@ -11,5 +11,6 @@ pub mod plan;
 pub mod simulate;
 pub mod starter;
 pub mod state_admin;
+pub mod state_location;
 pub mod status;
 pub mod target;

@@ -263,7 +263,13 @@ pub fn would_have_caught(err: &anyhow::Error) -> bool {
     use crate::engine::executor::ExecError;
     use crate::engine::preflight::PreflightError;
     use crate::engine::resolve::ResolveError;
-    let preflight = |p: &PreflightError| !matches!(p, PreflightError::Cloud(_));
+    // A node on its way out is not a prerequisite doctor checks: waiting is the fix.
+    let preflight = |p: &PreflightError| {
+        !matches!(
+            p,
+            PreflightError::Cloud(_) | PreflightError::AddressTerminating { .. }
+        )
+    };
     let resolve = |r: &ResolveError| {
         matches!(
             r,
