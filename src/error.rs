@@ -20,6 +20,12 @@ pub mod exit {
     pub const CHANGES: i32 = 2;
     /// Another run holds the pair's lock; nothing was changed.
     pub const LOCKED: i32 = 3;
+    /// `status`: the pair is not ready; `apply --wait`, `status --wait`: it did not become ready
+    /// in time (what was missing is printed, and in JSON as `problems`).
+    pub const NOT_READY: i32 = 4;
+    /// `drill`: the drill ran and failed (the VIP did not move, or the node did not rejoin);
+    /// the stopped node was started again.
+    pub const DRILL_FAILED: i32 = 5;
 }
 
 /// A run that cannot ask for confirmation (no terminal) and was not told `--auto-approve`.
@@ -173,6 +179,7 @@ fn ops(e: &OpsError) -> ErrorInfo {
         },
         OpsError::UnknownNode { .. } => ErrorInfo::new("usage"),
         OpsError::DoctorProblems { .. } => ErrorInfo::new("doctor_problems"),
+        OpsError::DrillRefused { .. } => ErrorInfo::new("drill_refused"),
         _ => ErrorInfo::new("error"),
     }
 }
