@@ -187,6 +187,12 @@ fn node_problem(n: &NodeReport, now: u64) -> Option<(Problem, String)> {
     None
 }
 
+/// What node `n` waits for before it is in service (`None`: it is), e.g. before the peer it
+/// would take over from is stopped.
+pub fn node_waits_for(n: &NodeReport, now: u64) -> Option<String> {
+    node_problem(n, now).map(|(_, w)| w)
+}
+
 /// The verdict on `r` at `now` (seconds since the epoch).
 pub fn verdict(r: &Report, now: u64) -> Verdict {
     let mut problems = Vec::new();

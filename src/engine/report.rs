@@ -49,6 +49,21 @@ pub struct AgentView {
     pub beat_secs: Option<u64>,
 }
 
+impl AgentView {
+    /// The view an agent wrote on its VNIC's freeform tags; `None` until it wrote one.
+    pub fn from_tags(tags: &std::collections::BTreeMap<String, String>) -> Option<AgentView> {
+        let tag = |k: &str| tags.get(k).filter(|x| !x.is_empty()).cloned();
+        Some(AgentView {
+            state: tag(TAG_AGENT_STATE)?,
+            since: tag(TAG_AGENT_SINCE),
+            last_claim: tag(TAG_AGENT_CLAIM),
+            last_error: tag(TAG_AGENT_ERROR),
+            seen: tag(TAG_AGENT_SEEN),
+            beat_secs: tag(TAG_AGENT_BEAT).and_then(|b| b.parse().ok()),
+        })
+    }
+}
+
 /// One VIP as the API shows it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct VipReport {
@@ -152,17 +167,7 @@ impl Report {
                     agent: live
                         .filter(|n| !n.is_gone())
                         .and_then(|n| n.vnic.as_ref())
-                        .and_then(|v| {
-                            let tag = |k: &str| v.tags.get(k).filter(|x| !x.is_empty()).cloned();
-                            Some(AgentView {
-                                state: tag(TAG_AGENT_STATE)?,
-                                since: tag(TAG_AGENT_SINCE),
-                                last_claim: tag(TAG_AGENT_CLAIM),
-                                last_error: tag(TAG_AGENT_ERROR),
-                                seen: tag(TAG_AGENT_SEEN),
-                                beat_secs: tag(TAG_AGENT_BEAT).and_then(|b| b.parse().ok()),
-                            })
-                        }),
+                        .and_then(|v| AgentView::from_tags(&v.tags)),
                 }
             })
             .collect();
