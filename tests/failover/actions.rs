@@ -53,8 +53,7 @@ fn current_instance(world: &Value, i: usize, now_ms: i64) -> Option<(String, &'s
         .iter()
         .rev()
         .find(|(_, s, _)| !matches!(*s, "TERMINATED" | "TERMINATING"));
-    live.or(found.last())
-        .map(|(id, s, _)| (id.clone(), *s))
+    live.or(found.last()).map(|(id, s, _)| (id.clone(), *s))
 }
 
 impl Cluster {
@@ -108,9 +107,11 @@ impl Cluster {
                         if let Some(v) = Self::vnic_of(&world, &id) {
                             self.vnics[i] = v;
                         }
-                        f.events.push(format!("node{}: new instance {id} boots", i + 1));
+                        f.events
+                            .push(format!("node{}: new instance {id} boots", i + 1));
                     } else {
-                        f.events.push(format!("node{}: {id} RUNNING: keepalived starts", i + 1));
+                        f.events
+                            .push(format!("node{}: {id} RUNNING: keepalived starts", i + 1));
                     }
                     self.lab.nodes[i].start_keepalived()?;
                     f.booted[i] = Some(id);

@@ -122,7 +122,10 @@ fn issue19_apply_wait_drill_and_holder_replacement() {
     // A service on the VIP's port on each node, as the user's would be.
     for i in [NODE1, NODE2] {
         let mut cmd = c.lab.topo.nodes[i].command("socat");
-        cmd.args([&format!("TCP-LISTEN:{PORT},fork,reuseaddr"), "SYSTEM:echo ok"]);
+        cmd.args([
+            &format!("TCP-LISTEN:{PORT},fork,reuseaddr"),
+            "SYSTEM:echo ok",
+        ]);
         let log = c.lab.dir.0.join(format!("service{}.log", i + 1));
         c.lab
             .procs
@@ -160,7 +163,8 @@ fn issue19_apply_wait_drill_and_holder_replacement() {
     );
 
     // 2. The drill: node1 (the owner) soft-stopped, node2 takes over, node1 back as BACKUP.
-    let (code, drill, err) = run_obeying(&mut c, &mut f, &["drill", "--auto-approve"], &fast, |_| {});
+    let (code, drill, err) =
+        run_obeying(&mut c, &mut f, &["drill", "--auto-approve"], &fast, |_| {});
     assert_eq!(
         code,
         0,
@@ -182,7 +186,9 @@ fn issue19_apply_wait_drill_and_holder_replacement() {
         secs("start_to_backup_secs"),
     );
     assert!(
-        f.events.iter().any(|e| e.starts_with("node1:") && e.contains("shut down")),
+        f.events
+            .iter()
+            .any(|e| e.starts_with("node1:") && e.contains("shut down")),
         "node1 was never shut down: {:?}",
         f.events
     );
@@ -220,11 +226,20 @@ fn issue19_apply_wait_drill_and_holder_replacement() {
     let (code, doc, err) = run_obeying(
         &mut c,
         &mut f,
-        &["apply", "--auto-approve", "--replace", "node2", "--wait=300s"],
+        &[
+            "apply",
+            "--auto-approve",
+            "--replace",
+            "node2",
+            "--wait=300s",
+        ],
         &fast,
         |c| {
             // By address: the agent re-creates the VIP's object if it went with a VNIC.
-            let owner = c.api_owners().ok().and_then(|o| o.first().copied().flatten());
+            let owner = c
+                .api_owners()
+                .ok()
+                .and_then(|o| o.first().copied().flatten());
             let ok = owner.is_some_and(|i| c.lab.nodes[i].has_addr(VIP).unwrap_or(false));
             served.push((Instant::now(), ok));
         },
@@ -244,7 +259,9 @@ fn issue19_apply_wait_drill_and_holder_replacement() {
         "{err}"
     );
     assert!(
-        f.events.iter().any(|e| e.starts_with("node2: new instance")),
+        f.events
+            .iter()
+            .any(|e| e.starts_with("node2: new instance")),
         "node2 was not replaced: {:?}",
         f.events
     );
