@@ -6,6 +6,7 @@
 use crate::harness::actions::Follower;
 use crate::harness::cluster::{Cluster, Options, VIP};
 use crate::harness::process::Proc;
+use crate::harness::wait;
 use crate::{pair, NODE1, NODE2};
 use serde_json::{json, Value};
 use std::process::Stdio;
@@ -107,7 +108,11 @@ fn longest_gap_ms(samples: &[(u64, bool)]) -> f64 {
 
 #[test]
 fn issue19_apply_wait_drill_and_holder_replacement() {
-    let Some((_serial, mut c)) = pair("issue19_drill", Options::default()) else {
+    let opts = Options {
+        health_check: true,
+        ..Options::default()
+    };
+    let Some((_serial, mut c)) = pair("issue19_drill", opts) else {
         return;
     };
     // OCI takes time to stop and start an instance; the simulator's default is none. Two
@@ -196,15 +201,34 @@ fn issue19_apply_wait_drill_and_holder_replacement() {
     let st = c.status().expect("status");
     assert_eq!(st["last_drill"]["passed"], true, "{st}");
 
-    // A drill refuses while the pair is not ready (node1's agent stopped by hand).
-    c.lab.nodes[NODE1].stop_keepalived().expect("stop");
-    f.booted[NODE1] = None; // the follower would start it again: it is RUNNING
+    // A drill refuses while the pair is not ready: node1's health check fails, its keepalived
+    // goes FAULT and its agent says so on its VNIC.
+    c.set_unhealthy(NODE1, true).expect("unhealthy");
+    wait::until(
+        "status to show node1's agent FAULT",
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+        || {
+            let st = c.status()?;
+            Ok(st["problems"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|x| x["code"] == "agent_not_in_service"))
+                .then_some(()))
+        },
+    )
+    .unwrap_or_else(|e| c.fail(&e));
     let (code, refused) = c
-        .vipsetup(&["drill", "--auto-approve"], &[])
+        .vipsetup(&["drill", "--auto-approve"], &fast)
         .expect("drill");
     assert_eq!(code, 1, "{refused}");
     assert_eq!(refused["error"]["code"], "drill_refused", "{refused}");
-    c.obey(&mut f).expect("obey"); // starts node1's keepalived again
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not ready") && m.contains("FAULT")),
+        "{refused}"
+    );
+    c.set_unhealthy(NODE1, false).expect("healthy");
     let (code, doc, err) = run_obeying(&mut c, &mut f, &["status", "--wait=180s"], &fast, |_| {});
     assert_eq!(code, 0, "status --wait: {doc}\n{err}");
 
