@@ -195,7 +195,16 @@ async fn drill_locked(
             reason: "the API shows the VIP on neither node".into(),
         })?;
     let node = match &opts.node {
-        Some(name) => sess.node_indexes(std::slice::from_ref(name))?[0],
+        Some(name) => {
+            sess.node_indexes(std::slice::from_ref(name))
+                .map_err(|_| OpsError::DrillRefused {
+                    reason: format!(
+                    "--node {name}: no node of this pair has that name; use {} or {} (or node1, \
+                     node2)",
+                    report.nodes[0].name, report.nodes[1].name
+                ),
+                })?[0]
+        }
         None => holder,
     };
     let peer = 1 - node;
@@ -504,4 +513,79 @@ async fn finish(
         failures.join("; ")
     };
     rec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_says_what_will_be_stopped_and_what_is_expected() {
+        let mut p = DrillPlan {
+            node: "web1".into(),
+            peer: "web2".into(),
+            moves: true,
+            expect_back: false,
+            method: Method::Softstop,
+            move_deadline: Duration::from_secs(180),
+        };
+        let t = p.render_text();
+        assert!(
+            t.starts_with("drill: SOFTSTOP web1 through the OCI instance action\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("up to 180s) for the API to show the VIPs on web2"),
+            "{t}"
+        );
+        assert!(t.contains("then START web1 again"), "{t}");
+        assert!(t.contains("should stay on web2 (preempt is off)"), "{t}");
+        p.expect_back = true;
+        p.method = Method::Softreset;
+        let t = p.render_text();
+        assert!(t.contains("then wait for web1 to reboot"), "{t}");
+        assert!(
+            t.contains("should come back to web1 (preempt is on)"),
+            "{t}"
+        );
+        p.moves = false;
+        p.expect_back = false;
+        assert!(p
+            .render_text()
+            .contains("web1 does not hold the VIPs: check they stay on web2"));
+    }
+
+    #[test]
+    fn a_failed_drill_prints_dashes_for_what_it_never_saw() {
+        let r = DrillRecord {
+            at: "2026-12-07T03:00:00Z".into(),
+            node: "web1".into(),
+            method: "STOP".into(),
+            peer: Some("web2".into()),
+            stop_to_api_secs: None,
+            stop_to_master_secs: Some(2.04),
+            start_to_backup_secs: Some(61.0),
+            vip_at_end: Some("web1".into()),
+            expect_back: false,
+            passed: false,
+            verdict: "the API did not show the VIP on web2 within 180s".into(),
+            poll_ms: 1000,
+        };
+        let t = r.render_text();
+        assert!(t.contains("stop -> api shows the vip moved     -\n"), "{t}");
+        assert!(
+            t.contains("stop -> peer agent MASTER           2.0 s\n"),
+            "{t}"
+        );
+        assert!(
+            t.ends_with("verdict: FAILED: the API did not show the VIP on web2 within 180s\n"),
+            "{t}"
+        );
+        assert!(
+            r.summary()
+                .contains("FAILED, stop->api -, stop->master 2.0 s"),
+            "{}",
+            r.summary()
+        );
+    }
 }

@@ -136,6 +136,15 @@ fn issue19_apply_wait_drill_and_holder_replacement() {
             .procs
             .push(Proc::spawn(&format!("node{} service", i + 1), cmd, &log).expect("socat"));
     }
+    // A short heartbeat (the agent's default is 120 s), so this scenario sees one.
+    for i in [NODE1, NODE2] {
+        let env = c.lab.nodes[i]
+            .host_path("/etc/vipsetup/agent.env")
+            .expect("agent.env is placed");
+        let mut text = std::fs::read_to_string(&env).expect("agent.env");
+        text.push_str("HEARTBEAT_INTERVAL='5'\nWATCH_INTERVAL='5'\n");
+        std::fs::write(&env, text).expect("agent.env");
+    }
     c.start_both().expect("start keepalived");
     let mut f = Follower {
         booted: [Some(c.instances[0].clone()), Some(c.instances[1].clone())],
@@ -166,6 +175,22 @@ fn issue19_apply_wait_drill_and_holder_replacement() {
         err.contains("ready"),
         "apply --wait printed no progress:\n{err}"
     );
+
+    // The heartbeat: node2's view (BACKUP, unchanged) is written again, with a later time.
+    let seen = |st: &Value| {
+        st["nodes"][NODE2]["agent"]["seen"]
+            .as_str()
+            .map(String::from)
+    };
+    let first = seen(&c.status().expect("status"));
+    assert!(first.is_some(), "node2's agent wrote no heartbeat time");
+    wait::until(
+        "node2's heartbeat to renew its view",
+        Duration::from_secs(60),
+        Duration::from_secs(1),
+        || Ok((seen(&c.status()?) > first).then_some(())),
+    )
+    .unwrap_or_else(|e| c.fail(&e));
 
     // 2. The drill: node1 (the owner) soft-stopped, node2 takes over, node1 back as BACKUP.
     let (code, drill, err) =
