@@ -572,9 +572,9 @@ mod tests {
             poll_ms: 1000,
         };
         let t = r.render_text();
-        assert!(t.contains("stop -> api shows the vip moved     -\n"), "{t}");
+        assert!(t.contains("stop -> api shows the vip moved    -\n"), "{t}");
         assert!(
-            t.contains("stop -> peer agent MASTER           2.0 s\n"),
+            t.contains("stop -> peer agent MASTER          2.0 s\n"),
             "{t}"
         );
         assert!(
