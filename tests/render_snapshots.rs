@@ -169,7 +169,7 @@ fn oversized_user_data_is_gzipped_then_refused() {
         })
         .collect();
     bp.failover.health_check = Some(vipsetup::blueprint::HealthCheck {
-        command: format!("test -n {}", &noise[..6000]),
+        command: format!("test -n {}", &noise[..3000]),
         interval: 2,
         timeout: 2,
         fall: 2,

@@ -42,6 +42,10 @@ pub struct ApplyArgs {
         value_parser = parse_duration
     )]
     pub wait: Option<Duration>,
+    /// With `image.os` + `version`: move nodes running an older image of it to the newest (a
+    /// replacement). Without it a newer platform image is only shown as available
+    #[arg(long)]
+    pub upgrade_image: bool,
 }
 
 pub fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<i32> {
@@ -60,6 +64,7 @@ pub fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<i32> {
         replace: args.replace.clone(),
         user_data_dir: args.user_data_dir.clone(),
         doctor: args.doctor,
+        upgrade_image: args.upgrade_image,
     };
     let confirm = confirmer(
         args.auto_approve,

@@ -22,6 +22,10 @@ pub struct PlanArgs {
     /// Show what destroy would delete instead
     #[arg(long)]
     pub destroy: bool,
+    /// With `image.os` + `version`: move nodes running an older image of it to the newest (a
+    /// replacement). Without it a newer platform image is only shown as available
+    #[arg(long)]
+    pub upgrade_image: bool,
 }
 
 pub fn run(args: PlanArgs, ctx: &Ctx) -> anyhow::Result<i32> {
@@ -29,6 +33,7 @@ pub fn run(args: PlanArgs, ctx: &Ctx) -> anyhow::Result<i32> {
         target: args.target.options()?,
         replace: args.replace.clone(),
         destroy: args.destroy,
+        upgrade_image: args.upgrade_image,
     };
     let plan = runtime()?.block_on(plan(&opts));
     ctx.lookups_done();

@@ -15,6 +15,15 @@ use super::model::{
 
 pub type CloudFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, CloudError>> + Send + 'a>>;
 
+/// What the plan shows and compares of an image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageDetails {
+    pub id: String,
+    pub name: Option<String>,
+    pub os: String,
+    pub version: String,
+}
+
 /// A failed cloud call, with what a user needs to follow it up.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{operation} failed{}{}: {message}{}",
@@ -142,6 +151,12 @@ pub trait Cloud: Send + Sync {
     ) -> CloudFuture<'a, Vec<String>>;
     /// An image's lifecycle state, `None` if not found (GetImage).
     fn get_image<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<String>>;
+    /// An image's name, operating system and version, `None` if not found (GetImage). Clouds
+    /// that can't tell (test fakes) answer `None`: the plan then shows OCIDs alone.
+    fn image_details<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<ImageDetails>> {
+        let _ = id;
+        Box::pin(async { Ok(None) })
+    }
     /// The subnet's route rules and where they lead (GetSubnet, GetRouteTable, Get*Gateway).
     fn egress<'a>(&'a self, subnet_id: &'a str) -> CloudFuture<'a, Egress>;
     /// The private IP (OCID) in the subnet already using `hostname` as its hostname label.

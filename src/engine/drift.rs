@@ -12,12 +12,35 @@ use serde::Serialize;
 use super::model::{DesiredNode, LiveInstance, LiveNsg};
 
 /// One attribute that differs: `from` is what the cloud has, `to` what the blueprint wants
-/// (`None` for absent, e.g. a tag key to add or remove).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// (`None` for absent, e.g. a tag key or a list item to add or remove). In `--output json` it
+/// is `{path, old, new, forces_replacement}` (and the names of images next to their OCIDs).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Change {
+    #[serde(rename = "path")]
     pub attribute: String,
+    #[serde(rename = "old")]
     pub from: Option<String>,
+    #[serde(rename = "new")]
     pub to: Option<String>,
+    /// Set for every change of a plan by `attributes::mark`, from `attributes::replacement_cause`
+    /// (the one place that says what OCI can't change in place).
+    pub forces_replacement: bool,
+    /// What `from` and `to` are called, where an OCID alone says little (an image's name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_name: Option<String>,
+}
+
+impl Change {
+    pub fn new(attribute: impl Into<String>, from: Option<String>, to: Option<String>) -> Change {
+        Change {
+            attribute: attribute.into(),
+            from,
+            to,
+            ..Change::default()
+        }
+    }
 }
 
 /// Attribute name of one freeform tag key in a `Change`.
@@ -35,21 +58,13 @@ pub fn tag_changes(
     let mut changes: Vec<Change> = want
         .iter()
         .filter(|(k, v)| live.get(*k) != Some(*v))
-        .map(|(k, v)| Change {
-            attribute: tag_attribute(k),
-            from: live.get(k).cloned(),
-            to: Some(v.clone()),
-        })
+        .map(|(k, v)| Change::new(tag_attribute(k), live.get(k).cloned(), Some(v.clone())))
         .collect();
     if !keep_extra {
         changes.extend(
             live.iter()
                 .filter(|(k, _)| !want.contains_key(*k))
-                .map(|(k, v)| Change {
-                    attribute: tag_attribute(k),
-                    from: Some(v.clone()),
-                    to: None,
-                }),
+                .map(|(k, v)| Change::new(tag_attribute(k), Some(v.clone()), None)),
         );
     }
     changes
@@ -140,11 +155,11 @@ pub fn node_drift(
         if let (Some(from), Some(to)) = (from, to) {
             if from != to {
                 sized = true;
-                d.changes.push(Change {
-                    attribute: attribute.to_string(),
-                    from: Some(from.to_string()),
-                    to: Some(to.to_string()),
-                });
+                d.changes.push(Change::new(
+                    attribute,
+                    Some(from.to_string()),
+                    Some(to.to_string()),
+                ));
             }
         }
     }
@@ -158,19 +173,19 @@ pub fn node_drift(
             d.nsg = true;
             let mut to: Vec<String> = vnic.nsg_ids.clone();
             to.push(nsg.map_or(NEW_NSG.to_string(), |n| n.id.clone()));
-            d.changes.push(Change {
-                attribute: "nsg_ids".to_string(),
-                from: Some(format!("[{}]", vnic.nsg_ids.join(", "))),
-                to: Some(format!("[{}]", to.join(", "))),
-            });
+            d.changes.push(Change::new(
+                "nsg_ids",
+                Some(format!("[{}]", vnic.nsg_ids.join(", "))),
+                Some(format!("[{}]", to.join(", "))),
+            ));
         }
         let has_public = vnic.public_ip.is_some();
         if has_public != want.assign_public_ip {
-            d.changes.push(Change {
-                attribute: "assign_public_ip".to_string(),
-                from: Some(has_public.to_string()),
-                to: Some(want.assign_public_ip.to_string()),
-            });
+            d.changes.push(Change::new(
+                "assign_public_ip",
+                Some(has_public.to_string()),
+                Some(want.assign_public_ip.to_string()),
+            ));
         }
     }
     d

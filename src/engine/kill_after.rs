@@ -90,6 +90,12 @@ impl Cloud for KillAfter {
     fn get_image<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<String>> {
         self.inner.get_image(id)
     }
+    fn image_details<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> CloudFuture<'a, Option<super::cloud::ImageDetails>> {
+        self.inner.image_details(id)
+    }
     fn egress<'a>(&'a self, s: &'a str) -> CloudFuture<'a, super::egress::Egress> {
         self.inner.egress(s)
     }

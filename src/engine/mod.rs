@@ -4,6 +4,7 @@
 //! `engine::oci_cloud` adapts the OCI client to `Cloud`.
 
 pub mod addresses;
+pub mod attributes;
 pub mod backend;
 pub mod cloud;
 pub mod drift;

@@ -112,6 +112,16 @@ pub struct Desired {
     pub policy: DesiredPolicy,
     /// The blueprint's freeform tags; the pair and role tags are added per resource.
     pub tags: BTreeMap<String, String>,
+    /// The operating system and version the nodes' image was looked up by (`image.os` +
+    /// `image.version`); `None` when the blueprint pins `image.ocid`. Recorded with each launch.
+    pub image_line: Option<ImageLine>,
+}
+
+/// An operating system and version, as ListImages filters them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageLine {
+    pub os: String,
+    pub version: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -334,6 +344,10 @@ pub struct Observed {
     pub public_ip: Option<LivePublicIp>,
     /// Whether `public_ip` is the user's (adopted: unassigned on destroy, never deleted).
     pub public_ip_adopted: bool,
+    /// Image OCID -> display name, for the images the plan shows (the nodes' and the
+    /// blueprint's); filled by `ops` after observing, empty when unknown.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub image_names: BTreeMap<String, String>,
 }
 
 impl Observed {

@@ -372,6 +372,7 @@ pub async fn observe(
         stale_extra_vips,
         public_ip,
         public_ip_adopted,
+        image_names: Default::default(),
     })
 }
 

@@ -17,8 +17,8 @@ use crate::oci::{
 };
 
 use super::cloud::{
-    Cloud, CloudError, CloudFuture, DynamicGroupSpec, InstanceSpec, InstanceUpdate, Ipv6Spec,
-    NsgSpec, PolicySpec, PrivateIpSpec, ReservedIpSpec, Tags,
+    Cloud, CloudError, CloudFuture, DynamicGroupSpec, ImageDetails, InstanceSpec, InstanceUpdate,
+    Ipv6Spec, NsgSpec, PolicySpec, PrivateIpSpec, ReservedIpSpec, Tags,
 };
 use super::egress::{Egress, Route, RouteTarget};
 use super::model::{
@@ -182,6 +182,19 @@ impl Cloud for OciCloud {
         Box::pin(async move {
             Ok(found("GetImage", self.client.get_image(id).await)?
                 .map(|i| i.value.lifecycle_state.as_str().to_string()))
+        })
+    }
+
+    fn image_details<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<ImageDetails>> {
+        Box::pin(async move {
+            Ok(
+                found("GetImage", self.client.get_image(id).await)?.map(|i| ImageDetails {
+                    id: i.value.id,
+                    name: i.value.display_name,
+                    os: i.value.operating_system,
+                    version: i.value.operating_system_version,
+                }),
+            )
         })
     }
 

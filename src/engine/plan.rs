@@ -7,6 +7,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::attributes;
 use super::drift;
 pub use super::drift::Change;
 use super::iam;
@@ -69,10 +70,12 @@ fn dep(resource: Resource, milestone: Milestone) -> Dep {
 pub struct Step {
     pub resource: Resource,
     pub action: Action,
-    /// Why: each changed field, "forces replacement because ...", or a note on a no-op.
+    /// Why, for people: each changed field, "forces replacement because ...", or a note on a
+    /// no-op. Scripts read `changes`.
     pub reasons: Vec<String>,
     pub depends_on: Vec<Dep>,
-    /// The attributes an update or replacement changes, tag keys one by one.
+    /// Every attribute an update or replacement changes (tag keys, list items one by one),
+    /// with old and new value and whether it forces the replacement (`attributes`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<Change>,
     /// OCI reboots the instance to apply this update (a flex shape's size).
@@ -94,6 +97,9 @@ pub struct Plan {
     /// What the plan can't fix but the user must know (e.g. the nodes can't reach the OCI API).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the user may want to know and the plan leaves alone (a newer image available).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -201,13 +207,21 @@ pub fn diff(
                 .filter(|want| !nsg.rules.contains(want))
                 .collect();
             let tags = drift::tag_changes(&nsg.tags, &desired.tags_for(Resource::Nsg), false);
-            let mut reasons: Vec<String> = missing
+            let mut changes: Vec<Change> = missing
                 .iter()
-                .map(|r| format!("rules: add {} protocol {} (VRRP)", r.direction, r.protocol))
+                .map(|r| {
+                    Change::new(
+                        "rules",
+                        None,
+                        Some(format!("{} protocol {} (VRRP)", r.direction, r.protocol)),
+                    )
+                })
                 .collect();
+            let mut reasons: Vec<String> = changes.iter().map(attributes::line).collect();
             reasons.extend(tags.iter().map(drift::describe));
+            changes.extend(tags);
             let mut step = changed_or_noop(Resource::Nsg, reasons, vec![]);
-            step.changes = tags;
+            step.changes = changes;
             step
         }
     };
@@ -272,7 +286,17 @@ pub fn diff(
                         }
                     }
                 } else {
+                    // What the new instance gets that OCI could also change in place (its size,
+                    // tags, NSG) is listed too: it changes with the replacement.
+                    let mut changes =
+                        attributes::launch_changes(&desired.nodes[i], live, &observed.image_names);
+                    let nsg = observed.nsg.as_ref().filter(|_| !nsg_new);
+                    changes.extend(
+                        drift::node_drift(&desired.nodes[i], &desired.tags_for(r), live, nsg)
+                            .changes,
+                    );
                     Step {
+                        changes,
                         resource: r,
                         action: Action::Replace,
                         reasons: reasons
@@ -286,7 +310,6 @@ pub fn diff(
                             })
                             .collect(),
                         depends_on: vec![dep(Resource::Nsg, Milestone::Launched)],
-                        changes: vec![],
                         reboots: false,
                     }
                 }
@@ -386,6 +409,11 @@ pub fn diff(
         vip_step.reasons = vec![format!(
             "forces replacement because the address changed ({} -> {})",
             old.ip_address, desired.vip
+        )];
+        vip_step.changes = vec![Change::new(
+            "address",
+            Some(old.ip_address.to_string()),
+            Some(desired.vip.to_string()),
         )];
     }
     // The VIPs after the first live with it: each missing one is made, each the blueprint no
@@ -526,29 +554,44 @@ pub fn diff(
                 live.name, dg.name
             )],
             depends_on: launched.clone(),
-            changes: vec![],
+            changes: vec![Change::new("name", Some(live.name.clone()), Some(dg.name.clone()))],
             reboots: false,
         },
         Some(live) => {
             let mut reasons = Vec::new();
+            let mut changes = Vec::new();
             if node_new(0) || node_new(1) {
-                reasons.push("matching rule: names the new instance ids".to_string());
+                changes.push(Change::new(
+                    "matching_rule",
+                    Some(live.matching_rule.clone()),
+                    Some("(names the new instance ids)".to_string()),
+                ));
             } else {
                 let ids: Vec<&str> = (0..2)
                     .filter_map(|i| observed.live_node(i).map(|n| n.id.as_str()))
                     .collect();
                 let want = iam::matching_rule(&ids);
                 if !iam::same_matching_rule(&live.matching_rule, &want) {
-                    reasons.push(format!("matching rule: {:?} -> {:?}", live.matching_rule, want));
+                    changes.push(Change::new(
+                        "matching_rule",
+                        Some(live.matching_rule.clone()),
+                        Some(want),
+                    ));
                 }
             }
             if live.description != dg.description {
-                reasons.push(format!("description: {:?} -> {:?}", live.description, dg.description));
+                changes.push(Change::new(
+                    "description",
+                    Some(live.description.clone()),
+                    Some(dg.description.clone()),
+                ));
             }
+            reasons.extend(changes.iter().map(attributes::line));
             let tags = drift::tag_changes(&live.tags, &dg_tags, false);
             reasons.extend(tags.iter().map(drift::describe));
+            changes.extend(tags);
             let mut step = changed_or_noop(Resource::DynamicGroup, reasons, launched.clone());
-            step.changes = tags;
+            step.changes = changes;
             step
         }
     };
@@ -574,7 +617,11 @@ pub fn diff(
                 live.name, pol.name
             )],
             depends_on: after_dg,
-            changes: vec![],
+            changes: vec![Change::new(
+                "name",
+                Some(live.name.clone()),
+                Some(pol.name.clone()),
+            )],
             reboots: false,
         },
         // A policy can't move between compartments in place, and its statements can only grant
@@ -587,40 +634,49 @@ pub fn diff(
                 live.compartment_id, pol.compartment_id
             )],
             depends_on: after_dg,
-            changes: vec![],
+            changes: vec![Change::new(
+                "compartment_id",
+                Some(live.compartment_id.clone()),
+                Some(pol.compartment_id.clone()),
+            )],
             reboots: false,
         },
         Some(live) => {
-            let mut reasons = Vec::new();
+            let mut changes = Vec::new();
             if live.statements != pol.statements {
-                for s in pol
-                    .statements
-                    .iter()
-                    .filter(|s| !live.statements.contains(s))
-                {
-                    reasons.push(format!("statements: add {s:?}"));
-                }
-                for s in live
-                    .statements
-                    .iter()
-                    .filter(|s| !pol.statements.contains(s))
-                {
-                    reasons.push(format!("statements: remove {s:?}"));
-                }
-                if reasons.is_empty() {
-                    reasons.push("statements: reorder".to_string());
+                changes.extend(
+                    live.statements
+                        .iter()
+                        .filter(|s| !pol.statements.contains(s))
+                        .map(|s| Change::new("statements", Some(s.clone()), None)),
+                );
+                changes.extend(
+                    pol.statements
+                        .iter()
+                        .filter(|s| !live.statements.contains(s))
+                        .map(|s| Change::new("statements", None, Some(s.clone()))),
+                );
+                if changes.is_empty() {
+                    changes.push(Change::new(
+                        "statements",
+                        Some("(the same statements)".to_string()),
+                        Some("(in the blueprint's order)".to_string()),
+                    ));
                 }
             }
             if live.description != pol.description {
-                reasons.push(format!(
-                    "description: {:?} -> {:?}",
-                    live.description, pol.description
+                changes.push(Change::new(
+                    "description",
+                    Some(live.description.clone()),
+                    Some(pol.description.clone()),
                 ));
             }
+            let mut reasons: Vec<String> = changes.iter().map(attributes::line).collect();
             let tags = drift::tag_changes(&live.tags, &pol_tags, false);
             reasons.extend(tags.iter().map(drift::describe));
+            changes.extend(tags);
             let mut step = changed_or_noop(Resource::Policy, reasons, after_dg);
-            step.changes = tags;
+            step.changes = changes;
             step
         }
     };
@@ -628,10 +684,13 @@ pub fn diff(
     let mut steps = vec![nsg_step];
     steps.extend(node_steps);
     steps.extend([dg_step, pol_step, vip_step]);
+    attributes::mark(&mut steps);
+    attributes::strip_hidden_values(&mut steps);
     Ok(Plan {
         kind: PlanKind::Apply,
         steps,
         warnings: Vec::new(),
+        notes: Vec::new(),
     })
 }
 
@@ -697,6 +756,7 @@ pub fn destroy_plan(observed: &Observed) -> Plan {
         kind: PlanKind::Destroy,
         steps,
         warnings: Vec::new(),
+        notes: Vec::new(),
     }
 }
 

@@ -529,14 +529,55 @@ pub fn plan_text(plan: &Plan, names: &[String; 2]) -> String {
             label(s.resource),
             s.action
         ));
-        for r in &s.reasons {
-            out.push_str(&format!("      {}\n", with_names(r, names)));
+        for line in step_lines(s) {
+            out.push_str(&format!("      {}\n", with_names(&line, names)));
         }
     }
     for w in &plan.warnings {
         out.push_str(&format!("warning: {w}\n"));
     }
+    for n in &plan.notes {
+        out.push_str(&format!("note: {}\n", with_names(n, names)));
+    }
     out.push_str(&format!("plan: {}\n", plan.summary()));
+    out
+}
+
+/// A step's lines under its heading: each changed attribute (Terraform-style, `# forces
+/// replacement` where it does; where a reason already says it in words, that reason), then
+/// the reasons no attribute stands for.
+fn step_lines(s: &super::plan::Step) -> Vec<String> {
+    let mut used = vec![false; s.reasons.len()];
+    let mut out = Vec::new();
+    for c in &s.changes {
+        let mut plain = c.clone();
+        plain.forces_replacement = false;
+        let plain = super::attributes::line(&plain);
+        let legacy = super::drift::describe(c);
+        let said = s
+            .reasons
+            .iter()
+            .enumerate()
+            .find(|(i, r)| !used[*i] && (**r == plain || r.starts_with(&legacy)));
+        let mut line = match said {
+            Some((i, r)) => {
+                used[i] = true;
+                r.clone()
+            }
+            None => plain,
+        };
+        if c.forces_replacement {
+            line.push_str("  # forces replacement");
+        }
+        out.push(line);
+    }
+    out.extend(
+        s.reasons
+            .iter()
+            .zip(used)
+            .filter(|(_, u)| !u)
+            .map(|(r, _)| r.clone()),
+    );
     out
 }
 

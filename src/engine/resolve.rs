@@ -366,6 +366,13 @@ pub fn desired(
             ),
         },
         tags: spec.tags.clone(),
+        image_line: match &spec.image {
+            ImageChoice::Lookup { os, version } => Some(super::model::ImageLine {
+                os: os.clone(),
+                version: version.clone(),
+            }),
+            ImageChoice::Ocid(_) => None,
+        },
     }
 }
 

@@ -58,6 +58,19 @@ pub struct Recorded {
     pub vnic_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Nodes: the image they were launched from, and the `os` + `version` it was looked up by
+    /// (none when the blueprint pinned it): a newer image of that line is no reason to replace
+    /// them, even once Oracle has withdrawn this one and GetImage no longer finds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<RecordedImage>,
+}
+
+/// The image a node was launched from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RecordedImage {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<super::model::ImageLine>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -16,6 +16,8 @@ pub struct ApplyOptions {
     pub user_data_dir: Option<PathBuf>,
     /// Run `vipsetup doctor`'s checks first and change nothing if one finds a problem.
     pub doctor: bool,
+    /// `--upgrade-image`: move nodes to the newest image of the blueprint's os + version.
+    pub upgrade_image: bool,
 }
 
 pub async fn apply(
@@ -38,7 +40,8 @@ pub async fn apply(
         }
     }
     let t = open(&opts.target).await?;
-    let sess = t.session_for(&opts.target).await?;
+    let mut sess = t.session_for(&opts.target).await?;
+    sess.upgrade_image = opts.upgrade_image;
     let replace = sess.node_indexes(&opts.replace)?;
     let dir = opts
         .user_data_dir

@@ -114,6 +114,7 @@ mod tests {
                 poll_interval: Duration::from_secs(1),
                 wait_timeout: Duration::from_secs(60),
             },
+            upgrade_image: false,
         };
         let yes = |_: &crate::engine::plan::Plan| true;
         let p = sess.prepare(&[]).await.unwrap();

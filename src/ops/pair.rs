@@ -55,6 +55,9 @@ pub struct Session<'a> {
     pub lock_timeout: std::time::Duration,
     pub render: &'a Renderer<'a>,
     pub exec: ExecOptions,
+    /// Move nodes running an older image of the blueprint's `os` + `version` to the newest
+    /// (`--upgrade-image`: a replacement); otherwise a newer image is only a note.
+    pub upgrade_image: bool,
 }
 
 /// Everything known before anything changes.
@@ -102,7 +105,7 @@ impl Session<'_> {
         let mut state = self.load_state().await?;
         let lookups = resolve::look_up(self.cloud, &self.tenancy_id, &self.spec).await?;
         let scope = resolve::scope(&self.spec, &lookups);
-        let observed = observe(self.cloud, &scope, &mut state).await?;
+        let mut observed = observe(self.cloud, &scope, &mut state).await?;
         let ips = resolve::node_ips(self.cloud, &self.spec, &lookups, &state, &observed).await?;
         let rendered = (self.render)(&RenderFacts {
             node_ips: ips,
@@ -110,9 +113,26 @@ impl Session<'_> {
         })
         .map_err(OpsError::Render)?;
         let user_data = [rendered[0].user_data.clone(), rendered[1].user_data.clone()];
-        let desired = resolve::desired(&self.spec, &lookups, ips, user_data);
+        let mut desired = resolve::desired(&self.spec, &lookups, ips, user_data);
         preflight::check_availability_domain(self.cloud, &desired, &lookups.subnet).await?;
+        let (notes, kept) = self
+            .settle_images(&mut desired, &mut observed, &state)
+            .await;
         let mut plan = diff(&desired, &observed, &state.recorded(), replace)?;
+        // A node replaced anyway (or made anew) gets the newest image, not the one it ran.
+        let mut notes = notes;
+        for (i, newest) in kept.iter().enumerate() {
+            let Some(newest) = newest else { continue };
+            if matches!(
+                plan.action(Resource::node(i)),
+                crate::engine::Action::Replace | crate::engine::Action::Create
+            ) {
+                desired.nodes[i].image_id = newest.clone();
+                notes.retain(|n| !n.starts_with(&format!("{}:", Resource::node(i))));
+                plan = diff(&desired, &observed, &state.recorded(), replace)?;
+            }
+        }
+        plan.notes = notes;
         // Before apply asks anything or changes anything: a replacement terminates first.
         preflight::check_launches(self.cloud, &desired, &observed, &plan).await?;
         plan.warnings = self.egress_warnings().await;
@@ -124,6 +144,90 @@ impl Session<'_> {
             rendered,
             plan,
         })
+    }
+
+    /// Names the images the plan shows, and keeps each live node on the image it runs when that
+    /// image is of the blueprint's `os` + `version` (told by the image recorded at its launch,
+    /// or by GetImage): a newer platform image is then a note, not drift. Returns the notes and,
+    /// per node kept, the newest image it was kept from. `--upgrade-image` keeps none.
+    async fn settle_images(
+        &self,
+        desired: &mut Desired,
+        observed: &mut Observed,
+        state: &State,
+    ) -> (Vec<String>, [Option<String>; 2]) {
+        let newest = desired.nodes[0].image_id.clone();
+        let mut ids = std::collections::BTreeSet::from([newest.clone()]);
+        ids.extend(
+            observed
+                .nodes
+                .iter()
+                .flatten()
+                .filter_map(|n| n.image_id.clone()),
+        );
+        let mut details = std::collections::BTreeMap::new();
+        for id in ids {
+            // Names are a courtesy: an image the lookup can't find (withdrawn by Oracle, or no
+            // permission) shows as its OCID.
+            if let Ok(Some(d)) = self.cloud.image_details(&id).await {
+                details.insert(id, d);
+            }
+        }
+        observed.image_names = details
+            .iter()
+            .filter_map(|(id, d)| Some((id.clone(), d.name.clone()?)))
+            .collect();
+        let shown = |id: &str| match observed.image_names.get(id) {
+            Some(name) => format!("{name} ({id})"),
+            None => id.to_string(),
+        };
+        let mut notes = Vec::new();
+        let mut kept = [None, None];
+        let Some(line) = desired.image_line.clone() else {
+            return (notes, kept);
+        };
+        for (i, kept) in kept.iter_mut().enumerate() {
+            let Some(running) = observed.live_node(i).and_then(|n| n.image_id.clone()) else {
+                continue;
+            };
+            if running == newest {
+                continue;
+            }
+            let recorded = state
+                .resources
+                .get(&Resource::node(i))
+                .and_then(|r| r.image.as_ref())
+                .is_some_and(|r| r.id == running && r.line.as_ref() == Some(&line));
+            let looked_up = details
+                .get(&running)
+                .is_some_and(|d| d.os == line.os && d.version == line.version);
+            if !(recorded || looked_up) {
+                // Another os or version: the blueprint changed, a real replacement.
+                continue;
+            }
+            let node = Resource::node(i);
+            if self.upgrade_image {
+                notes.push(format!(
+                    "{node}: --upgrade-image moves it from {} to the newest {} {} image {}",
+                    shown(&running),
+                    line.os,
+                    line.version,
+                    shown(&newest)
+                ));
+            } else {
+                desired.nodes[i].image_id = running.clone();
+                *kept = Some(newest.clone());
+                notes.push(format!(
+                    "{node}: a newer {} {} image is available: {} (it runs {}); plan and apply \
+                     with --upgrade-image to move to it (a replacement), or pin `image.ocid`",
+                    line.os,
+                    line.version,
+                    shown(&newest),
+                    shown(&running)
+                ));
+            }
+        }
+        (notes, kept)
     }
 
     /// Whether the nodes can reach the OCI API from their subnet (advice: never a refusal, and
@@ -402,6 +506,7 @@ mod tests {
                 poll_interval: Duration::from_secs(1),
                 wait_timeout: Duration::from_secs(60),
             },
+            upgrade_image: false,
         };
         let yes = |_: &Plan| true;
         let out = sess

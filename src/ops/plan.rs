@@ -10,11 +10,14 @@ pub struct PlanOptions {
     /// Node names (or node1/node2) to plan a replacement for.
     pub replace: Vec<String>,
     pub destroy: bool,
+    /// `--upgrade-image`: plan moving nodes to the newest image of the blueprint's os + version.
+    pub upgrade_image: bool,
 }
 
 pub async fn plan(opts: &PlanOptions) -> Result<Plan, OpsError> {
     let t = open(&opts.target).await?;
-    let sess = t.session_for(&opts.target).await?;
+    let mut sess = t.session_for(&opts.target).await?;
+    sess.upgrade_image = opts.upgrade_image;
     if opts.destroy {
         return sess.destroy_plan().await;
     }

@@ -198,7 +198,24 @@ pub fn seed_for(bp: &Blueprint) -> Result<(World, Seeded), WorldError> {
     rename_id(&mut world, &seeded.subnet_id, &sub);
     seeded.compartment_id = comp;
     seeded.subnet_id = sub;
+    // The blueprint's availability domain names the home region's ADs (`Uocm:AP-TOKYO-1-AD-1`:
+    // stem `Uocm:AP-TOKYO-1`), so a blueprint written for a real tenancy applies as shipped.
+    if let Some(stem) = bp.instance.availability_domain.as_deref().and_then(ad_stem) {
+        world.home_ad_stem = Some(stem.to_string());
+        seeded.availability_domains = world.availability_domains(&world.home_region);
+        if let Some(s) = world.seeded.as_mut() {
+            s.availability_domains = seeded.availability_domains.clone();
+        }
+    }
     Ok((world, seeded))
+}
+
+/// `PREFIX:NAME` of an AD name `PREFIX:NAME-AD-N` (N a number no larger than the simulated
+/// world's three), else `None`.
+fn ad_stem(ad: &str) -> Option<&str> {
+    let (stem, n) = ad.rsplit_once("-AD-")?;
+    let n: u8 = n.parse().ok()?;
+    (stem.contains(':') && (1..=3).contains(&n)).then_some(stem)
 }
 
 /// Gives a seeded resource the OCID the blueprint uses, everywhere it is referenced.

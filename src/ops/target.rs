@@ -230,6 +230,7 @@ impl Target {
             lock_timeout,
             render: self.render.as_ref(),
             exec: self.exec.clone(),
+            upgrade_image: false,
         }
     }
 

@@ -412,10 +412,80 @@ fn permissions_of(resource_type: &str, verb: Verb) -> Vec<&'static str> {
     out
 }
 
+/// Real resource-types the simulator grants no modelled permission for: a statement naming one
+/// is valid (OCI accepts it) but lets nothing vipsetup or the agent calls. From OCI's policy
+/// reference (docs.oracle.com/iaas/Content/Identity/...): the common families
+/// (policyreference_topic-ResourceTypes.htm), Core Services (corepolicyreference.htm:
+/// Networking, Compute, Block Volume), IAM with and without identity domains
+/// (iampolicyreference.htm), Monitoring (monitoringpolicyreference.htm: alarms, metrics) and
+/// Logging (loggingpolicyreference.htm).
+const UNMODELLED_RESOURCE_TYPES: &[&str] = &[
+    // common families
+    "cluster-family",
+    "compute-management-family",
+    "data-catalog-family",
+    "data-science-family",
+    "database-family",
+    "dns",
+    "email-family",
+    "file-family",
+    "instance-agent-command-family",
+    "instance-agent-family",
+    "optimizer-api-family",
+    "volume-family",
+    // core: networking
+    "byoiprange",
+    "capture-filters",
+    "cpes",
+    "cross-connect-groups",
+    "cross-connects",
+    "drg-attachments",
+    "drg-object",
+    "drg-route-distributions",
+    "drg-route-tables",
+    "drgs",
+    "ipsec-connections",
+    "local-peering-gateways",
+    "publicippool",
+    "remote-peering-connections",
+    "security-lists",
+    "virtual-circuits",
+    "vlans",
+    "vtaps",
+    // core: compute and block volume
+    "app-catalog-listing",
+    "console-histories",
+    "instance-console-connection",
+    "volume-attachments",
+    "volumes",
+    "volume-backups",
+    "boot-volume-backups",
+    // IAM (compartments, dynamic-groups, policies and tenancies are modelled above)
+    "authentication-policies",
+    "credentials",
+    "domains",
+    "groups",
+    "group-memberships",
+    "identity-providers",
+    "network-sources",
+    "tag-defaults",
+    "tag-namespaces",
+    "users",
+    // Monitoring
+    "alarms",
+    "metrics",
+    // Logging
+    "logging-family",
+    "log-groups",
+    "log-content",
+    "unified-configuration",
+];
+
 fn known_resource_type(t: &str) -> bool {
     t == "all-resources"
         || TABLE.iter().any(|(x, _, _)| *x == t)
         || FAMILIES.iter().any(|(x, _)| *x == t)
+        || UNMODELLED_RESOURCE_TYPES.contains(&t)
 }
 
 /// One condition of a matching rule.

@@ -115,6 +115,14 @@ pub struct World {
     pub regions: Vec<Region>,
     /// availability domains per region (same count everywhere)
     pub ad_count: u8,
+    /// The home region's AD names without the `-AD-N` tail (e.g. `Uocm:AP-TOKYO-1`), when a
+    /// seed names them. Real AD names carry a prefix that differs between tenancies (the same
+    /// Phoenix AD is `Uocm:PHX-AD-1` and `Pjwf: PHX-AD-1` in OCI's own examples,
+    /// shared/reference/oci-api.md; `YXol:US-ASHBURN-AD-1` in terraform-provider-oci's
+    /// oci_identity_availability_domain docs), so `--simulate` takes the blueprint's own
+    /// rather than inventing one the blueprint can't know. `None`: invented from the tenancy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_ad_stem: Option<String>,
     pub seq: u64,
     /// kind -> id -> document
     pub resources: BTreeMap<String, BTreeMap<String, Doc>>,
@@ -458,6 +466,15 @@ impl World {
 
     /// AD names for a region, e.g. `Sxim:US-ASHBURN-AD-1`.
     pub fn availability_domains(&self, region: &str) -> Vec<String> {
+        if let Some(stem) = self
+            .home_ad_stem
+            .as_ref()
+            .filter(|_| region == self.home_region)
+        {
+            return (1..=self.ad_count.max(1))
+                .map(|i| format!("{stem}-AD-{i}"))
+                .collect();
+        }
         let prefix: String = self
             .tenancy_id
             .rsplit('.')

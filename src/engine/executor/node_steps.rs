@@ -131,6 +131,10 @@ impl Executor<'_> {
             let e = s.entry(r);
             e.id = Some(id.clone());
             e.name = Some(d.nodes[i].name.clone());
+            e.image = Some(crate::engine::state::RecordedImage {
+                id: d.nodes[i].image_id.clone(),
+                line: d.image_line.clone(),
+            });
         })
         .await?;
         self.reach(r, Milestone::Launched);

@@ -43,6 +43,7 @@ pub(crate) fn desired() -> Desired {
             statements: iam::policy_statements("quickstart-dg", "ocid1.compartment.oc1..c", &[]),
         },
         tags: BTreeMap::from([("team".to_string(), "net".to_string())]),
+        image_line: None,
     }
 }
 
@@ -114,6 +115,7 @@ pub(crate) fn converged(d: &Desired) -> Observed {
         stale_extra_vips: vec![],
         public_ip: None,
         public_ip_adopted: false,
+        image_names: BTreeMap::new(),
     }
 }
 
@@ -228,7 +230,7 @@ fn drift_table() {
                     .push("Allow dynamic-group quickstart-dg to read buckets in tenancy".into())
             },
             vec![(Resource::Policy, Action::Update)],
-            "statements: add",
+            "statements: + Allow dynamic-group quickstart-dg to read buckets in tenancy",
         ),
         (
             "policy statement removed out of band",
@@ -236,7 +238,7 @@ fn drift_table() {
                 o.policy.as_mut().unwrap().statements.pop();
             },
             vec![(Resource::Policy, Action::Update)],
-            "statements: add \"Allow dynamic-group quickstart-dg to use subnets",
+            "statements: + Allow dynamic-group quickstart-dg to use subnets",
         ),
         (
             "matching rule edited out of band",
@@ -244,7 +246,7 @@ fn drift_table() {
                 o.dynamic_group.as_mut().unwrap().matching_rule = "ANY {instance.id = 'x'}".into()
             },
             vec![(Resource::DynamicGroup, Action::Update)],
-            "matching rule",
+            "matching_rule: ANY {instance.id = 'x'} -> ",
         ),
         (
             "tag added in the blueprint",
@@ -340,7 +342,7 @@ fn drift_table() {
                 o.nsg.as_mut().unwrap().rules.remove(0);
             },
             vec![(Resource::Nsg, Action::Update)],
-            "rules: add INGRESS protocol 112",
+            "rules: + INGRESS protocol 112",
         ),
         (
             "dynamic group renamed in the blueprint",
