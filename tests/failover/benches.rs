@@ -297,16 +297,13 @@ fn bench_crash_failover() {
             summary("kill -> API shows new owner", to_api),
         ));
         report.push(format!(
-            "{}\n  agent on the owner in the {} s after the last takeover settled (once per takeover: \
+            "{}\n{}\n  agent on the owner in the {} s after the last takeover settled (once per takeover: \
              warm tools started again, first signatures): {aftermath:.3} CPU s\n  \
              agent on the owner over the next {} s of rechecks: {:.3} CPU s ({cpu_per_hour:.1} s/h), \
              {gets_window} successful rechecks by it in all, {feds_window} federations in the window; token \
              lifetime {lifetime:.0} s -> {feds_per_hour:.1} federations/h",
-            format!(
-                "{}\n{}",
-                summary("agent share (kill->API - kill->MASTER)", shares.clone()),
-                summary("first -> last update accepted (simulator clock)", spreads.clone())
-            ),
+            summary("agent share (kill->API - kill->MASTER)", shares.clone()),
+            summary("first -> last update accepted (simulator clock)", spreads.clone()),
             settle.as_secs(),
             cpu_window.as_secs(),
             cpu_after - cpu_before,
