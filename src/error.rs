@@ -23,6 +23,12 @@ pub mod exit {
     /// `apply` or `destroy` stopped by Ctrl-C / SIGTERM (128 + SIGINT, as shells report it):
     /// the state is saved, the lock released; run the command again to finish.
     pub const INTERRUPTED: i32 = 130;
+    /// `status`: the pair is not ready; `apply --wait`, `status --wait`: it did not become ready
+    /// in time (what was missing is printed, and in JSON as `problems`).
+    pub const NOT_READY: i32 = 4;
+    /// `drill`: the drill ran and failed (the VIP did not move, or the node did not rejoin);
+    /// the stopped node was started again.
+    pub const DRILL_FAILED: i32 = 5;
 }
 
 /// A run that cannot ask for confirmation (no terminal) and was not told `--auto-approve`.
@@ -179,6 +185,7 @@ fn ops(e: &OpsError) -> ErrorInfo {
         },
         OpsError::UnknownNode { .. } => ErrorInfo::new("usage"),
         OpsError::DoctorProblems { .. } => ErrorInfo::new("doctor_problems"),
+        OpsError::DrillRefused { .. } => ErrorInfo::new("drill_refused"),
         _ => ErrorInfo::new("error"),
     }
 }

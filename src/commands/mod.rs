@@ -4,6 +4,7 @@ pub mod apply;
 pub mod confirm;
 pub mod destroy;
 pub mod doctor;
+pub mod drill;
 pub mod force_unlock;
 pub mod init;
 pub mod interrupt;

@@ -565,6 +565,7 @@ impl<'a> Executor<'a> {
         if !(holds && running) {
             return Ok(());
         }
+        self.await_peer_ready(r, &id).await?;
         self.progress
             .status(r, "soft-stopping so the peer takes the vip over");
         self.cloud.instance_action(&id, "SOFTSTOP").await?;
@@ -579,6 +580,73 @@ impl<'a> Executor<'a> {
                 Some(i) => {
                     self.progress.status(r, &i.lifecycle_state);
                     Ok(None)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Before the VIP holder `r` is stopped: its peer must be ready to take the VIPs over (its
+    /// instance RUNNING, its agent reporting MASTER or BACKUP with a fresh heartbeat and no
+    /// error: an agent that could write its view has IAM in effect). A new peer on OCI needs
+    /// minutes for cloud-init and IAM; stopping the holder before would leave the VIPs with no
+    /// owner. A pair on which no agent has ever reported (no view tag on either VNIC: nothing
+    /// runs the agent, e.g. `--simulate`) is not waited for.
+    async fn await_peer_ready(&self, r: Resource, holder_id: &str) -> Result<(), StepError> {
+        use super::readiness::node_waits_for;
+        use super::report::{AgentView, NodeReport};
+        let d = self.desired();
+        let i = r.node_index().expect("a node");
+        let peer = Resource::node(1 - i);
+        let Some(peer_id) = self.read(|s| s.id(peer).map(str::to_string)) else {
+            return Ok(());
+        };
+        let holder_reports = self
+            .cloud
+            .primary_vnic(&d.compartment_id, holder_id)
+            .await?
+            .is_some_and(|v| AgentView::from_tags(&v.tags).is_some());
+        let peer_name = d.nodes[1 - i].name.clone();
+        let said = std::sync::Mutex::new(String::new());
+        self.poll(r, "handed over (its peer never became ready)", || {
+            let (peer_id, peer_name, said) = (peer_id.clone(), peer_name.clone(), &said);
+            async move {
+                let inst = self.cloud.get_instance(&peer_id).await?;
+                let vnic = match &inst {
+                    Some(x) if !x.is_gone() => {
+                        self.cloud.primary_vnic(&d.compartment_id, &peer_id).await?
+                    }
+                    _ => None,
+                };
+                let agent = vnic.as_ref().and_then(|v| AgentView::from_tags(&v.tags));
+                if agent.is_none() && !holder_reports {
+                    return Ok(Some(()));
+                }
+                let n = NodeReport {
+                    role: peer.key().to_string(),
+                    name: peer_name.clone(),
+                    private_ip: None,
+                    instance_id: Some(peer_id.clone()),
+                    vnic_id: vnic.as_ref().map(|v| v.id.clone()),
+                    fault_domain: None,
+                    state: inst.map_or("ABSENT".into(), |x| x.lifecycle_state),
+                    user_data_file: None,
+                    agent,
+                };
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |t| t.as_secs());
+                match node_waits_for(&n, now) {
+                    None => Ok(Some(())),
+                    Some(w) => {
+                        let line = format!("waiting for {peer_name} to be ready first: {w}");
+                        let mut said = said.lock().unwrap_or_else(|e| e.into_inner());
+                        if *said != line {
+                            self.progress.status(r, &line);
+                            *said = line;
+                        }
+                        Ok(None)
+                    }
                 }
             }
         })

@@ -24,6 +24,10 @@ pub const TAG_AGENT_STATE: &str = "vipsetup-agent-state";
 pub const TAG_AGENT_SINCE: &str = "vipsetup-agent-since";
 pub const TAG_AGENT_CLAIM: &str = "vipsetup-agent-claim";
 pub const TAG_AGENT_ERROR: &str = "vipsetup-agent-error";
+/// The agent's heartbeat (issue 19): when it last wrote its view (RFC 3339 UTC; it writes it
+/// again every `TAG_AGENT_BEAT` seconds even when nothing changed), so a dead agent shows as stale.
+pub const TAG_AGENT_SEEN: &str = "vipsetup-agent-seen";
+pub const TAG_AGENT_BEAT: &str = "vipsetup-agent-beat";
 
 /// One of the six resources a VIP pair is made of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -36,6 +36,9 @@ pub struct State {
     /// deleted), else vipsetup made it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_ip: Option<Recorded>,
+    /// The last `vipsetup drill` (its timings and verdict), shown by status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_drill: Option<super::drill::DrillRecord>,
 }
 
 /// `Recorded::name` of a public IP that is the user's.
@@ -126,6 +129,7 @@ impl State {
             resources: BTreeMap::new(),
             addresses: BTreeMap::new(),
             public_ip: None,
+            last_drill: None,
         }
     }
 

@@ -79,6 +79,10 @@ pub enum OpsError {
         .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
     )]
     DoctorProblems { problems: Vec<String> },
+    /// `vipsetup drill` will not start (the pair is not ready, `--simulate`, an unknown node):
+    /// nothing was stopped.
+    #[error("drill refused: {reason}")]
+    DrillRefused { reason: String },
 }
 
 impl From<MigrateError> for OpsError {
