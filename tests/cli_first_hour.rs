@@ -7,33 +7,15 @@
 mod engine_support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
 use engine_support::standalone::Standalone;
 use serde_json::Value;
 use vipsetup::simulator::{world, World};
 
-fn bin(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vipsetup"));
-    c.current_dir(dir)
-        .env_remove("VIPSETUP_LOG")
-        .env_remove("OCI_CLI_PROFILE")
-        .env_remove("OCI_CLI_AUTH")
-        .env("HOME", dir.join("home"))
-        .env("VIPSETUP_POLL_MS", "20")
-        .env("VIPSETUP_SIM_PROVISIONING_MS", "100")
-        .env("VIPSETUP_SIM_TERMINATING_MS", "60")
-        .stdin(Stdio::null());
-    c
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{bin, text};
 
 /// A seeded world in `dir` (`w.json`, `config`, `key.pem`, `creds.json`), a home with an ssh
 /// key, and the seed output.
