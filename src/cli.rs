@@ -15,7 +15,8 @@ use crate::oci::log;
     about = "A highly available virtual IP on Oracle Cloud, from a YAML blueprint",
     after_help = "Exit codes: 0 success, 1 error (usage errors included), 2 changes present \
                   (plan --detailed-exitcode only) or some check could not tell (doctor only), \
-                  3 locked by another run."
+                  3 locked by another run, 4 not ready (status; apply/status --wait timed out), \
+                  5 drill failed."
 )]
 pub struct Cli {
     /// Output format: text for people, json for scripts (one JSON document on stdout, also on
@@ -48,6 +49,7 @@ pub enum Command {
     Apply(commands::apply::ApplyArgs),
     Destroy(commands::destroy::DestroyArgs),
     Status(commands::status::StatusArgs),
+    Drill(commands::drill::DrillArgs),
     Doctor(commands::doctor::DoctorArgs),
     ForceUnlock(commands::force_unlock::ForceUnlockArgs),
     State(commands::state::StateArgs),
@@ -75,6 +77,7 @@ pub fn main() -> i32 {
                 | Command::Apply(_)
                 | Command::Destroy(_)
                 | Command::Status(_)
+                | Command::Drill(_)
                 | Command::Doctor(_)
         )
     {
@@ -99,6 +102,7 @@ pub fn main() -> i32 {
         Command::Apply(args) => commands::apply::run(args, &ctx),
         Command::Destroy(args) => commands::destroy::run(args, &ctx),
         Command::Status(args) => commands::status::run(args, &ctx),
+        Command::Drill(args) => commands::drill::run(args, &ctx),
         Command::Doctor(args) => commands::doctor::run(args, &ctx),
         Command::ForceUnlock(args) => commands::force_unlock::run(args, &ctx),
         Command::State(args) => commands::state::run(args, &ctx),

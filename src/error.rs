@@ -20,6 +20,15 @@ pub mod exit {
     pub const CHANGES: i32 = 2;
     /// Another run holds the pair's lock; nothing was changed.
     pub const LOCKED: i32 = 3;
+    /// `apply` or `destroy` stopped by Ctrl-C / SIGTERM (128 + SIGINT, as shells report it):
+    /// the state is saved, the lock released; run the command again to finish.
+    pub const INTERRUPTED: i32 = 130;
+    /// `status`: the pair is not ready; `apply --wait`, `status --wait`: it did not become ready
+    /// in time (what was missing is printed, and in JSON as `problems`).
+    pub const NOT_READY: i32 = 4;
+    /// `drill`: the drill ran and failed (the VIP did not move, or the node did not rejoin);
+    /// the stopped node was started again.
+    pub const DRILL_FAILED: i32 = 5;
 }
 
 /// A run that cannot ask for confirmation (no terminal) and was not told `--auto-approve`.
@@ -52,7 +61,7 @@ pub struct StepFailure {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ErrorInfo {
     /// Stable, machine-readable: `usage`, `invalid_blueprint`, `locked`, `confirmation_needed`,
-    /// `cancelled`, `replace_not_confirmed`, `oci_api`, `connection`, `steps_failed`, `error`.
+    /// `cancelled`, `interrupted`, `replace_not_confirmed`, `oci_api`, `connection`, `steps_failed`, `error`.
     pub code: &'static str,
     pub message: String,
     /// The resource the error is about: a pair resource (`nsg`, `node1`, ...), a file, an OCID.
@@ -103,6 +112,8 @@ impl ErrorInfo {
     pub fn exit_code(&self) -> i32 {
         if self.code == "locked" {
             exit::LOCKED
+        } else if self.code == "interrupted" {
+            exit::INTERRUPTED
         } else {
             exit::ERROR
         }
@@ -167,12 +178,14 @@ fn ops(e: &OpsError) -> ErrorInfo {
             cloud(c)
         }
         OpsError::Cancelled { .. } => ErrorInfo::new("cancelled"),
+        OpsError::Interrupted { .. } => ErrorInfo::new("interrupted"),
         OpsError::ReplaceNotConfirmed { nodes, .. } => ErrorInfo {
             resource: Some(nodes.join(",")),
             ..ErrorInfo::new("replace_not_confirmed")
         },
         OpsError::UnknownNode { .. } => ErrorInfo::new("usage"),
         OpsError::DoctorProblems { .. } => ErrorInfo::new("doctor_problems"),
+        OpsError::DrillRefused { .. } => ErrorInfo::new("drill_refused"),
         _ => ErrorInfo::new("error"),
     }
 }

@@ -290,6 +290,7 @@ fn help_lists_every_command_and_each_has_its_own_help() {
         "destroy",
         "status",
         "force-unlock",
+        "drill",
     ];
     for cmd in commands {
         // Listed as a command (indented, then its summary), not just mentioned in passing.

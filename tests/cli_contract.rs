@@ -263,8 +263,33 @@ fn success_changes_and_locked_for_every_command() {
         &with(&["plan", "quickstart.yaml", "--detailed-exitcode"]),
         0,
     );
-    let s = expect_success(d, &with(&["status", "quickstart.yaml"]));
+    // Issue 19: status gives a verdict. Nothing runs the agents here, so the pair is not
+    // ready: exit 4, the report still printed (ok), and why, with stable codes.
+    let mut args = with(&["status", "quickstart.yaml"]);
+    args.extend(["--output", "json"]);
+    let s = doc(&expect(d, &args, 4));
+    assert_eq!(s["ok"], true, "{s}");
     assert_eq!(s["vip_holder"], "instance1");
+    assert_eq!(s["ready"], false, "{s}");
+    let codes: Vec<&str> = s["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["agent_not_reported", "agent_not_reported"], "{s}");
+    // --wait gives up after its duration with exit 4 and says so.
+    let mut args = with(&["status", "quickstart.yaml", "--wait=1s"]);
+    args.extend(["--output", "json"]);
+    let w = doc(&expect(d, &args, 4));
+    assert_eq!(w["timed_out"], true, "{w}");
+    // A drill refuses under --simulate (no node runs), before stopping anything.
+    expect_failure(
+        d,
+        &with(&["drill", "quickstart.yaml", "--auto-approve"]),
+        1,
+        "drill_refused",
+    );
     let o = expect(
         d,
         &with(&["destroy", "quickstart.yaml", "--auto-approve"]),

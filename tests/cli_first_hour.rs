@@ -6,47 +6,16 @@
 
 mod engine_support;
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Stdio;
 
+use engine_support::standalone::Standalone;
 use serde_json::Value;
 use vipsetup::simulator::{world, World};
 
-fn bin(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vipsetup"));
-    c.current_dir(dir)
-        .env_remove("VIPSETUP_LOG")
-        .env_remove("OCI_CLI_PROFILE")
-        .env_remove("OCI_CLI_AUTH")
-        .env("HOME", dir.join("home"))
-        .env("VIPSETUP_POLL_MS", "20")
-        .env("VIPSETUP_SIM_PROVISIONING_MS", "100")
-        .env("VIPSETUP_SIM_TERMINATING_MS", "60")
-        .stdin(Stdio::null());
-    c
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// The simulator process, stopped by PID however the test ends.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{bin, text};
 
 /// A seeded world in `dir` (`w.json`, `config`, `key.pem`, `creds.json`), a home with an ssh
 /// key, and the seed output.
@@ -83,50 +52,15 @@ fn seed(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("creds.json")).unwrap()).unwrap()
 }
 
-fn serve(dir: &Path) -> Server {
-    let mut child = bin(dir)
-        .args([
-            "simulator",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--world",
-            "w.json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    Server { child, base }
-}
-
-/// One plain HTTP/1.1 request to the simulator's unsigned control API; the body.
-fn control(base: &str, method: &str, path: &str) -> String {
-    let addr = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out.split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default()
+fn serve(dir: &Path) -> Standalone {
+    let mut cmd = bin(dir);
+    cmd.stderr(Stdio::null());
+    Standalone::serve(cmd, "w.json", &[])
 }
 
 /// The requests the simulator served since its log was last cleared that may change the cloud.
-fn writes(base: &str) -> Vec<String> {
-    let log: Vec<Value> = serde_json::from_str(&control(base, "GET", "/_sim/log")).unwrap();
+fn writes(sim: &Standalone) -> Vec<String> {
+    let log: Vec<Value> = serde_json::from_str(&sim.control_body("GET", "/_sim/log", "")).unwrap();
     assert!(!log.is_empty(), "the simulator served nothing");
     log.iter()
         .filter(|e| !matches!(e["method"].as_str(), Some("GET" | "HEAD")))
@@ -179,7 +113,7 @@ fn the_readme_commands_take_a_subnet_to_a_pair_and_back() {
         if matches!(args[0].as_str(), "apply" | "destroy") {
             args.push("--auto-approve".into());
         }
-        control(&server.base, "DELETE", "/_sim/log");
+        server.control("DELETE", "/_sim/log", "");
         let o = bin(d)
             .args(&args)
             .env("OCI_CLI_CONFIG_FILE", d.join("config"))
@@ -194,7 +128,7 @@ fn the_readme_commands_take_a_subnet_to_a_pair_and_back() {
                     "{}",
                     text(&o)
                 );
-                assert!(writes(&server.base).is_empty(), "init wrote");
+                assert!(writes(&server).is_empty(), "init wrote");
                 // validate accepts it without edits.
                 let v = bin(d).args(["validate", "my-vip.yaml"]).output().unwrap();
                 assert_eq!(v.status.code(), Some(0), "{}", text(&v));
@@ -223,10 +157,10 @@ fn the_readme_commands_take_a_subnet_to_a_pair_and_back() {
                     "{}",
                     text(&o)
                 );
-                assert_eq!(writes(&server.base), Vec::<String>::new(), "doctor wrote");
+                assert_eq!(writes(&server), Vec::<String>::new(), "doctor wrote");
             }
             "apply" => {
-                let w = writes(&server.base);
+                let w = writes(&server);
                 assert!(w.iter().any(|x| x.contains("LaunchInstance")), "{w:?}");
             }
             _ => {}
@@ -276,7 +210,7 @@ fn apply_doctor_refuses_a_subnet_without_a_route_and_changes_nothing() {
     let o = run(&["init", "my-vip.yaml", "--subnet", subnet]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
-    control(&server.base, "DELETE", "/_sim/log");
+    server.control("DELETE", "/_sim/log", "");
     let o = run(&["doctor", "my-vip.yaml", "--output", "json"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -293,9 +227,9 @@ fn apply_doctor_refuses_a_subnet_without_a_route_and_changes_nothing() {
         routing["fix"].as_str().unwrap().contains("service gateway"),
         "{doc}"
     );
-    assert_eq!(writes(&server.base), Vec::<String>::new(), "doctor wrote");
+    assert_eq!(writes(&server), Vec::<String>::new(), "doctor wrote");
 
-    control(&server.base, "DELETE", "/_sim/log");
+    server.control("DELETE", "/_sim/log", "");
     let o = run(&[
         "apply",
         "my-vip.yaml",
@@ -318,7 +252,7 @@ fn apply_doctor_refuses_a_subnet_without_a_route_and_changes_nothing() {
         text(&o)
     );
     assert_eq!(
-        writes(&server.base),
+        writes(&server),
         Vec::<String>::new(),
         "apply --doctor wrote"
     );

@@ -5,10 +5,10 @@
 
 mod engine_support;
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
+use engine_support::standalone::Standalone;
 use serde_json::Value;
 
 fn bin() -> Command {
@@ -17,31 +17,6 @@ fn bin() -> Command {
         .env("VIPSETUP_POLL_MS", "20")
         .stdin(Stdio::null());
     c
-}
-
-/// The simulator process, stopped by PID however the test ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// One plain HTTP/1.1 request to the simulator's unsigned control API.
-fn control(base: &str, method: &str, path: &str, body: &str) -> String {
-    let addr = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
 }
 
 fn apply(dir: &Path, base: &str) -> Output {
@@ -107,32 +82,13 @@ fn a_failed_step_after_others_reports_them_as_done() {
         )
     });
 
-    let mut child = bin()
-        .current_dir(d)
-        .args([
-            "simulator",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--world",
-            "w.json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Server(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
+    let mut cmd = bin();
+    cmd.current_dir(d).stderr(Stdio::null());
+    let server = Standalone::serve(cmd, "w.json", &[]);
+    let base = server.base.clone();
 
     let fault = r#"{"operation": "CreatePolicy", "count": 1, "fault": {"kind": "status", "status": 400, "code": "InvalidParameter", "message": "rejected for this test"}}"#;
-    let answer = control(&base, "POST", "/_sim/faults", fault);
+    let answer = server.control("POST", "/_sim/faults", fault);
     assert!(answer.starts_with("HTTP/1.1 2"), "{answer}");
 
     let o = apply(d, &base);

@@ -63,7 +63,8 @@ fn plan_apply_status_destroy_with_exit_codes_and_json() {
         .all(|s| s["action"] == "no-op"));
 
     let o = run(&bp, &["status", "--output", "json"]);
-    assert!(o.status.success(), "{}", text(&o));
+    // Not ready (exit 4): no agent runs against this simulator.
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     let st: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(st["vip_holder"], "instance1");
     assert!(st["nodes"]

@@ -232,15 +232,30 @@ async fn a_failed_over_vip_is_left_where_it_is() {
         .unwrap();
     let vip = state.id(Resource::Vip).unwrap().to_string();
     let vnic2 = state.get(Resource::Node2).unwrap().vnic_id.clone().unwrap();
-    // The agent on node2 took the VIP over.
+    // The agent on node2 took the VIP over, writing its name and the time in the VIP's tags.
     p.target.cloud.move_private_ip(&vip, &vnic2).await.unwrap();
+    let mut tags = p
+        .target
+        .cloud
+        .get_private_ip(&vip)
+        .await
+        .unwrap()
+        .unwrap()
+        .tags;
+    tags.insert("vipsetup-owner".into(), "instance2".into());
+    tags.insert("vipsetup-takeover-at".into(), "2026-12-07T02:00:00Z".into());
+    p.target
+        .cloud
+        .update_private_ip_tags(&vip, &tags)
+        .await
+        .unwrap();
 
     p.sim.clear_log();
     let plan = sess.plan(&[]).await.unwrap();
     assert!(!plan.has_changes(), "{}", plan.render_text());
     assert!(plan
         .render_text()
-        .contains("on node2 (failed over by the agent; left where it is)"));
+        .contains("on node2 (failed over by the agent at 2026-12-07T02:00:00Z; left where it is)"));
     let out = sess
         .apply(&[], &yes, &Silent, &p.rendered_dir())
         .await

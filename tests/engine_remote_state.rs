@@ -5,11 +5,11 @@
 
 mod engine_support;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
+use engine_support::standalone::Standalone;
 use engine_support::*;
 use serde_json::Value;
 use vipsetup::ops::{blueprint_view, simulate};
@@ -18,18 +18,10 @@ use vipsetup::simulator::{object_storage, World};
 const BUCKET: &str = "vipsetup-state";
 const VIP: &str = "172.16.2.10";
 
-/// The standalone simulator, stopped by PID even when a test fails.
+/// The standalone simulator (stopped by PID even when a test fails) and its world file.
 struct Server {
-    child: Child,
-    url: String,
+    sim: Standalone,
     world: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 struct Setup {
@@ -57,34 +49,19 @@ fn setup() -> Setup {
     std::fs::write(&key, &seeded.private_key_pem).unwrap();
     let config = dir.path().join("oci-config");
     std::fs::write(&config, seeded.oci_config(key.to_str().unwrap())).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vipsetup"))
-        .args(["simulator", "serve", "--listen", "127.0.0.1:0"])
-        .args([
+    let sim = Standalone::serve(
+        Command::new(env!("CARGO_BIN_EXE_vipsetup")),
+        &wpath,
+        &[
             "--provisioning-delay-ms",
             "300",
             "--terminating-delay-ms",
             "60",
-        ])
-        .arg("--world")
-        .arg(&wpath)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the simulator");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line from the simulator: {line:?}"))
-        .to_string();
+        ],
+    );
     Setup {
         dir,
-        server: Server {
-            child,
-            url,
-            world: wpath,
-        },
+        server: Server { sim, world: wpath },
         config,
     }
 }
@@ -101,7 +78,7 @@ impl Setup {
             .arg(blueprint)
             .arg("--config-file")
             .arg(&self.config)
-            .args(["--endpoint", &self.server.url])
+            .args(["--endpoint", &self.server.sim.base])
             .current_dir(blueprint.parent().unwrap())
             .env("VIPSETUP_POLL_MS", "20")
             .env_remove("VIPSETUP_TEST_KILL_AFTER_MUTATIONS")

@@ -8,6 +8,8 @@ mod harness;
 
 #[path = "failover/benches.rs"]
 mod benches;
+#[path = "failover/drill_scenario.rs"]
+mod drill_scenario;
 #[path = "oldest-tools/versions.rs"]
 mod oldest_tools;
 

@@ -85,8 +85,7 @@ fn ops(calls: &[(String, u16)]) -> Vec<&str> {
 /// Moves the VIP to node `i` as the seeded user (an operator), signing with the agent's own
 /// library and the user's API key: the API-key path of the signer, also checked by the sim.
 fn operator_moves_vip(sim: &SimPair, i: usize) {
-    let answer = operator(
-        sim,
+    let answer = sim.operator(
         "PUT",
         &format!("privateIps/{}", sim.vip_id),
         &json!({"vnicId": sim.vnics[i]}).to_string(),
@@ -96,43 +95,6 @@ fn operator_moves_vip(sim: &SimPair, i: usize) {
     let doc: serde_json::Value = serde_json::from_str(&answer)
         .unwrap_or_else(|e| panic!("the operator's update answered no JSON ({e}): {answer}"));
     assert_eq!(doc["vnicId"], sim.vnics[i].as_str(), "{answer}");
-}
-
-/// One Core API call (`path` under /20160918/) as the seeded user, which must succeed; its
-/// answer's body.
-fn operator(sim: &SimPair, method: &str, path: &str, body: &str) -> String {
-    let creds: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(sim.dir.path().join("creds.json")).unwrap())
-            .unwrap();
-    let key_id = format!(
-        "{}/{}/{}",
-        creds["tenancy_id"].as_str().unwrap(),
-        creds["user_id"].as_str().unwrap(),
-        creds["fingerprint"].as_str().unwrap()
-    );
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(
-            r#". "$1" || exit 9
-            oci_http_date
-            oci_signing_string "$6" "$2" "$OCI_DATE" "$3"
-            oci_authorization "$4" "$5" || exit 8
-            OCI_WORK_DIR=$(mktemp -d)
-            oci_http "$6" "$2" "$3" "${OCI_HEADERS[@]}" "authorization: $OCI_AUTHORIZATION" || { echo "$OCI_STATUS $OCI_BODY"; exit 1; }
-            printf '%s' "$OCI_BODY""#,
-        )
-        .arg("bash")
-        .arg(render_support::sign_lib())
-        .arg(format!("{}/20160918/{path}", sim.base))
-        .arg(body)
-        .arg(key_id)
-        .arg(sim.dir.path().join("user-key.pem"))
-        .arg(method)
-        .output()
-        .unwrap();
-    let answer = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{method} {path}: {answer}");
-    answer
 }
 
 #[test]
@@ -629,8 +591,7 @@ fn a_recheck_of_several_vips_is_one_list_and_still_sees_one_moved_or_deleted() {
     // One VIP moved away: absent from the list, read on its own, moved back.
     let second = sim.private_ip(SECOND)["id"].as_str().unwrap().to_string();
     sim.clear_log();
-    operator(
-        &sim,
+    sim.operator(
         "PUT",
         &format!("privateIps/{second}"),
         &json!({"vnicId": sim.vnics[NODE1]}).to_string(),
@@ -652,7 +613,7 @@ fn a_recheck_of_several_vips_is_one_list_and_still_sees_one_moved_or_deleted() {
     // One VIP deleted: its own read answers 404; it is made again on this VNIC.
     std::thread::sleep(Duration::from_secs(2));
     sim.clear_log();
-    operator(&sim, "DELETE", &format!("privateIps/{second}"), "");
+    sim.operator("DELETE", &format!("privateIps/{second}"), "");
     eventually("the MASTER makes the deleted VIP again", || {
         let p = sim.private_ip(SECOND);
         p["id"].as_str().is_some_and(|id| id != second) && sim.owner_of(SECOND) == Some(NODE2)

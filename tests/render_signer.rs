@@ -6,6 +6,8 @@
 #[path = "oldest-tools/versions.rs"]
 mod oldest_tools;
 mod render_support;
+#[path = "support/tls.rs"]
+mod tls;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -320,11 +322,7 @@ fn unreachable_metadata_service_is_an_error_not_a_hang() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = tls::free_port();
     let start = std::time::Instant::now();
     let (ok, out, _) = bash(
         r#"oci_call GET "$1" && exit 0; printf '%s|%s' "$OCI_STATUS" "$OCI_ERROR"; exit 1"#,
@@ -361,32 +359,10 @@ fn https_goes_through_a_verified_s_client_connection() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let ok = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args([
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost",
-        ])
-        .arg("-keyout")
-        .arg(d.join("tls.key"))
-        .arg("-out")
-        .arg(d.join("tls.crt"))
-        .output()
-        .unwrap()
-        .status
-        .success();
-    assert!(ok, "openssl req");
+    tls::self_signed_localhost(d);
     std::fs::create_dir(d.join("www")).unwrap();
     std::fs::write(d.join("www/doc.json"), "{\"ok\": \"yes\"}\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = tls::free_port();
     let mut server = Command::new("openssl")
         .args(["s_server", "-quiet", "-WWW", "-accept"])
         .arg(port.to_string())

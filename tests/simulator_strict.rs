@@ -187,6 +187,20 @@ fn launch_body(seeded: &Seeded, name: &str, ip: &str, subnet: &str) -> Value {
            "metadata": {"ssh_authorized_keys": "ssh-ed25519 AAAA test"}})
 }
 
+/// LaunchInstance of `name` at `ip` in `subnet`, signed by `s`: the status and the answer.
+async fn launch(
+    s: &Signer,
+    base: &str,
+    seeded: &Seeded,
+    name: &str,
+    ip: &str,
+    subnet: &str,
+) -> (u16, Value) {
+    let call = Call::new("POST", "/20160918/instances").body(launch_body(seeded, name, ip, subnet));
+    let (st, v, _) = s.send(base, call).await;
+    (st, v)
+}
+
 async fn primary_vnic(s: &Signer, base: &str, seeded: &Seeded, instance: &str) -> Value {
     let (st, atts, _) = s
         .send(
@@ -386,28 +400,8 @@ async fn private_ip_rules_etags_and_retry_tokens() {
         .await;
     assert_eq!(st, 204);
 
-    let (_, b, _) = s
-        .send(
-            &base,
-            Call::new("POST", "/20160918/instances").body(launch_body(
-                &seeded,
-                "b",
-                "10.0.1.11",
-                &seeded.subnet_id,
-            )),
-        )
-        .await;
-    let (_, c, _) = s
-        .send(
-            &base,
-            Call::new("POST", "/20160918/instances").body(launch_body(
-                &seeded,
-                "c",
-                "10.0.2.10",
-                &other_subnet,
-            )),
-        )
-        .await;
+    let (_, b) = launch(&s, &base, &seeded, "b", "10.0.1.11", &seeded.subnet_id).await;
+    let (_, c) = launch(&s, &base, &seeded, "c", "10.0.2.10", &other_subnet).await;
     let va = primary_vnic(&s, &base, &seeded, a["id"].as_str().unwrap()).await;
     let vb = primary_vnic(&s, &base, &seeded, b["id"].as_str().unwrap()).await;
     let vc = primary_vnic(&s, &base, &seeded, c["id"].as_str().unwrap()).await;
@@ -534,17 +528,15 @@ async fn lifecycle_follows_timestamps_across_processes() {
     };
     let (first, seeded) = start(config.clone()).await;
     let s = Signer::new(&seeded);
-    let (_, inst, _) = s
-        .send(
-            &first.base_url(),
-            Call::new("POST", "/20160918/instances").body(launch_body(
-                &seeded,
-                "n",
-                "10.0.1.10",
-                &seeded.subnet_id,
-            )),
-        )
-        .await;
+    let (_, inst) = launch(
+        &s,
+        &first.base_url(),
+        &seeded,
+        "n",
+        "10.0.1.10",
+        &seeded.subnet_id,
+    )
+    .await;
     let path = format!("/20160918/instances/{}", inst["id"].as_str().unwrap());
     // a second simulator on the same file (as a second process would be)
     let second = Simulator::start(config, World::default()).await.unwrap();
@@ -657,17 +649,7 @@ async fn faults_latency_and_control_api() {
     assert_eq!(s.send(&base, Call::new("GET", &path)).await.0, 200);
 
     sim.inject_fault("LaunchInstance", 1, FaultKind::out_of_host_capacity());
-    let (st, e, _) = s
-        .send(
-            &base,
-            Call::new("POST", "/20160918/instances").body(launch_body(
-                &seeded,
-                "n",
-                "10.0.1.10",
-                &seeded.subnet_id,
-            )),
-        )
-        .await;
+    let (st, e) = launch(&s, &base, &seeded, "n", "10.0.1.10", &seeded.subnet_id).await;
     assert_eq!(st, 500);
     assert!(e["message"]
         .as_str()
@@ -898,17 +880,7 @@ async fn imds_and_federation_take_faults_too() {
     let (sim, seeded) = start(SimConfig::default()).await;
     let base = sim.base_url();
     let s = Signer::new(&seeded);
-    let (st, inst, _) = s
-        .send(
-            &base,
-            Call::new("POST", "/20160918/instances").body(launch_body(
-                &seeded,
-                "n",
-                "10.0.1.10",
-                &seeded.subnet_id,
-            )),
-        )
-        .await;
+    let (st, inst) = launch(&s, &base, &seeded, "n", "10.0.1.10", &seeded.subnet_id).await;
     assert_eq!(st, 200);
     sim.set_imds_alias("127.0.0.1", inst["id"].as_str().unwrap());
     let http = reqwest::Client::new();

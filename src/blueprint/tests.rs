@@ -195,6 +195,12 @@ fn bad_blueprints_give_exact_errors() {
             vec![(10, 17, "nodes[0].private_ip", "172.16.3.11 is outside the VIP's subnet 172.16.2.0/24")],
         ),
         (
+            // Issue 20: both nodes agree, so the VIP is the one to fix (not both nodes).
+            "VIP outside the nodes' subnet",
+            vec![(7, "  vip: 172.16.9.10/24")],
+            vec![(7, 8, "network.vip", "the VIP 172.16.9.10 is outside the nodes' subnet 172.16.2.0/24 (both nodes' private_ip are in it)")],
+        ),
+        (
             "malformed subnet OCID",
             vec![(6, "  subnet: subnet-123")],
             vec![(6, 11, "network.subnet", "`subnet-123` is not an OCID: it does not have the form ocid1.<type>.<realm>.<region>.<unique-id>")],

@@ -1,16 +1,17 @@
 //! `vipsetup apply BLUEPRINT`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
 use super::confirm::{check_can_confirm, confirmer};
 use super::output::Ctx;
 use super::progress::for_stdout;
-use super::target_args::{node_names, runtime, TargetArgs};
+use super::target_args::{node_names, parse_duration, runtime, TargetArgs};
 use crate::engine::plan::Action;
 use crate::engine::Resource;
-use crate::error::exit;
+use crate::error::{exit, UsageError};
 use crate::ops::apply::{apply, ApplyOptions};
 
 /// Build the pair, or bring it back in line with the blueprint; safe to run again
@@ -30,6 +31,17 @@ pub struct ApplyArgs {
     /// Run `vipsetup doctor`'s read-only checks first; change nothing if one finds a problem
     #[arg(long)]
     pub doctor: bool,
+    /// Then wait until the pair is ready (default 15m; e.g. --wait=20m): both agents reporting,
+    /// one MASTER holding the VIPs; exit 4 if it is not ready by then
+    #[arg(
+        long,
+        value_name = "DURATION",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "15m",
+        value_parser = parse_duration
+    )]
+    pub wait: Option<Duration>,
     /// With `image.os` + `version`: move nodes running an older image of it to the newest (a
     /// replacement). Without it a newer platform image is only shown as available
     #[arg(long)]
@@ -37,6 +49,14 @@ pub struct ApplyArgs {
 }
 
 pub fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<i32> {
+    if args.wait.is_some() && args.target.simulate {
+        return Err(UsageError(
+            "--wait needs running nodes: with --simulate no node runs keepalived or the agent, \
+             so the pair never becomes ready; drop --wait (or --simulate)"
+                .into(),
+        )
+        .into());
+    }
     check_can_confirm(args.auto_approve, "apply")?;
     let json = ctx.json();
     let opts = ApplyOptions {
@@ -54,9 +74,17 @@ pub fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<i32> {
         node_names(&opts.target, !json),
     );
     let progress = ctx.journal.recording(for_stdout(json), ctx.spinner.clone());
-    let outcome = runtime()?.block_on(apply(&opts, &confirm, progress.as_ref()));
+    let rt = runtime()?;
+    {
+        let _in_runtime = rt.enter();
+        super::interrupt::install("apply")?;
+    }
+    let outcome = rt.block_on(apply(&opts, &confirm, progress.as_ref()));
     ctx.lookups_done();
     let outcome = outcome?;
+    if let Some(limit) = args.wait {
+        return wait_after(&opts, &outcome, limit, ctx);
+    }
     if json {
         ctx.print_json(&outcome)?;
     } else {
@@ -79,4 +107,47 @@ pub fn run(args: ApplyArgs, ctx: &Ctx) -> anyhow::Result<i32> {
         }
     }
     Ok(exit::OK)
+}
+
+/// `apply --wait`: the apply's outcome, then the wait for readiness (its lines as it goes), then
+/// the verdict; JSON: the outcome's keys plus status's verdict keys.
+fn wait_after(
+    opts: &ApplyOptions,
+    outcome: &crate::ops::pair::Outcome,
+    limit: Duration,
+    ctx: &Ctx,
+) -> anyhow::Result<i32> {
+    let json = ctx.json();
+    if !json {
+        if !outcome.plan.has_changes() {
+            println!("no changes: the pair matches the blueprint");
+        }
+        println!(
+            "\nwaiting up to {}s for the pair to be ready:",
+            limit.as_secs()
+        );
+    }
+    let say = move |line: &str| {
+        if json {
+            eprintln!("{line}");
+        } else {
+            println!("  {line}");
+        }
+    };
+    let view = runtime()?.block_on(crate::ops::ready::status(&opts.target, Some(limit), &say))?;
+    if json {
+        let mut doc = serde_json::to_value(outcome)?;
+        let verdict = serde_json::to_value(&view)?;
+        if let (Some(d), Some(v)) = (doc.as_object_mut(), verdict.as_object()) {
+            for k in ["ready", "problems", "waiting", "waited_secs", "timed_out"] {
+                if let Some(x) = v.get(k) {
+                    d.insert(k.into(), x.clone());
+                }
+            }
+        }
+        ctx.print_json(&doc)?;
+    } else {
+        print!("\n{}", view.render_text());
+    }
+    Ok(super::status::exit_code(&view))
 }

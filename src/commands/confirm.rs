@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::progress::CallSpinner;
 
+use crate::engine::interrupt::{self, Phase};
 use crate::engine::plan::Plan;
 use crate::engine::report::plan_text;
 use crate::error::NeedsConfirmation;
@@ -44,7 +45,10 @@ pub fn confirmer(
         eprint!("\nDo you want to {verb} {what}? Only 'yes' is accepted: ");
         let _ = std::io::stderr().flush();
         let mut line = String::new();
+        // A signal here exits at once (nothing has changed yet): the read would not return.
+        interrupt::set_phase(Phase::Prompting);
         let _ = std::io::stdin().lock().read_line(&mut line);
+        interrupt::set_phase(Phase::Working);
         line.trim() == "yes"
     }
 }

@@ -32,7 +32,12 @@ pub fn run(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<i32> {
         node_names(&opts, false),
     );
     let progress = ctx.journal.recording(for_stdout(json), ctx.spinner.clone());
-    let outcome = runtime()?.block_on(destroy(&opts, &confirm, progress.as_ref()));
+    let rt = runtime()?;
+    {
+        let _in_runtime = rt.enter();
+        super::interrupt::install("destroy")?;
+    }
+    let outcome = rt.block_on(destroy(&opts, &confirm, progress.as_ref()));
     ctx.lookups_done();
     let outcome = outcome?;
     if json {

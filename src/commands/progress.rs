@@ -68,7 +68,7 @@ impl Progress for Bars {
     fn finished(&self, r: Resource, outcome: Result<(), &str>) {
         let msg = match outcome {
             Ok(()) => "done".to_string(),
-            Err(e) => format!("failed: {e}"),
+            Err(e) => outcome_word(e),
         };
         let mut found = false;
         self.with_bar(r, |b| {
@@ -150,7 +150,7 @@ impl Progress for Lines {
     fn finished(&self, r: Resource, outcome: Result<(), &str>) {
         match outcome {
             Ok(()) => self.line(r, "done"),
-            Err(e) => self.line(r, &format!("failed: {e}")),
+            Err(e) => self.line(r, &outcome_word(e)),
         }
     }
 }
@@ -202,5 +202,15 @@ impl CallObserver for SpinnerObserver {
                 a.operation
             ));
         }
+    }
+}
+
+/// "failed: ..." for a step that failed; "stopped: ..." for one a Ctrl-C stopped (its
+/// message says "interrupted"), which is no failure.
+fn outcome_word(e: &str) -> String {
+    if e.starts_with("interrupted") || e == crate::engine::executor::NOT_STARTED_INTERRUPTED {
+        format!("stopped: {e}")
+    } else {
+        format!("failed: {e}")
     }
 }

@@ -36,6 +36,11 @@ pub struct TargetArgs {
     /// fail at once naming the holder]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
     pub lock_timeout: Duration,
+    /// When the blueprint's `state:` key was added, changed or removed since this checkout last
+    /// ran: move the pair's state there first (as `state push` / `state pull` do; the old place
+    /// is emptied, so there is never a second copy) instead of stopping to say so
+    #[arg(long)]
+    pub migrate_state: bool,
 }
 
 /// `90`, `90s`, `5m`, `1h`, `1h30m`: a duration as people write it.
@@ -99,6 +104,7 @@ impl TargetArgs {
             auth: self.auth.clone(),
             endpoint: self.endpoint.clone(),
             lock_timeout: self.lock_timeout,
+            migrate_state: self.migrate_state,
         })
     }
 }

@@ -176,6 +176,8 @@ pub trait Cloud: Send + Sync {
     ) -> CloudFuture<'a, Option<LiveNsg>>;
     fn create_nsg<'a>(&'a self, spec: &'a NsgSpec, token: &'a str) -> CloudFuture<'a, String>;
     fn add_nsg_rules<'a>(&'a self, nsg_id: &'a str, rules: &'a [NsgRule]) -> CloudFuture<'a, ()>;
+    /// Removes the group's rules with these ids.
+    fn remove_nsg_rules<'a>(&'a self, nsg_id: &'a str, ids: &'a [String]) -> CloudFuture<'a, ()>;
     fn delete_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()>;
     /// Sets the NSG's freeform tags (UpdateNetworkSecurityGroup).
     fn update_nsg_tags<'a>(&'a self, id: &'a str, tags: &'a Tags) -> CloudFuture<'a, ()>;

@@ -18,7 +18,8 @@ use super::cloud::{
 };
 use super::drift;
 use super::iam;
-use super::model::{vrrp_rules, Desired, DesiredPublicIp, Resource};
+use super::interrupt;
+use super::model::{altered_vrrp_rules, vrrp_rules, Desired, DesiredPublicIp, Resource};
 use super::plan::{Action, Dep, Milestone, Plan, PlanKind, Step};
 use super::progress::Progress;
 use super::state::{State, StateError, ADOPTED};
@@ -86,6 +87,9 @@ pub enum StepError {
     Failed(String),
     #[error("not started: {0} failed")]
     DependencyFailed(Resource),
+    /// Ctrl-C / SIGTERM (`engine::interrupt`): the step did not start, or stopped waiting.
+    #[error("{0}")]
+    Interrupted(String),
     /// A 404 on an IAM write that no IAM change of this run can explain: the user's own
     /// permission is missing, and waiting would not help.
     #[error(
@@ -98,6 +102,9 @@ pub enum StepError {
         statement: String,
     },
 }
+
+/// What a step a stop request kept from starting says.
+pub const NOT_STARTED_INTERRUPTED: &str = "not started: interrupted";
 
 /// The steps that failed, each with its error; the state is saved as far as it got.
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +133,10 @@ pub struct Executor<'a> {
     events: watch::Sender<Progressed>,
     /// When this run last wrote to IAM: the start of the eventual-consistency window.
     iam_written: Mutex<Option<tokio::time::Instant>>,
+    /// Steps inside a stretch a stop request must not cut: a replacement from the hand-over to
+    /// the new instance's launch (stopped between, the pair would be left with a stopped or
+    /// terminated node and no successor).
+    finishing: Mutex<BTreeSet<Resource>>,
 }
 
 impl<'a> Executor<'a> {
@@ -150,6 +161,7 @@ impl<'a> Executor<'a> {
             opts,
             events: watch::channel(Progressed::default()).0,
             iam_written: Mutex::new(None),
+            finishing: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -180,9 +192,20 @@ impl<'a> Executor<'a> {
         }
         if let Err(failed) = self.wait_deps(&step.depends_on).await {
             self.fail(r);
+            if interrupt::requested() {
+                let why = NOT_STARTED_INTERRUPTED.to_string();
+                self.progress.finished(r, Err(&why));
+                return Err(StepError::Interrupted(why));
+            }
             self.progress
                 .finished(r, Err(&format!("not started: {failed} failed")));
             return Err(StepError::DependencyFailed(failed));
+        }
+        if interrupt::requested() {
+            self.fail(r);
+            let why = NOT_STARTED_INTERRUPTED.to_string();
+            self.progress.finished(r, Err(&why));
+            return Err(StepError::Interrupted(why));
         }
         self.progress.started(step);
         let result = match self.plan.kind {
@@ -273,6 +296,11 @@ impl<'a> Executor<'a> {
             if let Some(v) = probe().await? {
                 return Ok(v);
             }
+            if interrupt::requested() && !self.is_finishing(r) {
+                return Err(StepError::Interrupted(format!(
+                    "interrupted while waiting for {r} to be {what}; the next run picks it up there"
+                )));
+            }
             if tokio::time::Instant::now() >= deadline {
                 return Err(StepError::Failed(format!(
                     "gave up waiting for {r} to be {what} after {}s; check it in the console, then run the command again",
@@ -299,6 +327,23 @@ impl<'a> Executor<'a> {
                 Ok(create(token).await?)
             }
             other => Ok(other?),
+        }
+    }
+
+    fn is_finishing(&self, r: Resource) -> bool {
+        self.finishing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&r)
+    }
+
+    /// Marks `r` as in (`true`) or out of a stretch a stop request lets finish.
+    pub(super) fn set_finishing(&self, r: Resource, on: bool) {
+        let mut f = self.finishing.lock().unwrap_or_else(|e| e.into_inner());
+        if on {
+            f.insert(r);
+        } else {
+            f.remove(&r);
         }
     }
 
@@ -339,6 +384,12 @@ impl<'a> Executor<'a> {
                     if is_iam_lag(&e)
                         && window.is_some_and(|w| tokio::time::Instant::now() + delay < w) =>
                 {
+                    if interrupt::requested() {
+                        return Err(StepError::Interrupted(format!(
+                            "interrupted while waiting for IAM to catch up on {r}; the next run \
+                             tries again"
+                        )));
+                    }
                     self.progress.status(r, "waiting for IAM to catch up");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(30));
@@ -368,8 +419,16 @@ impl<'a> Executor<'a> {
             (Resource::Node1 | Resource::Node2, Action::Update) => self.update_node(r).await,
             (Resource::Node1 | Resource::Node2, action) => {
                 if action == Action::Replace {
-                    self.hand_over(r).await?;
-                    self.terminate_node(r).await?;
+                    self.set_finishing(r, true);
+                    let old_gone = async {
+                        self.hand_over(r).await?;
+                        self.terminate_node(r).await
+                    }
+                    .await;
+                    if let Err(e) = old_gone {
+                        self.set_finishing(r, false);
+                        return Err(e);
+                    }
                 }
                 self.launch_node(r).await?;
                 if action == Action::Replace {
@@ -456,6 +515,15 @@ impl<'a> Executor<'a> {
             .await?;
         // Instances may launch into it from here on; the rules can follow.
         self.reach(r, Milestone::Launched);
+        let altered: Vec<String> = altered_vrrp_rules(&nsg)
+            .into_iter()
+            .filter_map(|r| r.id.clone())
+            .collect();
+        if !altered.is_empty() {
+            self.progress
+                .status(r, "removing VRRP rules altered outside vipsetup");
+            self.cloud.remove_nsg_rules(&id, &altered).await?;
+        }
         let missing: Vec<_> = vrrp_rules(&id)
             .into_iter()
             .filter(|w| !nsg.rules.contains(w))
@@ -497,6 +565,7 @@ impl<'a> Executor<'a> {
         if !(holds && running) {
             return Ok(());
         }
+        self.await_peer_ready(r, &id).await?;
         self.progress
             .status(r, "soft-stopping so the peer takes the vip over");
         self.cloud.instance_action(&id, "SOFTSTOP").await?;
@@ -511,6 +580,73 @@ impl<'a> Executor<'a> {
                 Some(i) => {
                     self.progress.status(r, &i.lifecycle_state);
                     Ok(None)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Before the VIP holder `r` is stopped: its peer must be ready to take the VIPs over (its
+    /// instance RUNNING, its agent reporting MASTER or BACKUP with a fresh heartbeat and no
+    /// error: an agent that could write its view has IAM in effect). A new peer on OCI needs
+    /// minutes for cloud-init and IAM; stopping the holder before would leave the VIPs with no
+    /// owner. A pair on which no agent has ever reported (no view tag on either VNIC: nothing
+    /// runs the agent, e.g. `--simulate`) is not waited for.
+    async fn await_peer_ready(&self, r: Resource, holder_id: &str) -> Result<(), StepError> {
+        use super::readiness::node_waits_for;
+        use super::report::{AgentView, NodeReport};
+        let d = self.desired();
+        let i = r.node_index().expect("a node");
+        let peer = Resource::node(1 - i);
+        let Some(peer_id) = self.read(|s| s.id(peer).map(str::to_string)) else {
+            return Ok(());
+        };
+        let holder_reports = self
+            .cloud
+            .primary_vnic(&d.compartment_id, holder_id)
+            .await?
+            .is_some_and(|v| AgentView::from_tags(&v.tags).is_some());
+        let peer_name = d.nodes[1 - i].name.clone();
+        let said = std::sync::Mutex::new(String::new());
+        self.poll(r, "handed over (its peer never became ready)", || {
+            let (peer_id, peer_name, said) = (peer_id.clone(), peer_name.clone(), &said);
+            async move {
+                let inst = self.cloud.get_instance(&peer_id).await?;
+                let vnic = match &inst {
+                    Some(x) if !x.is_gone() => {
+                        self.cloud.primary_vnic(&d.compartment_id, &peer_id).await?
+                    }
+                    _ => None,
+                };
+                let agent = vnic.as_ref().and_then(|v| AgentView::from_tags(&v.tags));
+                if agent.is_none() && !holder_reports {
+                    return Ok(Some(()));
+                }
+                let n = NodeReport {
+                    role: peer.key().to_string(),
+                    name: peer_name.clone(),
+                    private_ip: None,
+                    instance_id: Some(peer_id.clone()),
+                    vnic_id: vnic.as_ref().map(|v| v.id.clone()),
+                    fault_domain: None,
+                    state: inst.map_or("ABSENT".into(), |x| x.lifecycle_state),
+                    user_data_file: None,
+                    agent,
+                };
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |t| t.as_secs());
+                match node_waits_for(&n, now) {
+                    None => Ok(Some(())),
+                    Some(w) => {
+                        let line = format!("waiting for {peer_name} to be ready first: {w}");
+                        let mut said = said.lock().unwrap_or_else(|e| e.into_inner());
+                        if *said != line {
+                            self.progress.status(r, &line);
+                            *said = line;
+                        }
+                        Ok(None)
+                    }
                 }
             }
         })
@@ -566,12 +702,14 @@ impl<'a> Executor<'a> {
             Resource::Vip => self.cloud.delete_private_ip(&id).await?,
             Resource::Node1 | Resource::Node2 => {
                 self.cloud.terminate_instance(&id).await?;
+                self.record(|s| s.mark_deleting(r)).await?;
                 self.wait_terminated(r, &id).await?;
             }
             Resource::Policy => self.cloud.delete_policy(&id).await?,
             Resource::DynamicGroup => self.cloud.delete_dynamic_group(&id).await?,
             Resource::Nsg => {
                 self.cloud.delete_nsg(&id).await?;
+                self.record(|s| s.mark_deleting(r)).await?;
                 self.poll(r, "TERMINATED", || async {
                     Ok(match self.cloud.get_nsg(&id).await? {
                         None => Some(()),

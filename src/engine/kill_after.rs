@@ -119,6 +119,9 @@ impl Cloud for KillAfter {
     fn add_nsg_rules<'a>(&'a self, id: &'a str, r: &'a [NsgRule]) -> CloudFuture<'a, ()> {
         mutating!(self, self.inner.add_nsg_rules(id, r))
     }
+    fn remove_nsg_rules<'a>(&'a self, id: &'a str, r: &'a [String]) -> CloudFuture<'a, ()> {
+        mutating!(self, self.inner.remove_nsg_rules(id, r))
+    }
     fn delete_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
         mutating!(self, self.inner.delete_nsg(id))
     }

@@ -107,6 +107,12 @@ pub enum LockError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the bucket {bucket:?} named by `state.bucket` does not exist in Object Storage namespace {namespace:?} (or this user may not read it), so the pair's lock can't be taken ({place}); fix `state.bucket` (and `state.namespace`) in the blueprint, or create the bucket: `oci os bucket create --name {bucket} --compartment-id <compartment>`")]
+    NoBucket {
+        place: String,
+        bucket: String,
+        namespace: String,
+    },
     #[error("cannot use the lock {place}: {source}")]
     Remote {
         place: String,

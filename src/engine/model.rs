@@ -24,6 +24,10 @@ pub const TAG_AGENT_STATE: &str = "vipsetup-agent-state";
 pub const TAG_AGENT_SINCE: &str = "vipsetup-agent-since";
 pub const TAG_AGENT_CLAIM: &str = "vipsetup-agent-claim";
 pub const TAG_AGENT_ERROR: &str = "vipsetup-agent-error";
+/// The agent's heartbeat (issue 19): when it last wrote its view (RFC 3339 UTC; it writes it
+/// again every `TAG_AGENT_BEAT` seconds even when nothing changed), so a dead agent shows as stale.
+pub const TAG_AGENT_SEEN: &str = "vipsetup-agent-seen";
+pub const TAG_AGENT_BEAT: &str = "vipsetup-agent-beat";
 
 /// One of the six resources a VIP pair is made of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -166,8 +170,14 @@ impl Desired {
     }
 }
 
-/// A security rule as far as the engine cares (the VRRP pair of rules).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The description vipsetup gives the VRRP rules it adds: how it tells its own rules (even
+/// altered ones) from the user's.
+pub const VRRP_RULE_DESCRIPTION: &str = "VRRP between the pair's nodes (vipsetup)";
+
+/// A security rule as far as the engine cares (the VRRP pair of rules). Two rules are equal
+/// when they allow the same traffic (direction, protocol, peer); id and description are kept
+/// to name and remove a live rule.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NsgRule {
     /// `INGRESS` or `EGRESS`.
     pub direction: String,
@@ -175,6 +185,32 @@ pub struct NsgRule {
     pub protocol: String,
     /// The peer: for VRRP, the NSG itself.
     pub peer: Option<String>,
+    /// A live rule's id (unique within its group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+impl PartialEq for NsgRule {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.direction, &self.protocol, &self.peer)
+            == (&other.direction, &other.protocol, &other.peer)
+    }
+}
+
+impl Eq for NsgRule {}
+
+/// Rules of `nsg` that carry vipsetup's VRRP description but no longer allow VRRP between
+/// the pair (altered in place, e.g. protocol 112 -> 6): removed and replaced by apply, never
+/// taken for the VRRP rule.
+pub fn altered_vrrp_rules(nsg: &LiveNsg) -> Vec<&NsgRule> {
+    let want = vrrp_rules(&nsg.id);
+    nsg.rules
+        .iter()
+        .filter(|r| r.description.as_deref() == Some(VRRP_RULE_DESCRIPTION))
+        .filter(|r| !want.contains(r))
+        .collect()
 }
 
 /// The rules the pair's NSG must hold: VRRP (IP protocol 112) in and out between its members.
@@ -185,6 +221,8 @@ pub fn vrrp_rules(nsg_id: &str) -> Vec<NsgRule> {
             direction: d.to_string(),
             protocol: "112".to_string(),
             peer: Some(nsg_id.to_string()),
+            id: None,
+            description: Some(VRRP_RULE_DESCRIPTION.to_string()),
         })
         .collect()
 }

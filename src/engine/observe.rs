@@ -315,12 +315,16 @@ pub async fn observe(
         .collect();
     // Adopt what was found. What is gone stays recorded: the next create must use a new retry
     // token (`State::retire`), which needs to know there was one.
+    // A live one found under another OCID is not the one vipsetup was deleting.
     if let Some(n) = &nsg {
-        state.entry(Resource::Nsg).id = Some(n.id.clone());
+        let e = state.entry(Resource::Nsg);
+        e.deleting &= e.id.as_deref() == Some(n.id.as_str());
+        e.id = Some(n.id.clone());
     }
     for (r, inst) in [(Resource::Node1, &node1), (Resource::Node2, &node2)] {
         if let Some(x) = inst.as_ref().filter(|x| !x.is_gone()) {
             let e = state.entry(r);
+            e.deleting &= e.id.as_deref() == Some(x.id.as_str());
             e.id = Some(x.id.clone());
             e.name = Some(x.display_name.clone());
             e.vnic_id = x.vnic.as_ref().map(|v| v.id.clone());
@@ -337,7 +341,9 @@ pub async fn observe(
         e.name = Some(p.name.clone());
     }
     if let Some(v) = vip.as_ref().filter(|_| vip_is_ours) {
-        state.entry(Resource::Vip).id = Some(v.id.clone());
+        let e = state.entry(Resource::Vip);
+        e.id = Some(v.id.clone());
+        e.deleting = false;
     }
     let (public_ip, public_ip_adopted) =
         observe_public_ip(cloud, d, state, vip.as_ref().filter(|_| vip_is_ours)).await?;

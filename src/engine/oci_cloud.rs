@@ -23,7 +23,7 @@ use super::cloud::{
 use super::egress::{Egress, Route, RouteTarget};
 use super::model::{
     LiveAddress, LiveDynamicGroup, LiveInstance, LiveNsg, LivePolicy, LivePrivateIp, LivePublicIp,
-    LiveSubnet, LiveVnic, NsgRule,
+    LiveSubnet, LiveVnic, NsgRule, VRRP_RULE_DESCRIPTION,
 };
 
 mod answers;
@@ -66,6 +66,8 @@ impl OciCloud {
                     direction: r.direction.as_str().to_string(),
                     protocol: r.protocol,
                     peer: r.source.or(r.destination),
+                    id: r.id,
+                    description: r.description,
                 })
                 .collect(),
             tags: n.freeform_tags,
@@ -354,7 +356,7 @@ impl Cloud for OciCloud {
                             Some("NETWORK_SECURITY_GROUP".into())
                         },
                         is_stateless: Some(false),
-                        description: Some("VRRP between the pair's nodes (vipsetup)".into()),
+                        description: Some(VRRP_RULE_DESCRIPTION.into()),
                         tcp_options: None,
                         udp_options: None,
                         icmp_options: None,
@@ -369,6 +371,17 @@ impl Cloud for OciCloud {
                     .await,
             )?;
             Ok(())
+        })
+    }
+
+    fn remove_nsg_rules<'a>(&'a self, nsg_id: &'a str, ids: &'a [String]) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            ok(
+                "RemoveNetworkSecurityGroupSecurityRules",
+                self.client
+                    .remove_network_security_group_security_rules(nsg_id, ids)
+                    .await,
+            )
         })
     }
 

@@ -11,7 +11,7 @@ use super::attributes;
 use super::drift;
 pub use super::drift::Change;
 use super::iam;
-use super::model::{Desired, LiveInstance, Observed, Resource};
+use super::model::{Desired, LiveInstance, Observed, Resource, TAG_TAKEOVER_AT, TAG_TAKEOVER_BY};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -207,16 +207,30 @@ pub fn diff(
                 .filter(|want| !nsg.rules.contains(want))
                 .collect();
             let tags = drift::tag_changes(&nsg.tags, &desired.tags_for(Resource::Nsg), false);
-            let mut changes: Vec<Change> = missing
+            // A VRRP rule altered in place is removed, not kept and taken for the VRRP rule.
+            let mut changes: Vec<Change> = super::model::altered_vrrp_rules(nsg)
                 .iter()
                 .map(|r| {
                     Change::new(
                         "rules",
+                        Some(format!(
+                            "{} rule {} protocol {} (altered outside vipsetup: it carries \
+                             vipsetup's VRRP description but is not VRRP)",
+                            r.direction,
+                            r.id.as_deref().unwrap_or("?"),
+                            r.protocol
+                        )),
                         None,
-                        Some(format!("{} protocol {} (VRRP)", r.direction, r.protocol)),
                     )
                 })
                 .collect();
+            changes.extend(missing.iter().map(|r| {
+                Change::new(
+                    "rules",
+                    None,
+                    Some(format!("{} protocol {} (VRRP)", r.direction, r.protocol)),
+                )
+            }));
             let mut reasons: Vec<String> = changes.iter().map(attributes::line).collect();
             reasons.extend(tags.iter().map(drift::describe));
             changes.extend(tags);
@@ -346,12 +360,29 @@ pub fn diff(
             .and_then(|v| observed.node_with_vnic(v))
         {
             Some(holder) if !node_new(holder) => {
+                // The agent writes who took over (and when) in the same UpdatePrivateIp that
+                // moves the VIP (templates/agent/vip-agent/20-vips.sh, takeover_body); a move
+                // without its holder's name there was made by someone else (console, CLI).
+                let by = ip.tags.get(TAG_TAKEOVER_BY);
                 let note = if holder == p {
                     format!("on {}", Resource::node(holder))
+                } else if by.is_some_and(|n| *n == desired.nodes[holder].name) {
+                    format!(
+                        "on {} (failed over by the agent{}; left where it is)",
+                        Resource::node(holder),
+                        ip.tags
+                            .get(TAG_TAKEOVER_AT)
+                            .map(|t| format!(" at {t}"))
+                            .unwrap_or_default()
+                    )
                 } else {
                     format!(
-                        "on {} (failed over by the agent; left where it is)",
-                        Resource::node(holder)
+                        "on {} (moved outside vipsetup: its tags record no takeover by {}'s agent{}); \
+                         left where it is, the agents settle its place",
+                        Resource::node(holder),
+                        desired.nodes[holder].name,
+                        by.map(|n| format!(", the last one recorded is {n}'s"))
+                            .unwrap_or_default()
                     )
                 };
                 // Keys the blueprint does not name stay: the agent records its takeovers there.

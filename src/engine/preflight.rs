@@ -72,6 +72,20 @@ pub enum PreflightError {
         holder: String,
         vnic: String,
     },
+    #[error(
+        "node {node}: address {ip} is still held by instance {instance} ({role}'s previous \
+         instance), which is {state}: an earlier run replacing it was interrupted; wait for it to \
+         finish terminating (usually a minute or two, `vipsetup status BLUEPRINT` shows it) and \
+         run the command again. Keep `private_ip` as it is: another address would change the \
+         peer's configuration and replace it too"
+    )]
+    AddressTerminating {
+        node: String,
+        ip: Ipv4Addr,
+        instance: String,
+        role: Resource,
+        state: String,
+    },
     #[error(transparent)]
     Cloud(#[from] CloudError),
 }
@@ -191,6 +205,19 @@ pub async fn check_launches(
             .map(|v| v.id.as_str());
         let replaced = plan.action(Resource::node(i)) == Action::Replace;
         if !(replaced && own_vnic.is_some() && p.vnic_id.as_deref() == own_vnic) {
+            // The pair's own instance on its way out (a replacement or destroy stopped while
+            // it terminated) still holds the address; it frees it when TERMINATED.
+            if let Some((role, old)) =
+                terminating_holder(cloud, desired, observed, p.vnic_id.as_deref()).await?
+            {
+                return Err(PreflightError::AddressTerminating {
+                    node: n.name.clone(),
+                    ip: n.private_ip,
+                    instance: old.id.clone(),
+                    role,
+                    state: old.lifecycle_state.clone(),
+                });
+            }
             return Err(PreflightError::AddressTaken {
                 node: n.name.clone(),
                 ip: n.private_ip,
@@ -200,4 +227,31 @@ pub async fn check_launches(
         }
     }
     Ok(())
+}
+
+/// One of the pair's own instances that is TERMINATING and whose primary VNIC is `vnic` (or
+/// whose VNIC is no longer listed: OCI detaches it while terminating, and the address is held
+/// until then).
+async fn terminating_holder<'a>(
+    cloud: &dyn Cloud,
+    desired: &Desired,
+    observed: &'a Observed,
+    vnic: Option<&str>,
+) -> Result<Option<(Resource, &'a super::model::LiveInstance)>, CloudError> {
+    for i in 0..2 {
+        let Some(old) = observed.nodes[i]
+            .as_ref()
+            .filter(|n| n.lifecycle_state == "TERMINATING")
+        else {
+            continue;
+        };
+        let held = match cloud.primary_vnic(&desired.compartment_id, &old.id).await? {
+            Some(v) => vnic == Some(v.id.as_str()),
+            None => true,
+        };
+        if held {
+            return Ok(Some((Resource::node(i), old)));
+        }
+    }
+    Ok(None)
 }

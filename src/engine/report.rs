@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::model::{
-    Desired, Observed, Resource, TAG_AGENT_CLAIM, TAG_AGENT_ERROR, TAG_AGENT_SINCE,
-    TAG_AGENT_STATE, TAG_TAKEOVER_AT, TAG_TAKEOVER_BY,
+    Desired, Observed, Resource, TAG_AGENT_BEAT, TAG_AGENT_CLAIM, TAG_AGENT_ERROR, TAG_AGENT_SEEN,
+    TAG_AGENT_SINCE, TAG_AGENT_STATE, TAG_TAKEOVER_AT, TAG_TAKEOVER_BY,
 };
 use super::plan::{Action, Plan};
 use super::state::State;
@@ -41,6 +41,27 @@ pub struct AgentView {
     pub last_claim: Option<String>,
     /// Its last error (none when its last call succeeded).
     pub last_error: Option<String>,
+    /// When it last wrote its view (its heartbeat); `None` from agents older than heartbeats.
+    #[serde(default)]
+    pub seen: Option<String>,
+    /// Its heartbeat interval in seconds, as it tagged it.
+    #[serde(default)]
+    pub beat_secs: Option<u64>,
+}
+
+impl AgentView {
+    /// The view an agent wrote on its VNIC's freeform tags; `None` until it wrote one.
+    pub fn from_tags(tags: &std::collections::BTreeMap<String, String>) -> Option<AgentView> {
+        let tag = |k: &str| tags.get(k).filter(|x| !x.is_empty()).cloned();
+        Some(AgentView {
+            state: tag(TAG_AGENT_STATE)?,
+            since: tag(TAG_AGENT_SINCE),
+            last_claim: tag(TAG_AGENT_CLAIM),
+            last_error: tag(TAG_AGENT_ERROR),
+            seen: tag(TAG_AGENT_SEEN),
+            beat_secs: tag(TAG_AGENT_BEAT).and_then(|b| b.parse().ok()),
+        })
+    }
 }
 
 /// One VIP as the API shows it.
@@ -146,15 +167,7 @@ impl Report {
                     agent: live
                         .filter(|n| !n.is_gone())
                         .and_then(|n| n.vnic.as_ref())
-                        .and_then(|v| {
-                            let tag = |k: &str| v.tags.get(k).filter(|x| !x.is_empty()).cloned();
-                            Some(AgentView {
-                                state: tag(TAG_AGENT_STATE)?,
-                                since: tag(TAG_AGENT_SINCE),
-                                last_claim: tag(TAG_AGENT_CLAIM),
-                                last_error: tag(TAG_AGENT_ERROR),
-                            })
-                        }),
+                        .and_then(|v| AgentView::from_tags(&v.tags)),
                 }
             })
             .collect();
@@ -471,7 +484,7 @@ fn last_report(a: &AgentView) -> Option<&str> {
 /// Whether RFC 3339 UTC time `a` is before `b`, for the agent's second-precision
 /// `YYYY-MM-DDTHH:MM:SSZ` (vip-agent.sh): fixed width, so text order is time order. Any other
 /// shape gives false (not judged).
-fn utc_before(a: &str, b: &str) -> bool {
+pub(crate) fn utc_before(a: &str, b: &str) -> bool {
     let shaped = |t: &str| {
         t.len() == 20
             && t.ends_with('Z')
@@ -658,6 +671,8 @@ mod tests {
                 since: Some(since.into()),
                 last_claim: claim.map(String::from),
                 last_error: None,
+                seen: None,
+                beat_secs: None,
             }),
         }
     }

@@ -109,6 +109,17 @@ pub enum ResolveError {
          public IP can follow the VIP; reserve one in the console or write `reserved`"
     )]
     PublicIpNotReserved { id: String, lifetime: String },
+    #[error(
+        "compartment {id} from `oci.compartment` was not found (or this user may not read it): \
+         {operation} there answered HTTP 404 NotAuthorizedOrNotFound{}; check `oci.compartment` \
+         in the blueprint (and the region), and that a policy lets you use instances in it",
+        .request_id.as_ref().map(|r| format!(" (opc-request-id {r})")).unwrap_or_default()
+    )]
+    CompartmentNotFound {
+        id: String,
+        operation: String,
+        request_id: Option<String>,
+    },
     #[error(transparent)]
     Address(#[from] AddressError),
     #[error(transparent)]
@@ -220,9 +231,20 @@ pub async fn look_up(
     };
     let image_id = match &spec.image {
         ImageChoice::Ocid(id) => id.clone(),
+        // ListImages lists in `oci.compartment`: a 404 there is the compartment (a wrong or
+        // unreadable OCID), not an image; OCI answers both alike (docs, API errors:
+        // NotAuthorizedOrNotFound).
         ImageChoice::Lookup { os, version } => cloud
             .newest_image(&spec.compartment_id, os, version, &spec.shape)
-            .await?
+            .await
+            .map_err(|e| match e.status {
+                Some(404) => ResolveError::CompartmentNotFound {
+                    id: spec.compartment_id.clone(),
+                    operation: e.operation.clone(),
+                    request_id: e.request_id.clone(),
+                },
+                _ => ResolveError::Cloud(e),
+            })?
             .ok_or_else(|| ResolveError::ImageNotFound {
                 os: os.clone(),
                 version: version.clone(),

@@ -36,6 +36,9 @@ pub struct State {
     /// deleted), else vipsetup made it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_ip: Option<Recorded>,
+    /// The last `vipsetup drill` (its timings and verdict), shown by status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_drill: Option<super::drill::DrillRecord>,
 }
 
 /// `Recorded::name` of a public IP that is the user's.
@@ -60,6 +63,11 @@ pub struct Recorded {
     /// them, even once Oracle has withdrawn this one and GetImage no longer finds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<RecordedImage>,
+    /// vipsetup itself asked OCI to delete (terminate) it and had not seen it gone yet (a run
+    /// stopped while waiting): the id stays so the next run can finish, but its absence is no
+    /// news, never "deleted outside vipsetup".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleting: bool,
 }
 
 /// The image a node was launched from.
@@ -95,6 +103,12 @@ pub enum StateError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the bucket {bucket:?} named by `state.bucket` does not exist in Object Storage namespace {namespace:?} (or this user may not read it), so the pair's state can't be read ({place}); fix `state.bucket` (and `state.namespace`) in the blueprint, or create the bucket: `oci os bucket create --name {bucket} --compartment-id <compartment>`")]
+    NoBucket {
+        place: String,
+        bucket: String,
+        namespace: String,
+    },
     #[error("cannot read or write the state {place}: {source}")]
     Remote {
         place: String,
@@ -115,6 +129,7 @@ impl State {
             resources: BTreeMap::new(),
             addresses: BTreeMap::new(),
             public_ip: None,
+            last_drill: None,
         }
     }
 
@@ -138,7 +153,7 @@ impl State {
     pub fn recorded(&self) -> BTreeSet<Resource> {
         self.resources
             .iter()
-            .filter(|(_, v)| v.id.is_some())
+            .filter(|(_, v)| v.id.is_some() && !v.deleting)
             .map(|(k, _)| *k)
             .collect()
     }
@@ -170,6 +185,15 @@ impl State {
         }
         e.id = None;
         e.vnic_id = None;
+        e.deleting = false;
+    }
+
+    /// vipsetup's own delete (terminate) of `r` was accepted; it may still be on its way.
+    pub fn mark_deleting(&mut self, r: Resource) {
+        let e = self.entry(r);
+        if e.id.is_some() {
+            e.deleting = true;
+        }
     }
 
     /// The resource's retry token was invalidated (OCI answered 409 InvalidatedRetryToken: what

@@ -53,6 +53,16 @@ pub enum OpsError {
         .nodes[0], .nodes[1]
     )]
     UnknownNode { name: String, nodes: [String; 2] },
+    /// Ctrl-C or SIGTERM (`engine::interrupt`): stopped at a safe point, state saved, lock
+    /// released (by the caller's `with_lock`).
+    #[error(
+        "interrupted: run {verb} again to finish; the state is saved and the lock released ({})",
+        if .stopped.is_empty() { "stopped before changing anything".to_string() } else { format!("stopped: {}", .stopped.join("; ")) }
+    )]
+    Interrupted {
+        verb: &'static str,
+        stopped: Vec<String>,
+    },
     /// The user did not confirm; `verb` is `apply` or `destroy`.
     #[error("{verb} cancelled; nothing was changed")]
     Cancelled { verb: &'static str },
@@ -69,6 +79,10 @@ pub enum OpsError {
         .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
     )]
     DoctorProblems { problems: Vec<String> },
+    /// `vipsetup drill` will not start (the pair is not ready, `--simulate`, an unknown node):
+    /// nothing was stopped.
+    #[error("drill refused: {reason}")]
+    DrillRefused { reason: String },
 }
 
 impl From<MigrateError> for OpsError {
@@ -113,6 +127,19 @@ pub enum MigrateError {
     NoRemoteState(String),
     #[error("{0} already exists, so pulling would make two truths; move it away first after checking which is current")]
     LocalExists(PathBuf),
+    /// The blueprint's `state:` and where this checkout kept the state disagree.
+    #[error("the pair's state is in {from}, but the blueprint now keeps it in {to}; {how} run this command again with --migrate-state to move it (never two copies: the old place is emptied)")]
+    Pending {
+        from: String,
+        to: String,
+        how: String,
+    },
+    #[error("the pair's state is in two places: the local file {local} and {remote}, where {record} says this checkout kept it; check which is current, remove the other (`vipsetup state push` / `state pull` move one onto the other), then run again")]
+    TwoCopies {
+        local: PathBuf,
+        remote: String,
+        record: PathBuf,
+    },
     #[error("cannot move {from} to {to}: {source}; the state is in both places, check which is current and remove the other")]
     Rename {
         from: PathBuf,

@@ -11,7 +11,10 @@ use serde::Serialize;
 use crate::engine::addresses::Cidr;
 use crate::engine::backend::{with_lock, Backend};
 use crate::engine::egress;
-use crate::engine::executor::{ExecOptions, Executor};
+use crate::engine::executor::{
+    ExecError, ExecOptions, Executor, StepError, NOT_STARTED_INTERRUPTED,
+};
+use crate::engine::interrupt;
 use crate::engine::model::{Desired, Observed};
 use crate::engine::observe::{observe, Scope};
 use crate::engine::plan::{destroy_plan, diff, Plan};
@@ -302,6 +305,9 @@ impl Session<'_> {
         if p.plan.has_changes() && !confirm(&p.plan) {
             return Err(OpsError::Cancelled { verb: "apply" });
         }
+        if interrupt::requested() {
+            return Err(interrupted("apply", None));
+        }
         let files = write_user_data(user_data_dir, &p.rendered)?;
         let mut state = p.state;
         // Picked addresses are remembered before any launch, so a resumed apply renders the same.
@@ -318,6 +324,9 @@ impl Session<'_> {
                 self.exec.clone(),
             );
             let (state, result) = ex.run().await;
+            if interrupt::requested() {
+                return Err(interrupted("apply", result.err()));
+            }
             result?;
             state
         } else {
@@ -397,6 +406,9 @@ impl Session<'_> {
         if plan.has_changes() && !confirm(&plan) {
             return Err(OpsError::Cancelled { verb: "destroy" });
         }
+        if interrupt::requested() {
+            return Err(interrupted("destroy", None));
+        }
         let mut state = state;
         self.backend.save(&mut state).await?;
         let ex = Executor::new(
@@ -409,6 +421,9 @@ impl Session<'_> {
             self.exec.clone(),
         );
         let (mut state, result) = ex.run().await;
+        if interrupt::requested() {
+            return Err(interrupted("destroy", result.err()));
+        }
         result?;
         let observed = observe(self.cloud, &scope, &mut state).await?;
         if state.recorded().is_empty() && state.node_ips.is_some() {
@@ -427,6 +442,27 @@ impl Session<'_> {
     pub async fn status(&self) -> Result<Report, OpsError> {
         let (state, _, observed, labels) = self.observe().await?;
         Ok(Report::build(&labels, &observed, &state, None))
+    }
+}
+
+/// The error a stopped run ends with: what each unfinished step said (the executor saved the
+/// state after every call that changed the cloud).
+fn interrupted(verb: &'static str, failures: Option<ExecError>) -> OpsError {
+    OpsError::Interrupted {
+        verb,
+        stopped: failures
+            .map(|f| {
+                f.failures
+                    .iter()
+                    .filter(|(_, e)| match e {
+                        StepError::DependencyFailed(_) => false,
+                        StepError::Interrupted(why) => why != NOT_STARTED_INTERRUPTED,
+                        _ => true,
+                    })
+                    .map(|(r, e)| format!("{r}: {e}"))
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 

@@ -18,6 +18,8 @@ pub async fn plan(opts: &PlanOptions) -> Result<Plan, OpsError> {
     let t = open(&opts.target).await?;
     let mut sess = t.session_for(&opts.target).await?;
     sess.upgrade_image = opts.upgrade_image;
+    // A plan while another run changes the pair would describe that run's half-done work.
+    sess.backend.wait_unlocked(sess.lock_timeout).await?;
     if opts.destroy {
         return sess.destroy_plan().await;
     }

@@ -106,7 +106,10 @@ pub async fn start(
 }
 
 /// A blueprint with a `state:` key finds its bucket (in the pair's compartment and home region)
-/// and namespace in the simulated world, as it would in a tenancy set up for it.
+/// and namespace in the simulated world, as it would in a tenancy set up for it. Only the first
+/// bucket a blueprint names is made: once the world has one, a `state.bucket` naming another
+/// (a typo, a rename) finds none, as in a real tenancy, and fails with Object Storage's 404
+/// BucketNotFound (issue 20: a made-up bucket hid the typo until apply).
 fn with_state_bucket(
     mut world: World,
     seeded: Seeded,
@@ -124,12 +127,14 @@ fn with_state_bucket(
         }
     }
     let home = world.home_region.clone();
-    changed |= object_storage::ensure_bucket(
-        &mut world,
-        &st.bucket,
-        &bp.oci.compartment.to_string(),
-        &home,
-    );
+    let has_bucket = world.all(object_storage::BUCKET).next().is_some();
+    changed |= !has_bucket
+        && object_storage::ensure_bucket(
+            &mut world,
+            &st.bucket,
+            &bp.oci.compartment.to_string(),
+            &home,
+        );
     if changed {
         world.save(wpath)?;
     }

@@ -4,9 +4,10 @@
 
 use std::fs;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::engine::backend::{Backend, ObjectStorageBackend};
-use crate::engine::lock::Removed;
+use crate::engine::backend::{Backend, ObjectStorageBackend, Try};
+use crate::engine::lock::{LockError, LockInfo, Removed};
 use crate::engine::state::{State, StateError};
 
 use super::error::{MigrateError, OpsError};
@@ -32,7 +33,26 @@ pub struct Moved {
     pub old_copy: Option<PathBuf>,
 }
 
-async fn remote(opts: &TargetOptions) -> Result<(ObjectStorageBackend, String), OpsError> {
+impl Moved {
+    /// "moved the state from A to B", for a run that migrated on the way (`--migrate-state`).
+    pub fn say(&self) -> String {
+        let mut s = format!("moved the state from {} to {}", self.from, self.to);
+        if let Some(old) = &self.old_copy {
+            s.push_str(&format!(
+                "; the old local copy is kept as {} (no longer read)",
+                old.display()
+            ));
+        }
+        s
+    }
+}
+
+/// The remote backend, with the target it was opened from: under `--simulate` the target
+/// holds the in-process simulator, which must outlive every call the backend makes (dropped
+/// early, each call retried for 93 s against a closed port, then "connection refused").
+async fn remote(
+    opts: &TargetOptions,
+) -> Result<(ObjectStorageBackend, String, super::target::Target), OpsError> {
     if opts.parsed.state.is_none() {
         return Err(MigrateError::NoRemote.into());
     }
@@ -41,7 +61,7 @@ async fn remote(opts: &TargetOptions) -> Result<(ObjectStorageBackend, String), 
     without_state.state = None;
     let t = open(&without_state).await?;
     match t.backend(&without_state).await? {
-        Backend::ObjectStorage(b) => Ok((b, opts.parsed.name.clone())),
+        Backend::ObjectStorage(b) => Ok((b, opts.parsed.name.clone(), t)),
         Backend::Local(_) => Err(MigrateError::NoRemote.into()),
     }
 }
@@ -49,21 +69,42 @@ async fn remote(opts: &TargetOptions) -> Result<(ObjectStorageBackend, String), 
 /// Copies the local state file to Object Storage (only if the remote has none), then renames
 /// the local file to `<file>.pushed`, so the next run cannot take it for the truth.
 pub async fn push(opts: &TargetOptions) -> Result<Moved, OpsError> {
-    let local = Backend::local(opts.state_path());
+    let (remote_backend, pair, _alive) = remote(opts).await?;
+    let cfg = opts.parsed.state.clone().ok_or(MigrateError::NoRemote)?;
     let path = opts.state_path();
-    let (remote_backend, pair) = remote(opts).await?;
-    let remote = Backend::ObjectStorage(remote_backend);
-    let timeout = opts.lock_timeout;
+    let place = remote_backend.namespace().to_string();
+    let moved = push_between(
+        Backend::local(path.clone()),
+        Backend::ObjectStorage(remote_backend),
+        &pair,
+        opts.lock_timeout,
+    )
+    .await?;
+    super::state_location::remember_place(&path, &cfg, &place, &moved.to);
+    Ok(moved)
+}
+
+/// `push` between two opened backends (`local` must be local, `remote` Object Storage).
+pub(crate) async fn push_between(
+    local: Backend,
+    remote: Backend,
+    pair: &str,
+    timeout: Duration,
+) -> Result<Moved, OpsError> {
+    let Backend::Local(l) = &local else {
+        unreachable!("push_between moves a local file")
+    };
+    let path = l.state_path().to_path_buf();
     let local_held = local.lock("vipsetup state push", timeout).await?;
     let result = async {
         let held = remote.lock("vipsetup state push", timeout).await?;
         let r = async {
             let state: State = local
-                .load(&pair)
+                .load(pair)
                 .await?
                 .ok_or_else(|| MigrateError::NoLocal(path.clone()))?;
             let Backend::ObjectStorage(b) = &remote else {
-                unreachable!("remote() returns Object Storage")
+                unreachable!("push_between moves to Object Storage")
             };
             if !b.create_state(state.to_text().into_bytes()).await? {
                 return Err(MigrateError::RemoteExists(b.state_place()).into());
@@ -95,16 +136,32 @@ pub async fn push(opts: &TargetOptions) -> Result<Moved, OpsError> {
 /// object (only if it is still the copy that was read).
 pub async fn pull(opts: &TargetOptions) -> Result<Moved, OpsError> {
     let path = opts.state_path();
+    let (remote_backend, pair, _alive) = remote(opts).await?;
+    let moved = pull_between(
+        Backend::ObjectStorage(remote_backend),
+        path.clone(),
+        &pair,
+        opts.lock_timeout,
+    )
+    .await?;
+    super::state_location::forget(&path);
+    Ok(moved)
+}
+
+/// `pull` from an opened Object Storage backend into the local file at `path`.
+pub(crate) async fn pull_between(
+    remote: Backend,
+    path: PathBuf,
+    pair: &str,
+    timeout: Duration,
+) -> Result<Moved, OpsError> {
     let local = Backend::local(path.clone());
-    let (remote_backend, pair) = remote(opts).await?;
-    let remote = Backend::ObjectStorage(remote_backend);
-    let timeout = opts.lock_timeout;
     let held = remote.lock("vipsetup state pull", timeout).await?;
     let result = async {
         let local_held = local.lock("vipsetup state pull", timeout).await?;
         let r = async {
             let Backend::ObjectStorage(b) = &remote else {
-                unreachable!("remote() returns Object Storage")
+                unreachable!("pull_between moves from Object Storage")
             };
             if path.exists() {
                 return Err(MigrateError::LocalExists(path.clone()).into());
@@ -118,7 +175,7 @@ pub async fn pull(opts: &TargetOptions) -> Result<Moved, OpsError> {
                 return Err(StateError::WrongPair {
                     path: b.state_place().into(),
                     found: state.pair,
-                    expected: pair,
+                    expected: pair.to_string(),
                 }
                 .into());
             }
@@ -143,4 +200,80 @@ pub async fn pull(opts: &TargetOptions) -> Result<Moved, OpsError> {
     .await;
     remote.unlock(held).await;
     result
+}
+
+/// Moves the state from one Object Storage place to another (the blueprint's `state:` changed):
+/// created at `to` only if none is there, then deleted at `from` only if unchanged since read.
+pub(crate) async fn copy_between(
+    from: &ObjectStorageBackend,
+    to: &ObjectStorageBackend,
+    pair: &str,
+    timeout: Duration,
+) -> Result<Moved, OpsError> {
+    let from_held = lock_remote(from, timeout).await?;
+    let result = async {
+        let to_held = lock_remote(to, timeout).await?;
+        let r = async {
+            let (bytes, etag) = from
+                .read_raw()
+                .await?
+                .ok_or_else(|| MigrateError::NoRemoteState(from.state_place()))?;
+            let state = State::parse(
+                &String::from_utf8_lossy(&bytes),
+                std::path::Path::new(&from.state_place()),
+            )?;
+            if state.pair != pair {
+                return Err(StateError::WrongPair {
+                    path: from.state_place().into(),
+                    found: state.pair,
+                    expected: pair.to_string(),
+                }
+                .into());
+            }
+            if !to.create_state(bytes).await? {
+                return Err(MigrateError::RemoteExists(to.state_place()).into());
+            }
+            if !from.delete_state(&etag).await? {
+                return Err(StateError::Conflict {
+                    place: from.state_place(),
+                }
+                .into());
+            }
+            Ok::<_, OpsError>(Moved {
+                from: from.state_place(),
+                to: to.state_place(),
+                old_copy: None,
+            })
+        }
+        .await;
+        let _ = to.unlock(&to_held).await;
+        r
+    }
+    .await;
+    if let Err(e) = from.unlock(&from_held).await {
+        eprintln!("warning: {e}");
+    }
+    result
+}
+
+/// Takes an Object Storage backend's lock, waiting up to `timeout` (as `Backend::lock`).
+async fn lock_remote(
+    b: &ObjectStorageBackend,
+    timeout: Duration,
+) -> Result<crate::engine::backend::Held, LockError> {
+    let me = LockInfo::mine("vipsetup state move");
+    let start = tokio::time::Instant::now();
+    loop {
+        match b.try_lock(&me).await? {
+            Try::Taken(h) => return Ok(h),
+            Try::Busy(info) if start.elapsed() >= timeout => {
+                return Err(LockError::Held {
+                    place: b.lock_place(),
+                    info: Box::new(info),
+                    waited: (!timeout.is_zero()).then(|| start.elapsed()),
+                })
+            }
+            Try::Busy(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
 }

@@ -15,7 +15,7 @@ use crate::oci::{AuthOptions, Client, Credentials, PrivateKey, RetryPolicy};
 use crate::render::AgentSettings;
 use crate::simulator::Seeded;
 
-use super::error::{BlueprintError, OpenError};
+use super::error::{BlueprintError, OpenError, OpsError};
 use super::pair::{RenderFacts, RenderedUserData, Session};
 use super::{blueprint_view, simulate};
 
@@ -36,6 +36,9 @@ pub struct TargetOptions {
     pub endpoint: Option<String>,
     /// How long to wait for another run's lock (`--lock-timeout`; zero = do not wait).
     pub lock_timeout: Duration,
+    /// Move the state to where the blueprint's `state:` key says before going on
+    /// (`--migrate-state`; see `state_location`).
+    pub migrate_state: bool,
 }
 
 impl TargetOptions {
@@ -51,6 +54,7 @@ impl TargetOptions {
             auth: None,
             endpoint: None,
             lock_timeout: Duration::ZERO,
+            migrate_state: false,
         })
     }
 
@@ -248,8 +252,11 @@ impl Target {
         }
     }
 
-    /// The session the command line asks for (backend and lock timeout from `opts`).
-    pub async fn session_for(&self, opts: &TargetOptions) -> Result<Session<'_>, OpenError> {
-        Ok(self.session_with(self.backend(opts).await?, opts.lock_timeout))
+    /// The session the command line asks for (backend and lock timeout from `opts`), once the
+    /// state is where the blueprint says (or moved there with `--migrate-state`).
+    pub async fn session_for(&self, opts: &TargetOptions) -> Result<Session<'_>, OpsError> {
+        let backend = self.backend(opts).await?;
+        let backend = super::state_location::reconcile(self, opts, backend).await?;
+        Ok(self.session_with(backend, opts.lock_timeout))
     }
 }

@@ -328,7 +328,9 @@ pub fn required_permissions(operation: &str) -> &'static [&'static str] {
         }
         "ListNetworkSecurityGroups" => &["NETWORK_SECURITY_GROUP_INSPECT"],
         "DeleteNetworkSecurityGroup" => &["NETWORK_SECURITY_GROUP_DELETE"],
-        "AddNetworkSecurityGroupSecurityRules" => &["NETWORK_SECURITY_GROUP_UPDATE_SECURITY_RULES"],
+        "AddNetworkSecurityGroupSecurityRules" | "RemoveNetworkSecurityGroupSecurityRules" => {
+            &["NETWORK_SECURITY_GROUP_UPDATE_SECURITY_RULES"]
+        }
         // docs.oracle.com Identity/Reference/corepolicyreference.htm (instances, vnics,
         // network-security-groups, public-ips and private-ips tables).
         "UpdateInstance" => &["INSTANCE_UPDATE"],

@@ -21,19 +21,23 @@ fn s<'d>(d: &'d Doc, k: &str) -> &'d str {
 /// The instance calling from `ip`: an alias, or the instance whose primary VNIC has that address.
 fn caller_instance(g: &Inner, ip: &str) -> Option<Doc> {
     let w = &g.world;
-    let id = w.imds_aliases.get(ip).cloned().or_else(|| {
-        w.all(world::VNIC)
-            .find(|v| {
-                s(v, "privateIp") == ip && v.get("isPrimary").and_then(Value::as_bool) == Some(true)
-            })
-            .map(|v| s(v, "_instanceId").to_string())
-    })?;
-    w.get(world::INSTANCE, &id)
-        .filter(|d| {
-            d.get("_terminatedAtMs")
-                .and_then(Value::as_i64)
-                .is_none_or(|t| t > w.now_ms())
+    let alive = |d: &Doc| {
+        d.get("_terminatedAtMs")
+            .and_then(Value::as_i64)
+            .is_none_or(|t| t > w.now_ms())
+    };
+    if let Some(id) = w.imds_aliases.get(ip) {
+        return w.get(world::INSTANCE, id).filter(|d| alive(d)).cloned();
+    }
+    // A replacement reuses its predecessor's address while the terminated one's VNIC stays in
+    // the world: the caller is the instance at that address that still exists (a terminated
+    // instance makes no calls).
+    w.all(world::VNIC)
+        .filter(|v| {
+            s(v, "privateIp") == ip && v.get("isPrimary").and_then(Value::as_bool) == Some(true)
         })
+        .filter_map(|v| w.get(world::INSTANCE, s(v, "_instanceId")))
+        .find(|d| alive(d))
         .cloned()
 }
 

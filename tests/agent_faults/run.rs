@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::matrix::{Case, State};
 use super::proxy::{Fault, Proxy, REFUSE_FOR};
@@ -288,49 +288,12 @@ fn operator_moves_all(sim: &SimPair, node: usize) {
             continue;
         };
         let path = if kind == "ipv6" { "ipv6" } else { "privateIps" };
-        operator_put(
-            sim,
-            &format!("{}/20160918/{path}/{id}", sim.base),
+        sim.operator(
+            "PUT",
+            &format!("{path}/{id}"),
             &json!({"vnicId": sim.vnics[node]}).to_string(),
         );
     }
-}
-
-/// A signed PUT as the seeded user, with the agent's own library (its API-key path).
-fn operator_put(sim: &SimPair, url: &str, body: &str) {
-    let creds: Value =
-        serde_json::from_str(&std::fs::read_to_string(sim.dir.path().join("creds.json")).unwrap())
-            .unwrap();
-    let key_id = format!(
-        "{}/{}/{}",
-        creds["tenancy_id"].as_str().unwrap(),
-        creds["user_id"].as_str().unwrap(),
-        creds["fingerprint"].as_str().unwrap()
-    );
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(
-            r#". "$1" || exit 9
-            OCI_WORK_DIR=$(mktemp -d)
-            oci_http_date
-            oci_signing_string PUT "$2" "$OCI_DATE" "$3"
-            oci_authorization "$4" "$5" || exit 8
-            oci_http PUT "$2" "$3" "${OCI_HEADERS[@]}" "authorization: $OCI_AUTHORIZATION" || { echo "$OCI_STATUS $OCI_BODY"; exit 1; }
-            rm -rf "$OCI_WORK_DIR""#,
-        )
-        .arg("bash")
-        .arg(crate::render_support::sign_lib())
-        .arg(url)
-        .arg(body)
-        .arg(key_id)
-        .arg(sim.dir.path().join("user-key.pem"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "operator PUT {url}: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
 }
 
 /// Waits until `cond` or `limit`; whether it held.

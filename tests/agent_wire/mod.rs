@@ -9,6 +9,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../support/tls.rs"]
+mod tls;
+
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -385,30 +388,8 @@ impl Drop for Tls {
 
 impl Tls {
     pub fn start(wire: &Wire, dir: &std::path::Path) -> Tls {
-        let ok = std::process::Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            ])
-            .args([
-                "-subj",
-                "/CN=localhost",
-                "-addext",
-                "subjectAltName=DNS:localhost",
-            ])
-            .arg("-keyout")
-            .arg(dir.join("tls.key"))
-            .arg("-out")
-            .arg(dir.join("tls.crt"))
-            .output()
-            .unwrap()
-            .status
-            .success();
-        assert!(ok, "openssl req");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        tls::self_signed_localhost(dir);
+        let port = tls::free_port();
         let tls = Tls {
             port,
             child: std::process::Command::new("socat")

@@ -180,6 +180,13 @@ def test_network_security_groups(vnet, compute, creds):
     listed = oci.pagination.list_call_get_all_results(vnet.list_network_security_group_security_rules, nsg.id).data
     assert [r.id for r in listed] == [r.id for r in added.security_rules]
     assert listed[2].tcp_options.destination_port_range.min == 22
+    # RemoveNetworkSecurityGroupSecurityRules by id (how vipsetup drops a VRRP rule altered in place)
+    removed = vnet.remove_network_security_group_security_rules(
+        nsg.id, oci.core.models.RemoveNetworkSecurityGroupSecurityRulesDetails(
+            security_rule_ids=[added.security_rules[2].id]))
+    assert removed.status == 200
+    left = oci.pagination.list_call_get_all_results(vnet.list_network_security_group_security_rules, nsg.id).data
+    assert [r.id for r in left] == [r.id for r in added.security_rules[:2]]
     too_many = [rules[0]] * 26
     with pytest.raises(ServiceError) as e:
         vnet.add_network_security_group_security_rules(

@@ -5,6 +5,7 @@
 
 #[path = "../support/prereq.rs"]
 pub mod prereq;
+pub mod standalone;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -65,7 +65,9 @@ impl SimCtl {
         format!("http://127.0.0.1:{PORT}")
     }
 
-    /// One control request; returns the body (Err on a non-2xx status or no connection).
+    /// One control request; returns the body (Err on a non-2xx status or no connection). (60 s:
+    /// at load 42 on 2 cores a `GET /_sim/world` took over 10 s and failed bench/failover.sh,
+    /// as render_support's control requests once did.)
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<String, String> {
         let url = format!("{}{path}", self.base());
         let mut cmd = Command::new("ip");
@@ -77,7 +79,7 @@ impl SimCtl {
             "-sS",
             "-f",
             "-m",
-            "10",
+            "60",
         ]);
         cmd.args(["-X", method, &url]);
         let body_text;

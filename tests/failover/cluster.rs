@@ -412,23 +412,49 @@ impl Cluster {
 
     /// `vipsetup status --output json` as a user runs it: the real binary in the cloud
     /// namespace, against the simulator's API as the seeded user, on the applied pair's
-    /// blueprint and state. Returns the report it printed.
+    /// blueprint and state. Returns the report it printed (exit 0 ready or 4 not ready; its
+    /// `ready` field says which).
     pub fn status(&self) -> Result<Value, String> {
+        let (code, doc) = self.vipsetup(&["status"], &[])?;
+        match code {
+            0 | 4 => Ok(doc),
+            c => Err(format!("vipsetup status exited {c}: {doc}")),
+        }
+    }
+
+    /// Runs `vipsetup ARGS BLUEPRINT --output json` in the cloud namespace against the
+    /// simulator (with `env`); returns its exit code and the JSON document it printed.
+    pub fn vipsetup(&self, args: &[&str], env: &[(&str, &str)]) -> Result<(i32, Value), String> {
+        let out = self
+            .vipsetup_command(args, env)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run vipsetup {args:?}: {e}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let doc = serde_json::from_str(&stdout).map_err(|e| {
+            format!(
+                "vipsetup {args:?} printed no JSON ({e}): {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
+        Ok((out.status.code().unwrap_or(-1), doc))
+    }
+
+    /// The command `vipsetup` runs as: ARGS, the blueprint, the simulator's endpoint, JSON.
+    pub fn vipsetup_command(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
         let bin = env!("CARGO_BIN_EXE_vipsetup");
-        let out = super::process::run(
-            self.lab
-                .topo
-                .cloud
-                .command(bin)
-                .arg("status")
-                .arg(self.lab.dir.0.join("blueprint.yaml"))
-                .arg("--config-file")
-                .arg(&self.seed.oci_config)
-                .args(["--endpoint", &format!("http://127.0.0.1:{PORT}")])
-                .args(["--output", "json"]),
-        )
-        .map_err(|e| format!("vipsetup status against the simulator failed: {e}"))?;
-        serde_json::from_str(&out).map_err(|e| format!("status printed no JSON ({e}): {out}"))
+        let mut cmd = self.lab.topo.cloud.command(bin);
+        cmd.arg(args[0])
+            .arg(self.lab.dir.0.join("blueprint.yaml"))
+            .args(&args[1..])
+            .arg("--config-file")
+            .arg(&self.seed.oci_config)
+            .args(["--endpoint", &format!("http://127.0.0.1:{PORT}")])
+            .args(["--output", "json"]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd
     }
 
     /// The messages published to the alerts' topic, in order.

@@ -5,6 +5,7 @@
 // The scenarios and the benchmark each use a different subset of the harness.
 #![allow(dead_code)]
 
+pub mod actions;
 pub mod cloud;
 pub mod cluster;
 pub mod load;

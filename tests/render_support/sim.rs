@@ -274,6 +274,46 @@ impl SimPair {
         }
     }
 
+    /// One Core API call (`path` under /20160918/) as the seeded user (an operator), signed with
+    /// the agent's own library and the user's API key (the signer's API-key path, checked by the
+    /// simulator too); it must succeed. The answer's body.
+    pub fn operator(&self, method: &str, path: &str, body: &str) -> String {
+        let creds: Value = serde_json::from_str(
+            &std::fs::read_to_string(self.dir.path().join("creds.json")).unwrap(),
+        )
+        .unwrap();
+        let key_id = format!(
+            "{}/{}/{}",
+            creds["tenancy_id"].as_str().unwrap(),
+            creds["user_id"].as_str().unwrap(),
+            creds["fingerprint"].as_str().unwrap()
+        );
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(
+                r#". "$1" || exit 9
+                OCI_WORK_DIR=$(mktemp -d)
+                oci_http_date
+                oci_signing_string "$6" "$2" "$OCI_DATE" "$3"
+                oci_authorization "$4" "$5" || exit 8
+                oci_http "$6" "$2" "$3" "${OCI_HEADERS[@]}" "authorization: $OCI_AUTHORIZATION" || { echo "$OCI_STATUS $OCI_BODY"; rm -rf "$OCI_WORK_DIR"; exit 1; }
+                rm -rf "$OCI_WORK_DIR"
+                printf '%s' "$OCI_BODY""#,
+            )
+            .arg("bash")
+            .arg(super::sign_lib())
+            .arg(format!("{}/20160918/{path}", self.base))
+            .arg(body)
+            .arg(key_id)
+            .arg(self.dir.path().join("user-key.pem"))
+            .arg(method)
+            .output()
+            .unwrap();
+        let answer = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "operator {method} {path}: {answer}");
+        answer
+    }
+
     /// A metadata service read (v2) as the node 127.0.0.1 poses as.
     pub fn imds(&self, path: &str) -> Result<String, String> {
         let out = Command::new("curl")

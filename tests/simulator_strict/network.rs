@@ -191,17 +191,7 @@ async fn ipv6_addresses_move_between_vnics_of_their_subnet() {
     assert_eq!(vcn["ipv6CidrBlocks"], json!(["2603:c020:1::/56"]));
     let mut vnics = Vec::new();
     for (name, ip) in [("a", "10.0.1.10"), ("b", "10.0.1.11")] {
-        let (st, inst, _) = s
-            .send(
-                &base,
-                Call::new("POST", "/20160918/instances").body(launch_body(
-                    &seeded,
-                    name,
-                    ip,
-                    &seeded.subnet_id,
-                )),
-            )
-            .await;
+        let (st, inst) = launch(&s, &base, &seeded, name, ip, &seeded.subnet_id).await;
         assert_eq!(st, 200, "{inst}");
         let v = primary_vnic(&s, &base, &seeded, inst["id"].as_str().unwrap()).await;
         vnics.push(v["id"].as_str().unwrap().to_string());
@@ -298,17 +288,7 @@ async fn ipv6_addresses_move_between_vnics_of_their_subnet() {
         w.add_subnet(&seeded.vcn_id, "10.0.9.0/24", "v4only")
             .unwrap()
     });
-    let (_, other, _) = s
-        .send(
-            &base,
-            Call::new("POST", "/20160918/instances").body(launch_body(
-                &seeded,
-                "c",
-                "10.0.9.10",
-                &plain,
-            )),
-        )
-        .await;
+    let (_, other) = launch(&s, &base, &seeded, "c", "10.0.9.10", &plain).await;
     let other_vnic = primary_vnic(&s, &base, &seeded, other["id"].as_str().unwrap()).await;
     let other_vnic = other_vnic["id"].as_str().unwrap();
     assert_eq!(s.send(&base, move_to(other_vnic)).await.0, 400);

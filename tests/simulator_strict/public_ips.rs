@@ -14,17 +14,7 @@ async fn power_actions_updates_in_place_and_public_ips_follow_oci_rules() {
     let s = Signer::new(&seeded);
     let base = sim.base_url();
     let hours = || sim.advance_clock(Duration::from_secs(7200));
-    let (st, inst, _) = s
-        .send(
-            &base,
-            Call::new("POST", "/20160918/instances").body(launch_body(
-                &seeded,
-                "n",
-                "10.0.1.10",
-                &seeded.subnet_id,
-            )),
-        )
-        .await;
+    let (st, inst) = launch(&s, &base, &seeded, "n", "10.0.1.10", &seeded.subnet_id).await;
     assert_eq!(st, 200);
     let id = inst["id"].as_str().unwrap().to_string();
     let path = format!("/20160918/instances/{id}");
@@ -134,17 +124,7 @@ async fn power_actions_updates_in_place_and_public_ips_follow_oci_rules() {
             .insert("prohibitPublicIpOnVnic".into(), json!(false));
         id
     });
-    let (_, p, _) = s
-        .send(
-            &base,
-            Call::new("POST", "/20160918/instances").body(launch_body(
-                &seeded,
-                "p",
-                "10.0.7.10",
-                &public_subnet,
-            )),
-        )
-        .await;
+    let (_, p) = launch(&s, &base, &seeded, "p", "10.0.7.10", &public_subnet).await;
     hours();
     let p_vnic = primary_vnic(&s, &base, &seeded, p["id"].as_str().unwrap()).await;
     assert!(
@@ -352,17 +332,15 @@ async fn a_reserved_public_ip_follows_its_private_ip_and_survives_it() {
         .0,
         400
     );
-    let (_, inst, _) = s
-        .send(
-            &base,
-            Call::new("POST", "/20160918/instances").body(launch_body(
-                &seeded,
-                "private",
-                "10.0.1.30",
-                &seeded.subnet_id,
-            )),
-        )
-        .await;
+    let (_, inst) = launch(
+        &s,
+        &base,
+        &seeded,
+        "private",
+        "10.0.1.30",
+        &seeded.subnet_id,
+    )
+    .await;
     let pv = primary_vnic(&s, &base, &seeded, inst["id"].as_str().unwrap()).await;
     let (_, pips, _) = s
         .send(

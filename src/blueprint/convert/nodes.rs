@@ -91,7 +91,25 @@ impl Cx {
                 }
             }
         }
-        if let Some((net, _)) = network {
+        // Both nodes in one network and the VIP outside it: the VIP is the odd one out (issue
+        // 20: blaming both nodes sent users to change the two addresses that were right).
+        let vip_odd_one_out = network.and_then(|(net, vip_pos)| {
+            let prefix = net.vip_prefix?;
+            let [a, b] = [0, 1].map(|i| specs.get(i).and_then(|(_, s)| s.private_ip));
+            let (a, b) = (a?, b?);
+            let nodes_net = network_of(a, prefix);
+            (network_of(b, prefix) == nodes_net && network_of(net.vip, prefix) != nodes_net)
+                .then_some((net.vip, *vip_pos, nodes_net))
+        });
+        if let Some((vip, pos, nodes_net)) = vip_odd_one_out {
+            self.err(
+                pos,
+                "network.vip",
+                format!("the VIP {vip} is outside the nodes' subnet {nodes_net} (both nodes' private_ip are in it)"),
+                format!("the VIP must be a free address in the nodes' subnet: pick one in {nodes_net}, or move both nodes"),
+            );
+            ok = false;
+        } else if let Some((net, _)) = network {
             for (i, (p, spec)) in specs.iter().enumerate() {
                 let Some(ip) = spec.private_ip else { continue };
                 let field = format!("{p}.private_ip");

@@ -42,6 +42,14 @@ impl LocalBackend {
         })
     }
 
+    /// Who holds the lock file now, if a run that may still be alive does.
+    pub fn peek(&self) -> Option<LockInfo> {
+        let bytes = std::fs::read(&self.lock_path).ok()?;
+        lock::parse_info(&bytes)
+            .ok()
+            .filter(|info| !info.is_dead_here())
+    }
+
     pub fn unlock(&self, held: &Held) {
         lock::release_local(&self.lock_path, &held.info);
     }

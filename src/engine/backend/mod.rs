@@ -118,6 +118,32 @@ impl Backend {
         }
     }
 
+    /// For read-only commands (`plan`): fails with `LockError::Held`, as `lock` would, while
+    /// another run holds the lock (waiting up to `timeout` for it to end), without taking it.
+    /// What such a run is changing (an instance terminating, a VIP moving) would otherwise show
+    /// as drift or as a wrong error (issue 20: "address already in use" instead of the lock).
+    pub async fn wait_unlocked(&self, timeout: Duration) -> Result<(), LockError> {
+        let start = tokio::time::Instant::now();
+        loop {
+            let holder = match self {
+                Backend::Local(b) => b.peek(),
+                Backend::ObjectStorage(b) => b.peek().await?,
+            };
+            let Some(info) = holder else {
+                return Ok(());
+            };
+            let waited = start.elapsed();
+            if waited >= timeout {
+                return Err(LockError::Held {
+                    place: self.lock_place(),
+                    info: Box::new(info),
+                    waited: (!timeout.is_zero()).then_some(waited),
+                });
+            }
+            tokio::time::sleep(POLL.min(timeout - waited)).await;
+        }
+    }
+
     /// Releases a lock this run holds. Best effort: a lock that cannot be released is left for
     /// `force-unlock` (and said so), never an error that hides the command's own result.
     pub async fn unlock(&self, held: Held) {

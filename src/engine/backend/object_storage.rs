@@ -14,7 +14,7 @@ use super::{Held, SaveFuture, StateSink, Try};
 use crate::blueprint::RemoteState;
 use crate::engine::lock::{self, LockError, LockInfo, Removed};
 use crate::engine::state::{State, StateError};
-use crate::oci::ops::object_storage::{is_precondition_failed, Condition};
+use crate::oci::ops::object_storage::{is_bucket_not_found, is_precondition_failed, Condition};
 use crate::oci::{Client, OciError};
 
 pub struct ObjectStorageBackend {
@@ -53,6 +53,11 @@ impl ObjectStorageBackend {
         format!("oci://{}/{}/{object}", self.namespace, self.bucket)
     }
 
+    /// The Object Storage namespace (given, or looked up when opened).
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
     pub fn state_place(&self) -> String {
         self.place(&self.state_object)
     }
@@ -62,6 +67,13 @@ impl ObjectStorageBackend {
     }
 
     fn state_err(&self, e: OciError) -> StateError {
+        if is_bucket_not_found(&e) {
+            return StateError::NoBucket {
+                place: self.state_place(),
+                bucket: self.bucket.clone(),
+                namespace: self.namespace.clone(),
+            };
+        }
         StateError::Remote {
             place: self.state_place(),
             source: Box::new(e),
@@ -69,6 +81,13 @@ impl ObjectStorageBackend {
     }
 
     fn lock_err(&self, e: OciError) -> LockError {
+        if is_bucket_not_found(&e) {
+            return LockError::NoBucket {
+                place: self.lock_place(),
+                bucket: self.bucket.clone(),
+                namespace: self.namespace.clone(),
+            };
+        }
         LockError::Remote {
             place: self.lock_place(),
             source: Box::new(e),
@@ -136,6 +155,20 @@ impl ObjectStorageBackend {
             }),
             Err(e) => Err(self.state_err(e)),
         }
+    }
+
+    /// Who holds the lock now, if a run that may still be alive does (read-only: `plan`).
+    pub async fn peek(&self) -> Result<Option<LockInfo>, LockError> {
+        Ok(match self.holder().await? {
+            Some((Ok(info), _)) if !info.is_dead_here() => Some(info),
+            Some((Err(what), _)) => {
+                return Err(LockError::Corrupt {
+                    place: self.lock_place(),
+                    what,
+                })
+            }
+            _ => None,
+        })
     }
 
     /// What holds the lock now: `None` when there is no lock object.

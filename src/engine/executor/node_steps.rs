@@ -68,6 +68,13 @@ impl Executor<'_> {
         };
         self.progress.status(r, "terminating the old instance");
         self.cloud.terminate_instance(&id).await?;
+        // The VIP's private IP may go with this node's VNIC (until the peer's agent re-creates
+        // it): vipsetup's doing, not "deleted outside vipsetup".
+        self.record(|s| {
+            s.mark_deleting(r);
+            s.mark_deleting(Resource::Vip);
+        })
+        .await?;
         self.wait_terminated(r, &id).await?;
         self.record(|s| s.retire(r)).await?;
         Ok(())
@@ -138,6 +145,9 @@ impl Executor<'_> {
         })
         .await?;
         self.reach(r, Milestone::Launched);
+        // A replacement's successor is launched and recorded: from here a stop request may
+        // cut the wait (the next run waits for it).
+        self.set_finishing(r, false);
         self.await_node(r, &id).await
     }
 

@@ -644,3 +644,64 @@ async fn an_extra_vip_off_the_pair_is_moved_back_and_retagged_keeping_the_agents
         "the agent's tag stays"
     );
 }
+
+/// Sets the agent's view tags on `name`'s VNIC (state, heartbeat time).
+fn set_view(cloud: &FakeCloud, name: &str, state: &str, seen: &str) {
+    let mut w = cloud.w.lock().unwrap();
+    for (i, _) in w.instances.values_mut() {
+        if i.display_name == name && !i.is_gone() {
+            let tags = &mut i.vnic.as_mut().unwrap().tags;
+            tags.insert(TAG_AGENT_STATE.into(), state.into());
+            tags.insert(TAG_AGENT_SEEN.into(), seen.into());
+            tags.insert(TAG_AGENT_BEAT.into(), "120".into());
+        }
+    }
+    w.trace.push(format!("VIEW {name} {state}"));
+}
+
+fn utc_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    crate::engine::readiness::format_utc(now)
+}
+
+// Issue 19 (1b): the holder is soft-stopped only once its peer's agent reports, fresh.
+#[tokio::test(start_paused = true)]
+async fn replacing_the_holder_waits_for_its_peers_agent_to_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let cloud = FakeCloud::default();
+    let mut d = desired();
+    let first = apply(&cloud, &d, State::new(&d.pair), &path, &[]).await;
+    first.result.unwrap();
+    set_view(&cloud, "instance1", "MASTER", &utc_now());
+    // The peer's agent died long ago: its BACKUP view is stale.
+    set_view(&cloud, "instance2", "BACKUP", "2000-01-01T00:00:00Z");
+    d.nodes[0].user_data = "Y2hhbmdlZA==".into();
+    cloud.clear_trace();
+    let fresh = async {
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        set_view(&cloud, "instance2", "BACKUP", &utc_now());
+    };
+    let (run, ()) = tokio::join!(apply(&cloud, &d, first.state, &path, &[]), fresh);
+    run.result.unwrap();
+    let t = cloud.trace();
+    assert!(
+        pos(&t, "VIEW instance2 BACKUP") < pos(&t, "SOFTSTOP instance1"),
+        "{t:#?}"
+    );
+
+    // A peer that never becomes ready: the holder is never stopped, and the step says why.
+    let first = apply(&cloud, &d, run.state, &path, &[]).await;
+    first.result.unwrap();
+    set_view(&cloud, "instance1", "MASTER", &utc_now());
+    set_view(&cloud, "instance2", "FAULT", &utc_now());
+    d.nodes[0].user_data = "YWdhaW4=".into();
+    cloud.clear_trace();
+    let run = apply(&cloud, &d, first.state, &path, &[]).await;
+    let e = run.result.unwrap_err().to_string();
+    assert!(e.contains("its peer never became ready"), "{e}");
+    assert!(!cloud.mutations().contains(&"!InstanceAction".to_string()));
+}

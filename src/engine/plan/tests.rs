@@ -173,9 +173,38 @@ fn vip_on_the_other_node_is_not_drift() {
     let d = desired();
     let mut o = converged(&d);
     o.vip.as_mut().unwrap().vnic_id = Some("ocid1.vnic.oc1..v1".into());
+    // As the agent moves it: with its node's name and the time in the same call.
+    let tags = &mut o.vip.as_mut().unwrap().tags;
+    tags.insert(TAG_TAKEOVER_BY.into(), d.nodes[1].name.clone());
+    tags.insert(TAG_TAKEOVER_AT.into(), "2026-12-07T02:00:00Z".into());
     let plan = diff(&d, &o, &all_recorded(), &[]).unwrap();
     assert!(!plan.has_changes());
-    assert!(plan.step(Resource::Vip).unwrap().reasons[0].contains("left where it is"));
+    let why = &plan.step(Resource::Vip).unwrap().reasons[0];
+    assert!(
+        why.contains("failed over by the agent at 2026-12-07T02:00:00Z; left where it is"),
+        "{why}"
+    );
+}
+
+#[test]
+fn issue_20_a_vip_moved_without_the_agents_takeover_tags_is_moved_outside_vipsetup() {
+    let d = desired();
+    let mut o = converged(&d);
+    o.vip.as_mut().unwrap().vnic_id = Some("ocid1.vnic.oc1..v1".into());
+    let plan = diff(&d, &o, &all_recorded(), &[]).unwrap();
+    let why = &plan.step(Resource::Vip).unwrap().reasons[0];
+    assert!(why.contains("moved outside vipsetup"), "{why}");
+    assert!(!why.contains("failed over by the agent"), "{why}");
+    // The tags name the other node's agent (its last takeover): still not this move.
+    let tags = &mut o.vip.as_mut().unwrap().tags;
+    tags.insert(TAG_TAKEOVER_BY.into(), d.nodes[0].name.clone());
+    let plan = diff(&d, &o, &all_recorded(), &[]).unwrap();
+    let why = &plan.step(Resource::Vip).unwrap().reasons[0];
+    assert!(why.contains("moved outside vipsetup"), "{why}");
+    assert!(
+        why.contains(&format!("the last one recorded is {}'s", d.nodes[0].name)),
+        "{why}"
+    );
 }
 
 /// Each row: a change to the converged cloud or blueprint, and the actions it must give.

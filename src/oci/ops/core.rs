@@ -340,6 +340,22 @@ impl Client {
         self.call(req).await
     }
 
+    /// Removes rules by id (`RemoveNetworkSecurityGroupSecurityRules`, oci-python-sdk
+    /// `VirtualNetworkClient.remove_network_security_group_security_rules`).
+    pub async fn remove_network_security_group_security_rules(
+        &self,
+        nsg_id: &str,
+        rule_ids: &[String],
+    ) -> Result<(), OciError> {
+        let path = format!(
+            "/networkSecurityGroups/{}/actions/removeSecurityRules",
+            encode(nsg_id)
+        );
+        let body = serde_json::json!({ "securityRuleIds": rule_ids });
+        let req = ApiRequest::post("RemoveNetworkSecurityGroupSecurityRules", CORE, path, &body);
+        self.send(req).await.map(|_| ())
+    }
+
     pub async fn list_network_security_group_security_rules(
         &self,
         nsg_id: &str,

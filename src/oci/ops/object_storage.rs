@@ -126,6 +126,15 @@ pub fn is_not_found(e: &OciError) -> bool {
     matches!(e, OciError::Api(a) if a.status == 404)
 }
 
+/// True for a missing bucket (or namespace): Object Storage answers 404 `BucketNotFound`
+/// (oci-python-sdk's conformance: `get_object(ns, "no-such-bucket", ...)`; tests/conformance/
+/// test_object_storage.py) where a missing object is 404 `ObjectNotFound`. A missing bucket is
+/// a wrong blueprint, never "no state yet".
+pub fn is_bucket_not_found(e: &OciError) -> bool {
+    matches!(e, OciError::Api(a) if a.status == 404
+        && matches!(a.code.as_str(), "BucketNotFound" | "NamespaceNotFound"))
+}
+
 /// True for a failed `if-match` / `if-none-match` (412 IfMatchFailed / IfNoneMatchFailed).
 pub fn is_precondition_failed(e: &OciError) -> bool {
     matches!(e, OciError::Api(a) if a.status == 412)
@@ -147,7 +156,7 @@ impl Client {
         self.call(get_namespace_request()).await
     }
 
-    /// The object, or `None` when it does not exist.
+    /// The object, or `None` when it does not exist (a missing bucket is an error).
     pub async fn get_object(
         &self,
         namespace: &str,
@@ -162,7 +171,7 @@ impl Client {
                 etag: etag_of("GetObject", &resp)?,
                 body: resp.body,
             })),
-            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) if is_not_found(&e) && !is_bucket_not_found(&e) => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -97,9 +97,25 @@ view() {
     in_background write_view
 }
 
+# The heartbeat: the view is written again every HEARTBEAT_INTERVAL s (default 120) even when it
+# has not changed, with the time of writing (vipsetup-agent-seen) and the interval
+# (vipsetup-agent-beat), so `vipsetup status` tells a dead agent (its tags stop ageing) from a
+# quiet BACKUP. Its cost: one GetVnic and one UpdateVnic per interval (1,440 calls a day a node at
+# 120 s). Driven by the loop's ticks (every WATCH_INTERVAL s), so it is late by at most one tick.
+HEARTBEAT_INTERVAL=${HEARTBEAT_INTERVAL:-120}
+printf -v LAST_HEARTBEAT '%(%s)T' -1
+heartbeat() {
+    local now
+    printf -v now '%(%s)T' -1
+    [ $((now - LAST_HEARTBEAT)) -ge "$HEARTBEAT_INTERVAL" ] || return 0
+    LAST_HEARTBEAT=$now
+    [ -s "$VIEW_FILE" ] || return 0
+    in_background write_view
+}
+
 # write_view: GetVnic, then UpdateVnic with its freeform tags and the view merged in.
 write_view() {
-    local doc object tags='' re_obj='"freeformTags"[[:space:]]*:[[:space:]]*\{([^}]*)\}'
+    local doc object tags='' seen re_obj='"freeformTags"[[:space:]]*:[[:space:]]*\{([^}]*)\}'
     local re_pair='^[[:space:],]*"([^"]*)"[[:space:]]*:[[:space:]]*"([^"]*)"(.*)$'
     find_vnic || return 1
     oci_call GET "$CORE_BASE/vnics/$VNIC" || {
@@ -126,7 +142,9 @@ write_view() {
     fi
     json_text "$VIEW_ERROR"
     tags+="\"vipsetup-agent-state\": \"$VIEW_STATE\", \"vipsetup-agent-since\": \"$VIEW_SINCE\", "
-    tags+="\"vipsetup-agent-claim\": \"$VIEW_CLAIM\", \"vipsetup-agent-error\": \"$JSON_TEXT\""
+    tags+="\"vipsetup-agent-claim\": \"$VIEW_CLAIM\", \"vipsetup-agent-error\": \"$JSON_TEXT\", "
+    TZ=UTC printf -v seen '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+    tags+="\"vipsetup-agent-seen\": \"$seen\", \"vipsetup-agent-beat\": \"$HEARTBEAT_INTERVAL\""
     oci_call PUT "$CORE_BASE/vnics/$VNIC" "{\"freeformTags\": {$tags}}" ||
         log "recording the agent's view on this node's VNIC failed: $OCI_ERROR"
 }

@@ -83,6 +83,7 @@ while true; do
         [ "$rc" -ne 0 ] || read -r kind name state _priority <<<"$line"
         if [ "$rc" -gt 128 ] && [ "$seen_state" = 1 ]; then
             watch_claim
+            heartbeat
             continue
         fi
         if [ "$rc" -gt 128 ]; then

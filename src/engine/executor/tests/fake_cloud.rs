@@ -220,6 +220,16 @@ impl Cloud for FakeCloud {
             Ok(())
         })
     }
+    fn remove_nsg_rules<'a>(&'a self, id: &'a str, ids: &'a [String]) -> CloudFuture<'a, ()> {
+        self.call("!RemoveNsgRules", |w| {
+            w.nsgs
+                .get_mut(id)
+                .unwrap()
+                .rules
+                .retain(|r| !r.id.as_ref().is_some_and(|i| ids.contains(i)));
+            Ok(())
+        })
+    }
     fn delete_nsg<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
         self.call("!DeleteNsg", |w| {
             if let Some(n) = w.nsgs.get_mut(id) {
