@@ -101,8 +101,26 @@ fn assert_cloud_init_clean(twin: &Twin, i: usize) {
         twin,
         vm.exec("cloud-init status --long", Duration::from_secs(60)),
     );
+    // cloud-init 23.4+ exits 2 for "recoverable errors", which include every WARNING it
+    // logged: allowed when each one listed is a platform warning allowed above (cloud-init 25.1
+    // on trixie lists the initramfs warning there; 20.4 and 22.4 only log it).
+    let recoverable_only_platform = rc == 2
+        && status
+            .split("recoverable_errors:")
+            .nth(1)
+            .is_some_and(|rest| {
+                let listed: Vec<&str> = rest
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| l.starts_with("- "))
+                    .collect();
+                !listed.is_empty()
+                    && listed
+                        .iter()
+                        .all(|l| PLATFORM_WARNINGS.iter().any(|w| l.contains(w)))
+            });
     assert!(
-        rc == 0 && status.contains("status: done"),
+        (rc == 0 || recoverable_only_platform) && status.contains("status: done"),
         "node{}: cloud-init did not finish cleanly (exit {rc}):\n{status}\n--- cloud-init-output.log\n{}\n{}",
         i + 1,
         vm.sh("tail -n 60 /var/log/cloud-init-output.log").unwrap_or_default(),

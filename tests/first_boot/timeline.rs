@@ -83,7 +83,15 @@ pub fn gather(twin: &Twin, i: usize) -> Result<Vec<Event>, String> {
     }
     let offset = offset.ok_or_else(|| format!("node{}: no clock line: {out}", i + 1))?;
     let mono = |s: f64| offset + s;
-    let wall = |s: f64| offset + (s - wall_zero);
+    // cloud-init's status.json: wall-clock seconds up to 24.x; 25.1 (trixie) writes seconds
+    // since boot there (its `last_update` reads 1970-01-01 00:08:54 on a node up 534 s).
+    let wall = |s: f64| {
+        if s < 1e9 {
+            offset + s
+        } else {
+            offset + (s - wall_zero)
+        }
+    };
     let mut ev: Vec<Event> = vec![
         (0.0, "VM start (QEMU)".into()),
         (offset, "kernel starts".into()),
