@@ -659,3 +659,162 @@ fn first_boot_baseline_keepalived_only() {
 const BASELINE_USER_DATA: &str = "#cloud-config\n\
 write_files:\n  - path: /etc/keepalived/keepalived.conf\n    content: |\n      global_defs {\n        router_id baseline\n      }\n      vrrp_instance BASELINE {\n        state BACKUP\n        interface ens3\n        virtual_router_id 99\n        priority 100\n        advert_int 1\n        virtual_ipaddress {\n          192.0.2.99/32\n        }\n      }\n\
 runcmd:\n  - [sh, -c, 'DEBIAN_FRONTEND=noninteractive apt-get -q update && DEBIAN_FRONTEND=noninteractive apt-get -y -q install --no-install-recommends keepalived && systemctl enable keepalived && systemctl restart keepalived']\n";
+
+/// The TCP probe's log (`<ms> ok <name>` or `<ms> fail` per line) as (ms, answered) samples.
+fn probe_samples(log: &str) -> Vec<(u64, bool)> {
+    log.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let t = w.next()?.parse().ok()?;
+            Some((t, w.next() == Some("ok")))
+        })
+        .collect()
+}
+
+/// The longest run without an answer, in seconds (from the first failed probe to the next
+/// answered one, or to the last probe).
+fn longest_gap(samples: &[(u64, bool)]) -> f64 {
+    let mut worst = 0u64;
+    let mut down: Option<u64> = None;
+    for &(t, ok) in samples {
+        match (ok, down) {
+            (false, None) => down = Some(t),
+            (true, Some(d)) => {
+                worst = worst.max(t - d);
+                down = None;
+            }
+            _ => {}
+        }
+    }
+    if let (Some(d), Some(&(t, _))) = (down, samples.last()) {
+        worst = worst.max(t - d);
+    }
+    worst as f64 / 1000.0
+}
+
+#[test]
+fn longest_gap_counts_from_the_first_failure_to_the_next_answer() {
+    let s = probe_samples(
+        "1000 ok node1\n1100 fail\n1200 fail\n1900 ok node2\n2000 fail\n2100 ok node2\n",
+    );
+    assert_eq!(s.len(), 6);
+    assert!((longest_gap(&s) - 0.8).abs() < 1e-9, "{}", longest_gap(&s));
+    assert!((longest_gap(&probe_samples("0 ok a\n100 fail\n500 fail\n")) - 0.4).abs() < 1e-9);
+    assert_eq!(longest_gap(&probe_samples("0 ok a\n100 ok a\n")), 0.0);
+}
+
+/// `apply --replace` of the VIP holder in the twin: the peer takes the VIP over when the holder
+/// is soft-stopped (after the peer is ready), the holder's instance is terminated and its
+/// replacement boots a fresh disk from the image (a third first boot), and the VIP answers TCP
+/// throughout but for the takeover (a probe every 100 ms from the cloud namespace; the longest
+/// gap is printed). Costs the pair's first boot plus the replacement's.
+#[test]
+#[ignore = "a third VM's first boot on top of the pair's (about 25 minutes under TCG on an idle \
+            2-core machine); bench/drill.sh twin runs it, CI does not (the coordinator's call)"]
+fn first_boot_replace_holder_keeps_the_vip_answering() {
+    if !twin::prereq::require("first_boot_replace_holder_keeps_the_vip_answering") {
+        return;
+    }
+    let mut twin = Twin::new(&SETUP).unwrap_or_else(|e| panic!("setting up the twin failed: {e}"));
+    let mut f = Follower::new(2, twin::actions::GRACE);
+    let pair_start = Instant::now();
+    first_boot_with_apply_wait(&mut twin, &mut f);
+    for i in 0..2 {
+        wait_channel(&twin, i, Duration::from_secs(120));
+        start_name_listener(&twin, i);
+    }
+    wait_owner(&twin, 0, true, Duration::from_secs(300));
+    let pair_took = pair_start.elapsed();
+
+    let probe_log = twin.dir.0.join("probe.log");
+    let script = format!(
+        "while :; do \
+           if r=$(timeout 1 bash -c 'exec 3<>/dev/tcp/{VIP}/{NAME_PORT}; cat <&3' 2>/dev/null) && [ -n \"$r\" ]; \
+           then echo \"$(date +%s%3N) ok $r\"; else echo \"$(date +%s%3N) fail\"; fi; \
+           sleep 0.1; \
+         done"
+    );
+    let mut cmd = twin.ns.command("bash");
+    cmd.args(["-c", &script]);
+    let probe = twin.procs.len();
+    // The probe's samples are its output, in its log.
+    let spawned = process::Proc::spawn("vip probe", cmd, &probe_log);
+    twin.procs.push(check(&twin, spawned));
+    let old = twin.instances[0].clone();
+    let before = f.events.len();
+    let ran = run_obeying(
+        &mut twin,
+        &mut f,
+        &[
+            "apply",
+            "--auto-approve",
+            "--replace",
+            "node1",
+            "--wait=120m",
+        ],
+        |_| {},
+    );
+    let replace_took = ran.took;
+    let events: Vec<String> = f.events[before..]
+        .iter()
+        .map(|(t, e)| format!("{:.1} s {e}", t.as_secs_f64()))
+        .collect();
+    let new_vm_up = twin.vm(0).started.elapsed();
+    twin.procs[probe].stop();
+    assert_eq!(
+        ran.code,
+        0,
+        "apply --replace node1: {}\n{}\nevents {events:?}\n{}",
+        ran.doc,
+        ran.err,
+        twin.diagnostics()
+    );
+    assert_eq!(ran.doc["ready"], true, "{}", ran.doc);
+    assert_ne!(twin.instances[0], old, "node1 was not replaced: {events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("slot 0:") && e.contains("boots (a new disk")),
+        "the replacement did not boot a fresh disk: {events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("slot 0:") && e.contains("ACPI power-down")),
+        "the holder was not soft-stopped: {events:?}"
+    );
+    // The VIP stayed with node 2 (preempt off), the new node 1 is BACKUP.
+    wait_owner(&twin, 1, true, Duration::from_secs(120));
+    let samples = probe_samples(&std::fs::read_to_string(&probe_log).unwrap_or_default());
+    assert!(
+        samples.len() > 50,
+        "the TCP probe hardly ran ({} samples)",
+        samples.len()
+    );
+    let gap = longest_gap(&samples);
+    // Served throughout but for the takeover: the VIP never waited for the replacement's boot.
+    assert!(
+        gap < new_vm_up.as_secs_f64(),
+        "the VIP did not answer for {gap:.1} s, longer than the replacement's boot ({:.1} s)\nevents {events:?}\n{}",
+        new_vm_up.as_secs_f64(),
+        twin.diagnostics()
+    );
+    assert!(
+        samples.last().is_some_and(|s| s.1),
+        "the VIP did not answer at the end of the replacement"
+    );
+    eprintln!(
+        "first_boot: replace holder: pair ready in {:.1} s, apply --replace node1 --wait {:.1} s \
+         (the new VM up {:.1} s of it), {} probes, longest gap {gap:.1} s; events {events:?}\n{}",
+        pair_took.as_secs_f64(),
+        replace_took.as_secs_f64(),
+        new_vm_up.as_secs_f64(),
+        samples.len(),
+        ran.err
+    );
+    println!(
+        "first_boot: replace gap={gap:.1} replace_secs={:.1} accel={}",
+        replace_took.as_secs_f64(),
+        twin.accel.name()
+    );
+}
