@@ -409,8 +409,9 @@ fn drill(twin: &mut Twin, f: &mut Follower, i: usize, method: &str) -> Drilled {
         i + 1
     );
     eprintln!(
-        "first_boot: drill --method {method} of node{}: {events:?}",
-        i + 1
+        "first_boot: drill --method {method} of node{} took {:.1} s: {events:?}",
+        i + 1,
+        ran.took.as_secs_f64()
     );
     // Back as BACKUP (the drill saw its agent say so), no stale address for a while.
     let watch = Instant::now();
