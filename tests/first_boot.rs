@@ -326,6 +326,9 @@ fn first_boot_pair_comes_up_and_fails_over() {
     let r = twin.boot(0);
     check(&twin, r);
     wait_channel(&twin, 0, BOOT_LIMIT);
+    // The name listener and its firewall opening live in /run and the running ruleset: gone
+    // with the reboot, like any service a user started by hand. Started again, as a user would.
+    start_name_listener(&twin, 0);
     check(
         &twin,
         wait::until(
