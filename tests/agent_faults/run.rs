@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::matrix::{Case, State};
-use super::proxy::{Fault, Proxy, REFUSE_FOR};
+use super::proxy::{Fault, Proxy, HANDSHAKE_FAILED, REFUSE_FOR};
 use crate::render_support::sim::{SimPair, VIP, VIP6};
 
 const NODE1: usize = 0;
@@ -563,11 +563,18 @@ fn run_after_setup(
     }
     if let Some(b) = backup_at {
         // The agent reads the BACKUP line and kills the loop: a request that started in that
-        // moment may still go out; none after 0.5 s.
+        // moment may still go out; none after 0.5 s. A failed TLS handshake carries no request:
+        // the proxy names it after the call its fault is armed for, but after BACKUP it is as
+        // likely the new standby's read-only look-up (case #598: its ListPrivateIps met the
+        // handshakes the fault still had). Such an event proves nothing either way; a claim loop
+        // that outlived BACKUP would show itself by a request the proxy did see, once the
+        // fault's handshakes are used up.
         let late: Vec<_> = log
             .iter()
             .filter(|e| {
-                TAKEOVER_OPS.contains(&e.op.as_str()) && e.at > b + Duration::from_millis(500)
+                TAKEOVER_OPS.contains(&e.op.as_str())
+                    && e.action != HANDSHAKE_FAILED
+                    && e.at > b + Duration::from_millis(500)
             })
             .map(|e| format!("{} {}", e.op, e.action))
             .collect();
