@@ -132,7 +132,8 @@ fn a_sample_of_the_fault_matrix_holds_every_invariant() {
     assert!(failed.is_empty(), "{}\n{summary}", failed.join("\n"));
 }
 
-/// The whole matrix (bench/agent-faults.sh): `AGENT_FAULTS_ONLY=<id>,<id>` runs those cases.
+/// The whole matrix (bench/agent-faults.sh): `AGENT_FAULTS_ONLY=<id>,<id>` runs those cases,
+/// `AGENT_FAULTS_PART=K/N` those whose id is K modulo N.
 #[test]
 #[ignore = "the whole matrix takes minutes: bench/agent-faults.sh runs it"]
 fn the_whole_fault_matrix() {
@@ -146,6 +147,16 @@ fn the_whole_fault_matrix() {
             .filter_map(|i| i.trim().parse().ok())
             .collect();
         cases.retain(|c| ids.contains(&c.id));
+    }
+    // `AGENT_FAULTS_PART=K/N`: the cases whose id is K modulo N (a deterministic share of the
+    // matrix, e.g. one lane takes the even ids and the other the odd ones).
+    if let Ok(part) = std::env::var("AGENT_FAULTS_PART") {
+        let (k, n) = part
+            .split_once('/')
+            .and_then(|(k, n)| Some((k.parse::<usize>().ok()?, n.parse::<usize>().ok()?)))
+            .filter(|(k, n)| k < n)
+            .unwrap_or_else(|| panic!("AGENT_FAULTS_PART={part:?}: expected K/N with K < N"));
+        cases.retain(|c| c.id % n == k);
     }
     let (summary, failed) = run_all(&cases, jobs(3));
     // The bench's last line.
