@@ -6,8 +6,11 @@
 # and for three calls in a row. Each case runs the rendered agent against the strict simulator
 # through a fault proxy and checks: no bash error, every VIP claimed within the back-off plus a
 # recheck once the fault cleared, a BACKUP never moves anything, at most one claim loop.
+# The time bounds hold for a machine whose load average stays below its core count; above that
+# they are multiplied by load / cores (tests/agent_faults/run.rs, load_factor, says why), and
+# the last line says in how many cases.
 # A line per case on stderr; the last line on stdout:
-#   agent faults: <N> cases, <F> failed, worst claim after the fault cleared <T> s
+#   agent faults: <N> cases, <F> failed, worst claim after the fault cleared <T> s (time bounds scaled by load in <S> cases, at most x<X>)
 #
 #   bench/agent-faults.sh                          # every case, JOBS=3 at once
 #   JOBS=2 ONLY=17,240 bench/agent-faults.sh       # some cases (ids from a run's lines)

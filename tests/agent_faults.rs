@@ -47,6 +47,8 @@ fn run_all(cases: &[matrix::Case], jobs: usize) -> (String, Vec<String>) {
     let next = AtomicUsize::new(0);
     let failed = Mutex::new(Vec::new());
     let worst = Mutex::new(0f64);
+    // Cases whose time bounds were scaled by the machine's load (run::load_factor), and by how much.
+    let scaled = Mutex::new((0usize, 1f64));
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1) {
             s.spawn(|| loop {
@@ -59,10 +61,20 @@ fn run_all(cases: &[matrix::Case], jobs: usize) -> (String, Vec<String>) {
                     let mut w = worst.lock().unwrap();
                     *w = w.max(t);
                 }
+                if out.load_factor > 1.0 {
+                    let mut sc = scaled.lock().unwrap();
+                    sc.0 += 1;
+                    sc.1 = sc.1.max(out.load_factor);
+                }
                 let claim = out
                     .claim_after_clear
                     .map(|t| format!(", claimed {t:.2} s after the fault cleared"))
                     .unwrap_or_default();
+                let claim = if out.load_factor > 1.0 {
+                    format!("{claim}, bounds x{:.2} (load)", out.load_factor)
+                } else {
+                    claim
+                };
                 if out.problems.is_empty() {
                     eprintln!("ok     {}{claim} ({took:.1} s)", case.label());
                 } else {
@@ -78,8 +90,10 @@ fn run_all(cases: &[matrix::Case], jobs: usize) -> (String, Vec<String>) {
         }
     });
     let failed = failed.into_inner().unwrap();
+    let (n_scaled, max_factor) = scaled.into_inner().unwrap();
     let summary = format!(
-        "agent faults: {} cases, {} failed, worst claim after the fault cleared {:.2} s",
+        "agent faults: {} cases, {} failed, worst claim after the fault cleared {:.2} s \
+         (time bounds scaled by load in {n_scaled} cases, at most x{max_factor:.2})",
         cases.len(),
         failed.len(),
         worst.into_inner().unwrap()
