@@ -355,7 +355,8 @@ struct Drilled {
 
 /// `vipsetup drill` of node `i` (the VIP's owner) by `method` while the VMs obey: the VIP moves
 /// to the other node and stays there (preempt off), node `i` boots again and rejoins as
-/// BACKUP with no stale address; then the listener a user would have enabled runs again on it.
+/// BACKUP with no stale address; then the name listener runs again on it (it lived in /run and
+/// the running firewall: gone with the reboot, like a service a user started by hand).
 fn drill(twin: &mut Twin, f: &mut Follower, i: usize, method: &str) -> Drilled {
     let before = f.events.len();
     let ran = run_obeying(
