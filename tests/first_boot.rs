@@ -662,6 +662,35 @@ const BASELINE_USER_DATA: &str = "#cloud-config\n\
 write_files:\n  - path: /etc/keepalived/keepalived.conf\n    content: |\n      global_defs {\n        router_id baseline\n      }\n      vrrp_instance BASELINE {\n        state BACKUP\n        interface ens3\n        virtual_router_id 99\n        priority 100\n        advert_int 1\n        virtual_ipaddress {\n          192.0.2.99/32\n        }\n      }\n\
 runcmd:\n  - [sh, -c, 'DEBIAN_FRONTEND=noninteractive apt-get -q update && DEBIAN_FRONTEND=noninteractive apt-get -y -q install --no-install-recommends keepalived && systemctl enable keepalived && systemctl restart keepalived']\n";
 
+/// The port of the probe's listener (`start_probe_listener`).
+const PROBE_PORT: u16 = 8001;
+
+/// A listener for the probe of every 100 ms: one Python process that answers each connection
+/// with the node's name (the name listener's systemd socket spawns a unit per connection, and
+/// ten a second queued up behind each other in a TCG VM: the first replacement run saw its
+/// connections accepted and never answered), opened in the node's firewall.
+fn start_probe_listener(twin: &Twin, i: usize) {
+    let script = format!(
+        "set -e\n\
+         printf '%s\\n' 'import socket' \
+           's = socket.socket(socket.AF_INET, socket.SOCK_STREAM)' \
+           's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)' \
+           's.bind((\"0.0.0.0\", {PROBE_PORT}))' \
+           's.listen(64)' \
+           'while True:' \
+           '    c, _ = s.accept()' \
+           '    try:' \
+           '        c.sendall(b\"node{n}\\n\")' \
+           '    except OSError:' \
+           '        pass' \
+           '    c.close()' >/run/vsfb-probe.py\n\
+         systemctl is-active -q vsfb-probe || systemd-run -q --unit=vsfb-probe -p Restart=always /usr/bin/python3 /run/vsfb-probe.py\n\
+         iptables -C INPUT -p tcp --dport {PROBE_PORT} -j ACCEPT 2>/dev/null || iptables -I INPUT -p tcp --dport {PROBE_PORT} -j ACCEPT\n",
+        n = i + 1
+    );
+    check(twin, twin.vm(i).sh(&script).map(|_| ()));
+}
+
 /// The TCP probe's log (`<ms> ok <name>` or `<ms> fail` per line) as (ms, answered) samples.
 fn probe_samples(log: &str) -> Vec<(u64, bool)> {
     log.lines()
@@ -728,10 +757,13 @@ fn first_boot_replace_holder_keeps_the_vip_answering() {
     wait_owner(&twin, 0, true, Duration::from_secs(300));
     let pair_took = pair_start.elapsed();
 
+    for i in 0..2 {
+        start_probe_listener(&twin, i);
+    }
     let probe_log = twin.dir.0.join("probe.log");
     let script = format!(
         "while :; do \
-           if r=$(timeout 1 bash -c 'exec 3<>/dev/tcp/{VIP}/{NAME_PORT}; cat <&3' 2>/dev/null) && [ -n \"$r\" ]; \
+           if r=$(timeout 1 bash -c 'exec 3<>/dev/tcp/{VIP}/{PROBE_PORT}; cat <&3' 2>/dev/null) && [ -n \"$r\" ]; \
            then echo \"$(date +%s%3N) ok $r\"; else echo \"$(date +%s%3N) fail\"; fi; \
            sleep 0.1; \
          done"
