@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use super::{lock, RandomFaults, Resp, ScriptedFault, Shared, SimConfig};
+use super::{lock, Inner, RandomFaults, Resp, ScriptedFault, Shared, SimConfig};
 
 fn bad(msg: &str) -> Resp {
     Resp::json(400, &json!({"code": "InvalidParameter", "message": msg}))
@@ -29,12 +29,34 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, body: &[u8]) -> 
             Err(e) => return bad(&format!("body is not JSON: {e}")),
         }
     };
+    let queued = std::time::Instant::now();
     let mut g = lock(shared);
+    let locked = std::time::Instant::now();
+    let resp = route(&mut g, method, path, parsed);
+    // control requests hold the same lock as the API's (a harness polling `/_sim/log` delays
+    // the agent's calls), so they are timed too
+    if !path.starts_with("/_sim/timings") {
+        g.record_timing(format!("{method} {path}"), queued, locked);
+    }
+    resp
+}
+
+fn route(g: &mut Inner, method: &str, path: &str, parsed: Value) -> Resp {
     match (method, path.trim_end_matches('/')) {
         ("GET", "/_sim/health") => Resp::text(200, "ok"),
         ("GET", "/_sim/log") => Resp::json(200, &serde_json::to_value(&g.log).unwrap_or_default()),
         ("DELETE", "/_sim/log") => {
             g.log.clear();
+            Resp::empty(204)
+        }
+        ("GET", "/_sim/timings") => Resp::json(
+            200,
+            &serde_json::to_value(g.timings.as_deref().unwrap_or_default()).unwrap_or_default(),
+        ),
+        ("DELETE", "/_sim/timings") => {
+            if let Some(t) = g.timings.as_mut() {
+                t.clear();
+            }
             Resp::empty(204)
         }
         ("GET", "/_sim/world") => {
@@ -106,7 +128,7 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, body: &[u8]) -> 
             let user = user.or_else(|| g.world.seeded.as_ref().map(|s| s.user_id.clone()));
             let key = parsed.get("publicKey").and_then(Value::as_str);
             match (user, key) {
-                (Some(u), Some(k)) => match super::issue_user_session(&mut g, &u, k) {
+                (Some(u), Some(k)) => match super::issue_user_session(g, &u, k) {
                     Ok(token) => Resp::json(200, &json!({"token": token})),
                     Err(e) => bad(&e),
                 },

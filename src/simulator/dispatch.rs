@@ -11,7 +11,9 @@ use std::time::Duration;
 use super::request::region_from_host;
 use super::response::to_http;
 use super::{api, control, imds, sig, world};
-use super::{fault_response, lock, ApiErr, Inner, LogEntry, Principal, Req, Resp, Shared, MAX_LOG};
+use super::{
+    fault_response, lock, ApiErr, Inner, LogEntry, Principal, Req, Resp, Shared, MAX_LOG,
+};
 
 pub(super) async fn dispatch(
     State(shared): State<Shared>,
@@ -102,8 +104,10 @@ pub(super) async fn dispatch(
     };
     let mut drop_connection = false;
     let (resp, principal) = {
+        let queued = std::time::Instant::now();
         let _other_processes = world_file_lock(&shared);
         let mut g = lock(&shared);
+        let locked = std::time::Instant::now();
         g.reload_if_changed();
         let (resp, principal, fault_drop) = serve(&mut g, operation, &req);
         drop_connection = drop_connection || fault_drop;
@@ -122,6 +126,7 @@ pub(super) async fn dispatch(
             g.log.drain(..MAX_LOG / 10);
         }
         g.log.push(entry);
+        g.record_timing(operation.to_string(), queued, locked);
         (resp, principal)
     };
     let _ = principal;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{
     issue_user_session, lock, FaultKind, LogEntry, RandomFaults, ScriptedFault, Seeded, Shared,
-    SimConfig, World,
+    SimConfig, Timing, World,
 };
 
 /// A running simulator. Dropping it stops the server.
@@ -45,6 +45,10 @@ impl SimHandle {
             .iter()
             .filter(|e| e.operation == operation)
             .count()
+    }
+    /// The requests timed so far (empty unless `VIPSETUP_SIM_TIMINGS` was set at start).
+    pub fn timings(&self) -> Vec<Timing> {
+        lock(&self.shared).timings.clone().unwrap_or_default()
     }
     pub fn clear_log(&self) {
         lock(&self.shared).log.clear();

@@ -16,6 +16,8 @@
 //!
 //! Control API (JSON, unsigned, never logged):
 //! - `GET /_sim/health`; `GET|DELETE /_sim/log` ([`LogEntry`] list, camelCase);
+//! - `GET|DELETE /_sim/timings` (with `VIPSETUP_SIM_TIMINGS=1` in the simulator's environment:
+//!   per API request, microseconds waited for and held in the lock, [`Timing`] list);
 //! - `GET /_sim/world` (the whole world); `GET /_sim/seeded` (seed output, snake_case, with key);
 //! - `GET|PUT /_sim/config` (merge of [`SimConfig`] fields: `pageSize`, `provisioningDelayMs`,
 //!   `terminatingDelayMs`, `iamPropagationDelayMs`, `region`, `sessionTtlSecs`);
@@ -53,7 +55,7 @@ pub use api::placement::withdraw_shape;
 pub use config::SimConfig;
 pub use faults::{FaultKind, RandomFaults, ScriptedFault};
 pub use handle::SimHandle;
-pub use shared::LogEntry;
+pub use shared::{LogEntry, Timing};
 pub use world::{Cidr, Region, SeedSpec, Seeded, World, WorldError};
 
 use faults::fault_response;
@@ -154,6 +156,7 @@ impl Simulator {
             file_stamp: None,
             dirty: false,
             writer: None,
+            timings: shared::timings_wanted().then(Vec::new),
         };
         inner.persist();
         let write_behind = Duration::from_millis(inner.config.write_behind_ms);

@@ -27,6 +27,23 @@ pub struct LogEntry {
     pub opc_request_id: String,
 }
 
+/// How long one API request waited for the simulator's lock and then held it (microseconds):
+/// kept only when `VIPSETUP_SIM_TIMINGS` is set (`GET /_sim/timings`, `SimHandle::timings`),
+/// so a benchmark can tell the simulator's own cost from the agent's.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Timing {
+    pub operation: String,
+    pub waited_us: u64,
+    pub held_us: u64,
+}
+
+/// Whether requests are timed (`VIPSETUP_SIM_TIMINGS` set and not `0`), read when a simulator
+/// starts.
+pub(super) fn timings_wanted() -> bool {
+    std::env::var("VIPSETUP_SIM_TIMINGS").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
 pub(crate) struct Inner {
     pub world: World,
     pub config: SimConfig,
@@ -40,6 +57,8 @@ pub(crate) struct Inner {
     /// wakes the writer.
     pub(super) dirty: bool,
     pub(super) writer: Option<Arc<tokio::sync::Notify>>,
+    /// `Some` when requests are timed (see [`Timing`]); capped like the log.
+    pub(super) timings: Option<Vec<Timing>>,
 }
 
 impl Inner {
@@ -80,7 +99,29 @@ impl Inner {
     pub(super) fn flush(&mut self) {
         if self.dirty {
             self.dirty = false;
+            let started = std::time::Instant::now();
             self.write_world();
+            self.record_timing("WorldFileWrite".into(), started, started);
+        }
+    }
+
+    /// Keeps a [`Timing`] when requests are timed: `queued` when the lock was asked for,
+    /// `locked` when it was had; held until now.
+    pub(super) fn record_timing(
+        &mut self,
+        operation: String,
+        queued: std::time::Instant,
+        locked: std::time::Instant,
+    ) {
+        if let Some(t) = self.timings.as_mut() {
+            if t.len() >= MAX_LOG {
+                t.drain(..MAX_LOG / 10);
+            }
+            t.push(Timing {
+                operation,
+                waited_us: (locked - queued).as_micros() as u64,
+                held_us: locked.elapsed().as_micros() as u64,
+            });
         }
     }
 
