@@ -38,6 +38,7 @@ mod dispatch;
 mod faults;
 mod handle;
 pub mod iam;
+mod iam_cache;
 mod imds;
 pub mod pki;
 mod request;
@@ -64,7 +65,6 @@ pub(crate) use response::{ApiErr, Resp};
 pub(crate) use shared::{issue_user_session, Inner};
 use shared::{lock, Shared, MAX_LOG};
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -146,18 +146,7 @@ impl Simulator {
         if world.token_secret.is_empty() {
             world.token_secret = world::random_suffix(48);
         }
-        let mut inner = Inner {
-            world,
-            config,
-            log: Vec::new(),
-            faults: Vec::new(),
-            random_faults: None,
-            latency: BTreeMap::new(),
-            file_stamp: None,
-            dirty: false,
-            writer: None,
-            timings: shared::timings_wanted().then(Vec::new),
-        };
+        let mut inner = Inner::new(world, config);
         inner.persist();
         let write_behind = Duration::from_millis(inner.config.write_behind_ms);
         let notify = (inner.config.world_file.is_some() && !write_behind.is_zero())

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
+use super::iam_cache::IamCache;
 use super::{pki, world, RandomFaults, ScriptedFault, SimConfig, World};
 
 /// One served request, as tests see it.
@@ -57,11 +58,30 @@ pub(crate) struct Inner {
     /// wakes the writer.
     pub(super) dirty: bool,
     pub(super) writer: Option<Arc<tokio::sync::Notify>>,
+    /// matching rules and policy statements, parsed once per distinct text
+    pub(super) iam: IamCache,
     /// `Some` when requests are timed (see [`Timing`]); capped like the log.
     pub(super) timings: Option<Vec<Timing>>,
 }
 
 impl Inner {
+    /// A simulator's state before it serves: no log, faults, latency or pending write.
+    pub(super) fn new(world: World, config: SimConfig) -> Inner {
+        Inner {
+            world,
+            config,
+            log: Vec::new(),
+            faults: Vec::new(),
+            random_faults: None,
+            latency: BTreeMap::new(),
+            file_stamp: None,
+            dirty: false,
+            writer: None,
+            iam: IamCache::default(),
+            timings: timings_wanted().then(Vec::new),
+        }
+    }
+
     fn stamp(path: &std::path::Path) -> Option<(SystemTime, u64)> {
         let m = std::fs::metadata(path).ok()?;
         Some((m.modified().ok()?, m.len()))
