@@ -154,6 +154,12 @@ impl SimHandle {
     fn stop_writer(&mut self) {
         if let Some(w) = self.writer.take() {
             w.abort();
+            // A copy being written outside the lock (write_behind.rs) finishes first, so the
+            // file is complete when the simulator has stopped (a caller may remove it then).
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while lock(&self.shared).writing && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             let mut g = lock(&self.shared);
             g.flush();
             g.writer = None;

@@ -58,6 +58,16 @@ pub(crate) struct Inner {
     /// wakes the writer.
     pub(super) dirty: bool,
     pub(super) writer: Option<Arc<tokio::sync::Notify>>,
+    /// A write-behind's copy of the world is being written, outside the lock: the file is
+    /// ours and changing, not another process's.
+    pub(super) writing: bool,
+    /// Writes of the world file are numbered (the last number given out); the gate is held
+    /// while one is written and keeps the number of the last written, so an older copy never
+    /// replaces a newer one (a write-behind still writing when the simulator stops).
+    pub(super) write_seq: u64,
+    pub(super) file_gate: Arc<Mutex<u64>>,
+    /// the number of the write `file_stamp` is from
+    pub(super) stamp_seq: u64,
     /// matching rules and policy statements, parsed once per distinct text
     pub(super) iam: IamCache,
     /// `Some` when requests are timed (see [`Timing`]); capped like the log.
@@ -77,6 +87,10 @@ impl Inner {
             file_stamp: None,
             dirty: false,
             writer: None,
+            writing: false,
+            write_seq: 0,
+            file_gate: Arc::new(Mutex::new(0)),
+            stamp_seq: 0,
             iam: IamCache::default(),
             timings: timings_wanted().then(Vec::new),
         }
@@ -89,7 +103,7 @@ impl Inner {
 
     /// Picks up a world written by another process.
     pub(super) fn reload_if_changed(&mut self) {
-        if self.dirty {
+        if self.dirty || self.writing {
             // A pending write-behind: the file is older than this world, and only ours.
             return;
         }
@@ -115,7 +129,26 @@ impl Inner {
         self.write_world();
     }
 
-    /// Writes a pending write-behind now.
+    /// A write-behind's part under the lock: a copy of the world when it changed since the
+    /// last write (copying is several times cheaper than serialising it, which
+    /// [`WorldCopy::write`] then does without holding the lock).
+    pub(super) fn copy_for_write(&mut self) -> Option<WorldCopy> {
+        if !self.dirty {
+            return None;
+        }
+        self.dirty = false;
+        let path = self.config.world_file.clone()?;
+        self.writing = true;
+        self.write_seq += 1;
+        Some(WorldCopy {
+            world: self.world.clone(),
+            path,
+            seq: self.write_seq,
+            gate: self.file_gate.clone(),
+        })
+    }
+
+    /// Writes a pending write-behind now, under the lock (when the simulator stops).
     pub(super) fn flush(&mut self) {
         if self.dirty {
             self.dirty = false;
@@ -147,11 +180,51 @@ impl Inner {
 
     fn write_world(&mut self) {
         if let Some(path) = self.config.world_file.clone() {
+            let gate = self.file_gate.clone();
+            let mut written = gate.lock().unwrap_or_else(|e| e.into_inner());
+            self.write_seq += 1;
             if let Err(e) = self.world.save(&path) {
                 eprintln!("simulator: {e}");
             }
+            *written = self.write_seq;
             self.file_stamp = Self::stamp(&path);
+            self.stamp_seq = self.write_seq;
         }
+    }
+}
+
+/// A copy of the world a write-behind writes outside the lock ([`Inner::copy_for_write`]).
+pub(super) struct WorldCopy {
+    world: World,
+    path: std::path::PathBuf,
+    seq: u64,
+    gate: Arc<Mutex<u64>>,
+}
+
+impl WorldCopy {
+    /// Serialises and writes the copy (unless a newer one was written meanwhile), then notes
+    /// the file's stamp under the lock, so the simulator does not take its own write for
+    /// another process's.
+    pub(super) fn write(self, shared: &Shared) {
+        let stamp = {
+            let mut written = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+            if *written >= self.seq {
+                None
+            } else {
+                if let Err(e) = self.world.save(&self.path) {
+                    eprintln!("simulator: {e}");
+                }
+                *written = self.seq;
+                Some(Inner::stamp(&self.path))
+            }
+        };
+        let mut g = lock(shared);
+        if let Some(stamp) = stamp.filter(|_| self.seq > g.stamp_seq) {
+            g.file_stamp = stamp;
+            g.stamp_seq = self.seq;
+        }
+        // one write-behind at a time (its task waits for this one)
+        g.writing = false;
     }
 }
 
