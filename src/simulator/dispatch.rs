@@ -11,9 +11,7 @@ use std::time::Duration;
 use super::request::region_from_host;
 use super::response::to_http;
 use super::{api, control, imds, sig, world};
-use super::{
-    fault_response, lock, ApiErr, Inner, LogEntry, Principal, Req, Resp, Shared, MAX_LOG,
-};
+use super::{fault_response, lock, ApiErr, Inner, LogEntry, Principal, Req, Resp, Shared, MAX_LOG};
 
 pub(super) async fn dispatch(
     State(shared): State<Shared>,

@@ -355,7 +355,9 @@ fn sim_timings(c: &Cluster) -> Option<String> {
         e.0.push(t["waitedUs"].as_f64().unwrap_or(0.0) / 1000.0);
         e.1.push(t["heldUs"].as_f64().unwrap_or(0.0) / 1000.0);
     }
-    let mut out = vec!["  simulator lock, per operation (ms): waited p50 / p95, held p50 / p95 / max".to_string()];
+    let mut out = vec![
+        "  simulator lock, per operation (ms): waited p50 / p95, held p50 / p95 / max".to_string(),
+    ];
     for (op, (mut w, mut h)) in by_op {
         w.sort_by(|a, b| a.total_cmp(b));
         h.sort_by(|a, b| a.total_cmp(b));

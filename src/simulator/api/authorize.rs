@@ -163,7 +163,10 @@ mod tests {
             let kept = std::mem::take(&mut g.iam);
             let fresh = call(g, &node, "ListPrivateIps", "GET", &path, Value::Null);
             g.iam = kept;
-            assert_eq!(cached, fresh, "the cache answered differently from a fresh parse");
+            assert_eq!(
+                cached, fresh,
+                "the cache answered differently from a fresh parse"
+            );
             cached
         };
         let tenancy = seeded.tenancy_id.clone();
@@ -171,7 +174,12 @@ mod tests {
         let made = |g: &mut Inner, op: &'static str, path: &str, body: Value| {
             let r = req(g, op, "POST", path, body);
             let resp = execute(g, op, &r, &admin);
-            assert_eq!(resp.status, 200, "{op}: {}", String::from_utf8_lossy(&resp.body));
+            assert_eq!(
+                resp.status,
+                200,
+                "{op}: {}",
+                String::from_utf8_lossy(&resp.body)
+            );
             let v: Value = serde_json::from_slice(&resp.body).unwrap();
             v["id"].as_str().unwrap().to_string()
         };
@@ -192,7 +200,11 @@ mod tests {
                    "statements": [vnics]}),
         );
         advance(&mut g, 61_000);
-        assert_eq!(list(&mut g), 404, "use vnics does not grant PRIVATE_IP_READ");
+        assert_eq!(
+            list(&mut g),
+            404,
+            "use vnics does not grant PRIVATE_IP_READ"
+        );
         let (rules, statements) = g.iam.sizes();
         assert!(rules >= 1 && statements >= 1, "parsed texts kept");
 
@@ -200,8 +212,15 @@ mod tests {
         let read = format!("Allow dynamic-group vip to read private-ips in compartment id {c}");
         let path = format!("/20160918/policies/{policy}");
         let body = json!({"statements": [vnics, read]});
-        assert_eq!(call(&mut g, &admin, "UpdatePolicy", "PUT", &path, body), 200);
-        assert_eq!(list(&mut g), 404, "the old statements until the delay passes");
+        assert_eq!(
+            call(&mut g, &admin, "UpdatePolicy", "PUT", &path, body),
+            200
+        );
+        assert_eq!(
+            list(&mut g),
+            404,
+            "the old statements until the delay passes"
+        );
         advance(&mut g, 59_000);
         assert_eq!(list(&mut g), 404, "still within the delay");
         advance(&mut g, 2_000);
@@ -210,7 +229,10 @@ mod tests {
         // The dynamic group stops matching the node: the same, in its turn.
         let path = format!("/20160918/dynamicGroups/{dg}");
         let body = json!({"matchingRule": "instance.id = 'ocid1.instance.oc1..other'"});
-        assert_eq!(call(&mut g, &admin, "UpdateDynamicGroup", "PUT", &path, body), 200);
+        assert_eq!(
+            call(&mut g, &admin, "UpdateDynamicGroup", "PUT", &path, body),
+            200
+        );
         assert_eq!(list(&mut g), 200, "the old rule until the delay passes");
         advance(&mut g, 61_000);
         assert_eq!(list(&mut g), 404, "the changed rule is seen");
@@ -219,7 +241,10 @@ mod tests {
         // version in force changes in place) is seen at once, since the cache is keyed by text.
         let path = format!("/20160918/dynamicGroups/{dg}");
         let body = json!({"matchingRule": "instance.id = 'ocid1.instance.oc1..node'"});
-        assert_eq!(call(&mut g, &admin, "UpdateDynamicGroup", "PUT", &path, body), 200);
+        assert_eq!(
+            call(&mut g, &admin, "UpdateDynamicGroup", "PUT", &path, body),
+            200
+        );
         advance(&mut g, 61_000);
         assert_eq!(list(&mut g), 200);
         let pol = g.world.get_mut(super::world::POLICY, &policy).unwrap();

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::super::world::{self, Doc, World};
 use super::super::iam_cache::IamCache;
+use super::super::world::{self, Doc, World};
 use super::super::{ApiErr, Principal, Req, Resp, SimConfig};
 
 pub(super) struct Ctx<'a> {
