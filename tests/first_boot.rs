@@ -740,8 +740,9 @@ fn longest_gap_counts_from_the_first_failure_to_the_next_answer() {
 /// throughout but for the takeover (a probe every 100 ms from the cloud namespace; the longest
 /// gap is printed). Costs the pair's first boot plus the replacement's.
 #[test]
-#[ignore = "a third VM's first boot on top of the pair's (about 25 minutes under TCG on an idle \
-            2-core machine); bench/drill.sh twin runs it, CI does not (the coordinator's call)"]
+#[ignore = "a twin of its own and a third VM's first boot: 531 s in all under TCG at load 6-8 \
+            (the pair ready 248 s, the replacement 201 s); bench/drill.sh twin runs it, CI does \
+            not (the coordinator's call)"]
 fn first_boot_replace_holder_keeps_the_vip_answering() {
     if !twin::prereq::require("first_boot_replace_holder_keeps_the_vip_answering") {
         return;
