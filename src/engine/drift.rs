@@ -109,8 +109,16 @@ impl NodeDrift {
             .iter()
             .map(|c| {
                 let mut s = describe(c);
-                if matches!(c.attribute.as_str(), "ocpus" | "memory_gb") && self.reboots {
-                    s.push_str(" (OCI reboots the instance to resize it)");
+                if self.reboots {
+                    match c.attribute.as_str() {
+                        "ocpus" | "memory_gb" => {
+                            s.push_str(" (OCI reboots the instance to resize it)")
+                        }
+                        "shape" | "fault_domain" => {
+                            s.push_str(" (OCI reboots the instance for it)")
+                        }
+                        _ => {}
+                    }
                 }
                 s
             })
@@ -148,10 +156,34 @@ pub fn node_drift(
             }
         }
     }
+    // The shape and the fault domain change in place too (UpdateInstanceDetails.shape and
+    // .faultDomain, oci-python-sdk core/models/update_instance_details.py).
+    for (attribute, from, to) in [
+        ("shape", Some(&live.shape), &want.shape),
+        (
+            "fault_domain",
+            live.fault_domain.as_ref(),
+            &want.fault_domain,
+        ),
+    ] {
+        if let Some(from) = from.filter(|f| *f != to) {
+            sized = true;
+            d.changes.push(Change {
+                attribute: attribute.to_string(),
+                from: Some(from.clone()),
+                to: Some(to.clone()),
+            });
+        }
+    }
     // UpdateInstanceDetails.shape: "If the instance is running when you change the shape, the
     // instance is rebooted" (oci-python-sdk core/models/update_instance_details.py); the same
-    // holds for a flex shape's size (docs: Compute/Tasks/resizinginstances.htm).
+    // holds for a flex shape's size (docs: Compute/Tasks/resizinginstances.htm). For the fault
+    // domain the SDK says nothing: a guess that moving it stops and starts the instance, so it
+    // is planned as a reboot (one node at a time).
     d.reboots = sized && live.lifecycle_state == "RUNNING";
+    if let Some(c) = settings_change(want, live) {
+        d.changes.push(c);
+    }
     if let Some(vnic) = &live.vnic {
         let in_nsg = nsg.is_some_and(|n| vnic.nsg_ids.contains(&n.id));
         if !in_nsg {
@@ -174,6 +206,40 @@ pub fn node_drift(
         }
     }
     d
+}
+
+/// The settings the node runs (the `vipsetup-settings` key, or without one the first settings
+/// in its user data, version 1) against the blueprint's: a change is the next version, sent with
+/// UpdateInstance and applied live by the agent.
+pub fn settings_change(want: &DesiredNode, live: &LiveInstance) -> Option<Change> {
+    use crate::render::settings;
+    // A desired state made without the renderer (table tests) has no settings to compare.
+    if want.boot.settings_digest.is_empty() {
+        return None;
+    }
+    let (version, same) = match live
+        .metadata
+        .get(settings::SETTINGS_KEY)
+        .and_then(|v| settings::parse_header(v))
+    {
+        Some(h) => (h.version, h.digest == want.boot.settings_digest),
+        None => {
+            let first = live
+                .user_data
+                .as_deref()
+                .and_then(settings::user_data_digests)
+                .map(|(_, f)| f);
+            (
+                1,
+                first.as_deref() == Some(want.boot.first_settings_digest.as_str()),
+            )
+        }
+    };
+    (!same).then(|| Change {
+        attribute: "settings".to_string(),
+        from: Some(format!("v{version}")),
+        to: Some(format!("v{}", version + 1)),
+    })
 }
 
 #[cfg(test)]

@@ -175,6 +175,20 @@ pub fn diff(
     recorded: &BTreeSet<Resource>,
     replace: &[usize],
 ) -> Result<Plan, PlanError> {
+    diff_holding(desired, observed, recorded, replace, &[])
+}
+
+/// `diff`, with the replacements of the nodes in `hold` (indexes) held back: such a node stays as
+/// it is (a no-op that says why and how to replace it), and every change that can go without
+/// it is planned as if it stays. How apply goes ahead when a replacement was not asked for.
+pub fn diff_holding(
+    desired: &Desired,
+    observed: &Observed,
+    recorded: &BTreeSet<Resource>,
+    replace: &[usize],
+    hold: &[usize],
+) -> Result<Plan, PlanError> {
+    let mut warnings = Vec::new();
     let gone_note = |r: Resource| {
         if recorded.contains(&r) {
             vec![format!(
@@ -230,6 +244,25 @@ pub fn diff(
                 let mut reasons = replacement_reasons(&desired.nodes[i], live);
                 if replace.contains(&i) && reasons.is_empty() {
                     reasons.push(REPLACE_REQUESTED.to_string());
+                }
+                if !replace.contains(&i) {
+                    warnings.extend(ssh_keys_note(&desired.nodes[i], live));
+                }
+                if hold.contains(&i) && !reasons.is_empty() {
+                    warnings.push(format!(
+                        "{} is not replaced (held: {}); run apply --replace {} to replace it",
+                        desired.nodes[i].name,
+                        reasons.join("; "),
+                        desired.nodes[i].name
+                    ));
+                    node_steps.push(noop(
+                        r,
+                        vec![format!(
+                            "replacement held until apply --replace {}",
+                            desired.nodes[i].name
+                        )],
+                    ));
+                    continue;
                 }
                 let settling = matches!(
                     live.lifecycle_state.as_str(),
@@ -631,7 +664,7 @@ pub fn diff(
     Ok(Plan {
         kind: PlanKind::Apply,
         steps,
-        warnings: Vec::new(),
+        warnings,
     })
 }
 
@@ -726,10 +759,11 @@ fn changed_or_noop(resource: Resource, reasons: Vec<String>, deps: Vec<Dep>) -> 
     }
 }
 
-/// Why an existing instance can't be kept. OCI fixes these at launch (user data and ssh keys are
-/// immutable metadata; the VNIC's address, the AD and the image belong to the launch). What
-/// OCI changes in place (tags, NSG membership, a flex shape's size, the public IP) is
-/// `drift::node_drift`'s.
+/// Why an existing instance can't be kept. OCI fixes these at launch (the user data's install
+/// part; the VNIC's address, the AD and the image belong to the launch). What OCI changes in
+/// place (tags, NSG membership, the shape and its size, the fault domain, the public IP, the
+/// settings key) is `drift::node_drift`'s; the ssh keys, fixed at launch too, are only noted
+/// (`ssh_keys_note`) and replaced when the user asks. `forces_replacement` names the attributes.
 fn replacement_reasons(want: &super::model::DesiredNode, live: &LiveInstance) -> Vec<String> {
     let mut why = Vec::new();
     if live.display_name != want.name {
@@ -744,33 +778,22 @@ fn replacement_reasons(want: &super::model::DesiredNode, live: &LiveInstance) ->
             live.availability_domain, want.availability_domain
         ));
     }
-    if let Some(fd) = &live.fault_domain {
-        if fd != &want.fault_domain {
-            why.push(format!(
-                "the fault domain changed ({fd} -> {})",
-                want.fault_domain
-            ));
-        }
-    }
-    if live.shape != want.shape {
-        why.push(format!(
-            "the shape changed ({} -> {})",
-            live.shape, want.shape
-        ));
-    }
     if let Some(image) = &live.image_id {
         if image != &want.image_id {
             why.push(format!("the image changed ({image} -> {})", want.image_id));
         }
     }
     if let Some(ud) = &live.user_data {
-        if ud != &want.user_data {
-            why.push("the user data changed (cloud-init only runs it at first boot)".to_string());
-        }
-    }
-    if let Some(keys) = &live.ssh_authorized_keys {
-        if keys.trim() != want.ssh_authorized_keys.trim() {
-            why.push("the ssh keys changed (OCI metadata is fixed at launch)".to_string());
+        // Only the install part needs a new instance (cloud-init runs the user data once); the
+        // settings in it are replaced on the running node through the settings key.
+        let live_install = crate::render::settings::user_data_digests(ud).map(|(i, _)| i);
+        if ud != &want.user_data
+            && live_install.as_deref() != Some(want.boot.install_digest.as_str())
+        {
+            why.push(
+                "the agent's installed files changed (cloud-init runs the user data only at first boot)"
+                    .to_string(),
+            );
         }
     }
     if let Some(vnic) = &live.vnic {
@@ -784,6 +807,33 @@ fn replacement_reasons(want: &super::model::DesiredNode, live: &LiveInstance) ->
         }
     }
     why
+}
+
+/// Whether a change of a node's `attribute` needs a new instance: the one place that decides
+/// (the plan's display marks these `# forces replacement`). Everything else a node has changes
+/// in place: tags, `ocpus`, `memory_gb`, `shape` and `fault_domain` (UpdateInstance; OCI reboots
+/// a running instance for them), `nsg_ids`, `assign_public_ip` and `settings` (the
+/// `vipsetup-settings` metadata key, which the agent applies live). `ssh_authorized_keys` is
+/// fixed at launch but never replaces a node unasked (`--replace`).
+pub fn forces_replacement(attribute: &str) -> bool {
+    matches!(
+        attribute,
+        "display_name" | "availability_domain" | "image" | "user_data" | "private_ip"
+    )
+}
+
+/// The plan's note when a node's ssh keys differ from the blueprint's: OCI fixes
+/// `ssh_authorized_keys` at launch ("cannot be changed after an instance has launched",
+/// oci-python-sdk UpdateInstanceDetails.metadata), and replacing a server for a key is the
+/// user's call.
+fn ssh_keys_note(want: &super::model::DesiredNode, live: &LiveInstance) -> Option<String> {
+    let keys = live.ssh_authorized_keys.as_ref()?;
+    (keys.trim() != want.ssh_authorized_keys.trim()).then(|| {
+        format!(
+            "{}: the ssh keys differ from the blueprint's, and OCI cannot change them on a running              instance; add the key to ~/.ssh/authorized_keys on the node, or run apply --replace {}              to replace the node with the new keys",
+            want.name, want.name
+        )
+    })
 }
 
 #[cfg(test)]

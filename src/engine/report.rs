@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::model::{
-    Desired, Observed, Resource, TAG_AGENT_CLAIM, TAG_AGENT_ERROR, TAG_AGENT_SINCE,
-    TAG_AGENT_STATE, TAG_TAKEOVER_AT, TAG_TAKEOVER_BY,
+    Desired, Observed, Resource, TAG_AGENT_CLAIM, TAG_AGENT_ERROR, TAG_AGENT_SETTINGS,
+    TAG_AGENT_SETTINGS_REFUSED, TAG_AGENT_SINCE, TAG_AGENT_STATE, TAG_TAKEOVER_AT, TAG_TAKEOVER_BY,
 };
 use super::plan::{Action, Plan};
 use super::state::State;
@@ -41,6 +41,10 @@ pub struct AgentView {
     pub last_claim: Option<String>,
     /// Its last error (none when its last call succeeded).
     pub last_error: Option<String>,
+    /// The settings version it runs (`v3`); none while it runs the first settings.
+    pub settings: Option<String>,
+    /// The last settings version it refused, and why.
+    pub settings_refused: Option<String>,
 }
 
 /// One VIP as the API shows it.
@@ -153,6 +157,8 @@ impl Report {
                                 since: tag(TAG_AGENT_SINCE),
                                 last_claim: tag(TAG_AGENT_CLAIM),
                                 last_error: tag(TAG_AGENT_ERROR),
+                                settings: tag(TAG_AGENT_SETTINGS),
+                                settings_refused: tag(TAG_AGENT_SETTINGS_REFUSED),
                             })
                         }),
                 }
@@ -309,6 +315,28 @@ impl Report {
                     n.name
                 )),
                 None => {}
+            }
+        }
+        // "settings v3 on node1, v2 on node2": the version each agent runs (v1 = the first
+        // settings, from the user data), and any it refused.
+        let runs: Vec<String> = self
+            .nodes
+            .iter()
+            .filter_map(|n| {
+                let a = n.agent.as_ref()?;
+                Some(format!(
+                    "{} on {}",
+                    a.settings.as_deref().unwrap_or("v1"),
+                    n.name
+                ))
+            })
+            .collect();
+        if !runs.is_empty() {
+            out.push_str(&format!("  settings {}\n", runs.join(", ")));
+        }
+        for n in &self.nodes {
+            if let Some(r) = n.agent.as_ref().and_then(|a| a.settings_refused.as_ref()) {
+                out.push_str(&format!("  settings refused by {}: {r}\n", n.name));
             }
         }
         for d in &self.disagreements {
@@ -617,6 +645,8 @@ mod tests {
                 since: Some(since.into()),
                 last_claim: claim.map(String::from),
                 last_error: None,
+                settings: None,
+                settings_refused: None,
             }),
         }
     }

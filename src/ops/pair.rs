@@ -12,9 +12,10 @@ use crate::engine::addresses::Cidr;
 use crate::engine::backend::{with_lock, Backend};
 use crate::engine::egress;
 use crate::engine::executor::{ExecOptions, Executor};
+use crate::engine::model::NodeBoot;
 use crate::engine::model::{Desired, Observed};
 use crate::engine::observe::{observe, Scope};
-use crate::engine::plan::{destroy_plan, diff, Plan};
+use crate::engine::plan::{destroy_plan, diff, diff_holding, Plan};
 use crate::engine::preflight;
 use crate::engine::progress::Progress;
 use crate::engine::report::{Labels, Report};
@@ -40,6 +41,8 @@ pub struct RenderedUserData {
     pub cloud_config: String,
     /// What goes into the instance's `user_data` metadata (base64, maybe gzip).
     pub user_data: String,
+    /// Its fingerprints and the settings a running node takes live.
+    pub boot: NodeBoot,
 }
 
 pub type Renderer<'a> =
@@ -109,13 +112,13 @@ impl Session<'_> {
             subnet_cidr: lookups.cidr,
         })
         .map_err(OpsError::Render)?;
-        let user_data = [rendered[0].user_data.clone(), rendered[1].user_data.clone()];
+        let user_data = [0, 1].map(|i| (rendered[i].user_data.clone(), rendered[i].boot.clone()));
         let desired = resolve::desired(&self.spec, &lookups, ips, user_data);
         preflight::check_availability_domain(self.cloud, &desired, &lookups.subnet).await?;
         let mut plan = diff(&desired, &observed, &state.recorded(), replace)?;
         // Before apply asks anything or changes anything: a replacement terminates first.
         preflight::check_launches(self.cloud, &desired, &observed, &plan).await?;
-        plan.warnings = self.egress_warnings().await;
+        plan.warnings.extend(self.egress_warnings().await);
         Ok(Prepared {
             state,
             lookups,
@@ -171,7 +174,7 @@ impl Session<'_> {
         progress: &dyn Progress,
         user_data_dir: &Path,
     ) -> Result<Outcome, OpsError> {
-        let p = self.prepare(replace).await?;
+        let mut p = self.prepare(replace).await?;
         let unconfirmed: Vec<usize> = p
             .plan
             .replaced_nodes()
@@ -179,21 +182,42 @@ impl Session<'_> {
             .filter(|i| !replace.contains(i))
             .collect();
         if !unconfirmed.is_empty() {
-            return Err(OpsError::ReplaceNotConfirmed {
-                nodes: unconfirmed
+            // A replacement nobody asked for is held; whatever can go without it goes now (the
+            // plan says which node waits and for what), and only when nothing else is left to do
+            // does apply stop and ask for --replace.
+            let mut held = diff_holding(
+                &p.desired,
+                &p.observed,
+                &p.state.recorded(),
+                replace,
+                &unconfirmed,
+            )?;
+            held.warnings.extend(
+                p.plan
+                    .warnings
                     .iter()
-                    .map(|&i| self.spec.nodes[i].name.clone())
-                    .collect(),
-                reasons: unconfirmed
-                    .iter()
-                    .flat_map(|&i| {
-                        p.plan
-                            .step(Resource::node(i))
-                            .map(|s| s.reasons.clone())
-                            .unwrap_or_default()
-                    })
-                    .collect(),
-            });
+                    .filter(|w| !held.warnings.contains(w))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+            if !held.has_changes() {
+                return Err(OpsError::ReplaceNotConfirmed {
+                    nodes: unconfirmed
+                        .iter()
+                        .map(|&i| self.spec.nodes[i].name.clone())
+                        .collect(),
+                    reasons: unconfirmed
+                        .iter()
+                        .flat_map(|&i| {
+                            p.plan
+                                .step(Resource::node(i))
+                                .map(|s| s.reasons.clone())
+                                .unwrap_or_default()
+                        })
+                        .collect(),
+                });
+            }
+            p.plan = held;
         }
         if p.plan.has_changes() && !confirm(&p.plan) {
             return Err(OpsError::Cancelled { verb: "apply" });
@@ -384,6 +408,7 @@ mod tests {
                 f.node_ips[1 - i]
             ),
             user_data: format!("ud-{}-{}", f.node_ips[i], f.node_ips[1 - i]),
+            boot: NodeBoot::default(),
         }))
     }
 

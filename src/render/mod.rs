@@ -179,6 +179,8 @@ pub struct RenderedNode {
     pub settings: NodeSettings,
     /// sha256 of the user data's install part: what only a new instance can change.
     pub install_digest: String,
+    /// sha256 of the rest: the first settings, as a node launched with this user data has them.
+    pub first_settings_digest: String,
 }
 
 impl RenderedNode {
@@ -539,6 +541,7 @@ fn user_data(
     settings_files.push(settings_env);
     let settings = NodeSettings::from_files(&settings_files);
     let install_digest = settings::sha256_hex(settings::install_part(&cloud_config).as_bytes());
+    let first_settings_digest = settings::first_settings_digest(&cloud_config);
     let b64 = base64::engine::general_purpose::STANDARD;
     let keys = bp.instance.ssh_authorized_keys().len();
     let mut user_data = b64.encode(cloud_config.as_bytes());
@@ -571,6 +574,7 @@ fn user_data(
         files,
         settings,
         install_digest,
+        first_settings_digest,
     })
 }
 

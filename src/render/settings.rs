@@ -169,6 +169,33 @@ pub fn install_part(cloud_config: &str) -> String {
     out
 }
 
+/// sha256 of what `install_part` leaves out (the settings files and agent.env's live lines):
+/// the first settings of a node launched with this cloud-config.
+pub fn first_settings_digest(cloud_config: &str) -> String {
+    let install = install_part(cloud_config);
+    let mut kept = install.lines().peekable();
+    let mut rest = String::new();
+    for line in cloud_config.lines() {
+        if kept.peek() == Some(&line) {
+            kept.next();
+        } else {
+            rest.push_str(line);
+            rest.push('\n');
+        }
+    }
+    sha256_hex(rest.as_bytes())
+}
+
+/// The install and first-settings digests of a `user_data` value (`None` when it is not
+/// vipsetup's kind of user data: cloud-init base64, gzipped or not).
+pub fn user_data_digests(user_data: &str) -> Option<(String, String)> {
+    let text = super::decode_user_data(user_data)?;
+    Some((
+        sha256_hex(install_part(&text).as_bytes()),
+        first_settings_digest(&text),
+    ))
+}
+
 /// sha256 of the install part of a `user_data` value (`None` when it is not vipsetup's kind of
 /// user data: cloud-init base64, gzipped or not).
 pub fn install_digest(user_data: &str) -> Option<String> {
