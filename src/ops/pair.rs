@@ -448,8 +448,9 @@ mod tests {
         let plan = sess.plan(&[]).await.unwrap();
         assert!(!plan.has_changes(), "{}", plan.render_text());
 
-        // A change that forces replacement needs --replace.
-        sess.spec.shape = "VM.Standard.E5.Flex".into();
+        // A change that forces replacement needs --replace (a shape changes in place now).
+        sess.spec.nodes[0].private_ip = Some("172.16.2.20".parse().unwrap());
+        sess.spec.nodes[1].private_ip = Some("172.16.2.21".parse().unwrap());
         let e = sess
             .apply(&[], &yes, &Silent, &dir.path().join("rendered"))
             .await
