@@ -3,7 +3,8 @@
 # each advert interval in ADVERTS, on the namespace harness of tests/failover.rs, and prints the
 # distributions of kill -> API shows the new owner, kill -> VIP in the new owner's OS and the
 # agent's share (kill -> API minus kill -> MASTER event), next to the VRRP detection bound and
-# the simulator's API latency; then, on the settled owner, the agent's CPU over CPU_SECS of
+# the simulator's API latency; then, on the owner SETTLE_SECS (30) after its last takeover (what a
+# takeover costs once is printed apart), the agent's CPU over CPU_SECS of
 # rechecks and its federations an hour. The last lines, one per advert interval:
 #   failover: advert <A> s: kill->API p95 <X> s, VRRP bound <B> s, agent share p95 <S> s, agent cpu <C> s/h, federations <F>/h
 # Needs root, keepalived, nftables, iproute2, curl and openssl, like the tests.
@@ -26,6 +27,7 @@ export VIPSETUP_BENCH_RUNS="${RUNS:-20}"
 export VIPSETUP_BENCH_ADVERTS="${ADVERTS:-1 0.1}"
 export VIPSETUP_BENCH_SIM_LATENCY_MS="${SIM_LATENCY_MS:-0}"
 export VIPSETUP_BENCH_CPU_SECS="${CPU_SECS:-120}"
+export VIPSETUP_BENCH_SETTLE_SECS="${SETTLE_SECS:-30}"
 export VIPSETUP_BENCH_VIPS="${VIPS:-1+0}"
 
 if [ "$VIPSETUP_BENCH_RUNS" -lt 20 ] && [ -z "${ALLOW_FEW_RUNS:-}" ]; then

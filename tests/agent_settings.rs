@@ -76,5 +76,5 @@ fn a_bad_settings_version_is_refused_with_why() {
         unknown.starts_with("keepalived -t: ") && unknown.contains("no_such_keyword"),
         "{unknown}"
     );
-    assert!(stage(&value("", ENV)).contains("a section is missing"));
+    assert!(stage(&value("", ENV)).contains("missing section"));
 }

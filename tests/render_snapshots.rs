@@ -169,6 +169,7 @@ fn oversized_user_data_is_gzipped_then_refused() {
         })
         .collect();
     bp.failover.health_check = Some(vipsetup::blueprint::HealthCheck {
+        // 1000: the health check travels twice (in the user data and in the settings key).
         command: format!("test -n {}", &noise[..1000]),
         interval: 2,
         timeout: 2,

@@ -103,6 +103,10 @@ pub struct ServeArgs {
     /// Lifetime of session tokens issued by /v1/x509
     #[arg(long, default_value_t = 1200, value_name = "SECS")]
     pub session_ttl_secs: u64,
+    /// Write the world file at most every MS milliseconds (and on exit) instead of after each
+    /// change: for a simulator that is its world file's only user (0 = after each change)
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub write_behind_ms: u64,
     #[command(flatten)]
     pub seed: SeedFlags,
 }
@@ -131,6 +135,7 @@ pub fn run(args: SimulatorArgs) -> anyhow::Result<i32> {
                     metadata_delay_ms: a.metadata_delay_ms,
                     session_ttl_secs: a.session_ttl_secs.max(1),
                     world_file: a.world,
+                    write_behind_ms: a.write_behind_ms,
                 },
                 seed,
                 creds,

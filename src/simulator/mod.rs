@@ -37,6 +37,7 @@ pub mod pki;
 pub mod sig;
 pub mod standalone;
 pub mod world;
+mod write_behind;
 
 pub use api::instance_state;
 pub use api::limits::set_limit;
@@ -76,6 +77,10 @@ pub struct SimConfig {
     pub metadata_delay_ms: u64,
     /// the world file: loaded when it changes, written after each mutation
     pub world_file: Option<PathBuf>,
+    /// 0: the world file is written after each mutation (other simulators may share it);
+    /// N: this simulator is the file's only user and writes it at most every N ms, and when it
+    /// stops (write_behind.rs says why)
+    pub write_behind_ms: u64,
 }
 
 impl Default for SimConfig {
@@ -89,6 +94,7 @@ impl Default for SimConfig {
             session_ttl_secs: 1200,
             metadata_delay_ms: 0,
             world_file: None,
+            write_behind_ms: 0,
         }
     }
 }
@@ -200,6 +206,10 @@ pub(crate) struct Inner {
     /// per-operation latency (`*` = every operation)
     pub latency: BTreeMap<String, u64>,
     file_stamp: Option<(SystemTime, u64)>,
+    /// Write-behind (write_behind.rs): the world changed since the file was written, and what
+    /// wakes the writer.
+    dirty: bool,
+    writer: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Inner {
@@ -210,6 +220,10 @@ impl Inner {
 
     /// Picks up a world written by another process.
     fn reload_if_changed(&mut self) {
+        if self.dirty {
+            // A pending write-behind: the file is older than this world, and only ours.
+            return;
+        }
         let Some(path) = self.config.world_file.clone() else {
             return;
         };
@@ -222,8 +236,25 @@ impl Inner {
         }
     }
 
-    /// Writes the world after a mutation.
+    /// Writes the world after a mutation (or has the write-behind task write it soon).
     pub fn persist(&mut self) {
+        if let Some(writer) = &self.writer {
+            self.dirty = true;
+            writer.notify_one();
+            return;
+        }
+        self.write_world();
+    }
+
+    /// Writes a pending write-behind now.
+    fn flush(&mut self) {
+        if self.dirty {
+            self.dirty = false;
+            self.write_world();
+        }
+    }
+
+    fn write_world(&mut self) {
         if let Some(path) = self.config.world_file.clone() {
             if let Err(e) = self.world.save(&path) {
                 eprintln!("simulator: {e}");
@@ -339,9 +370,16 @@ impl Simulator {
             random_faults: None,
             latency: BTreeMap::new(),
             file_stamp: None,
+            dirty: false,
+            writer: None,
         };
         inner.persist();
+        let write_behind = Duration::from_millis(inner.config.write_behind_ms);
+        let notify = (inner.config.world_file.is_some() && !write_behind.is_zero())
+            .then(|| Arc::new(tokio::sync::Notify::new()));
+        inner.writer = notify.clone();
         let shared: Shared = Arc::new(Mutex::new(inner));
+        let writer = notify.map(|n| write_behind::spawn(shared.clone(), n, write_behind));
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| SimError::Bind {
@@ -371,6 +409,7 @@ impl Simulator {
             shared,
             shutdown: Some(tx),
             task: Some(task),
+            writer,
         })
     }
 }
@@ -412,6 +451,8 @@ pub struct SimHandle {
     shared: Shared,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The write-behind task (write_behind.rs), when there is one.
+    writer: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl SimHandle {
@@ -540,6 +581,16 @@ impl SimHandle {
         if let Some(t) = self.task.take() {
             let _ = t.await;
         }
+        self.stop_writer();
+    }
+    /// Stops the write-behind task and writes what it had pending.
+    fn stop_writer(&mut self) {
+        if let Some(w) = self.writer.take() {
+            w.abort();
+            let mut g = lock(&self.shared);
+            g.flush();
+            g.writer = None;
+        }
     }
 }
 
@@ -551,6 +602,7 @@ impl Drop for SimHandle {
         if let Some(t) = self.task.take() {
             t.abort();
         }
+        self.stop_writer();
     }
 }
 

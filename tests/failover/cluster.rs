@@ -217,6 +217,11 @@ impl Cluster {
                 &opts.session_ttl_secs.to_string(),
                 "--metadata-delay-ms",
                 &opts.metadata_delay_ms.to_string(),
+                // The harness's simulator is its world file's only user: several VIPs' updates
+                // are served side by side, as OCI does, not queued behind a file write each
+                // (src/simulator/write_behind.rs).
+                "--write-behind-ms",
+                "50",
             ],
         )?;
         let sim = SimCtl {

@@ -75,8 +75,21 @@ oci_scratch() {
 # oci_b64_sha256 STRING: sets OCI_B64 to the base64 of the SHA-256 of STRING's bytes. A slot whose
 # warm hashing tool was fed STRING ahead (OCI_SUM_FED[slot], by oci_call_all: the bodies of several
 # calls hash at once) has only its answer to read.
+# The last body hashed and its hash: a takeover's PUTs of several VIPs carry the same body (the
+# VNIC and the tags), hashed once (oci_call_all feeds only the first of equal bodies).
+OCI_SUM_OF=''
+OCI_SUM_B64=''
 declare -A OCI_SUM_FED=()
 oci_b64_sha256() {
+    if [ -z "${OCI_SUM_FED[$OCI_SLOT]+set}" ] && [ -n "$OCI_SUM_B64" ] && [ "$1" = "$OCI_SUM_OF" ]; then
+        OCI_B64=$OCI_SUM_B64
+        return 0
+    fi
+    oci_b64_sha256_made "$1" || return 1
+    OCI_SUM_OF=$1
+    OCI_SUM_B64=$OCI_B64
+}
+oci_b64_sha256_made() {
     local hex fed
     if [ -n "${OCI_SUM_FED[$OCI_SLOT]+set}" ]; then
         fed=${OCI_SUM_FED[$OCI_SLOT]}

@@ -123,9 +123,11 @@ oci_call_all() {
     oci_http_date
     # The bodies first, each to its slot's warm hashing tool: they hash at once, while the first
     # signing strings are made (oci_b64_sha256 reads each answer).
+    # (Equal bodies, a takeover's usual case, are hashed once: oci_b64_sha256.)
     for ((k = 0; k < n; k++)); do
         oci_body_nl "${OCI_CALL_BODY[k]}"
         OCI_CALL_BODY[k]=$OCI_NL_BODY
+        [ "$k" -eq 0 ] || [ "$OCI_NL_BODY" != "${OCI_CALL_BODY[k - 1]}" ] || continue
         [ -n "$OCI_NL_BODY" ] && oci_warm_feed "$k" sum "$OCI_NL_BODY" && OCI_SUM_FED[$k]=$OCI_NL_BODY
     done
     for ((k = 0; k < n; k++)); do

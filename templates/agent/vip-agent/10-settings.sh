@@ -133,7 +133,7 @@ settings_stage() {
     # Sections other than these three are never installed.
     awk -v d="$d/f." '/^=== / { f = d substr($0, 5); next } f { print >f }' "$d/payload"
     if [ ! -s "$d/f.keepalived.conf" ] || [ ! -s "$d/f.settings.env" ]; then
-        echo "a section is missing"
+        echo "missing section"
         return
     fi
     # Known keys, plain values: read as code only once it is sure to be settings.
@@ -154,41 +154,37 @@ settings_stage() {
 # watch_settings: one look at the metadata key (in_background: its stderr goes nowhere; one
 # watcher at a time).
 watch_settings() {
-    local d=$RUNTIME_DIR/settings.$BASHPID fd head v h run='' ref='' why same=1 x r p m
+    local d=$RUNTIME_DIR/settings.$BASHPID fd v h run='' ref='' why same=1 x r p m
     exec {fd}>"$RUNTIME_DIR/settings.lock" && flock -n "$fd" && mkdir -m 700 "$d" || return
     # None (a node still on its first settings) or no answer: the next wake-up.
     if oci_metadata instance/metadata/vipsetup-settings "$d/value"; then
         IFS=' ' read -r _ v h _ <"$d/value"
-        head="$v ${h#sha256:}"
-        [ -s "$SETTINGS_RECORD" ] && read -r run <"$SETTINGS_RECORD"
-        [ -s "$SETTINGS_REFUSED" ] && read -r ref <"$SETTINGS_REFUSED"
+        h="$v ${h#sha256:}"
+        read -r run <"$SETTINGS_RECORD"
+        read -r ref <"$SETTINGS_REFUSED"
     fi
-    if [ -z "${head:-}" ] || [ "$head" = "$run" ] || [ "${ref%%:*} ${ref##*|}" = "$head" ]; then
+    if [ -z "${h:-}" ] || [ "$h" = "$run" ] || [ "${ref%%:*} ${ref##*|}" = "$h" ]; then
         rm -rf "$d"
-        return 0
+        return
     fi
     run=${run%% *}
     why=$(settings_stage "$d")
-    if [ -n "$why" ]; then
-        log "settings $v refused: $why; keeping ${run:-the first}"
-        echo "$v: ${why//|/ }|${h#sha256:}" >"$SETTINGS_REFUSED"
-        write_view
-        rm -rf "$d"
-        return 0
-    fi
+    # (A file it cannot write counts as a refusal too: logged and shown, never half-reloaded.)
     for x in keepalived.conf:"$KEEPALIVED_CONF":640 settings.env:"$SETTINGS_LIVE":640 health-check:"$HEALTH_CHECK":755; do
         IFS=: read -r r p m <<<"$x"
-        if [ -e "$d/f.$r" ] && ! cmp -s "$d/f.$r" "$p"; then
+        if [ -z "$why" ] && [ -e "$d/f.$r" ] && ! cmp -s "$d/f.$r" "$p"; then
             same=0
             cp "$d/f.$r" "$p.new" && chmod "$m" "$p.new" && mv -f "$p.new" "$p" || why="cannot write $p"
         fi
     done
     rm -rf "$d"
     if [ -n "$why" ]; then
-        log "settings $v not applied: $why"
+        log "settings $v refused (kept ${run:-v1}): $why"
+        echo "$v: ${why//|/ }|${h#* }" >"$SETTINGS_REFUSED"
+        write_view
         return
     fi
-    echo "$head" >"$SETTINGS_RECORD"
+    echo "$h" >"$SETTINGS_RECORD"
     rm -f "$SETTINGS_REFUSED"
     log "settings $v applied (was ${run:-the first})"
     write_view

@@ -228,6 +228,10 @@ claim_loop() {
                 printf -v started '%(%s)T' -1
             fi
             confirmed=0
+            # The next attempt rechecks every VIP first (one list per kind): while this one
+            # failed, VIPs it had confirmed may have been moved away, and a failed move may
+            # have been applied after all. A retry costs that round trip; the first takeover not.
+            NEED_MOVE=0
             # Capped exponential back-off with up to 50% jitter, in milliseconds.
             jitter=$((RANDOM % (delay * 500 + 1)))
             printf -v rest '%d.%03d' $((delay + jitter / 1000)) $((jitter % 1000))

@@ -128,11 +128,11 @@ write_view() {
     tags+="\"vipsetup-agent-state\": \"$VIEW_STATE\", \"vipsetup-agent-since\": \"$VIEW_SINCE\", "
     tags+="\"vipsetup-agent-claim\": \"$VIEW_CLAIM\", \"vipsetup-agent-error\": \"$JSON_TEXT\""
     # The settings version it runs, and the last one it refused (10-settings.sh).
+    # (Each at most 256 characters, as OCI's tags: the reasons are cut shorter.)
     local run='' ref=''
-    [ -s "$SETTINGS_RECORD" ] && read -r run _ <"$SETTINGS_RECORD"
-    [ -s "$SETTINGS_REFUSED" ] && read -r ref <"$SETTINGS_REFUSED"
-    ref=${ref%|*}
-    json_text "${ref:0:250}"
+    read -r run _ <"$SETTINGS_RECORD"
+    read -r ref <"$SETTINGS_REFUSED"
+    json_text "${ref%|*}"
     tags+=", \"vipsetup-agent-settings\": \"$run\", \"vipsetup-agent-settings-refused\": \"$JSON_TEXT\""
     oci_call PUT "$CORE_BASE/vnics/$VNIC" "{\"freeformTags\": {$tags}}" ||
         log "recording the agent's view on this node's VNIC failed: $OCI_ERROR"
