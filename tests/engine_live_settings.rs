@@ -78,13 +78,32 @@ async fn preempt_advert_health_check_and_vips_change_in_place() {
         assert!(d["metadata"].get(settings::SETTINGS_KEY).is_none(), "{d}");
     }
 
-    let steps: [(&str, Box<dyn Fn(String) -> String>); 4] = [
-        ("preempt", Box::new(edit(true, "1", false, false))),
-        ("advert interval", Box::new(edit(true, "2", false, false))),
-        ("health check", Box::new(edit(true, "2", true, false))),
-        ("a second vip", Box::new(edit(true, "2", true, true))),
+    // Each change, and the setting the plan names (read from the settings key the node runs
+    // from the second change on, from its user data before).
+    type Edit = Box<dyn Fn(String) -> String>;
+    let steps: [(&str, Edit, &str); 4] = [
+        (
+            "preempt",
+            Box::new(edit(true, "1", false, false)),
+            "preempt: false -> true",
+        ),
+        (
+            "advert interval",
+            Box::new(edit(true, "2", false, false)),
+            "advert_interval: 1 -> 2",
+        ),
+        (
+            "health check",
+            Box::new(edit(true, "2", true, false)),
+            "health_check: + enabled",
+        ),
+        (
+            "a second vip",
+            Box::new(edit(true, "2", true, true)),
+            "vips: + 172.16.2.20/24",
+        ),
     ];
-    for (n, (what, e)) in steps.into_iter().enumerate() {
+    for (n, (what, e, shown)) in steps.into_iter().enumerate() {
         rewrite(&mut p, e);
         let plan = p.session().plan(&[]).await.unwrap();
         for r in [Resource::Node1, Resource::Node2] {
@@ -111,6 +130,27 @@ async fn preempt_advert_health_check_and_vips_change_in_place() {
                 "{what}"
             );
             assert!(!step.reboots, "{what}");
+            // The setting itself, in place: nothing forces a replacement, no secret shows.
+            let lines: Vec<String> = step
+                .changes
+                .iter()
+                .map(vipsetup::engine::attributes::line)
+                .collect();
+            assert!(
+                lines.iter().any(|l| l == shown),
+                "{what}: {}",
+                plan.render_text()
+            );
+            assert!(
+                step.changes.iter().all(|c| !c.forces_replacement),
+                "{what}: {}",
+                plan.render_text()
+            );
+            let text = plan.render_text();
+            assert!(
+                !text.contains("curl") && !text.contains("(sensitive) sha256"),
+                "{what}: {text}"
+            );
         }
         assert_eq!(plan.replaced_nodes(), Vec::<usize>::new(), "{what}");
         p.sim.clear_log();

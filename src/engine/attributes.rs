@@ -371,6 +371,15 @@ pub fn strip_hidden(v: &str) -> &str {
     v.split('\u{0}').next().unwrap_or(v)
 }
 
+/// `line` of a change as it may be printed: without the hidden tails.
+pub fn shown(c: &Change) -> String {
+    let mut c = c.clone();
+    for v in [&mut c.from, &mut c.to].into_iter().flatten() {
+        *v = strip_hidden(v).to_string();
+    }
+    line(&c)
+}
+
 /// Removes the hidden tails from every change (before a plan leaves the engine).
 pub fn strip_hidden_values(steps: &mut [Step]) {
     for s in steps {
@@ -493,9 +502,16 @@ mod tests {
     fn a_change_reads_old_and_new() {
         let c = Change::new("preempt", Some("false".into()), Some("true".into()));
         assert_eq!(line(&c), "preempt: false -> true");
-        let mut c = Change::new("private_ip", Some("172.16.2.11".into()), Some("172.16.2.12".into()));
+        let mut c = Change::new(
+            "private_ip",
+            Some("172.16.2.11".into()),
+            Some("172.16.2.12".into()),
+        );
         c.forces_replacement = true;
-        assert_eq!(line(&c), "private_ip: 172.16.2.11 -> 172.16.2.12  # forces replacement");
+        assert_eq!(
+            line(&c),
+            "private_ip: 172.16.2.11 -> 172.16.2.12  # forces replacement"
+        );
         let c = Change::new("vips", None, Some("172.16.2.21/24".into()));
         assert_eq!(line(&c), "vips: + 172.16.2.21/24");
         let mut c = Change::new(
@@ -529,9 +545,7 @@ mod tests {
         let bp = crate::blueprint::parse(&src, std::path::Path::new("p.yaml"))
             .unwrap_or_else(|e| panic!("{e:?}\n{src}"));
         let facts = crate::render::Facts::offline(&bp).unwrap();
-        crate::render::render(&bp, &facts)
-            .unwrap()
-            .swap_remove(0)
+        crate::render::render(&bp, &facts).unwrap().swap_remove(0)
     }
 
     /// The settings key carries the same settings as the user data it stands in for, and a
@@ -566,8 +580,14 @@ mod tests {
             .iter()
             .map(|c| line(c).replace('\u{0}', "#"))
             .collect();
-        assert!(got.contains(&"preempt: true -> false".to_string()), "{got:?}");
-        assert!(got.iter().any(|l| l.starts_with("health_check: - enabled")), "{got:?}");
+        assert!(
+            got.contains(&"preempt: true -> false".to_string()),
+            "{got:?}"
+        );
+        assert!(
+            got.iter().any(|l| l.starts_with("health_check: - enabled")),
+            "{got:?}"
+        );
         // The VIPs are the same in the key and the blueprint (not in the first user data).
         assert!(!got.iter().any(|l| l.starts_with("vips")), "{got:?}");
     }

@@ -124,7 +124,12 @@ impl NodeDrift {
         self.changes
             .iter()
             .map(|c| {
-                let mut s = describe(c);
+                // A setting as the plan shows attributes (`vips: + ...`), its secrets hidden.
+                let mut s = if super::attributes::is_setting(&c.attribute) {
+                    super::attributes::shown(c)
+                } else {
+                    describe(c)
+                };
                 if self.reboots {
                     match c.attribute.as_str() {
                         "ocpus" | "memory_gb" => {
@@ -190,11 +195,8 @@ pub fn node_drift(
         }
         if let Some(from) = from.filter(|f| *f != to) {
             sized = true;
-            d.changes.push(Change::new(
-                attribute,
-                Some(from.clone()),
-                Some(to.clone()),
-            ));
+            d.changes
+                .push(Change::new(attribute, Some(from.clone()), Some(to.clone())));
         }
     }
     // UpdateInstanceDetails.shape: "If the instance is running when you change the shape, the

@@ -344,7 +344,9 @@ pub fn diff_holding(
                         drift::node_drift(&desired.nodes[i], &desired.tags_for(r), live, nsg)
                             .changes
                             .into_iter()
-                            .filter(|c| c.attribute != "settings" && !attributes::is_setting(&c.attribute)),
+                            .filter(|c| {
+                                c.attribute != "settings" && !attributes::is_setting(&c.attribute)
+                            }),
                     );
                     Step {
                         changes,
@@ -879,7 +881,11 @@ fn replacement_reasons(
             live.availability_domain, want.availability_domain
         ));
     }
-    if let Some(fd) = live.fault_domain.as_ref().filter(|_| forces("fault_domain")) {
+    if let Some(fd) = live
+        .fault_domain
+        .as_ref()
+        .filter(|_| forces("fault_domain"))
+    {
         if fd != &want.fault_domain {
             why.push(format!(
                 "the fault domain changed ({fd} -> {})",
