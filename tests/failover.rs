@@ -878,7 +878,7 @@ fn live_settings_change_applies_on_both_without_a_gap_or_two_masters() {
         ..opts.clone()
     };
     let plan = c
-        .vipsetup(&changed, &["plan", "--output", "json"])
+        .vipsetup_edited(&changed, &["plan", "--output", "json"])
         .unwrap_or_else(|e| c.fail(&e));
     let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
     let steps = plan["steps"].as_array().cloned().unwrap_or_default();
@@ -888,10 +888,16 @@ fn live_settings_change_applies_on_both_without_a_gap_or_two_masters() {
             .find(|s| s["resource"] == role)
             .unwrap_or_else(|| c.fail(&format!("no {role} step in {plan}")));
         assert_eq!(step["action"], "update", "{role}: {step}");
+        // (`path` in JSON, issue 20 item 4.) The settings version and each setting, in place.
+        let changes = step["changes"].as_array().cloned().unwrap_or_default();
+        for path in ["settings", "preempt", "advert_interval", "vips"] {
+            assert!(
+                changes.iter().any(|c| c["path"] == path),
+                "{role}: no {path} in {step}"
+            );
+        }
         assert!(
-            step["changes"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|c| c["attribute"] == "settings")),
+            changes.iter().all(|c| c["forces_replacement"] == false),
             "{role}: {step}"
         );
     }
@@ -911,7 +917,7 @@ fn live_settings_change_applies_on_both_without_a_gap_or_two_masters() {
         });
         std::thread::sleep(Duration::from_secs(1));
         let out = c
-            .vipsetup(&changed, &["apply", "--auto-approve", "--output", "json"])
+            .vipsetup_edited(&changed, &["apply", "--auto-approve", "--output", "json"])
             .unwrap_or_else(|e| c.fail(&e));
         let sent = std::time::Instant::now();
         assert!(!out.contains("\"replace\""), "{out}");
@@ -1018,6 +1024,6 @@ fn live_settings_change_applies_on_both_without_a_gap_or_two_masters() {
         "node2 became MASTER\n{}",
         c.diagnostics()
     );
-    c.vipsetup(&changed, &["plan", "--detailed-exitcode"])
+    c.vipsetup_edited(&changed, &["plan", "--detailed-exitcode"])
         .unwrap_or_else(|e| c.fail(&format!("plan after the change is not empty: {e}")));
 }

@@ -352,8 +352,8 @@ impl Cluster {
     }
 
     /// `vipsetup ARGS` against the simulator as the seeded user, from the cloud namespace, with
-    /// the blueprint written for `opts` (what a user edits between two runs).
-    pub fn vipsetup(&self, opts: &Options, args: &[&str]) -> Result<String, String> {
+    /// the blueprint written for `opts` first (what a user edits between two runs); its output.
+    pub fn vipsetup_edited(&self, opts: &Options, args: &[&str]) -> Result<String, String> {
         let bin = Path::new(env!("CARGO_BIN_EXE_vipsetup"));
         let bp_path = self.lab.dir.0.join("blueprint.yaml");
         let yaml = blueprint_yaml(&self.seed, opts, self.topic_id.as_deref());
