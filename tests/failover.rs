@@ -1026,4 +1026,13 @@ fn live_settings_change_applies_on_both_without_a_gap_or_two_masters() {
     );
     c.vipsetup_edited(&changed, &["plan", "--detailed-exitcode"])
         .unwrap_or_else(|e| c.fail(&format!("plan after the change is not empty: {e}")));
+    // status reads the version each agent runs from its view tags (beside its heartbeat).
+    let doc = c.status().unwrap_or_else(|e| c.fail(&e));
+    let nodes = doc["nodes"].as_array().cloned().unwrap_or_default();
+    assert_eq!(nodes.len(), 2, "{doc}");
+    for n in &nodes {
+        assert_eq!(n["agent"]["settings"], "v2", "{doc}");
+        assert!(n["agent"]["seen"].is_string(), "{doc}");
+        assert!(n["agent"]["settings_refused"].is_null(), "{doc}");
+    }
 }
