@@ -242,7 +242,8 @@ mod install_tests {
         let bp = quickstart();
         let facts = Facts::offline(&bp).unwrap();
         let before = render(&bp, &facts).unwrap();
-        let edits: Vec<(&str, Box<dyn Fn(&mut crate::blueprint::Blueprint)>)> = vec![
+        type Edit = Box<dyn Fn(&mut crate::blueprint::Blueprint)>;
+        let edits: Vec<(&str, Edit)> = vec![
             (
                 "preempt",
                 Box::new(|b| b.failover.preempt = !b.failover.preempt),
