@@ -241,7 +241,7 @@ fn accept_loop(
                         at,
                         done: Instant::now(),
                         op,
-                        action: "tls handshake failed".into(),
+                        action: HANDSHAKE_FAILED.into(),
                     });
                     continue;
                 }
@@ -254,6 +254,10 @@ fn accept_loop(
         std::thread::spawn(move || serve(stream, port, upstream, shared, stop));
     }
 }
+
+/// The action of a connection whose TLS handshake the fault failed: the proxy never sees the
+/// request it would have carried, and names the event after the call the fault is armed for.
+pub const HANDSHAKE_FAILED: &str = "tls handshake failed";
 
 /// A client connection: plain or TLS, with its socket for resets and shutdowns.
 trait Stream: Read + Write + Send {

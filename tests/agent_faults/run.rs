@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::matrix::{Case, State};
-use super::proxy::{Fault, Proxy, REFUSE_FOR};
+use super::proxy::{Fault, Proxy, HANDSHAKE_FAILED, REFUSE_FOR};
 use crate::render_support::sim::{SimPair, VIP, VIP6};
 
 const NODE1: usize = 0;
@@ -54,6 +54,26 @@ pub struct Outcome {
     pub problems: Vec<String>,
     /// Seconds from the fault clearing to every VIP on this node.
     pub claim_after_clear: Option<f64>,
+    /// What the time bounds were multiplied by for this case ([`load_factor`]; 1 on a machine
+    /// no busier than its cores).
+    pub load_factor: f64,
+}
+
+/// The machine's load over its cores, at least 1: the time bounds are multiplied by it.
+/// BOUND's figures are those of a machine whose load stays below its core count; above that,
+/// the agent's work (bash, openssl, a federation's key) waits for the CPU and the disk in
+/// proportion, and a bound of fixed seconds measures the machine, not the agent (seen: the same
+/// case claimed 3.9 s after the fault cleared alone and 8.5 s at load 18 on 2 cores, nice -15
+/// included, 2026-12-07). What a time bound is for, a claim loop that died or hung, is caught
+/// apart at any load: the watchdog's log line fails a case, and so does a claim loop that
+/// never claims within the (scaled) window. The bench prints how many cases ran scaled.
+pub fn load_factor() -> f64 {
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    (load / cores).max(1.0)
 }
 
 /// A running agent: stopped by PID (and every process that carries its settings path) on drop.
@@ -333,7 +353,10 @@ const TAKEOVER_OPS: &[&str] = &[
 ];
 
 pub fn run(template: &SimPair, case: &Case) -> Outcome {
-    let mut out = Outcome::default();
+    let mut out = Outcome {
+        load_factor: load_factor(),
+        ..Outcome::default()
+    };
     let sim = template.serve_copy();
     sim.be_node(NODE2);
     if case.state == State::TokenExpiry {
@@ -450,9 +473,9 @@ fn run_after_setup(
 
     // Watch: claim loops at every look, the VIPs, until claimed (or the window ends).
     let limit = if case.failure.endless {
-        BOUND_ENDLESS + 8.0
+        BOUND_ENDLESS * out.load_factor + 8.0
     } else {
-        BOUND + 10.0
+        BOUND * out.load_factor + 10.0
     };
     // Claim loops seen in two looks in a row (a fork caught between fork and exec is not one).
     let mut max_loops = 0usize;
@@ -543,14 +566,19 @@ fn run_after_setup(
             Some(t) => {
                 let after = t.saturating_duration_since(cleared).as_secs_f64();
                 out.claim_after_clear = Some(after);
-                let bound = if case.failure.endless {
+                // The larger of the loads at the start and now (the 1-minute average lags).
+                out.load_factor = out.load_factor.max(load_factor());
+                let base = if case.failure.endless {
                     BOUND_ENDLESS
                 } else {
                     BOUND
                 };
+                let bound = base * out.load_factor;
                 if after > bound {
                     out.problems.push(format!(
-                        "every VIP claimed {after:.2} s after the fault cleared (bound {bound} s)"
+                        "every VIP claimed {after:.2} s after the fault cleared (bound {bound:.1} s: \
+                         {base} s x load factor {:.2})",
+                        out.load_factor
                     ));
                 }
             }
@@ -563,11 +591,18 @@ fn run_after_setup(
     }
     if let Some(b) = backup_at {
         // The agent reads the BACKUP line and kills the loop: a request that started in that
-        // moment may still go out; none after 0.5 s.
+        // moment may still go out; none after 0.5 s. A failed TLS handshake carries no request:
+        // the proxy names it after the call its fault is armed for, but after BACKUP it is as
+        // likely the new standby's read-only look-up (case #598: its ListPrivateIps met the
+        // handshakes the fault still had). Such an event proves nothing either way; a claim loop
+        // that outlived BACKUP would show itself by a request the proxy did see, once the
+        // fault's handshakes are used up.
         let late: Vec<_> = log
             .iter()
             .filter(|e| {
-                TAKEOVER_OPS.contains(&e.op.as_str()) && e.at > b + Duration::from_millis(500)
+                TAKEOVER_OPS.contains(&e.op.as_str())
+                    && e.action != HANDSHAKE_FAILED
+                    && e.at > b + Duration::from_millis(500)
             })
             .map(|e| format!("{} {}", e.op, e.action))
             .collect();
