@@ -5,8 +5,9 @@ use super::*;
 use crate::render::settings::{self, NodeSettings, SETTINGS_KEY};
 
 impl Executor<'_> {
-    /// Tags, a flex shape's size (OCI reboots a running instance for it), NSG membership and
-    /// the ephemeral public IP, each changed in place as the plan's changes say.
+    /// Tags, the shape, a flex shape's size and the fault domain (OCI reboots a running instance
+    /// for them), the settings key (the next version), NSG membership and the ephemeral public
+    /// IP, each changed in place as the plan's changes say.
     pub(super) async fn update_node(&self, r: Resource) -> Result<(), StepError> {
         let d = self.desired();
         let i = r.node_index().expect("a node");
