@@ -4,7 +4,7 @@
 # and run the agent, and the agent's settings are in place. Run once by cloud-init (runcmd)
 # after write_files put the files in place. Everything comes from the image's own package
 # repositories (keepalived, curl, openssl): no OCI CLI, no Python, no PyPI.
-#   Oracle Linux 8, 9, 10 (dnf); Ubuntu 22.04, 24.04 and Debian 12 (apt).
+#   Oracle Linux 8, 9, 10 (dnf); Ubuntu 22.04, 24.04 and Debian 11, 12, 13 (apt).
 # When keepalived is already installed (a custom image for an air-gapped subnet) the package
 # manager is not touched. Anything else gets a one-line refusal in the log.
 #
@@ -82,11 +82,11 @@ VERSION_ID=''
 major=${VERSION_ID%%.*}
 case "${ID:-}:$major" in
     ol:8 | ol:9 | ol:10 | rhel:8 | rhel:9 | rhel:10 | almalinux:[89] | rocky:[89]) family=dnf ;;
-    ubuntu:22 | ubuntu:24 | debian:12 | debian:13) family=apt ;;
+    ubuntu:22 | ubuntu:24 | debian:11 | debian:12 | debian:13) family=apt ;;
     *)
         # Oracle Linux 7's keepalived (1.3.5) predates notify_fifo (1.3.6) and
         # vrrp_startup_delay (2.0.14).
-        refuse "unsupported system ${ID:-unknown} ${VERSION_ID:-}: needs Oracle Linux 8, 9 or 10, Ubuntu 22.04 or 24.04, or Debian 12"
+        refuse "unsupported system ${ID:-unknown} ${VERSION_ID:-}: needs Oracle Linux 8-10, Ubuntu 22.04 or 24.04, or Debian 11-13"
         ;;
 esac
 log "preparing ${ID} ${VERSION_ID} for the failover agent"
@@ -110,6 +110,16 @@ trap cleanup EXIT
 systemctl mask --runtime keepalived >/dev/null 2>&1 || true
 # A custom image may have started it at boot, with our configuration but no firewall rule yet.
 systemctl stop keepalived >/dev/null 2>&1 || true
+
+# --- 2b. the agent's session key pair and first token, made while the packages install (an
+# RSA key and a federation cost seconds on a small shape; the agent keepalived starts keeps them).
+# Not under VIPSETUP_ROOT: the agent knows no root prefix. Without curl or openssl yet it fails,
+# and one cut short by the timeout (90 s from here) leaves no mark: the agent then makes its own
+# key and token (the mark is written last).
+# (A background job's stdin is /dev/null already.)
+if [ -z "$ROOT" ]; then
+    timeout 90 "$LIB_DIR/vip-agent" --prepare &>/dev/null &
+fi
 
 # --- 3. packages, from the image's repositories, only what is missing
 missing=()
@@ -186,7 +196,8 @@ if [ "$PREFERRED" != yes ]; then
     wait_for_peer
 fi
 
-# --- 9. start keepalived
+# --- 9. start keepalived (after --prepare, which its timeout bounds: the only background job)
+wait
 systemctl unmask --runtime keepalived >/dev/null 2>&1 || true
 systemctl enable keepalived
 systemctl restart keepalived

@@ -928,3 +928,166 @@ async fn imds_and_federation_take_faults_too() {
         .unwrap();
     assert_eq!(unsigned.status().as_u16(), 401);
 }
+
+/// The metadata service as OCI serves it (reference/oci-wire.md): v1 next to v2 until the
+/// tenancy turns v1 off (404 then), v2 only with the Bearer header, Forwarded/X-Forwarded-*
+/// refused, chunked answers with an unquoted ETag, and short windows of 404.
+#[tokio::test]
+async fn imds_serves_v1_and_v2_as_oci_does() {
+    let (sim, seeded) = start(SimConfig::default()).await;
+    let base = sim.base_url();
+    let s = Signer::new(&seeded);
+    let (st, inst, _) = s
+        .send(
+            &base,
+            Call::new("POST", "/20160918/instances").body(launch_body(
+                &seeded,
+                "n",
+                "10.0.1.10",
+                &seeded.subnet_id,
+            )),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let id = inst["id"].as_str().unwrap().to_string();
+    sim.set_imds_alias("127.0.0.1", &id);
+    let http = reqwest::Client::new();
+    let get = |path: &str, bearer: bool, extra: Option<(&str, &str)>| {
+        let mut r = http.get(format!("{base}{path}"));
+        if bearer {
+            r = r.header("authorization", "Bearer Oracle");
+        }
+        if let Some((k, v)) = extra {
+            r = r.header(k, v);
+        }
+        r.send()
+    };
+
+    // v2 with the header, v1 without it: the same instance document, framed as today's IMDS.
+    let v2 = get("/opc/v2/instance/", true, None).await.unwrap();
+    assert_eq!(v2.status().as_u16(), 200);
+    assert_eq!(
+        v2.headers()
+            .get("transfer-encoding")
+            .map(|v| v.to_str().unwrap()),
+        Some("chunked")
+    );
+    assert!(v2.headers().get("content-length").is_none());
+    assert_eq!(v2.headers()["server"], "server");
+    let etag = v2.headers()["etag"].to_str().unwrap().to_string();
+    assert!(!etag.is_empty() && !etag.starts_with('"'), "etag {etag:?}");
+    let doc: Value = v2.json().await.unwrap();
+    assert_eq!(doc["id"], inst["id"]);
+    let v1: Value = get("/opc/v1/instance/", false, None)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v1, doc);
+    let v1_name = get("/opc/v1/instance/displayName", false, None)
+        .await
+        .unwrap();
+    assert_eq!(v1_name.status().as_u16(), 200);
+    assert_eq!(v1_name.text().await.unwrap(), "n");
+    assert_eq!(
+        get("/opc/v2/instance/", false, None)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+
+    // Forwarded and X-Forwarded-* are refused on both versions.
+    for (k, v) in [
+        ("forwarded", "for=10.0.0.9"),
+        ("x-forwarded-for", "10.0.0.9"),
+        ("X-Forwarded-Host", "evil"),
+    ] {
+        for (path, bearer) in [("/opc/v2/instance/", true), ("/opc/v1/instance/", false)] {
+            let r = get(path, bearer, Some((k, v))).await.unwrap();
+            assert_eq!(r.status().as_u16(), 403, "{path} with {k}");
+            assert!(r.text().await.unwrap().contains("Forwarded"));
+        }
+    }
+
+    // The tenancy turns v1 off: v1 answers 404, v2 goes on.
+    sim.set_imds_v1(false);
+    assert_eq!(
+        get("/opc/v1/instance/", false, None)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+    assert_eq!(
+        get("/opc/v1/identity/cert.pem", false, None)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+    let cert = get("/opc/v2/identity/cert.pem", true, None).await.unwrap();
+    assert_eq!(cert.status().as_u16(), 200);
+    assert!(cert
+        .text()
+        .await
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
+
+    // A short 404 window, then v2 answers again.
+    sim.imds_not_found_for(Duration::from_millis(400));
+    assert_eq!(
+        get("/opc/v2/instance/", true, None)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(
+        get("/opc/v2/instance/", true, None)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    // The same switch and window over the control API.
+    let http2 = reqwest::Client::new();
+    let r = http2
+        .put(format!("{base}/_sim/config"))
+        .json(&json!({"imdsV1": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        get("/opc/v1/instance/id", false, None)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        id
+    );
+    let r = http2
+        .post(format!("{base}/_sim/imds/not-found"))
+        .json(&json!({"ms": 60000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        get("/opc/v1/instance/id", false, None)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+}

@@ -136,6 +136,7 @@ pub fn run(args: SimulatorArgs) -> anyhow::Result<i32> {
                     session_ttl_secs: a.session_ttl_secs.max(1),
                     world_file: a.world,
                     write_behind_ms: a.write_behind_ms,
+                    ..SimConfig::default()
                 },
                 seed,
                 creds,

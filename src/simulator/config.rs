@@ -25,6 +25,10 @@ pub struct SimConfig {
     pub metadata_delay_ms: u64,
     /// the world file: loaded when it changes, written after each mutation
     pub world_file: Option<PathBuf>,
+    /// whether the metadata service answers `/opc/v1` (on by default; a tenancy can switch it
+    /// off, and then v1 answers 404: reference/oci-wire.md, "Instance metadata service")
+    #[serde(rename = "imdsV1")]
+    pub imds_v1: bool,
     /// 0: the world file is written after each mutation (other simulators may share it);
     /// N: this simulator is the file's only user and writes it at most every N ms, and when it
     /// stops (write_behind.rs says why)
@@ -42,6 +46,7 @@ impl Default for SimConfig {
             session_ttl_secs: 1200,
             metadata_delay_ms: 0,
             world_file: None,
+            imds_v1: true,
             write_behind_ms: 0,
         }
     }

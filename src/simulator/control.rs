@@ -125,6 +125,13 @@ pub(crate) fn handle(shared: &Shared, method: &str, path: &str, body: &[u8]) -> 
                 _ => bad("expected {\"ip\", \"instanceId\"}"),
             }
         }
+        ("POST", "/_sim/imds/not-found") => match parsed.get("ms").and_then(Value::as_i64) {
+            Some(ms) if ms >= 0 => {
+                g.imds_not_found_until_ms = super::world::wall_ms() + ms;
+                Resp::json(200, &json!({"untilMs": g.imds_not_found_until_ms}))
+            }
+            _ => bad("expected {\"ms\": N} with N >= 0"),
+        },
         ("POST", "/_sim/subnets") => {
             let field = |k: &str| parsed.get(k).and_then(Value::as_str).map(String::from);
             let public = parsed.get("prohibitPublicIpOnVnic").and_then(Value::as_bool) == Some(false);

@@ -114,6 +114,14 @@ impl SimHandle {
         g.world.clock_offset_ms += d.as_millis() as i64;
         g.persist();
     }
+    /// Switches the metadata service's v1 (`/opc/v1`) on or off (off: 404, as OCI).
+    pub fn set_imds_v1(&self, on: bool) {
+        lock(&self.shared).config.imds_v1 = on;
+    }
+    /// The metadata service answers 404 to everything for `d` from now.
+    pub fn imds_not_found_for(&self, d: Duration) {
+        lock(&self.shared).imds_not_found_until_ms = super::world::wall_ms() + d.as_millis() as i64;
+    }
     /// IMDS answers callers from `ip` as `instance_id`.
     pub fn set_imds_alias(&self, ip: &str, instance_id: &str) {
         let mut g = lock(&self.shared);

@@ -1,5 +1,13 @@
-//! The instance metadata service (v2): how a node learns who it is, and where it gets the
-//! identity certificate it turns into a session token (see `api::federation`).
+//! The instance metadata service: how a node learns who it is, and where it gets the identity
+//! certificate it turns into a session token (see `api::federation`).
+//!
+//! As OCI serves it (reference/oci-wire.md, "Instance metadata service"): `/opc/v2` needs
+//! `Authorization: Bearer Oracle`; `/opc/v1` needs nothing and is on next to v2 until the tenancy
+//! switches it off ([`super::SimConfig::imds_v1`]), after which it answers 404; a request carrying
+//! `Forwarded` or `X-Forwarded-*` is refused; answers come with `Transfer-Encoding: chunked`, an
+//! unquoted ETag and `Server: server` (the 2024 framing); short windows where everything answers
+//! 404 (cloud-init's DataSourceOracle allows for them) are scripted with `/_sim/imds/not-found`.
+//! `/openstack` (the other v1 family) is not served.
 
 use serde_json::{json, Value};
 
@@ -45,14 +53,56 @@ fn ensure_leaf(g: &mut Inner, inst: &Doc) -> Result<pki::LeafCert, String> {
     Ok(leaf)
 }
 
-/// `GET /opc/v2/...` with `Authorization: Bearer Oracle`.
+/// Today's IMDS framing on every answer: chunked, `Server: server`, an unquoted ETag of the body.
+fn framed(mut r: Resp) -> Resp {
+    let digest = ring::digest::digest(&ring::digest::SHA256, &r.body);
+    let etag: String = digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    r.chunked = true;
+    r.header("server", "server").header("etag", etag)
+}
+
+/// `GET /opc/v2/...` with `Authorization: Bearer Oracle`, or `GET /opc/v1/...` while v1 is on.
 pub(crate) fn handle(g: &mut Inner, req: &Req) -> (Resp, String) {
+    let (r, who) = answer(g, req);
+    (framed(r), who)
+}
+
+fn answer(g: &mut Inner, req: &Req) -> (Resp, String) {
     let ip = req.peer.ip().to_string();
     let who = format!("imds:{ip}");
+    // Oracle: "requests that include a Forwarded or X-Forwarded-* header are rejected" (the
+    // status is not documented: 403 is a guess).
+    if req
+        .headers
+        .keys()
+        .any(|k| k == "forwarded" || k.starts_with("x-forwarded-"))
+    {
+        return (
+            Resp::text(
+                403,
+                "Forbidden: requests with Forwarded or X-Forwarded-* headers are refused",
+            ),
+            who,
+        );
+    }
+    if super::world::wall_ms() < g.imds_not_found_until_ms {
+        return (Resp::text(404, "Not Found"), who);
+    }
+    let version = match req.path.split('/').nth(2) {
+        Some(v @ ("v1" | "v2")) => v,
+        _ => return (Resp::text(404, "Not Found"), who),
+    };
+    if version == "v1" && !g.config.imds_v1 {
+        // The tenancy switched v1 off: 404, as OCI answers then.
+        return (Resp::text(404, "Not Found"), who);
+    }
     if req.method != "GET" {
         return (Resp::text(405, "Method Not Allowed"), who);
     }
-    if req.header("authorization") != Some("Bearer Oracle") {
+    if version == "v2" && req.header("authorization") != Some("Bearer Oracle") {
         return (
             Resp::text(
                 401,
@@ -69,7 +119,9 @@ pub(crate) fn handle(g: &mut Inner, req: &Req) -> (Resp, String) {
         );
     };
     let who = format!("imds:{ip}:{}", s(&inst, "id"));
-    let path = req.path.trim_end_matches('/');
+    // v1 and v2 serve the same documents; match on the v2 spelling.
+    let v2_path = format!("/opc/v2{}", &req.path["/opc/v1".len()..]);
+    let path = v2_path.trim_end_matches('/');
     let region = s(&inst, "_region").to_string();
     let region_info = json!({"realmKey": "oc1", "realmDomainComponent": "oraclecloud.com",
         "regionKey": world::region_key(&region), "regionIdentifier": region});

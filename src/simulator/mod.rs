@@ -18,13 +18,15 @@
 //! - `GET /_sim/health`; `GET|DELETE /_sim/log` ([`LogEntry`] list, camelCase);
 //! - `GET /_sim/world` (the whole world); `GET /_sim/seeded` (seed output, snake_case, with key);
 //! - `GET|PUT /_sim/config` (merge of [`SimConfig`] fields: `pageSize`, `provisioningDelayMs`,
-//!   `terminatingDelayMs`, `iamPropagationDelayMs`, `region`, `sessionTtlSecs`);
+//!   `terminatingDelayMs`, `iamPropagationDelayMs`, `region`, `sessionTtlSecs`, `imdsV1`);
 //! - `POST /_sim/faults` `{"operation":"UpdatePrivateIp"|"*","count":2,"fault":{"kind":"status",
 //!   "status":500,"code":"InternalServerError","message":"..."}}` or `"fault":{"kind":"drop"}`;
 //!   `PUT /_sim/faults/random` `{"rate":0.2,"operations":[],"faults":[...]}`; `GET|DELETE /_sim/faults`;
 //! - `PUT /_sim/latency` `{"GetVnic":50,"*":5}` (milliseconds, replaces the table);
 //! - `POST /_sim/clock/advance` `{"ms":60000}`;
 //! - `POST /_sim/imds/aliases` `{"ip":"127.0.0.2","instanceId":"ocid1.instance..."}`;
+//! - `POST /_sim/imds/not-found` `{"ms":2000}`: the metadata service answers 404 to everything
+//!   for that long from now (one of the short windows cloud-init's Oracle datasource allows for);
 //! - `POST /_sim/subnets` `{"vcnId","cidr","name","prohibitPublicIpOnVnic":false,"dnsLabel"}`
 //!   -> `{"id"}`;
 //! - `POST /_sim/sessions` `{"userId":"ocid1.user...","publicKey":"<SPKI PEM>"}` -> `{"token"}`.
@@ -151,6 +153,7 @@ impl Simulator {
             faults: Vec::new(),
             random_faults: None,
             latency: BTreeMap::new(),
+            imds_not_found_until_ms: 0,
             file_stamp: None,
             dirty: false,
             writer: None,

@@ -48,6 +48,8 @@ pub(crate) struct Resp {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub content_type: &'static str,
+    /// sent with `Transfer-Encoding: chunked` (no `Content-Length`), as today's IMDS answers
+    pub chunked: bool,
 }
 
 impl Resp {
@@ -57,6 +59,7 @@ impl Resp {
             headers: Vec::new(),
             body: serde_json::to_vec(v).unwrap_or_default(),
             content_type: "application/json",
+            chunked: false,
         }
     }
     pub fn text(status: u16, s: &str) -> Resp {
@@ -65,6 +68,7 @@ impl Resp {
             headers: Vec::new(),
             body: s.as_bytes().to_vec(),
             content_type: "text/plain",
+            chunked: false,
         }
     }
     pub fn empty(status: u16) -> Resp {
@@ -73,6 +77,7 @@ impl Resp {
             headers: Vec::new(),
             body: Vec::new(),
             content_type: "application/json",
+            chunked: false,
         }
     }
     pub fn header(mut self, k: &str, v: impl Into<String>) -> Resp {
@@ -88,7 +93,17 @@ impl Resp {
 }
 
 pub(super) fn to_http(resp: Resp, opc_request_id: Option<&str>) -> Response<Body> {
-    let mut out = Response::new(Body::from(resp.body));
+    let body = if resp.chunked && !resp.body.is_empty() {
+        // A body of unknown length: hyper frames it with Transfer-Encoding: chunked. Two chunks
+        // (when it has two bytes), so a client that reads only the first one is caught.
+        let mut first = resp.body;
+        let second = first.split_off(first.len().div_ceil(2));
+        let parts: Vec<Result<Vec<u8>, std::convert::Infallible>> = vec![Ok(first), Ok(second)];
+        Body::from_stream(futures_util::stream::iter(parts))
+    } else {
+        Body::from(resp.body)
+    };
+    let mut out = Response::new(body);
     *out.status_mut() =
         StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h: &mut HeaderMap = out.headers_mut();

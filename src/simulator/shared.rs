@@ -35,6 +35,8 @@ pub(crate) struct Inner {
     pub random_faults: Option<RandomFaults>,
     /// per-operation latency (`*` = every operation)
     pub latency: BTreeMap<String, u64>,
+    /// the metadata service answers 404 until this wall-clock time (ms since the epoch)
+    pub imds_not_found_until_ms: i64,
     pub(super) file_stamp: Option<(SystemTime, u64)>,
     /// Write-behind (write_behind.rs): the world changed since the file was written, and what
     /// wakes the writer.

@@ -4,13 +4,12 @@
 use crate::process::{run, tail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-/// A built image: `<cache>/<recipe hash>/` as `image.sh` leaves it.
+/// A built image: `<cache>/<suite>-<recipe hash>/` as `image.sh` leaves it.
+#[derive(Clone)]
 pub struct Image {
+    pub suite: String,
     pub dir: PathBuf,
-    /// How long finding or building it took (seconds of mmdebstrap on a cold cache).
-    pub took: Duration,
 }
 
 impl Image {
@@ -23,9 +22,9 @@ impl Image {
     pub fn disk(&self) -> PathBuf {
         self.dir.join("disk.raw")
     }
-    /// The directory served as the package mirror (holds `debian/`).
+    /// The suite's package mirror (served at `http://192.0.2.20:8080/<suite>/`).
     pub fn mirror(&self) -> PathBuf {
-        self.dir.join("mirror")
+        self.dir.join("mirror").join(&self.suite)
     }
     pub fn ca_cert(&self) -> PathBuf {
         self.dir.join("ca/ca.crt")
@@ -35,15 +34,14 @@ impl Image {
     }
 }
 
-/// Runs `image.sh` (a no-op when the cache holds this recipe), its progress in `log`.
-pub fn build(log: &Path) -> Result<Image, String> {
+/// Runs `image.sh SUITE` (a no-op when the cache holds this recipe), its progress in `log`.
+pub fn build(suite: &str, log: &Path) -> Result<Image, String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/first_boot/image.sh");
     let err =
         std::fs::File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-    let start = Instant::now();
-    let out = run(Command::new("bash").arg(&script).stderr(err)).map_err(|e| {
+    let out = run(Command::new("bash").arg(&script).arg(suite).stderr(err)).map_err(|e| {
         format!(
-            "building the first-boot image failed: {e}\n--- {} (tail)\n{}",
+            "building the first-boot {suite} image failed: {e}\n--- {} (tail)\n{}",
             log.display(),
             tail(log, 30)
         )
@@ -55,7 +53,7 @@ pub fn build(log: &Path) -> Result<Image, String> {
         .filter(|d| d.join("done").is_file())
         .ok_or_else(|| format!("image.sh printed no image directory: {out}"))?;
     Ok(Image {
+        suite: suite.to_string(),
         dir,
-        took: start.elapsed(),
     })
 }

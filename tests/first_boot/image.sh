@@ -1,36 +1,42 @@
 #!/usr/bin/env bash
-# Builds the first-boot twin's disk image and package mirror from Debian packages, cached outside
-# the clone under $VIPSETUP_FIRST_BOOT_CACHE (default /var/cache/vipsetup-first-boot)/<recipe hash>/,
-# and prints that directory on its last line. A changed recipe (this file) gives a new hash, so a
-# new build; an unchanged one is reused at once. Needs root, mmdebstrap, mkfs.ext4 (e2fsprogs),
+# Builds the first-boot twin's disk image and package mirror for one Debian suite from Debian
+# packages, cached outside the clone under $VIPSETUP_FIRST_BOOT_CACHE (default
+# /var/cache/vipsetup-first-boot)/<suite>-<recipe hash>/, and prints that directory on its last
+# line. `image.sh SUITE`, SUITE one of bullseye (cloud-init 20.4, keepalived 2.1.5, OpenSSL
+# 1.1.1: Oracle Linux 8's generation), bookworm (the default) or trixie (cloud-init 25.1,
+# keepalived 2.3.3, OpenSSL 3.5). A changed recipe (this file, the suite, the twin's CA) gives a
+# new hash, so a new build; an unchanged one is reused at once. Needs root, mmdebstrap, mkfs.ext4 (e2fsprogs),
 # dpkg-scanpackages (dpkg-dev), openssl and a reachable Debian mirror ($VIPSETUP_DEBIAN_MIRROR).
 #
-# The image stands in for an OCI platform image (Debian 12 instead of Ubuntu, same parts):
-# cloud-init, curl, openssl, OpenSSH, sudo, locales, D-Bus, ifupdown + dhclient, and iptables rules that REJECT every
+# The image stands in for an OCI platform image (Debian instead of Ubuntu, same parts):
+# cloud-init, e2fsprogs (cloud-init's resizefs runs resize2fs; trixie's minbase lacks it), curl, openssl, OpenSSH, sudo, locales, D-Bus, ifupdown + dhclient, and iptables rules that REJECT every
 # inbound connection not explicitly allowed, restored at boot by netfilter-persistent, as in
 # OCI's Ubuntu images (their /etc/iptables/rules.v4; see reference/real-world-findings.md). It
 # does NOT contain keepalived: the installer must fetch it from the mirror, which holds exactly
-# the .debs `apt-get install keepalived` needs on this image (recommends included).
+# the .debs `apt-get install keepalived` needs on this image (recommends included). Each suite
+# has its own mirror, served at http://192.0.2.20:8080/<suite>/ (the twin serves them all).
 #
 # Two additions that no real image has, both needed by the harness and nothing else:
 # - the twin's CA in the trust store: the cloud namespace answers TLS for Oracle's API host
 #   names with a certificate it signs (a real image trusts the public CA that signs Oracle's);
+#   one CA for every suite ($cache_root/ca), so a mixed pair trusts the same TLS front;
 # - a command channel on the second serial port (ttyS1): the harness writes one base64 command
 #   per line and reads back `@@rc <status> <base64 output>`. It is how the test reads the node
 #   without baking ssh keys into the image (OCI's serial console connection is the real analogue).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# The recipe is this file without its comment lines: a reworded comment does not cost a build.
-recipe=$(grep -v '^[[:space:]]*#' "$here/image.sh" | sha256sum | cut -c1-16)
+die() { echo "image.sh: $*" >&2; exit 1; }
+suite=${1:-bookworm}
+case $suite in
+    bullseye | bookworm | trixie) ;;
+    *) die "unknown suite '$suite': use bullseye, bookworm or trixie" ;;
+esac
 cache_root=${VIPSETUP_FIRST_BOOT_CACHE:-/var/cache/vipsetup-first-boot}
-out=$cache_root/$recipe
 mirror_url=${VIPSETUP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # Where the VMs find the package mirror (the cloud namespace serves it; tests/first_boot/vcn.rs).
 # Port 8080: port 80 of every address there is the simulator's (the metadata service's port).
-twin_mirror=http://192.0.2.20:8080/debian
-
-die() { echo "image.sh: $*" >&2; exit 1; }
+twin_mirror=http://192.0.2.20:8080/$suite
 [ "$(id -u)" = 0 ] || die "needs root (mmdebstrap in root mode); run it as root, as .ci/run does"
 for t in mmdebstrap mkfs.ext4 dpkg-scanpackages openssl; do
     command -v "$t" >/dev/null || die "missing $t; apt-get install mmdebstrap e2fsprogs dpkg-dev openssl, as .ci/run does"
@@ -39,6 +45,19 @@ done
 mkdir -p "$cache_root"
 exec 9>"$cache_root/.lock"
 flock 9
+
+# The twin's CA (see above): 10 years, so a cached image never outlives it; shared by the suites.
+if [ ! -s "$cache_root/ca/ca.crt" ] || [ ! -s "$cache_root/ca/ca.key" ]; then
+    mkdir -p "$cache_root/ca"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=vipsetup first-boot twin CA" \
+        -keyout "$cache_root/ca/ca.key.new" -out "$cache_root/ca/ca.crt.new" 2>/dev/null
+    mv "$cache_root/ca/ca.key.new" "$cache_root/ca/ca.key"
+    mv "$cache_root/ca/ca.crt.new" "$cache_root/ca/ca.crt"
+fi
+# The recipe is this file without its comment lines, the suite and the CA: a reworded comment
+# does not cost a build.
+recipe=$( (grep -v '^[[:space:]]*#' "$here/image.sh"; echo "$suite"; cat "$cache_root/ca/ca.crt") | sha256sum | cut -c1-16)
+out=$cache_root/$suite-$recipe
 if [ -f "$out/done" ]; then
     echo "$out"
     exit 0
@@ -49,11 +68,8 @@ rm -rf "$cache_root"/.build-*
 work=$(mktemp -d "$cache_root/.build-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 root=$work/root
-mkdir -p "$work/mirror/debian" "$work/ca"
-
-# The twin's CA (see above): 10 years, so a cached image never outlives it.
-openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=vipsetup first-boot twin CA" \
-    -keyout "$work/ca/ca.key" -out "$work/ca/ca.crt" 2>/dev/null
+mkdir -p "$work/mirror/$suite" "$work/ca"
+cp "$cache_root/ca/ca.crt" "$cache_root/ca/ca.key" "$work/ca/"
 
 cat >"$work/rules.v4" <<'RULES'
 # As OCI's Ubuntu platform images ship it: inbound only established, ICMP, loopback, NTP replies
@@ -108,19 +124,25 @@ Restart=always
 WantedBy=multi-user.target
 UNIT
 
-echo "image.sh: building the image (mmdebstrap, $mirror_url)" >&2
+echo "image.sh: building the $suite image (mmdebstrap, $mirror_url)" >&2
 # The hooks are run by mmdebstrap's shell with the root directory as $1: single quotes on purpose.
 # en_US.UTF-8 is generated here because Debian's locale-gen ignores the locale cloud-init passes
-# it (Ubuntu's takes it), so cloud-init's locale module fails on a first boot without it.
+# it (Ubuntu's takes it), so cloud-init's locale module fails on a first boot without it. And it is
+# the system locale (/etc/default/locale), as OCI's images set one (Ubuntu's: C.UTF-8):
+# cloud-init's locale module regenerates the locale only when that file is missing or names
+# another one (cloudinit/distros/debian.py, apply_locale, "Only call locale regeneration if
+# needed"); without the file bullseye's cloud-init 20.4 regenerated it on every first boot, 882 s
+# of guest time on the 02:33 run of 2026-12-07 (150 s at load 15-30), the baseline's too.
 # shellcheck disable=SC2016
 mmdebstrap --variant=minbase --mode=root \
-    --include=linux-image-cloud-amd64,systemd-sysv,udev,cloud-init,curl,openssl,iproute2,ifupdown,isc-dhcp-client,ca-certificates,netbase,iptables,iptables-persistent,openssh-server,procps,locales,sudo,dbus \
+    --include=linux-image-cloud-amd64,systemd-sysv,udev,cloud-init,e2fsprogs,curl,openssl,iproute2,ifupdown,isc-dhcp-client,ca-certificates,netbase,iptables,iptables-persistent,openssh-server,procps,locales,sudo,dbus \
     --essential-hook='echo "iptables-persistent iptables-persistent/autosave_v4 boolean false" | chroot "$1" debconf-set-selections' \
     --essential-hook='echo "iptables-persistent iptables-persistent/autosave_v6 boolean false" | chroot "$1" debconf-set-selections' \
     --customize-hook='sed -i "s/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/" "$1"/etc/locale.gen && chroot "$1" locale-gen >/dev/null' \
+    --customize-hook='echo LANG=en_US.UTF-8 >"$1"/etc/default/locale' \
     --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb' \
     --customize-hook='chroot "$1" apt-get install --download-only -y -q -o APT::Install-Recommends=true keepalived >/dev/null' \
-    --customize-hook="mv \"\$1\"/var/cache/apt/archives/*.deb $work/mirror/debian/" \
+    --customize-hook="mv \"\$1\"/var/cache/apt/archives/*.deb $work/mirror/$suite/" \
     --customize-hook="cp $work/rules.v4 \"\$1\"/etc/iptables/rules.v4" \
     --customize-hook="cp $work/ca/ca.crt \"\$1\"/usr/local/share/ca-certificates/vipsetup-twin-ca.crt" \
     --customize-hook='chroot "$1" update-ca-certificates >/dev/null' \
@@ -132,10 +154,10 @@ mmdebstrap --variant=minbase --mode=root \
     --customize-hook='echo "LABEL=vsfb-root / ext4 defaults 0 1" > "$1"/etc/fstab' \
     --customize-hook='printf "" > "$1"/etc/machine-id; rm -f "$1"/etc/hostname "$1"/etc/ssh/ssh_host_*' \
     --customize-hook='if chroot "$1" dpkg -s keepalived >/dev/null 2>&1; then echo "keepalived is in the image" >&2; exit 1; fi' \
-    bookworm "$root" "$mirror_url" >&2
+    "$suite" "$root" "$mirror_url" >&2
 
-ls "$work"/mirror/debian/keepalived_*.deb >/dev/null 2>&1 || die "the mirror has no keepalived .deb"
-(cd "$work/mirror/debian" && dpkg-scanpackages -m . /dev/null >Packages 2>/dev/null && gzip -k Packages)
+ls "$work/mirror/$suite"/keepalived_*.deb >/dev/null 2>&1 || die "the $suite mirror has no keepalived .deb"
+(cd "$work/mirror/$suite" && dpkg-scanpackages -m . /dev/null >Packages 2>/dev/null && gzip -k Packages)
 
 cp "$root"/boot/vmlinuz-* "$work/vmlinuz"
 cp "$root"/boot/initrd.img-* "$work/initrd.img"
@@ -145,6 +167,7 @@ printf '%s\n' "$recipe" >"$work/done"
 rm -rf "$out"
 mv "$work" "$out"
 trap - EXIT
-# Older recipes' images are never used again.
-find "$cache_root" -mindepth 1 -maxdepth 1 -type d ! -name "$recipe" -exec rm -rf {} +
+# Older recipes' images of this suite are never used again (nor the unsuffixed ones of before).
+find "$cache_root" -mindepth 1 -maxdepth 1 -type d \( -name "$suite-*" -o -regex '.*/[0-9a-f]\{16\}' \) \
+    ! -name "$suite-$recipe" -exec rm -rf {} +
 echo "$out"

@@ -4,6 +4,7 @@
 
 pub mod image;
 pub mod prereq;
+pub mod timeline;
 pub mod vcn;
 pub mod vm;
 
@@ -109,17 +110,38 @@ pub struct Twin {
     pub ns: Netns,
     pub dir: TempRoot,
     pub sim: SimCtl,
-    pub image: Image,
+    /// Each node's image (node 1 first): a mixed pair boots two suites.
+    pub images: Vec<Image>,
+    /// Seconds spent finding or building the images.
+    pub images_took: Duration,
+    /// When `vipsetup apply` started (the IAM propagation delay counts from its writes).
+    pub apply_started: std::time::Instant,
+    /// The seeded world's file (the simulator reloads it when it changes).
+    pub world_file: PathBuf,
     pub accel: Accel,
     pub vnics: Vec<String>,
+    /// Each node's instance id.
+    pub instances: Vec<String>,
     pub macs: Vec<String>,
     pub private_ip_id: String,
 }
 
+/// How the cloud behaves in one twin run, set before `vipsetup apply`.
+#[derive(Clone, Debug)]
+pub struct CloudSetup {
+    /// Each node's Debian suite (node 1 first).
+    pub suites: [&'static str; 2],
+    /// Whether the metadata service answers `/opc/v1` (a tenancy can switch it off).
+    pub imds_v1: bool,
+    /// The simulator's IAM propagation delay: how long a new dynamic group or policy takes to
+    /// reach instance principals.
+    pub iam_delay: Duration,
+}
+
 impl Twin {
-    /// Builds the image (or finds it cached), the cloud namespace and its services, and the
+    /// Builds the images (or finds them cached), the cloud namespace and its services, and the
     /// pair with `vipsetup apply`. No VM runs yet.
-    pub fn new() -> Result<Twin, String> {
+    pub fn new(setup: &CloudSetup) -> Result<Twin, String> {
         clean_leftovers();
         let tag = format!(
             "{PREFIX}-{}-{}",
@@ -130,8 +152,17 @@ impl Twin {
         std::fs::create_dir_all(&root)
             .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
         let dir = TempRoot(root);
-        let image = image::build(&dir.0.join("image-build.log"))?;
-        let accel = vm::probe_accel(&image, &dir.0, Duration::from_secs(20));
+        let images_start = std::time::Instant::now();
+        let mut images: Vec<Image> = Vec::new();
+        for suite in setup.suites {
+            let built = match images.iter().find(|i| i.suite == suite) {
+                Some(i) => i.clone(),
+                None => image::build(suite, &dir.0.join(format!("image-build-{suite}.log")))?,
+            };
+            images.push(built);
+        }
+        let images_took = images_start.elapsed();
+        let accel = vm::probe_accel(&images[0], &dir.0, Duration::from_secs(20));
         let ns = vcn::cloud_namespace(&format!("{tag}-c"))?;
         let mut procs = Vec::new();
         let bin = Path::new(env!("CARGO_BIN_EXE_vipsetup"));
@@ -172,11 +203,16 @@ impl Twin {
             API_POLL,
             || Ok(sim.healthy().then_some(())),
         )?;
+        sim.configure(serde_json::json!({
+            "imdsV1": setup.imds_v1,
+            "iamPropagationDelayMs": setup.iam_delay.as_millis() as u64,
+        }))?;
 
         // The pair, built by `vipsetup apply` as a user runs it (here from inside the cloud
         // namespace, the only place the simulator is reachable).
         let bp_path = dir.0.join("blueprint.yaml");
         std::fs::write(&bp_path, blueprint_yaml(&seed)).map_err(|e| e.to_string())?;
+        let apply_started = std::time::Instant::now();
         let apply_output = run(ns
             .command(&bin.to_string_lossy())
             .arg("apply")
@@ -210,6 +246,15 @@ impl Twin {
                     .as_str()
                     .map(str::to_string)
                     .ok_or_else(|| format!("VNIC {v} has no macAddress in the simulator"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let instances = vnics
+            .iter()
+            .map(|v| {
+                vnic(v)["_instanceId"]
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("VNIC {v} has no instance in the simulator"))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let subnet_id = vnic(&vnics[0])["subnetId"]
@@ -263,7 +308,15 @@ impl Twin {
         }
         spawn(&mut procs, "dnsmasq", "dnsmasq", &dhcp)?;
 
-        // The package mirror (OCI's regional mirrors' stand-in).
+        // The package mirrors (OCI's regional mirrors' stand-in), one per suite, side by side.
+        let mirror_root = dir.0.join("mirror-root");
+        std::fs::create_dir_all(&mirror_root).map_err(|e| e.to_string())?;
+        for im in &images {
+            let link = mirror_root.join(&im.suite);
+            if !link.exists() {
+                std::os::unix::fs::symlink(im.mirror(), &link).map_err(|e| e.to_string())?;
+            }
+        }
         spawn(
             &mut procs,
             "mirror",
@@ -275,12 +328,13 @@ impl Twin {
                 "--bind".into(),
                 MIRROR_ADDR.to_string(),
                 "--directory".into(),
-                image.mirror().to_string_lossy().into_owned(),
+                mirror_root.to_string_lossy().into_owned(),
             ],
         )?;
 
         // TLS for iaas./auth.<region>.oraclecloud.com, signed by the CA the image trusts.
-        let (cert, key) = leaf_cert(&image, &dir.0)?;
+        // Every suite's image trusts the one CA (image.sh keeps it next to the images).
+        let (cert, key) = leaf_cert(&images[0], &dir.0)?;
         spawn(
             &mut procs,
             "tls",
@@ -303,9 +357,13 @@ impl Twin {
             ns,
             dir,
             sim,
-            image,
+            images,
+            images_took,
+            apply_started,
+            world_file: seed.world.clone(),
             accel,
             vnics,
+            instances,
             macs,
             private_ip_id,
         })
@@ -316,7 +374,7 @@ impl Twin {
         let vm = Vm::start(
             &format!("node{}", i + 1),
             &self.ns,
-            &self.image,
+            &self.images[i],
             self.accel,
             &self.macs[i],
             &format!("t{}", i + 1),
@@ -324,6 +382,24 @@ impl Twin {
         )?;
         self.vms[i] = Some(vm);
         Ok(())
+    }
+
+    /// Replaces node `i`'s user data (the simulator reloads its world file when it changes):
+    /// the baseline boot's "install and start keepalived, nothing else".
+    pub fn set_user_data(&self, i: usize, cloud_config: &str) -> Result<(), String> {
+        use base64::Engine;
+        let text = std::fs::read_to_string(&self.world_file)
+            .map_err(|e| format!("cannot read {}: {e}", self.world_file.display()))?;
+        let mut world: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let doc = world
+            .pointer_mut(&format!("/resources/instance/{}", self.instances[i]))
+            .ok_or_else(|| format!("no instance {} in the world file", self.instances[i]))?;
+        doc["metadata"]["user_data"] =
+            Value::String(base64::engine::general_purpose::STANDARD.encode(cloud_config));
+        let tmp = self.world_file.with_extension("new");
+        std::fs::write(&tmp, serde_json::to_vec(&world).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+        std::fs::rename(&tmp, &self.world_file).map_err(|e| e.to_string())
     }
 
     pub fn vm(&self, i: usize) -> &Vm {

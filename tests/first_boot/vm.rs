@@ -39,6 +39,14 @@ impl Accel {
 /// What every boot shares: the kernel command line the image expects, no graphics, no reboot
 /// (a panic ends QEMU rather than looping), the SMBIOS asset tag that makes cloud-init pick its
 /// Oracle datasource (cloud-init's ds-identify and DataSourceOracle read chassis-asset-tag).
+/// `no_timer_check`: bullseye's 5.10 kernel panicked in setup_IO_APIC ("IO-APIC + timer doesn't
+/// work") under TCG on a loaded host, its timer check timing out; the kernel's documented switch
+/// for virtual machines skips that check. `systemd.default_timeout_start_sec=900`: under TCG on
+/// a host at load 30-45 each VM gets a few per cent of a core, and systemd's default 90 s start
+/// timeout failed systemd-journald and dev-ttyS0.device on bullseye (seen in the twin's console,
+/// 2026-12-07): no journal, so no timeline, and any unit the installer starts could time out the
+/// same way. The switch is systemd's documented kernel command line option (systemd(1)) for
+/// DefaultTimeoutStartSec=; no real node needs it.
 fn base_args(image: &Image) -> Vec<String> {
     [
         "-nodefaults",
@@ -52,7 +60,7 @@ fn base_args(image: &Image) -> Vec<String> {
         "-initrd",
         &image.initrd().to_string_lossy(),
         "-append",
-        "console=ttyS0 root=LABEL=vsfb-root rw panic=-1",
+        "console=ttyS0 root=LABEL=vsfb-root rw panic=-1 no_timer_check systemd.default_timeout_start_sec=900",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -355,6 +355,7 @@ impl Ctx<'_> {
                 body.clone()
             },
             content_type: "application/octet-stream",
+            chunked: false,
         };
         r = r
             .header("etag", etag)

@@ -15,6 +15,12 @@ case "${1:-}" in
         claim_once
         exit $?
         ;;
+    --prepare)
+        # The installer runs this while the packages install: the session key pair and a
+        # token, left for the agent keepalived starts next (it keeps them once, below).
+        oci_new_session_key && oci_token && : >"$OCI_WORK_DIR/prepared"
+        exit $?
+        ;;
     '' | -h | --help)
         echo "usage: $0 FIFO   (keepalived notify_fifo_script)" >&2
         exit 1
@@ -29,8 +35,11 @@ trap '' PIPE
 # Scratch files of earlier agents and their loops (named after their pids).
 rm -f "$OCI_WORK_DIR"/ss.* "$OCI_WORK_DIR"/body.* "$OCI_WORK_DIR"/leaf.* "$RUNTIME_DIR"/beat.* \
     "$RUNTIME_DIR"/look.* 2>/dev/null
-# One session key pair per agent process (its claim loops share it and the token).
-if ! oci_new_session_key; then
+# One session key pair per agent process (its claim loops share it and the token); the first
+# agent after the install keeps the pair and token the installer's --prepare left.
+if [ -f "$OCI_WORK_DIR/prepared" ] && [ -s "$OCI_WORK_DIR/session-key.pem" ]; then
+    rm -f "$OCI_WORK_DIR/prepared"
+elif ! oci_new_session_key; then
     log "cannot make a session key in $OCI_WORK_DIR; claims will fail until it can"
 fi
 log "started for $NODE_NAME (VIP $VIP, region $REGION), reading $FIFO"
