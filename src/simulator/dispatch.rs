@@ -102,8 +102,10 @@ pub(super) async fn dispatch(
     };
     let mut drop_connection = false;
     let (resp, principal) = {
+        let queued = std::time::Instant::now();
         let _other_processes = world_file_lock(&shared);
         let mut g = lock(&shared);
+        let locked = std::time::Instant::now();
         g.reload_if_changed();
         let (resp, principal, fault_drop) = serve(&mut g, operation, &req);
         drop_connection = drop_connection || fault_drop;
@@ -122,6 +124,7 @@ pub(super) async fn dispatch(
             g.log.drain(..MAX_LOG / 10);
         }
         g.log.push(entry);
+        g.record_timing(operation.to_string(), queued, locked);
         (resp, principal)
     };
     let _ = principal;

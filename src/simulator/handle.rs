@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{
     issue_user_session, lock, FaultKind, LogEntry, RandomFaults, ScriptedFault, Seeded, Shared,
-    SimConfig, World,
+    SimConfig, Timing, World,
 };
 
 /// A running simulator. Dropping it stops the server.
@@ -45,6 +45,10 @@ impl SimHandle {
             .iter()
             .filter(|e| e.operation == operation)
             .count()
+    }
+    /// The requests timed so far (empty unless `VIPSETUP_SIM_TIMINGS` was set at start).
+    pub fn timings(&self) -> Vec<Timing> {
+        lock(&self.shared).timings.clone().unwrap_or_default()
     }
     pub fn clear_log(&self) {
         lock(&self.shared).log.clear();
@@ -158,6 +162,12 @@ impl SimHandle {
     fn stop_writer(&mut self) {
         if let Some(w) = self.writer.take() {
             w.abort();
+            // A copy being written outside the lock (write_behind.rs) finishes first, so the
+            // file is complete when the simulator has stopped (a caller may remove it then).
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while lock(&self.shared).writing && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             let mut g = lock(&self.shared);
             g.flush();
             g.writer = None;

@@ -16,6 +16,8 @@
 //!
 //! Control API (JSON, unsigned, never logged):
 //! - `GET /_sim/health`; `GET|DELETE /_sim/log` ([`LogEntry`] list, camelCase);
+//! - `GET|DELETE /_sim/timings` (with `VIPSETUP_SIM_TIMINGS=1` in the simulator's environment:
+//!   per API request, microseconds waited for and held in the lock, [`Timing`] list);
 //! - `GET /_sim/world` (the whole world); `GET /_sim/seeded` (seed output, snake_case, with key);
 //! - `GET|PUT /_sim/config` (merge of [`SimConfig`] fields: `pageSize`, `provisioningDelayMs`,
 //!   `terminatingDelayMs`, `iamPropagationDelayMs`, `region`, `sessionTtlSecs`, `imdsV1`);
@@ -38,6 +40,7 @@ mod dispatch;
 mod faults;
 mod handle;
 pub mod iam;
+mod iam_cache;
 mod imds;
 pub mod pki;
 mod request;
@@ -55,7 +58,7 @@ pub use api::placement::withdraw_shape;
 pub use config::SimConfig;
 pub use faults::{FaultKind, RandomFaults, ScriptedFault};
 pub use handle::SimHandle;
-pub use shared::LogEntry;
+pub use shared::{LogEntry, Timing};
 pub use world::{Cidr, Region, SeedSpec, Seeded, World, WorldError};
 
 use faults::fault_response;
@@ -64,7 +67,6 @@ pub(crate) use response::{ApiErr, Resp};
 pub(crate) use shared::{issue_user_session, Inner};
 use shared::{lock, Shared, MAX_LOG};
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -146,18 +148,7 @@ impl Simulator {
         if world.token_secret.is_empty() {
             world.token_secret = world::random_suffix(48);
         }
-        let mut inner = Inner {
-            world,
-            config,
-            log: Vec::new(),
-            faults: Vec::new(),
-            random_faults: None,
-            latency: BTreeMap::new(),
-            imds_not_found_until_ms: 0,
-            file_stamp: None,
-            dirty: false,
-            writer: None,
-        };
+        let mut inner = Inner::new(world, config);
         inner.persist();
         let write_behind = Duration::from_millis(inner.config.write_behind_ms);
         let notify = (inner.config.world_file.is_some() && !write_behind.is_zero())

@@ -640,6 +640,15 @@ fn run_after_setup(
         }
     }
     if !out.problems.is_empty() {
+        // `AGENT_FAULTS_KEEP=DIR`: the whole agent stderr of a failed case kept there (with
+        // AGENT_FAULTS_TRACE=1, every process's trace).
+        if let Some(dir) = std::env::var_os("AGENT_FAULTS_KEEP") {
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(
+                Path::new(&dir).join(format!("case-{}.stderr", case.id)),
+                &stderr,
+            );
+        }
         let tail: Vec<&str> = stderr.lines().rev().take(60).collect();
         out.problems.push(format!(
             "proxy log: {}\nagent stderr (last lines):\n{}",

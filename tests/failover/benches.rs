@@ -322,6 +322,9 @@ fn bench_crash_failover() {
                  token cached; median of 5): {call:.3} s"
             ));
         }
+        if let Some(t) = sim_timings(&c) {
+            report.push(t);
+        }
         if std::env::var_os("VIPSETUP_BENCH_VERBOSE").is_some() {
             println!("{}", c.diagnostics());
         }
@@ -330,6 +333,45 @@ fn bench_crash_failover() {
     }
     println!("\n=== failover benchmark ===\n{}\n", report.join("\n"));
     println!("{}", last_lines.join("\n"));
+}
+
+/// With `VIPSETUP_SIM_TIMINGS=1` (the simulator inherits it): per operation, how long its
+/// requests waited for the simulator's one lock and held it (src/simulator/shared.rs, `Timing`),
+/// control requests and the world file's writes included, over the whole run.
+fn sim_timings(c: &Cluster) -> Option<String> {
+    std::env::var("VIPSETUP_SIM_TIMINGS")
+        .ok()
+        .filter(|v| !v.is_empty() && v != "0")?;
+    let all = match c.sim.json("GET", "/_sim/timings", None) {
+        Ok(serde_json::Value::Array(a)) => a,
+        other => return Some(format!("  simulator timings: unreadable ({other:?})")),
+    };
+    let mut by_op: std::collections::BTreeMap<String, (Vec<f64>, Vec<f64>)> = Default::default();
+    for t in &all {
+        let op = t["operation"].as_str().unwrap_or("?");
+        // one row per control path, not per query string
+        let op = op.split('?').next().unwrap_or(op).to_string();
+        let e = by_op.entry(op).or_default();
+        e.0.push(t["waitedUs"].as_f64().unwrap_or(0.0) / 1000.0);
+        e.1.push(t["heldUs"].as_f64().unwrap_or(0.0) / 1000.0);
+    }
+    let mut out = vec![
+        "  simulator lock, per operation (ms): waited p50 / p95, held p50 / p95 / max".to_string(),
+    ];
+    for (op, (mut w, mut h)) in by_op {
+        w.sort_by(|a, b| a.total_cmp(b));
+        h.sort_by(|a, b| a.total_cmp(b));
+        out.push(format!(
+            "    {op:<24} n {:>5}  waited {:>7.2} / {:>7.2}  held {:>7.2} / {:>7.2} / {:>7.2}",
+            h.len(),
+            percentile(&w, 50.0),
+            percentile(&w, 95.0),
+            percentile(&h, 50.0),
+            percentile(&h, 95.0),
+            h.last().copied().unwrap_or(f64::NAN),
+        ));
+    }
+    Some(out.join("\n"))
 }
 
 /// CPU seconds (user + system, plus the children they reaped: curl, openssl, sha256sum) of
@@ -697,6 +739,9 @@ fn bench_soak_false_failovers() {
         last_lines.push(format!(
             "soak: advert {advert} s: {soaked:.0} s with {busy} busy processes on {cores} cores, load {load_end:.2}: false failovers {false_failovers} (backup MASTER events {masters}, API moves {moves})"
         ));
+        if let Some(t) = sim_timings(&c) {
+            report.push(t);
+        }
         if std::env::var_os("VIPSETUP_BENCH_VERBOSE").is_some() {
             println!("{}", c.diagnostics());
         }

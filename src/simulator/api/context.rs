@@ -3,12 +3,15 @@
 
 use serde_json::{json, Map, Value};
 
+use super::super::iam_cache::IamCache;
 use super::super::world::{self, Doc, World};
 use super::super::{ApiErr, Principal, Req, Resp, SimConfig};
 
 pub(super) struct Ctx<'a> {
     pub(super) w: &'a mut World,
     pub(super) cfg: &'a SimConfig,
+    /// parsed IAM text (`authorize`)
+    pub(super) iam: &'a IamCache,
     pub(super) req: &'a Req,
     pub(super) p: &'a Principal,
     pub(super) now: i64,

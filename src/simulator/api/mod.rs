@@ -149,6 +149,7 @@ pub(crate) fn execute(g: &mut Inner, op: &'static str, req: &Req, p: &Principal)
     let mut ctx = Ctx {
         w: &mut g.world,
         cfg: &g.config,
+        iam: &g.iam,
         req,
         p,
         now,

@@ -29,9 +29,24 @@ start_claim() {
 # stop_claim REASON [respawn]: stops the claim loop and its call in flight; with "respawn", a new
 # one waits for the next MASTER.
 stop_claim() {
-    if [ -n "$CLAIM_PID" ]; then
+    local rekill pid=$CLAIM_PID
+    if [ -n "$pid" ]; then
         kill -TERM -- "-$CLAIM_PID" 2>/dev/null || kill -TERM "$CLAIM_PID" 2>/dev/null
+        # A TERM that comes between the fork of a new loop and the exec of its `setsid bash` is
+        # lost: the subshell catches it with this agent's trap, then resets its traps. The agent
+        # then waited for that loop forever and never read the next state line (a BACKUP right
+        # after the start, then MASTER: seen under bash 4.4 on a loaded machine, fault matrix
+        # #427, #453, #455). So it is told again until it is gone, and killed after 3.7 s.
+        (
+            for t in 0.2 0.5 1 2; do
+                sleep "$t"
+                kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || exit 0
+            done
+            kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+        ) </dev/null >/dev/null 2>&1 &
+        rekill=$!
         wait "$CLAIM_PID" 2>/dev/null
+        kill "$rekill" 2>/dev/null
         [ -z "$CLAIM_FD" ] || exec {CLAIM_FD}>&-
         CLAIM_FD=''
 
