@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # First-boot figures: runs the first-boot twin (tests/first_boot.rs: the images, the cloud
 # namespace, `vipsetup apply`, a bullseye and a trixie VM booting its user data through
-# cloud-init's Oracle datasource with IMDS v1 off and IAM propagation at 60 s, power-offs of the
-# VIP owner) and, at the same time in the same run, the baseline boot (the same images and
+# cloud-init's Oracle datasource with IMDS v1 off and IAM propagation at 60 s, `apply --wait`,
+# then two `vipsetup drill`s whose instance actions the VMs obey: SOFTSTOP of node 1, STOP of
+# node 2, each started again) and, at the same time in the same run, the baseline boot (the same images and
 # cloud, user data that only installs and starts keepalived), RUNS times. Prints each run's
 # timeline per node (seconds since that VM started, from the node's own clocks and logs and the
 # simulator's request log) and figures. They are measured, never asserted. Needs root and what
@@ -15,7 +16,9 @@
 # `first boot: vm start->vip confirmed <T> s, vipsetup share <S> s, cloud-init <C> s, power-off->api <F> s, accel <kvm|tcg>`
 # T: node 1's VM start to its agent seeing the API confirm the VIP on its VNIC; S: T minus the
 # baseline's node 1 VM start -> keepalived running (what the boot costs without vipsetup);
-# C: node 1's VM start -> cloud-init done; F: node 1's power-off -> the API shows node 2.
+# C: node 1's VM start -> cloud-init done; F: the STOP drill's power-off of node 2 -> the API
+# shows node 1 (as `vipsetup drill` measures it). The drill's own figures and the holder
+# replacement's gap: bench/drill.sh twin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -26,6 +26,7 @@ mod wait;
 mod twin;
 
 use std::time::{Duration, Instant};
+use twin::actions::Follower;
 use twin::timeline;
 use twin::{CloudSetup, Twin, NAME_PORT, VIP};
 
@@ -201,6 +202,243 @@ fn wait_owner(twin: &Twin, i: usize, others_up: bool, limit: Duration) -> Durati
     took
 }
 
+/// What a run of `vipsetup` while the VMs obey the instance actions gave back.
+struct Ran {
+    code: i32,
+    doc: serde_json::Value,
+    err: String,
+    took: Duration,
+}
+
+/// The environment every `vipsetup` run against the twin gets: polls and deadlines for VMs
+/// under TCG on a shared machine (a reboot plus the agent can take minutes).
+const VIPSETUP_ENV: &[(&str, &str)] = &[
+    ("VIPSETUP_READY_POLL_MS", "2000"),
+    ("VIPSETUP_POLL_MS", "1000"),
+    ("VIPSETUP_DRILL_POLL_MS", "500"),
+    ("VIPSETUP_DRILL_MOVE_SECS", "600"),
+    ("VIPSETUP_DRILL_REJOIN_SECS", "3600"),
+];
+
+/// Runs `vipsetup ARGS` in the cloud namespace while the VMs obey the simulator's instance
+/// actions (the hypervisor's step every 500 ms; `each` runs between steps).
+fn run_obeying(
+    twin: &mut Twin,
+    f: &mut Follower,
+    args: &[&str],
+    mut each: impl FnMut(&Twin),
+) -> Ran {
+    let name = args.join("_").replace(['-', '='], "");
+    let out_path = twin.dir.0.join(format!("{name}.out"));
+    let err_path = twin.dir.0.join(format!("{name}.err"));
+    let mut cmd = twin.vipsetup_command(args);
+    for (k, v) in VIPSETUP_ENV {
+        cmd.env(k, v);
+    }
+    let started = Instant::now();
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out_path).expect("output file"))
+        .stderr(std::fs::File::create(&err_path).expect("error file"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run vipsetup {args:?}: {e}"));
+    let mut failures = 0;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait for vipsetup") {
+            break s;
+        }
+        if started.elapsed() > 2 * BOOT_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "vipsetup {args:?} ran {:?}\nevents {:?}\n{}",
+                2 * BOOT_LIMIT,
+                f.events,
+                twin.diagnostics()
+            );
+        }
+        // A world dump can time out on a loaded machine: give up only when it keeps failing.
+        match twin.obey(f) {
+            Ok(()) => failures = 0,
+            Err(e) if failures < 20 => {
+                failures += 1;
+                eprintln!(
+                    "first_boot: following the instance actions failed (try {failures}): {e}"
+                );
+            }
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the VMs could not follow the instance actions: {e}\n{}",
+                    twin.diagnostics()
+                );
+            }
+        }
+        each(twin);
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let out = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+    let doc = serde_json::from_str(&out).unwrap_or_else(|e| {
+        panic!(
+            "vipsetup {args:?} printed no JSON ({e}): {out}\n{err}\n{}",
+            twin.diagnostics()
+        )
+    });
+    Ran {
+        code: status.code().unwrap_or(-1),
+        doc,
+        err,
+        took: started.elapsed(),
+    }
+}
+
+/// The pair's first boot under `apply --wait`: the hypervisor boots the two RUNNING
+/// instances, apply returns once the pair is ready (0, `ready: true`). Returns each node's VM
+/// start -> cloud-init finished (seen on its console while apply waited).
+fn first_boot_with_apply_wait(twin: &mut Twin, f: &mut Follower) -> [Duration; 2] {
+    check(twin, twin.follow_actions());
+    let mut done: [Option<Duration>; 2] = [None, None];
+    let ran = run_obeying(
+        twin,
+        f,
+        &["apply", "--auto-approve", "--wait=120m"],
+        |twin| {
+            for (i, d) in done.iter_mut().enumerate() {
+                if let (None, Some(vm)) = (*d, twin.vms[i].as_ref()) {
+                    if vm.console().contains(" finished at ") {
+                        *d = Some(vm.started.elapsed());
+                    }
+                }
+            }
+        },
+    );
+    assert_eq!(
+        ran.code,
+        0,
+        "apply --wait did not return ready: {}\n{}\nevents {:?}\n{}",
+        ran.doc,
+        ran.err,
+        f.events,
+        twin.diagnostics()
+    );
+    assert_eq!(ran.doc["ready"], true, "{}", ran.doc);
+    assert!(
+        ran.err.contains("ready"),
+        "apply --wait printed no progress:\n{}",
+        ran.err
+    );
+    assert!(
+        f.events
+            .iter()
+            .filter(|(_, e)| e.contains("boots (a new disk"))
+            .count()
+            == 2,
+        "the hypervisor did not boot both instances: {:?}",
+        f.events
+    );
+    eprintln!(
+        "first_boot: apply --wait returned ready in {:.1} s; its progress:\n{}",
+        ran.took.as_secs_f64(),
+        ran.err
+    );
+    [0, 1].map(|i| done[i].unwrap_or_else(|| wait_cloud_init(twin, i)))
+}
+
+/// A drill's figures (seconds, as `vipsetup drill` measured them from its instance action).
+struct Drilled {
+    stop_api: f64,
+    stop_master: f64,
+    start_backup: f64,
+}
+
+/// `vipsetup drill` of node `i` (the VIP's owner) by `method` while the VMs obey: the VIP moves
+/// to the other node and stays there (preempt off), node `i` boots again and rejoins as
+/// BACKUP with no stale address; then the name listener runs again on it (it lived in /run and
+/// the running firewall: gone with the reboot, like a service a user started by hand).
+fn drill(twin: &mut Twin, f: &mut Follower, i: usize, method: &str) -> Drilled {
+    let before = f.events.len();
+    let ran = run_obeying(
+        twin,
+        f,
+        &["drill", "--auto-approve", "--method", method],
+        |_| {},
+    );
+    let events: Vec<String> = f.events[before..]
+        .iter()
+        .map(|(t, e)| format!("{:.1} s {e}", t.as_secs_f64()))
+        .collect();
+    assert_eq!(
+        ran.code,
+        0,
+        "drill --method {method}: {}\n{}\nevents {events:?}\n{}",
+        ran.doc,
+        ran.err,
+        twin.diagnostics()
+    );
+    let d = &ran.doc;
+    assert_eq!(d["passed"], true, "{d}");
+    assert_eq!(d["node"], format!("node{}", i + 1), "{d}");
+    assert_eq!(d["vip_at_end"], format!("node{}", 2 - i), "{d}");
+    // The hypervisor did what the action says, and booted the node again from its disk.
+    let how = if method == "softstop" {
+        "ACPI power-down"
+    } else {
+        "powered off"
+    };
+    let slot = format!("slot {i}:");
+    assert!(
+        events.iter().any(|e| e.contains(&slot) && e.contains(how)),
+        "node{} was not taken down by {how}: {events:?}",
+        i + 1
+    );
+    if method == "softstop" {
+        assert!(
+            events
+                .iter()
+                .any(|e| e.contains(&slot) && e.contains("the guest shut down")),
+            "node{}'s guest never shut down on the ACPI power-down: {events:?}",
+            i + 1
+        );
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains(&slot) && e.contains("boots again from its disk")),
+        "node{} was not booted again: {events:?}",
+        i + 1
+    );
+    eprintln!(
+        "first_boot: drill --method {method} of node{} took {:.1} s: {events:?}",
+        i + 1,
+        ran.took.as_secs_f64()
+    );
+    // Back as BACKUP (the drill saw its agent say so), no stale address for a while.
+    let watch = Instant::now();
+    while watch.elapsed() < Duration::from_secs(15) {
+        let stale = check(twin, twin.os_has_vip(i));
+        assert!(
+            !stale,
+            "node{} came back with the VIP on its interface\n{}",
+            i + 1,
+            twin.diagnostics()
+        );
+        std::thread::sleep(POLL);
+    }
+    start_name_listener(twin, i);
+    wait_owner(twin, 1 - i, true, Duration::from_secs(120));
+    let secs = |k: &str| {
+        d[k].as_f64()
+            .unwrap_or_else(|| panic!("the drill has no {k}: {d}"))
+    };
+    Drilled {
+        stop_api: secs("stop_to_api_secs"),
+        stop_master: secs("stop_to_master_secs"),
+        start_backup: secs("start_to_backup_secs"),
+    }
+}
+
 #[test]
 fn first_boot_pair_comes_up_and_fails_over() {
     if !twin::prereq::require("first_boot_pair_comes_up_and_fails_over") {
@@ -220,12 +458,10 @@ fn first_boot_pair_comes_up_and_fails_over() {
         twin.accel.name()
     );
 
-    // Node 1 first, node 2 right after: two instances launched together.
-    for i in 0..2 {
-        let r = twin.boot(i);
-        check(&twin, r);
-    }
-    let cloud_init = [wait_cloud_init(&twin, 0), wait_cloud_init(&twin, 1)];
+    // The hypervisor boots both instances (launched together), and `apply --wait` returns
+    // once the pair is ready.
+    let mut f = Follower::new(2, twin::actions::GRACE);
+    let cloud_init = first_boot_with_apply_wait(&mut twin, &mut f);
     for i in 0..2 {
         wait_channel(&twin, i, Duration::from_secs(120));
         assert_cloud_init_clean(&twin, i);
@@ -263,11 +499,12 @@ fn first_boot_pair_comes_up_and_fails_over() {
         ),
     );
     assert!(rc != 0, "node1 reached an address outside the twin: {out}");
-    // The listeners first (a user's service, up before the VIP arrives), then the VIP.
+    // A user's service on each node, then the VIP as seen from outside (ready said the API
+    // and the agents agree; this is the OS and TCP too).
     for i in 0..2 {
         start_name_listener(&twin, i);
     }
-    wait_owner(&twin, 0, true, BOOT_LIMIT);
+    wait_owner(&twin, 0, true, Duration::from_secs(300));
     let seen_outside = twin.vm(0).started.elapsed();
     let seen_outside_since_apply = twin.apply_started.elapsed();
     for i in 0..2 {
@@ -318,93 +555,53 @@ fn first_boot_pair_comes_up_and_fails_over() {
     let applied_to_vip =
         seen_outside_since_apply.as_secs_f64() - (seen_outside.as_secs_f64() - vip_confirmed);
 
-    // Pull node 1's plug (old to new): the VIP moves in the API, then in node 2's OS, and
-    // answers there.
-    let (api_moved, moved) = power_off_and_move(&mut twin, 0);
-
-    // Node 1 boots again: BACKUP (preempt off), no stale address, the VIP stays on node 2.
-    let r = twin.boot(0);
-    check(&twin, r);
-    wait_channel(&twin, 0, BOOT_LIMIT);
-    // The name listener and its firewall opening live in /run and the running ruleset: gone
-    // with the reboot, like any service a user started by hand. Started again, as a user would.
-    start_name_listener(&twin, 0);
-    check(
-        &twin,
-        wait::until(
-            "node1's keepalived to enter BACKUP",
-            BOOT_LIMIT,
-            POLL,
-            || {
-                let log = twin.vm(0).sh("journalctl -b -u keepalived --no-pager")?;
-                Ok(log.contains("Entering BACKUP STATE").then_some(()))
-            },
-        ),
-    );
-    let watch = Instant::now();
-    while watch.elapsed() < Duration::from_secs(15) {
-        let stale = check(&twin, twin.os_has_vip(0));
-        assert!(
-            !stale,
-            "node1 came back with the VIP on its interface\n{}",
-            twin.diagnostics()
-        );
-        std::thread::sleep(POLL);
-    }
-    wait_owner(&twin, 1, true, Duration::from_secs(30));
-
-    // Pull node 2's plug (new to old): the VIP comes back to node 1.
-    let (api_back, back) = power_off_and_move(&mut twin, 1);
+    // The drill of node 1 (old to new), as a user runs it: SOFTSTOP, an ACPI shutdown of the
+    // bullseye VM; the VIP moves to node 2; START boots node 1's disk again and it rejoins as
+    // BACKUP (preempt off: the VIP stays on node 2).
+    let soft = drill(&mut twin, &mut f, 0, "softstop");
+    // Then node 2 (new to old) by STOP, a power-off: node 1 takes the VIP back, node 2 boots
+    // again and rejoins as BACKUP.
+    let hard = drill(&mut twin, &mut f, 1, "stop");
 
     eprintln!(
         "first_boot: node1 ({}) cloud-init {:.1} s, node2 ({}) cloud-init {:.1} s, node1 keepalived {:.1} s, \
-         VIP on node1 {:.1} s after VM start; power-off node1 -> API {:.1} s, -> VIP answering on node2 {:.1} s; \
-         power-off node2 -> API {:.1} s, -> VIP answering on node1 {:.1} s",
+         VIP on node1 {:.1} s after VM start; drill SOFTSTOP node1 -> API {:.1} s, -> node2 MASTER {:.1} s, \
+         START -> BACKUP {:.1} s; drill STOP node2 -> API {:.1} s, -> node1 MASTER {:.1} s, START -> BACKUP {:.1} s",
         SETUP.suites[0],
         cloud_init[0].as_secs_f64(),
         SETUP.suites[1],
         cloud_init[1].as_secs_f64(),
         keepalived_at,
         vip_confirmed,
-        api_moved.as_secs_f64(),
-        moved.as_secs_f64(),
-        api_back.as_secs_f64(),
-        back.as_secs_f64()
+        soft.stop_api,
+        soft.stop_master,
+        soft.start_backup,
+        hard.stop_api,
+        hard.stop_master,
+        hard.start_backup,
     );
     eprintln!(
         "first_boot: apply start -> VIP confirmed {:.1} s with IAM propagation {} s",
         applied_to_vip,
         SETUP.iam_delay.as_secs()
     );
-    // bench/boot.sh joins these with the baseline boot's into its last line.
+    // bench/boot.sh joins these with the baseline boot's into its last line (power_off_api:
+    // the STOP drill's, node 2 powered off -> the API shows node 1); bench/drill.sh the drill's.
     println!(
         "first_boot: figures vip_confirmed={:.1} cloud_init={:.1} power_off_api={:.1} accel={}",
         vip_confirmed,
         cloud_init[0].as_secs_f64(),
-        api_moved.as_secs_f64(),
+        hard.stop_api,
+        twin.accel.name()
+    );
+    println!(
+        "first_boot: drill stop_api={:.1} stop_master={:.1} start_backup={:.1} accel={}",
+        soft.stop_api,
+        soft.stop_master,
+        soft.start_backup,
         twin.accel.name()
     );
     let _ = VIP;
-}
-
-/// Powers node `i` off and waits until the other node owns the VIP (API, OS, TCP); returns
-/// (power-off -> API, power-off -> VIP answering).
-fn power_off_and_move(twin: &mut Twin, i: usize) -> (Duration, Duration) {
-    let off = Instant::now();
-    let r = twin.vms[i].as_mut().unwrap().power_off();
-    check(twin, r);
-    let twin = &*twin;
-    let (_, api_moved) = check(
-        twin,
-        wait::until(
-            &format!("the API to show node{} as owner", 2 - i),
-            BOOT_LIMIT,
-            Duration::from_millis(250),
-            || Ok((twin.api_owner()? == Some(1 - i)).then_some(())),
-        ),
-    );
-    wait_owner(twin, 1 - i, false, Duration::from_secs(120));
-    (api_moved, off.elapsed())
 }
 
 /// The baseline boot for bench/boot.sh (skipped unless VIPSETUP_BOOT_BASELINE=1): the same
@@ -464,3 +661,195 @@ fn first_boot_baseline_keepalived_only() {
 const BASELINE_USER_DATA: &str = "#cloud-config\n\
 write_files:\n  - path: /etc/keepalived/keepalived.conf\n    content: |\n      global_defs {\n        router_id baseline\n      }\n      vrrp_instance BASELINE {\n        state BACKUP\n        interface ens3\n        virtual_router_id 99\n        priority 100\n        advert_int 1\n        virtual_ipaddress {\n          192.0.2.99/32\n        }\n      }\n\
 runcmd:\n  - [sh, -c, 'DEBIAN_FRONTEND=noninteractive apt-get -q update && DEBIAN_FRONTEND=noninteractive apt-get -y -q install --no-install-recommends keepalived && systemctl enable keepalived && systemctl restart keepalived']\n";
+
+/// The port of the probe's listener (`start_probe_listener`).
+const PROBE_PORT: u16 = 8001;
+
+/// A listener for the probe of every 100 ms: one Python process that answers each connection
+/// with the node's name (the name listener's systemd socket spawns a unit per connection, and
+/// ten a second queued up behind each other in a TCG VM: the first replacement run saw its
+/// connections accepted and never answered), opened in the node's firewall.
+fn start_probe_listener(twin: &Twin, i: usize) {
+    let script = format!(
+        "set -e\n\
+         printf '%s\\n' 'import socket' \
+           's = socket.socket(socket.AF_INET, socket.SOCK_STREAM)' \
+           's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)' \
+           's.bind((\"0.0.0.0\", {PROBE_PORT}))' \
+           's.listen(64)' \
+           'while True:' \
+           '    c, _ = s.accept()' \
+           '    try:' \
+           '        c.sendall(b\"node{n}\\n\")' \
+           '    except OSError:' \
+           '        pass' \
+           '    c.close()' >/run/vsfb-probe.py\n\
+         systemctl is-active -q vsfb-probe || systemd-run -q --unit=vsfb-probe -p Restart=always /usr/bin/python3 /run/vsfb-probe.py\n\
+         iptables -C INPUT -p tcp --dport {PROBE_PORT} -j ACCEPT 2>/dev/null || iptables -I INPUT -p tcp --dport {PROBE_PORT} -j ACCEPT\n",
+        n = i + 1
+    );
+    check(twin, twin.vm(i).sh(&script).map(|_| ()));
+}
+
+/// The TCP probe's log (`<ms> ok <name>` or `<ms> fail` per line) as (ms, answered) samples.
+fn probe_samples(log: &str) -> Vec<(u64, bool)> {
+    log.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let t = w.next()?.parse().ok()?;
+            Some((t, w.next() == Some("ok")))
+        })
+        .collect()
+}
+
+/// The longest run without an answer, in seconds (from the first failed probe to the next
+/// answered one, or to the last probe).
+fn longest_gap(samples: &[(u64, bool)]) -> f64 {
+    let mut worst = 0u64;
+    let mut down: Option<u64> = None;
+    for &(t, ok) in samples {
+        match (ok, down) {
+            (false, None) => down = Some(t),
+            (true, Some(d)) => {
+                worst = worst.max(t - d);
+                down = None;
+            }
+            _ => {}
+        }
+    }
+    if let (Some(d), Some(&(t, _))) = (down, samples.last()) {
+        worst = worst.max(t - d);
+    }
+    worst as f64 / 1000.0
+}
+
+#[test]
+fn longest_gap_counts_from_the_first_failure_to_the_next_answer() {
+    let s = probe_samples(
+        "1000 ok node1\n1100 fail\n1200 fail\n1900 ok node2\n2000 fail\n2100 ok node2\n",
+    );
+    assert_eq!(s.len(), 6);
+    assert!((longest_gap(&s) - 0.8).abs() < 1e-9, "{}", longest_gap(&s));
+    assert!((longest_gap(&probe_samples("0 ok a\n100 fail\n500 fail\n")) - 0.4).abs() < 1e-9);
+    assert_eq!(longest_gap(&probe_samples("0 ok a\n100 ok a\n")), 0.0);
+}
+
+/// `apply --replace` of the VIP holder in the twin: the peer takes the VIP over when the holder
+/// is soft-stopped (after the peer is ready), the holder's instance is terminated and its
+/// replacement boots a fresh disk from the image (a third first boot), and the VIP answers TCP
+/// throughout but for the takeover (a probe every 100 ms from the cloud namespace; the longest
+/// gap is printed). Costs the pair's first boot plus the replacement's.
+#[test]
+#[ignore = "a twin of its own and a third VM's first boot: 531 s in all under TCG at load 6-8 \
+            (the pair ready 248 s, the replacement 201 s); bench/drill.sh twin runs it, CI does \
+            not (the coordinator's call)"]
+fn first_boot_replace_holder_keeps_the_vip_answering() {
+    if !twin::prereq::require("first_boot_replace_holder_keeps_the_vip_answering") {
+        return;
+    }
+    let mut twin = Twin::new(&SETUP).unwrap_or_else(|e| panic!("setting up the twin failed: {e}"));
+    let mut f = Follower::new(2, twin::actions::GRACE);
+    let pair_start = Instant::now();
+    first_boot_with_apply_wait(&mut twin, &mut f);
+    for i in 0..2 {
+        wait_channel(&twin, i, Duration::from_secs(120));
+        start_name_listener(&twin, i);
+    }
+    wait_owner(&twin, 0, true, Duration::from_secs(300));
+    let pair_took = pair_start.elapsed();
+
+    for i in 0..2 {
+        start_probe_listener(&twin, i);
+    }
+    let probe_log = twin.dir.0.join("probe.log");
+    let script = format!(
+        "while :; do \
+           if r=$(timeout 1 bash -c 'exec 3<>/dev/tcp/{VIP}/{PROBE_PORT}; cat <&3' 2>/dev/null) && [ -n \"$r\" ]; \
+           then echo \"$(date +%s%3N) ok $r\"; else echo \"$(date +%s%3N) fail\"; fi; \
+           sleep 0.1; \
+         done"
+    );
+    let mut cmd = twin.ns.command("bash");
+    cmd.args(["-c", &script]);
+    let probe = twin.procs.len();
+    // The probe's samples are its output, in its log.
+    let spawned = process::Proc::spawn("vip probe", cmd, &probe_log);
+    twin.procs.push(check(&twin, spawned));
+    let old = twin.instances[0].clone();
+    let before = f.events.len();
+    let ran = run_obeying(
+        &mut twin,
+        &mut f,
+        &[
+            "apply",
+            "--auto-approve",
+            "--replace",
+            "node1",
+            "--wait=120m",
+        ],
+        |_| {},
+    );
+    let replace_took = ran.took;
+    let events: Vec<String> = f.events[before..]
+        .iter()
+        .map(|(t, e)| format!("{:.1} s {e}", t.as_secs_f64()))
+        .collect();
+    let new_vm_up = twin.vm(0).started.elapsed();
+    twin.procs[probe].stop();
+    assert_eq!(
+        ran.code,
+        0,
+        "apply --replace node1: {}\n{}\nevents {events:?}\n{}",
+        ran.doc,
+        ran.err,
+        twin.diagnostics()
+    );
+    assert_eq!(ran.doc["ready"], true, "{}", ran.doc);
+    assert_ne!(twin.instances[0], old, "node1 was not replaced: {events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("slot 0:") && e.contains("boots (a new disk")),
+        "the replacement did not boot a fresh disk: {events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("slot 0:") && e.contains("ACPI power-down")),
+        "the holder was not soft-stopped: {events:?}"
+    );
+    // The VIP stayed with node 2 (preempt off), the new node 1 is BACKUP.
+    wait_owner(&twin, 1, true, Duration::from_secs(120));
+    let samples = probe_samples(&std::fs::read_to_string(&probe_log).unwrap_or_default());
+    assert!(
+        samples.len() > 50,
+        "the TCP probe hardly ran ({} samples)",
+        samples.len()
+    );
+    let gap = longest_gap(&samples);
+    // Served throughout but for the takeover: the VIP never waited for the replacement's boot.
+    assert!(
+        gap < new_vm_up.as_secs_f64(),
+        "the VIP did not answer for {gap:.1} s, longer than the replacement's boot ({:.1} s)\nevents {events:?}\n{}",
+        new_vm_up.as_secs_f64(),
+        twin.diagnostics()
+    );
+    assert!(
+        samples.last().is_some_and(|s| s.1),
+        "the VIP did not answer at the end of the replacement"
+    );
+    eprintln!(
+        "first_boot: replace holder: pair ready in {:.1} s, apply --replace node1 --wait {:.1} s \
+         (the new VM up {:.1} s of it), {} probes, longest gap {gap:.1} s; events {events:?}\n{}",
+        pair_took.as_secs_f64(),
+        replace_took.as_secs_f64(),
+        new_vm_up.as_secs_f64(),
+        samples.len(),
+        ran.err
+    );
+    println!(
+        "first_boot: replace gap={gap:.1} replace_secs={:.1} accel={}",
+        replace_took.as_secs_f64(),
+        twin.accel.name()
+    );
+}

@@ -249,3 +249,71 @@ async fn instance_principal_client_moves_the_vip() {
         .iter()
         .any(|e| e.operation == "UpdatePrivateIp" && e.principal == format!("instance:{}", n2.id)));
 }
+
+/// The power actions as the first-boot twin plays OCI's hypervisor: with long delays the states
+/// hold until `POST /_sim/instances/power` reports the VM's exit or start; SOFTRESET and RESET
+/// are reboots (STARTING until started); the last action is kept for the hypervisor to read.
+#[tokio::test]
+async fn power_actions_wait_for_the_hypervisors_reports() {
+    let (sim, seeded) = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = api_key_client(&sim, &seeded, dir.path()).await;
+    let id = c
+        .launch_instance(&launch_details(&seeded, "p1", "10.0.1.30"), None)
+        .await
+        .unwrap()
+        .value
+        .id;
+    sim.set_provisioning_delay(Duration::from_secs(900));
+    sim.set_terminating_delay(Duration::from_secs(900));
+    let http = reqwest::Client::new();
+    let report = |event: &'static str| {
+        let (http, url, id) = (http.clone(), sim.base_url(), id.clone());
+        async move {
+            let r = http
+                .post(format!("{url}/_sim/instances/power"))
+                .json(&serde_json::json!({"instanceId": id, "event": event}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            r.json::<serde_json::Value>().await.unwrap()["lifecycleState"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let state = || async {
+        format!(
+            "{:?}",
+            c.get_instance(&id).await.unwrap().value.lifecycle_state
+        )
+    };
+    let last = |sim: &SimHandle| {
+        sim.inspect(|w| {
+            w.get("instance", &id)
+                .and_then(|d| d.get("_lastAction").cloned())
+                .unwrap_or_default()
+        })
+    };
+    // Launched before the delays were set: RUNNING already.
+    assert_eq!(state().await.to_uppercase(), "RUNNING");
+    c.instance_action(&id, "SOFTSTOP").await.unwrap();
+    assert_eq!(state().await.to_uppercase(), "STOPPING");
+    assert_eq!(last(&sim), "SOFTSTOP");
+    assert_eq!(report("exited").await, "STOPPED");
+    assert_eq!(state().await.to_uppercase(), "STOPPED");
+    c.instance_action(&id, "START").await.unwrap();
+    assert_eq!(state().await.to_uppercase(), "STARTING");
+    assert_eq!(report("started").await, "RUNNING");
+    for action in ["SOFTRESET", "RESET"] {
+        c.instance_action(&id, action).await.unwrap();
+        assert_eq!(state().await.to_uppercase(), "STARTING", "{action}");
+        assert_eq!(last(&sim), action);
+        assert_eq!(report("started").await, "RUNNING", "{action}");
+    }
+    c.instance_action(&id, "STOP").await.unwrap();
+    assert_eq!(report("exited").await, "STOPPED");
+    // An exit report for an instance in no transition changes nothing.
+    assert_eq!(report("exited").await, "STOPPED");
+}

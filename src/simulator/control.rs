@@ -169,6 +169,48 @@ fn route(g: &mut Inner, method: &str, path: &str, parsed: Value) -> Resp {
                 _ => bad("expected {\"ip\", \"instanceId\"}"),
             }
         }
+        // What the hypervisor reports (the first-boot twin plays it): the VM of `instanceId`
+        // has exited (a STOPPING instance is STOPPED now, a TERMINATING one TERMINATED) or has
+        // started (a PROVISIONING or STARTING one is RUNNING now). With the delays set long (OCI
+        // forces a SOFTSTOP off after 15 minutes: oci-python-sdk ComputeClient.instance_action),
+        // the states then last exactly as long as the VM takes.
+        ("POST", "/_sim/instances/power") => {
+            let inst = parsed.get("instanceId").and_then(Value::as_str).map(String::from);
+            let event = parsed.get("event").and_then(Value::as_str).map(String::from);
+            match (inst, event.as_deref()) {
+                (Some(inst), Some(ev @ ("exited" | "started"))) => {
+                    let now = g.world.now_ms();
+                    let etag = g.world.new_etag();
+                    let Some(d) = g.world.get_mut(super::world::INSTANCE, &inst) else {
+                        return Resp::json(404, &json!({"code": "NotFound", "message": format!("no instance {inst}")}));
+                    };
+                    let keys: &[&str] = if ev == "exited" {
+                        &["_terminatedAtMs", "_stoppedAtMs"]
+                    } else {
+                        &["_runningAtMs"]
+                    };
+                    let mut changed = false;
+                    for k in keys {
+                        if d.get(*k).and_then(Value::as_i64).is_some_and(|t| t > now) {
+                            d.insert((*k).into(), json!(now));
+                            changed = true;
+                            break;
+                        }
+                    }
+                    if changed {
+                        d.insert("_etag".into(), json!(etag));
+                        g.persist();
+                    }
+                    let state = g
+                        .world
+                        .get(super::world::INSTANCE, &inst)
+                        .map(|d| super::instance_state(d, now))
+                        .unwrap_or("TERMINATED");
+                    Resp::json(200, &json!({"lifecycleState": state, "changed": changed}))
+                }
+                _ => bad("expected {\"instanceId\", \"event\": \"exited\"|\"started\"}"),
+            }
+        }
         ("POST", "/_sim/imds/not-found") => match parsed.get("ms").and_then(Value::as_i64) {
             Some(ms) if ms >= 0 => {
                 g.imds_not_found_until_ms = super::world::wall_ms() + ms;

@@ -2,6 +2,7 @@
 //! metadata service; DHCP and DNS; the package mirror; TLS for Oracle's host names) forwarding
 //! like a VCN, the pair built by the real `vipsetup apply`, and the VMs that boot its user data.
 
+pub mod actions;
 pub mod image;
 pub mod prereq;
 pub mod timeline;
@@ -18,6 +19,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use vcn::{Router, API_ADDR, IMDS_ADDR, MIRROR_ADDR};
 use vm::{Accel, Vm};
@@ -124,6 +126,16 @@ pub struct Twin {
     pub instances: Vec<String>,
     pub macs: Vec<String>,
     pub private_ip_id: String,
+    /// The blueprint file and the OCI config `vipsetup` runs with (its state lives beside).
+    pub blueprint: PathBuf,
+    pub oci_config: PathBuf,
+    /// VNIC -> tap, shared with the router (a replacement's VNIC joins on its first boot).
+    pub vnic_taps: Arc<Mutex<BTreeMap<String, String>>>,
+    /// Each instance's disk directory: START boots the same disk again, a new instance a new one.
+    pub disks: BTreeMap<String, PathBuf>,
+    /// Per slot, every MAC its instances had (dnsmasq's hosts file; the index of its process).
+    pub slot_macs: Vec<Vec<String>>,
+    dnsmasq: usize,
 }
 
 /// How the cloud behaves in one twin run, set before `vipsetup apply`.
@@ -303,9 +315,15 @@ impl Twin {
                 dir.0.join("dnsmasq.leases").display()
             ),
         ]);
-        for (i, mac) in macs.iter().enumerate() {
-            dhcp.push(format!("--dhcp-host={mac},{},node{}", NODE_IPS[i], i + 1));
-        }
+        // The hosts come from a file dnsmasq re-reads on SIGHUP: a replacement's new MAC is
+        // added to its slot's line, which lets dnsmasq hand the address over to it ("gives
+        // dnsmasq permission to abandon a DHCP lease to one of the hardware addresses when
+        // another one asks", dnsmasq(8) --dhcp-host).
+        let slot_macs: Vec<Vec<String>> = macs.iter().map(|m| vec![m.clone()]).collect();
+        let hosts = dir.0.join("dhcp-hosts");
+        write_dhcp_hosts(&hosts, &slot_macs)?;
+        dhcp.push(format!("--dhcp-hostsfile={}", hosts.display()));
+        let dnsmasq = procs.len();
         spawn(&mut procs, "dnsmasq", "dnsmasq", &dhcp)?;
 
         // The package mirrors (OCI's regional mirrors' stand-in), one per suite, side by side.
@@ -349,7 +367,13 @@ impl Twin {
             ],
         )?;
 
-        let router = Router::start(&ns.name, vnic_taps, API_POLL);
+        let vnic_taps = Arc::new(Mutex::new(vnic_taps));
+        let router = Router::start(&ns.name, vnic_taps.clone(), API_POLL);
+        let disks = instances
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), dir.0.join(format!("node{}", i + 1))))
+            .collect();
         Ok(Twin {
             router: Some(router),
             vms: vec![None, None],
@@ -366,6 +390,12 @@ impl Twin {
             instances,
             macs,
             private_ip_id,
+            blueprint: bp_path,
+            oci_config: seed.oci_config.clone(),
+            vnic_taps,
+            disks,
+            slot_macs,
+            dnsmasq,
         })
     }
 
@@ -400,6 +430,129 @@ impl Twin {
         std::fs::write(&tmp, serde_json::to_vec(&world).map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
         std::fs::rename(&tmp, &self.world_file).map_err(|e| e.to_string())
+    }
+
+    /// `vipsetup ARGS` as a user runs it against the twin's cloud (from the cloud namespace),
+    /// with JSON output.
+    pub fn vipsetup_command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.ns.command(env!("CARGO_BIN_EXE_vipsetup"));
+        cmd.arg(args[0])
+            .arg(&self.blueprint)
+            .args(&args[1..])
+            .arg("--config-file")
+            .arg(&self.oci_config)
+            .args(["--endpoint", &format!("http://127.0.0.1:{PORT}")])
+            .args(["--output", "json"]);
+        cmd
+    }
+
+    /// From now on the instance states move with the VMs (actions.rs): the simulator holds
+    /// STOPPING, STARTING, PROVISIONING and TERMINATING until `obey` reports the VM's exit or
+    /// start, or for OCI's 15-minute soft-stop grace at most.
+    pub fn follow_actions(&self) -> Result<(), String> {
+        let ms = actions::GRACE.as_millis() as u64;
+        self.sim.configure(serde_json::json!({
+            "terminatingDelayMs": ms,
+            "provisioningDelayMs": ms,
+        }))
+    }
+
+    /// One step of the hypervisor: reads the instances from the simulator and makes the VMs
+    /// follow them (see actions.rs). Call it every second or so while anything may act on the
+    /// instances; the events land in `f.events`.
+    pub fn obey(&mut self, f: &mut actions::Follower) -> Result<(), String> {
+        let world = self.sim.world()?;
+        let offset = world["clock_offset_ms"]
+            .as_i64()
+            .or_else(|| world["clockOffsetMs"].as_i64())
+            .unwrap_or(0);
+        let now_ms = vipsetup::simulator::world::wall_ms() + offset;
+        let views = instance_views(&world, now_ms);
+        let running: Vec<bool> = self
+            .vms
+            .iter_mut()
+            .map(|v| v.as_mut().is_some_and(|v| v.running()))
+            .collect();
+        let cmds = f.step(&views, &running, std::time::Instant::now());
+        for cmd in cmds {
+            match cmd {
+                actions::Cmd::Boot { slot, instance } => {
+                    self.boot_instance(&world, slot, &instance)?
+                }
+                actions::Cmd::AcpiPowerDown { slot } => {
+                    if let Some(vm) = self.vms[slot].as_mut() {
+                        vm.acpi_power_down()?;
+                    }
+                }
+                actions::Cmd::PowerOff { slot } => {
+                    if let Some(vm) = self.vms[slot].as_mut() {
+                        vm.power_off()?;
+                    }
+                }
+                actions::Cmd::Report { instance, started } => {
+                    self.sim.json(
+                        "POST",
+                        "/_sim/instances/power",
+                        Some(&serde_json::json!({
+                            "instanceId": instance,
+                            "event": if started { "started" } else { "exited" },
+                        })),
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Boots `instance` in `slot`: its own disk again, or (a new instance, a replacement) a
+    /// fresh one from the image, with its VNIC's MAC on the slot's tap.
+    fn boot_instance(&mut self, world: &Value, slot: usize, instance: &str) -> Result<(), String> {
+        let vnic = world["resources"]["vnic"]
+            .as_object()
+            .and_then(|m| {
+                m.iter()
+                    .find(|(_, v)| v["_instanceId"].as_str() == Some(instance))
+                    .map(|(id, v)| (id.clone(), v.clone()))
+            })
+            .ok_or_else(|| format!("instance {instance} has no VNIC in the simulator"))?;
+        let mac = vnic.1["macAddress"]
+            .as_str()
+            .ok_or_else(|| format!("VNIC {} has no macAddress", vnic.0))?
+            .to_string();
+        if !self.disks.contains_key(instance) {
+            let n = self.disks.len() + 1;
+            self.disks.insert(
+                instance.to_string(),
+                self.dir.0.join(format!("node{}-{n}", slot + 1)),
+            );
+        }
+        if !self.slot_macs[slot].contains(&mac) {
+            self.slot_macs[slot].push(mac.clone());
+            write_dhcp_hosts(&self.dir.0.join("dhcp-hosts"), &self.slot_macs)?;
+            self.procs[self.dnsmasq].signal(libc::SIGHUP);
+        }
+        let tap = format!("t{}", slot + 1);
+        self.vnic_taps
+            .lock()
+            .unwrap()
+            .insert(vnic.0.clone(), tap.clone());
+        self.instances[slot] = instance.to_string();
+        self.vnics[slot] = vnic.0;
+        self.macs[slot] = mac.clone();
+        if let Some(old) = self.vms[slot].as_mut() {
+            old.power_off()?;
+        }
+        let vm = Vm::start(
+            &format!("node{}", slot + 1),
+            &self.ns,
+            &self.images[slot],
+            self.accel,
+            &mac,
+            &tap,
+            &self.disks[instance],
+        )?;
+        self.vms[slot] = Some(vm);
+        Ok(())
     }
 
     pub fn vm(&self, i: usize) -> &Vm {
@@ -468,6 +621,53 @@ impl Twin {
         ));
         out
     }
+}
+
+/// dnsmasq's hosts file: one line per slot, every MAC its instances had, its address and name.
+fn write_dhcp_hosts(path: &Path, slot_macs: &[Vec<String>]) -> Result<(), String> {
+    let text: String = slot_macs
+        .iter()
+        .enumerate()
+        .map(|(i, macs)| format!("{},{},node{}\n", macs.join(","), NODE_IPS[i], i + 1))
+        .collect();
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Every instance in the world that sits at one of the nodes' addresses, with its state now.
+fn instance_views(world: &Value, now_ms: i64) -> Vec<actions::InstanceView> {
+    let (Some(vnics), Some(instances)) = (
+        world["resources"]["vnic"].as_object(),
+        world["resources"]["instance"].as_object(),
+    ) else {
+        return Vec::new();
+    };
+    vnics
+        .values()
+        .filter(|v| v["isPrimary"].as_bool() != Some(false))
+        .filter_map(|v| {
+            let slot = NODE_IPS
+                .iter()
+                .position(|ip| v["privateIp"].as_str() == Some(ip.to_string().as_str()))?;
+            let id = v["_instanceId"].as_str()?;
+            let doc = instances.get(id)?.as_object()?;
+            let action = doc
+                .get("_lastAction")
+                .and_then(Value::as_str)
+                .zip(doc.get("_lastActionAtMs").and_then(Value::as_i64))
+                .map(|(a, t)| (a.to_string(), t));
+            Some(actions::InstanceView {
+                id: id.to_string(),
+                slot,
+                state: vipsetup::simulator::instance_state(doc, now_ms).to_string(),
+                action,
+                created: doc
+                    .get("timeCreated")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+            })
+        })
+        .collect()
 }
 
 /// A server certificate for the region's API and auth host names, signed by the image's CA.

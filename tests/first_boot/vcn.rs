@@ -93,7 +93,12 @@ pub struct Router {
 }
 
 impl Router {
-    pub fn start(ns_name: &str, vnic_taps: BTreeMap<String, String>, every: Duration) -> Router {
+    /// `vnic_taps` is shared: a replacement's new VNIC is added when its VM boots.
+    pub fn start(
+        ns_name: &str,
+        vnic_taps: Arc<Mutex<BTreeMap<String, String>>>,
+        every: Duration,
+    ) -> Router {
         let stop = Arc::new(AtomicBool::new(false));
         let events = Arc::new(Mutex::new(Vec::new()));
         let (stop2, events2) = (stop.clone(), events.clone());
@@ -111,7 +116,8 @@ impl Router {
             };
             while !stop2.load(Ordering::SeqCst) {
                 if let Ok(world) = sim.world() {
-                    let want = desired_routes(&world, &vnic_taps);
+                    let taps = vnic_taps.lock().unwrap().clone();
+                    let want = desired_routes(&world, &taps);
                     for (addr, tap) in &want {
                         if current.get(addr) != Some(tap) {
                             let r = ip(&["route", "replace", &format!("{addr}/32"), "dev", tap]);

@@ -180,9 +180,27 @@ impl Vm {
             .into_owned()
     }
 
+    /// Whether QEMU still runs (a guest that shut down ends it: `-no-reboot`).
+    pub fn running(&mut self) -> bool {
+        self.proc.running()
+    }
+
+    /// Presses the ACPI power button (QEMU's monitor `system_powerdown`): the guest's systemd
+    /// shuts down (stopping keepalived on the way) and QEMU exits when it powers off.
+    pub fn acpi_power_down(&mut self) -> Result<(), String> {
+        let mut mon = UnixStream::connect(self.dir.join("monitor.sock"))
+            .map_err(|e| format!("{}: cannot reach the QEMU monitor: {e}", self.name))?;
+        mon.write_all(b"system_powerdown\n")
+            .map_err(|e| format!("{}: monitor write failed: {e}", self.name))
+    }
+
     /// Pulls the plug: QEMU's monitor `quit` (no ACPI shutdown, nothing written by the guest).
+    /// A VM already off is left so.
     pub fn power_off(&mut self) -> Result<(), String> {
         *self.chan.lock().unwrap() = None;
+        if !self.proc.running() {
+            return Ok(());
+        }
         let mut mon = UnixStream::connect(self.dir.join("monitor.sock"))
             .map_err(|e| format!("{}: cannot reach the QEMU monitor: {e}", self.name))?;
         mon.write_all(b"quit\n")

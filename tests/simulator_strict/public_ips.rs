@@ -29,7 +29,19 @@ async fn power_actions_updates_in_place_and_public_ips_follow_oci_rules() {
     );
     hours();
     assert_eq!(s.send(&base, action("FLY")).await.0, 400);
-    assert_eq!(s.send(&base, action("RESET")).await.0, 400, "not simulated");
+    assert_eq!(
+        s.send(&base, action("DIAGNOSTICREBOOT")).await.0,
+        400,
+        "not simulated"
+    );
+    // RESET reboots: STARTING, then RUNNING again.
+    let (st, got, _) = s.send(&base, action("RESET")).await;
+    assert_eq!((st, state(&got).as_str()), (200, "STARTING"));
+    hours();
+    assert_eq!(
+        state(&s.send(&base, Call::new("GET", &path)).await.1),
+        "RUNNING"
+    );
     let (st, got, _) = s.send(&base, action("SOFTSTOP")).await;
     assert_eq!((st, state(&got).as_str()), (200, "STOPPING"));
     let (st, got, _) = s.send(&base, action("SOFTSTOP")).await;

@@ -198,8 +198,13 @@ impl Ctx<'_> {
     }
 
     /// InstanceAction: STOP and SOFTSTOP from RUNNING (STOPPING, then STOPPED), START from
-    /// STOPPED (STARTING, then RUNNING); asking for the state it is already in, or heading to,
-    /// changes nothing. The other power actions are valid on OCI but not simulated.
+    /// STOPPED (STARTING, then RUNNING), SOFTRESET and RESET from RUNNING (STARTING, then
+    /// RUNNING: the same guess as a resize's reboot above); asking for the state it is already
+    /// in, or heading to, changes nothing. The other power actions are valid on OCI but not
+    /// simulated. The action and its time are kept on the instance (`_lastAction`,
+    /// `_lastActionAtMs`, never rendered) so that whatever plays the hypervisor (the first-boot
+    /// twin) can tell a SOFTSTOP (ACPI shutdown) from a STOP (power off), and a reboot from
+    /// nothing; `POST /_sim/instances/power` is how it reports the VM's exit or start.
     fn instance_action(&mut self) -> Result<Resp, ApiErr> {
         let id = self.id().to_string();
         let d = self.doc(world::INSTANCE, &id)?;
@@ -233,6 +238,8 @@ impl Ctx<'_> {
                 self.touch(world::INSTANCE, &id, |d| {
                     d.insert("_stoppingAtMs".into(), json!(now));
                     d.insert("_stoppedAtMs".into(), json!(stopped_at));
+                    d.insert("_lastAction".into(), json!(action));
+                    d.insert("_lastActionAtMs".into(), json!(now));
                 });
             }
             ("START", "STOPPED") => {
@@ -241,9 +248,21 @@ impl Ctx<'_> {
                     d.remove("_stoppedAtMs");
                     d.insert("_startingAtMs".into(), json!(now));
                     d.insert("_runningAtMs".into(), json!(running_at));
+                    d.insert("_lastAction".into(), json!(action));
+                    d.insert("_lastActionAtMs".into(), json!(now));
                 });
             }
-            ("STOP" | "SOFTSTOP" | "START", _) => return Err(incorrect_state(&id, state)),
+            ("SOFTRESET" | "RESET", "RUNNING") => {
+                self.touch(world::INSTANCE, &id, |d| {
+                    d.insert("_startingAtMs".into(), json!(now));
+                    d.insert("_runningAtMs".into(), json!(running_at));
+                    d.insert("_lastAction".into(), json!(action));
+                    d.insert("_lastActionAtMs".into(), json!(now));
+                });
+            }
+            ("STOP" | "SOFTSTOP" | "START" | "SOFTRESET" | "RESET", _) => {
+                return Err(incorrect_state(&id, state))
+            }
             (other, _) => {
                 return Err(ApiErr::invalid(format!(
                     "the simulator does not model the {other} power action"
