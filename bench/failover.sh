@@ -12,8 +12,16 @@
 #   bench/failover.sh                      # RUNS=20, ADVERTS="1 0.1", CPU_SECS=120
 #   RUNS=30 ADVERTS="0.1" SIM_LATENCY_MS=100 bench/failover.sh
 #   VIPS=4+1 ADVERTS="0.1" bench/failover.sh   # 4 IPv4 + 1 IPv6 VIPs: kill -> API of the last
+#   bench/failover.sh live                 # a live settings change on a running pair (issue 20):
+#     live settings change: longest vip gap <G> s, overlap <O> s, applied on both after <T> s
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = live ]; then
+    # The scenario asserts O = 0 and G below one advert interval, and prints the figures.
+    exec cargo test --test failover -- --exact --nocapture --test-threads=1 \
+        live_settings_change_applies_on_both_without_a_gap_or_two_masters
+fi
 
 export VIPSETUP_BENCH_RUNS="${RUNS:-20}"
 export VIPSETUP_BENCH_ADVERTS="${ADVERTS:-1 0.1}"

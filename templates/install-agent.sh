@@ -152,7 +152,7 @@ if [ -n "$found" ] && [ "$found" != "$INTERFACE" ]; then
         log "interface $INTERFACE (from the blueprint) is kept; $NODE_IP is on $found"
     else
         log "interface ${INTERFACE:-none} does not exist here; using $found, which holds $NODE_IP"
-        sed -i "s/^\(    interface \)$INTERFACE\$/\1$found/; s/ dev $INTERFACE\$/ dev $found/" "$KEEPALIVED_CONF"
+        sed -i "s/^\([[:space:]]*interface \)$INTERFACE\$/\1$found/; s/ dev $INTERFACE\$/ dev $found/" "$KEEPALIVED_CONF"
         INTERFACE=$found
     fi
 fi

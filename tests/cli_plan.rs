@@ -103,9 +103,10 @@ fn plan_json(dir: &Path, blueprint: &str, extra: &[&str]) -> (Value, String) {
     )
 }
 
-/// Issue 20 item 4: a settings change shows each attribute with old and new value, `# forces
-/// replacement` where it does (today's rules: anything in the user data), in text and JSON;
-/// the health check command (it may carry a secret) and the ssh keys' text are never printed.
+/// Issue 20 items 3 and 4: a settings change shows each attribute with old and new value, in
+/// text and JSON, as an update in place (the settings key; nothing forces a replacement); a new
+/// ssh key is a warning that says how to replace, and `--replace` shows it as a fingerprint; the
+/// health check command (it may carry a secret) and the ssh keys' text are never printed.
 #[test]
 fn plan_shows_each_changed_attribute_with_old_and_new_value() {
     let dir = tempfile::tempdir().unwrap();
@@ -136,20 +137,49 @@ fn plan_shows_each_changed_attribute_with_old_and_new_value() {
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     for want in [
-        "preempt: false -> true  # forces replacement",
-        "advert_interval: 1 -> 2  # forces replacement",
-        "vips: + 172.16.2.21/24  # forces replacement",
-        "health_check: + enabled  # forces replacement",
-        "health_check.command: + (sensitive)  # forces replacement",
-        "ssh_authorized_keys: + ssh-ed25519 SHA256:",
-        "forces replacement because the user data changed",
+        "~ instance1 (node1) update in place",
+        "preempt: false -> true\n",
+        "advert_interval: 1 -> 2\n",
+        "vips: + 172.16.2.21/24\n",
+        "health_check: + enabled\n",
+        "health_check.command: + (sensitive)\n",
+        "ocpus: 1 -> 2",
+        "settings: v1 -> v2\n",
+        "warning: instance1: the ssh keys differ from the blueprint's",
+        "run apply --replace instance1 to replace the node with the new keys",
+        "0 to replace",
     ] {
         assert!(out.contains(want), "no {want:?} in:\n{out}");
     }
+    assert!(!out.contains("forces replacement"), "{out}");
     assert!(!out.contains("s3cret"), "a secret was printed:\n{out}");
     assert!(
         !out.contains("AAAAC3Nza"),
         "an ssh key's text was printed:\n{out}"
+    );
+
+    // Asked for, the replacement shows the new key by its fingerprint.
+    let o = run(
+        d,
+        &[
+            "plan",
+            "quickstart.yaml",
+            "--simulate",
+            "--replace",
+            "instance1",
+        ],
+    );
+    let out = text(&o);
+    for want in [
+        "-/+ instance1 (node1) replace",
+        "ssh_authorized_keys: + ssh-ed25519 SHA256:",
+        "replacement requested with --replace",
+    ] {
+        assert!(out.contains(want), "no {want:?} in:\n{out}");
+    }
+    assert!(
+        !out.contains("AAAAC3Nza") && !out.contains("s3cret"),
+        "{out}"
     );
 
     let (plan, out) = plan_json(d, "quickstart.yaml", &[]);
@@ -165,17 +195,23 @@ fn plan_shows_each_changed_attribute_with_old_and_new_value() {
     let preempt = find("preempt");
     assert_eq!(preempt["old"], "false");
     assert_eq!(preempt["new"], "true");
-    assert_eq!(preempt["forces_replacement"], true);
+    assert_eq!(preempt["forces_replacement"], false);
     let vips = find("vips");
     assert_eq!(vips["old"], Value::Null);
     assert_eq!(vips["new"], "172.16.2.21/24");
-    // The size changes in place: listed, and it does not force the replacement.
-    let ocpus = changes(&plan, "node2");
+    // Everything here changes in place: the size, each setting and the settings version.
+    let node2 = changes(&plan, "node2");
+    for path in ["ocpus", "preempt", "settings"] {
+        assert!(
+            node2
+                .iter()
+                .any(|c| c["path"] == path && c["forces_replacement"] == false),
+            "{path}: {node2:?}"
+        );
+    }
     assert!(
-        ocpus
-            .iter()
-            .any(|c| c["path"] == "preempt" && c["forces_replacement"] == true),
-        "{ocpus:?}"
+        node2.iter().all(|c| c["forces_replacement"] == false),
+        "{node2:?}"
     );
     for c in &node1 {
         let keys: Vec<&String> = c.as_object().unwrap().keys().collect();

@@ -91,15 +91,19 @@ fn a_replacement_needs_replace_and_says_why() {
     let bp = quickstart_in(dir.path(), |t| t);
     assert!(run(&bp, &["apply", "--auto-approve"]).status.success());
     let yaml = std::fs::read_to_string(&bp).unwrap();
+    // (A new shape changes in place now; a node's address still needs a new instance.)
     std::fs::write(
         &bp,
-        yaml.replace("VM.Standard.E4.Flex", "VM.Standard.E5.Flex"),
+        yaml.replace("172.16.2.11", "172.16.2.13")
+            .replace("172.16.2.12", "172.16.2.14"),
     )
     .unwrap();
 
     let o = run(&bp, &["plan"]);
     assert!(
-        text(&o).contains("forces replacement because the shape changed (VM.Standard.E4.Flex -> VM.Standard.E5.Flex)"),
+        text(&o).contains(
+            "forces replacement because the private ip changed (172.16.2.11 -> 172.16.2.13)"
+        ),
         "{}",
         text(&o)
     );
@@ -130,7 +134,12 @@ fn a_replacement_needs_replace_and_says_why() {
     let w = vipsetup::simulator::World::load(&vipsetup::ops::simulate::world_path(&bp)).unwrap();
     let live: Vec<Value> = live(&w, vipsetup::simulator::world::INSTANCE);
     assert_eq!(live.len(), 2);
-    assert!(live.iter().all(|i| i["shape"] == "VM.Standard.E5.Flex"));
+    let mut ips: Vec<String> = engine_support::live(&w, vipsetup::simulator::world::VNIC)
+        .iter()
+        .filter_map(|v| v["privateIp"].as_str().map(String::from))
+        .collect();
+    ips.sort();
+    assert_eq!(ips, ["172.16.2.13", "172.16.2.14"]);
     assert_eq!(counts(&w, "172.16.2.10").4, 1, "the VIP is back");
 }
 

@@ -378,9 +378,9 @@ fn keepalived_check_fails_on_a_bad_config() {
     let mistakes: &[(&str, &str, &str, &str)] = &[
         // (what, from, to, what keepalived must say)
         (
-            "a sub-second VRRPv2 advert",
+            "a VRRPv3 advert above 40.95 s",
             "advert_int 1\n",
-            "advert_int 0.5\n",
+            "advert_int 50\n",
             "advert",
         ),
         (

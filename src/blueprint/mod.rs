@@ -198,12 +198,17 @@ impl AdvertInterval {
         self.centis
     }
 
-    /// VRRPv2 for whole seconds (widest compatibility), VRRPv3 for sub-second steps.
+    /// VRRPv3 wherever it reaches (up to 40.95 s), VRRPv2 above. One version for every
+    /// interval a user may switch between on a running pair: adverts of another version are
+    /// refused ("wrong version"), and a VRRPv2 node drops adverts with another interval
+    /// ("advertisement interval mismatch ... to prevent concurent VRID running"), so while a
+    /// new interval reaches one node before the other its BACKUP would take over too; a
+    /// VRRPv3 BACKUP takes the MASTER's interval instead (keepalived vrrp.c, vrrp_in_chk).
     pub fn vrrp_version(self) -> u8 {
-        if self.centis.is_multiple_of(100) {
-            2
-        } else {
+        if self.centis <= 4095 {
             3
+        } else {
+            2
         }
     }
 

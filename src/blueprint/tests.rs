@@ -85,7 +85,7 @@ fn the_base_blueprint_is_valid_and_defaults_are_filled() {
     assert_eq!(bp.iam.policy, "web-vip-policy");
     assert_eq!(bp.failover.preferred_node, 0);
     assert!(!bp.failover.preempt);
-    assert_eq!(bp.failover.advert_interval.vrrp_version(), 2);
+    assert_eq!(bp.failover.advert_interval.vrrp_version(), 3);
     assert_eq!(bp.instance.ssh_keys[0].text, KEY.trim());
     assert_eq!(bp.instance.ssh_keys[0].path, None);
 }
@@ -488,7 +488,12 @@ fn every_error_has_a_hint_and_the_file() {
 
 #[test]
 fn sub_second_adverts_use_vrrp3() {
-    for (text, version, value) in [("0.5", 3, "0.50"), ("250ms", 3, "0.25"), ("2s", 2, "2")] {
+    for (text, version, value) in [
+        ("0.5", 3, "0.50"),
+        ("250ms", 3, "0.25"),
+        ("2s", 3, "2"),
+        ("60s", 2, "60"),
+    ] {
         let src = edit(&base(), &[(23, &format!("  advert_interval: {text}"))]);
         let bp = parse_at(&src).unwrap();
         assert_eq!(

@@ -97,6 +97,9 @@ pub struct ServeArgs {
     /// Milliseconds before new or changed IAM applies to instance principals
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub iam_delay_ms: u64,
+    /// Milliseconds before the metadata service shows metadata changed by UpdateInstance
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub metadata_delay_ms: u64,
     /// Lifetime of session tokens issued by /v1/x509
     #[arg(long, default_value_t = 1200, value_name = "SECS")]
     pub session_ttl_secs: u64,
@@ -129,6 +132,7 @@ pub fn run(args: SimulatorArgs) -> anyhow::Result<i32> {
                     provisioning_delay_ms: a.provisioning_delay_ms,
                     terminating_delay_ms: a.terminating_delay_ms,
                     iam_propagation_delay_ms: a.iam_delay_ms,
+                    metadata_delay_ms: a.metadata_delay_ms,
                     session_ttl_secs: a.session_ttl_secs.max(1),
                     world_file: a.world,
                     write_behind_ms: a.write_behind_ms,

@@ -1,9 +1,10 @@
 //! The plan's attribute diff: every attribute of a resource that differs, old and new value
 //! (Terraform-style), and the one rule that says which of them force a replacement. The
-//! settings that travel in a node's user data (VIPs, preempt, timings, health check...) are
-//! read back from the user data itself, so the plan shows `preempt: false -> true` rather than
-//! "the user data changed". Secrets are never values here: the health check command (it may
-//! carry credentials) shows as `(sensitive)`, and ssh keys by type, fingerprint and comment.
+//! settings a node runs (VIPs, preempt, timings, health check...) are read back from its
+//! settings key or, before its first change, from its user data, so the plan shows
+//! `preempt: false -> true` rather than "the settings changed". Secrets are never values here:
+//! the health check command (it may carry credentials) shows as `(sensitive)`, and ssh keys by
+//! type, fingerprint and comment.
 
 use std::collections::BTreeMap;
 
@@ -12,23 +13,32 @@ use base64::Engine as _;
 use super::drift::Change;
 use super::model::{DesiredNode, LiveInstance, Resource};
 use super::plan::Step;
-use crate::render::paths;
+use crate::render::{paths, settings};
 
 /// Why changing `path` of `resource` needs a new resource, or `None` when OCI changes it in
-/// place. Today's rules; the one place that decides the `forces_replacement` flag.
+/// place. The one place that decides: `plan::replacement_reasons` replaces a node for exactly
+/// the attributes named here, and the plan's `forces_replacement` flag is set from it.
 pub fn replacement_cause(resource: Resource, path: &str) -> Option<&'static str> {
     match resource {
         Resource::Node1 | Resource::Node2 => match path {
             "display_name" => Some("the name is the node's hostname, set at launch"),
             "availability_domain" => Some("an instance can't move to another availability domain"),
-            "fault_domain" => Some("vipsetup places a node in its fault domain at launch"),
-            "shape" => Some("vipsetup sets the shape at launch"),
             "image" => Some("the boot volume is made from the image at launch"),
             "private_ip" => Some("the primary vnic's address is fixed at launch"),
-            "ssh_authorized_keys" => Some("OCI metadata ssh keys are fixed at launch"),
-            p if is_user_data_setting(p) => {
-                Some("the user data changed (cloud-init only runs it at first boot)")
+            // The user data's install part (render::settings::install_part): cloud-init runs
+            // the user data once, at first boot.
+            AGENT_FILES => {
+                Some("the agent's installed files changed (cloud-init runs the user data only at first boot)")
             }
+            USER_DATA => Some("the user data changed (cloud-init only runs it at first boot)"),
+            // In place: the shape and the fault domain with UpdateInstance (OCI reboots a
+            // running instance for them; UpdateInstanceDetails.shape and .faultDomain,
+            // oci-python-sdk core/models/update_instance_details.py); the settings (and each
+            // setting read from them) with the `vipsetup-settings` metadata key, which the agent
+            // applies live (render::settings). The ssh keys are fixed at launch ("cannot be
+            // changed after an instance has launched", UpdateInstanceDetails.metadata), but
+            // replacing a server for a key is the user's call: the plan notes them
+            // (plan::ssh_keys_note) and `--replace` replaces.
             _ => None,
         },
         Resource::DynamicGroup => (path == "name").then_some("OCI can't rename a dynamic group"),
@@ -53,7 +63,8 @@ pub fn mark(steps: &mut [Step]) {
     }
 }
 
-/// The settings read from the user data, by the path the plan shows them under.
+/// The settings read from the user data or the settings key, by the path the plan shows them
+/// under, in the order a reader of the blueprint expects.
 const USER_DATA_SETTINGS: &[&str] = &[
     "vips",
     "vip6",
@@ -76,18 +87,20 @@ const USER_DATA_SETTINGS: &[&str] = &[
     USER_DATA,
 ];
 
-/// The agent's scripts and fixed settings (the same for every blueprint of one vipsetup
-/// release): shown as one digest, changed by a vipsetup upgrade.
-const AGENT_FILES: &str = "agent_files";
+/// The user data's install part (the agent's scripts and fixed settings; the same for every
+/// blueprint of one vipsetup release but for the node's name and address): shown as one digest,
+/// changed by a vipsetup upgrade.
+pub const AGENT_FILES: &str = "agent_files";
 /// User data vipsetup can't read (not rendered by vipsetup): shown as one digest.
-const USER_DATA: &str = "user_data";
+pub const USER_DATA: &str = "user_data";
 /// List-valued settings: one change per item added or removed.
 const LISTS: &[&str] = &["vips", "vip6"];
 /// Shown for the health check command instead of its text.
 pub const SENSITIVE: &str = "(sensitive)";
 
-fn is_user_data_setting(path: &str) -> bool {
-    USER_DATA_SETTINGS.contains(&path)
+/// Whether `path` is one of the settings (what the settings key carries), not the install part.
+pub fn is_setting(path: &str) -> bool {
+    !matches!(path, AGENT_FILES | USER_DATA | "interface") && USER_DATA_SETTINGS.contains(&path)
 }
 
 /// What OCI fixes at launch and differs between the live instance and the blueprint, attribute
@@ -189,9 +202,34 @@ pub fn user_data_changes(live: &str, want: &str) -> Vec<Change> {
             Some(digest(want.as_bytes())),
         )];
     };
+    settings_diff(&old, &new)
+}
+
+/// The settings a running node has (its settings key, or before the first change the first
+/// settings in its user data) against the blueprint's, setting by setting; empty when either
+/// can't be read (the plan still shows `settings: vN -> vN+1`).
+pub fn node_settings_changes(want: &DesiredNode, live: &LiveInstance) -> Vec<Change> {
+    let running = match live.metadata.get(settings::SETTINGS_KEY) {
+        Some(value) => key_settings(value),
+        None => live.user_data.as_deref().and_then(user_data_settings),
+    };
+    let (Some(mut old), Some(mut new)) = (running, user_data_settings(&want.user_data)) else {
+        return Vec::new();
+    };
+    // Not carried by the settings: the install part, and the interface keepalived runs on
+    // (agent.env's INTERFACE, part of it); a change of those is a replacement's.
+    for m in [&mut old, &mut new] {
+        m.remove(AGENT_FILES);
+        m.remove("interface");
+    }
+    settings_diff(&old, &new)
+}
+
+/// Two sets of settings compared: one change per setting, one per item for lists, in the order
+/// a reader of the blueprint expects.
+fn settings_diff(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Vec<Change> {
     let mut out = Vec::new();
     let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
-    // The plan shows them in the order a reader of the blueprint expects.
     let mut keys: Vec<&String> = keys.into_iter().collect();
     keys.sort_by_key(|k| {
         USER_DATA_SETTINGS
@@ -234,30 +272,57 @@ fn digest(bytes: &[u8]) -> String {
     format!("sha256:{hex}")
 }
 
-/// The settings in user data vipsetup rendered: read back from its agent settings file and
-/// keepalived's configuration (templates/agent.env.tera, keepalived.conf.tera); `None` when
-/// the user data is not that.
+/// The settings in user data vipsetup rendered, read back from its agent settings file,
+/// keepalived's configuration and the health check (templates/agent.env.tera,
+/// keepalived.conf.tera), and `agent_files`: the digest of its install part (what only a new
+/// instance takes, render::settings::install_part). `None` when the user data is not that.
 pub fn user_data_settings(user_data: &str) -> Option<BTreeMap<String, String>> {
     let cloud_config = crate::render::decode_user_data(user_data)?;
     let doc: serde_yaml::Value = serde_yaml::from_str(&cloud_config).ok()?;
     let files = doc.get("write_files")?.as_sequence()?;
-    let mut out = BTreeMap::new();
-    let mut fixed = String::new();
-    let mut seen_env = false;
+    let mut pairs = Vec::new();
     for f in files {
-        let path = f.get("path")?.as_str()?;
-        let content = f.get("content")?.as_str()?;
+        pairs.push((f.get("path")?.as_str()?, f.get("content")?.as_str()?));
+    }
+    let mut out = files_settings(&pairs)?;
+    out.insert(
+        AGENT_FILES.to_string(),
+        digest(settings::install_part(&cloud_config).as_bytes()),
+    );
+    Some(out)
+}
+
+/// The settings in a `vipsetup-settings` value (render::settings: its payload's sections);
+/// `None` when it is not one or its payload does not match its digest.
+pub fn key_settings(value: &str) -> Option<BTreeMap<String, String>> {
+    let payload = settings::decode_payload(value)?;
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    for line in payload.lines() {
+        if let Some(role) = line.strip_prefix(settings::SECTION) {
+            let path = settings::ROLES.iter().find(|(r, _)| *r == role)?.1;
+            pairs.push((path, String::new()));
+        } else if let Some((_, content)) = pairs.last_mut() {
+            content.push_str(line);
+            content.push('\n');
+        }
+    }
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(p, c)| (*p, c.as_str())).collect();
+    files_settings(&pairs)
+}
+
+/// The settings in the files that carry them, by path; `None` without an agent settings file
+/// (agent.env in the user data, settings.env in the settings key).
+fn files_settings(files: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let mut seen_env = false;
+    for &(path, content) in files {
         match path {
-            paths::AGENT_ENV => {
+            paths::AGENT_ENV | paths::SETTINGS_ENV => {
                 seen_env = true;
                 for line in content.lines() {
                     let Some((key, value)) = line.split_once('=') else {
                         continue;
                     };
-                    if key.starts_with('#') {
-                        continue;
-                    }
-                    let value = shell_unquote(value);
                     let name = match key {
                         "VIPS" => "vips",
                         "VIPS6" => "vip6",
@@ -266,20 +331,16 @@ pub fn user_data_settings(user_data: &str) -> Option<BTreeMap<String, String>> {
                         "PREFERRED" => "preferred",
                         "RECHECK_INTERVAL" => "recheck_interval",
                         "NOTIFY_TOPIC" => "notify_topic",
-                        // Shown elsewhere (name, address) or implied by the VIPs.
-                        "PAIR_NAME" | "NODE_NAME" | "NODE_IP" | "VIP" | "VIP_PREFIX" => continue,
-                        _ => {
-                            fixed.push_str(line);
-                            fixed.push('\n');
-                            continue;
-                        }
+                        // Shown elsewhere (name, address), implied by the VIPs, or fixed.
+                        _ => continue,
                     };
+                    let value = shell_unquote(value);
                     if !value.is_empty() {
                         out.insert(name.to_string(), value);
                     }
                 }
             }
-            paths::KEEPALIVED_CONF => keepalived_settings(content, &mut out, &mut fixed),
+            paths::KEEPALIVED_CONF => keepalived_settings(content, &mut out),
             paths::HEALTH_CHECK => {
                 // Changes of the command itself are told apart by a digest kept out of sight.
                 // Only the command (templates/health-check.sh.tera: `exec timeout T bash -c
@@ -293,18 +354,10 @@ pub fn user_data_settings(user_data: &str) -> Option<BTreeMap<String, String>> {
                     format!("{SENSITIVE}{}", hidden_marker(command)),
                 );
             }
-            _ => {
-                fixed.push_str(path);
-                fixed.push('\n');
-                fixed.push_str(content);
-            }
+            _ => {}
         }
     }
-    if !seen_env {
-        return None;
-    }
-    out.insert(AGENT_FILES.to_string(), digest(fixed.as_bytes()));
-    Some(out)
+    seen_env.then_some(out)
 }
 
 /// A zero-width tail that makes two different commands compare unequal while the value shown
@@ -316,6 +369,15 @@ fn hidden_marker(content: &str) -> String {
 /// The value as shown: without `hidden_marker`'s tail.
 pub fn strip_hidden(v: &str) -> &str {
     v.split('\u{0}').next().unwrap_or(v)
+}
+
+/// `line` of a change as it may be printed: without the hidden tails.
+pub fn shown(c: &Change) -> String {
+    let mut c = c.clone();
+    for v in [&mut c.from, &mut c.to].into_iter().flatten() {
+        *v = strip_hidden(v).to_string();
+    }
+    line(&c)
 }
 
 /// Removes the hidden tails from every change (before a plan leaves the engine).
@@ -331,7 +393,7 @@ pub fn strip_hidden_values(steps: &mut [Step]) {
     }
 }
 
-fn keepalived_settings(content: &str, out: &mut BTreeMap<String, String>, fixed: &mut String) {
+fn keepalived_settings(content: &str, out: &mut BTreeMap<String, String>) {
     let mut preempt = true;
     let mut in_script = false;
     for line in content.lines().map(str::trim) {
@@ -356,22 +418,11 @@ fn keepalived_settings(content: &str, out: &mut BTreeMap<String, String>, fixed:
                 out.insert(word.to_string(), value);
             }
             "nopreempt" => preempt = false,
-            // Implied by the settings above (the VRRP version by the interval, the start-up
-            // delay by the preferred node), or by the VIPs and addresses.
-            "vrrp_version" | "vrrp_startup_delay" | "router_id" | "unicast_src_ip"
-            | "interface" => {}
-            // The health check's wiring (its script path, the tracking) and the IPv6 VIPs' block
-            // come and go with health_check and vip6.
-            "script" if in_script => {}
-            "track_script" | "vipsetup_health" | "virtual_ipaddress_excluded" => {}
-            w if w.starts_with('#') => {}
-            // The peer's address (unicast_peer) and the VIPs: shown as peer_ip and vips.
-            w if w.parse::<std::net::IpAddr>().is_ok() => {}
-            _ if line.contains(" dev ") => {}
-            _ => {
-                fixed.push_str(line);
-                fixed.push('\n');
-            }
+            // The rest is implied by the settings above (the VRRP version by the interval, the
+            // start-up delay by the preferred node, the health check's wiring, the VIPs' and
+            // the peer's addresses) or the same for every blueprint: the install part's digest
+            // (`agent_files`) is what tells vipsetup releases apart.
+            _ => {}
         }
     }
     out.insert("preempt".to_string(), preempt.to_string());
@@ -417,9 +468,22 @@ mod tests {
     #[test]
     fn only_what_oci_fixes_at_launch_forces_replacement() {
         for (r, path, forces) in [
-            (Resource::Node1, "preempt", true),
-            (Resource::Node2, "vips", true),
             (Resource::Node1, "image", true),
+            (Resource::Node1, "availability_domain", true),
+            (Resource::Node2, "private_ip", true),
+            (Resource::Node1, "display_name", true),
+            (Resource::Node1, AGENT_FILES, true),
+            (Resource::Node1, USER_DATA, true),
+            // In place: the settings key (each setting in it), UpdateInstance, UpdateVnic.
+            (Resource::Node1, "settings", false),
+            (Resource::Node1, "preempt", false),
+            (Resource::Node2, "vips", false),
+            (Resource::Node1, "health_check.command", false),
+            (Resource::Node1, "shape", false),
+            (Resource::Node1, "fault_domain", false),
+            (Resource::Node1, "memory_gb", false),
+            // Fixed at launch, but noted, never a replacement nobody asked for.
+            (Resource::Node1, "ssh_authorized_keys", false),
             (Resource::Node1, "ocpus", false),
             (Resource::Node1, "freeform_tags.team", false),
             (Resource::Node1, "nsg_ids", false),
@@ -436,9 +500,18 @@ mod tests {
 
     #[test]
     fn a_change_reads_old_and_new() {
-        let mut c = Change::new("preempt", Some("false".into()), Some("true".into()));
+        let c = Change::new("preempt", Some("false".into()), Some("true".into()));
+        assert_eq!(line(&c), "preempt: false -> true");
+        let mut c = Change::new(
+            "private_ip",
+            Some("172.16.2.11".into()),
+            Some("172.16.2.12".into()),
+        );
         c.forces_replacement = true;
-        assert_eq!(line(&c), "preempt: false -> true  # forces replacement");
+        assert_eq!(
+            line(&c),
+            "private_ip: 172.16.2.11 -> 172.16.2.12  # forces replacement"
+        );
         let c = Change::new("vips", None, Some("172.16.2.21/24".into()));
         assert_eq!(line(&c), "vips: + 172.16.2.21/24");
         let mut c = Change::new(
@@ -456,6 +529,11 @@ mod tests {
 
     /// Node 1's user data for a blueprint with this failover section, by the real renderer.
     fn rendered(failover: &str, vip: &str) -> String {
+        rendered_node(failover, vip).user_data
+    }
+
+    /// Node 1 as the real renderer makes it.
+    fn rendered_node(failover: &str, vip: &str) -> crate::render::RenderedNode {
         let src = format!(
             "name: p\noci:\n  region: ap-tokyo-1\n  compartment: ocid1.compartment.oc1..c\n\
              network:\n  subnet: ocid1.subnet.oc1.ap-tokyo-1.s\n  vip: {vip}\n\
@@ -467,9 +545,51 @@ mod tests {
         let bp = crate::blueprint::parse(&src, std::path::Path::new("p.yaml"))
             .unwrap_or_else(|e| panic!("{e:?}\n{src}"));
         let facts = crate::render::Facts::offline(&bp).unwrap();
-        crate::render::render(&bp, &facts).unwrap()[0]
-            .user_data
-            .clone()
+        crate::render::render(&bp, &facts).unwrap().swap_remove(0)
+    }
+
+    /// The settings key carries the same settings as the user data it stands in for, and a
+    /// running node's changes are read from the key it runs.
+    #[test]
+    fn the_settings_key_reads_back_as_the_user_data_does() {
+        let n = rendered_node(
+            "  preempt: true\n  health_check:\n    command: \"true\"\n",
+            "[172.16.2.10/24, 172.16.2.21/24]",
+        );
+        let mut from_user_data = user_data_settings(&n.user_data).unwrap();
+        assert!(from_user_data.remove(AGENT_FILES).is_some());
+        // The interface is the install part's (agent.env), not a setting the key carries.
+        assert!(from_user_data.remove("interface").is_some());
+        let from_key = key_settings(&n.settings.metadata_value(3)).expect("a settings value");
+        assert_eq!(from_key, from_user_data);
+        // A value whose payload does not match its digest is not read.
+        let v = n.settings.metadata_value(3);
+        let tampered = v.replace(&n.settings.digest[..6], "000000");
+        assert_eq!(key_settings(&tampered), None);
+
+        // The node runs v3 (preempt on); the blueprint turns it off again.
+        let want_ud = rendered("  preempt: false\n", "[172.16.2.10/24, 172.16.2.21/24]");
+        let d = crate::engine::plan::tests::desired();
+        let o = crate::engine::plan::tests::converged(&d);
+        let mut live = o.live_node(0).unwrap().clone();
+        live.user_data = Some(rendered("  preempt: false\n", "172.16.2.10/24"));
+        live.metadata = [(settings::SETTINGS_KEY.to_string(), v)].into();
+        let mut want = d.nodes[0].clone();
+        want.user_data = want_ud;
+        let got: Vec<String> = node_settings_changes(&want, &live)
+            .iter()
+            .map(|c| line(c).replace('\u{0}', "#"))
+            .collect();
+        assert!(
+            got.contains(&"preempt: true -> false".to_string()),
+            "{got:?}"
+        );
+        assert!(
+            got.iter().any(|l| l.starts_with("health_check: - enabled")),
+            "{got:?}"
+        );
+        // The VIPs are the same in the key and the blueprint (not in the first user data).
+        assert!(!got.iter().any(|l| l.starts_with("vips")), "{got:?}");
     }
 
     /// Pins the reading of the user data to the templates: a template change that moves a

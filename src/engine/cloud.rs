@@ -118,6 +118,11 @@ pub struct InstanceUpdate {
     pub tags: Option<Tags>,
     pub ocpus: Option<f32>,
     pub memory_in_gbs: Option<f32>,
+    pub shape: Option<String>,
+    pub fault_domain: Option<String>,
+    /// Every custom metadata key (UpdateInstance replaces the whole set): `user_data` and
+    /// `ssh_authorized_keys` exactly as the instance has them, and the settings key.
+    pub metadata: Option<BTreeMap<String, String>>,
 }
 
 /// The operations the engine uses. Creates take the `opc-retry-token`.

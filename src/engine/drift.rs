@@ -1,6 +1,7 @@
 //! Drift OCI lets vipsetup fix in place, attribute by attribute: freeform tags key by key,
-//! a node's NSG membership (UpdateVnic `nsgIds`), a flex shape's size (UpdateInstance
-//! `shapeConfig`, which reboots a running instance) and its ephemeral public IP
+//! a node's NSG membership (UpdateVnic `nsgIds`), its shape, a flex shape's size and its fault
+//! domain (UpdateInstance, which reboots a running instance), its settings (the
+//! `vipsetup-settings` metadata key, applied live by the agent) and its ephemeral public IP
 //! (CreatePublicIp / DeletePublicIp on the primary private IP, as terraform-provider-oci's
 //! `updateVnicAssignPublicIp` does). What OCI fixes at launch forces a replacement instead
 //! (`plan::replacement_reasons`).
@@ -123,9 +124,22 @@ impl NodeDrift {
         self.changes
             .iter()
             .map(|c| {
-                let mut s = describe(c);
-                if matches!(c.attribute.as_str(), "ocpus" | "memory_gb") && self.reboots {
-                    s.push_str(" (OCI reboots the instance to resize it)");
+                // A setting as the plan shows attributes (`vips: + ...`), its secrets hidden.
+                let mut s = if super::attributes::is_setting(&c.attribute) {
+                    super::attributes::shown(c)
+                } else {
+                    describe(c)
+                };
+                if self.reboots {
+                    match c.attribute.as_str() {
+                        "ocpus" | "memory_gb" => {
+                            s.push_str(" (OCI reboots the instance to resize it)")
+                        }
+                        "shape" | "fault_domain" => {
+                            s.push_str(" (OCI reboots the instance for it)")
+                        }
+                        _ => {}
+                    }
                 }
                 s
             })
@@ -163,10 +177,40 @@ pub fn node_drift(
             }
         }
     }
+    // The shape and the fault domain change in place too (UpdateInstanceDetails.shape and
+    // .faultDomain, oci-python-sdk core/models/update_instance_details.py).
+    for (attribute, from, to) in [
+        ("shape", Some(&live.shape), &want.shape),
+        (
+            "fault_domain",
+            live.fault_domain.as_ref(),
+            &want.fault_domain,
+        ),
+    ] {
+        // (Unless the one table says they need a new instance: then they are the plan's
+        // replacement reasons, not drift.)
+        if super::attributes::replacement_cause(super::model::Resource::Node1, attribute).is_some()
+        {
+            continue;
+        }
+        if let Some(from) = from.filter(|f| *f != to) {
+            sized = true;
+            d.changes
+                .push(Change::new(attribute, Some(from.clone()), Some(to.clone())));
+        }
+    }
     // UpdateInstanceDetails.shape: "If the instance is running when you change the shape, the
     // instance is rebooted" (oci-python-sdk core/models/update_instance_details.py); the same
-    // holds for a flex shape's size (docs: Compute/Tasks/resizinginstances.htm).
+    // holds for a flex shape's size (docs: Compute/Tasks/resizinginstances.htm). For the fault
+    // domain the SDK says nothing: a guess that moving it stops and starts the instance, so it
+    // is planned as a reboot (one node at a time).
     d.reboots = sized && live.lifecycle_state == "RUNNING";
+    if let Some(c) = settings_change(want, live) {
+        // Each setting that changes (`preempt: false -> true`), then the version that carries them.
+        d.changes
+            .extend(super::attributes::node_settings_changes(want, live));
+        d.changes.push(c);
+    }
     if let Some(vnic) = &live.vnic {
         let in_nsg = nsg.is_some_and(|n| vnic.nsg_ids.contains(&n.id));
         if !in_nsg {
@@ -189,6 +233,42 @@ pub fn node_drift(
         }
     }
     d
+}
+
+/// The settings the node runs (the `vipsetup-settings` key, or without one the first settings
+/// in its user data, version 1) against the blueprint's: a change is the next version, sent with
+/// UpdateInstance and applied live by the agent.
+pub fn settings_change(want: &DesiredNode, live: &LiveInstance) -> Option<Change> {
+    use crate::render::settings;
+    // A desired state made without the renderer (table tests) has no settings to compare.
+    if want.boot.settings_digest.is_empty() {
+        return None;
+    }
+    let (version, same) = match live
+        .metadata
+        .get(settings::SETTINGS_KEY)
+        .and_then(|v| settings::parse_header(v))
+    {
+        Some(h) => (h.version, h.digest == want.boot.settings_digest),
+        None => {
+            let first = live
+                .user_data
+                .as_deref()
+                .and_then(settings::user_data_digests)
+                .map(|(_, f)| f);
+            (
+                1,
+                first.as_deref() == Some(want.boot.first_settings_digest.as_str()),
+            )
+        }
+    };
+    (!same).then(|| {
+        Change::new(
+            "settings",
+            Some(format!("v{version}")),
+            Some(format!("v{}", version + 1)),
+        )
+    })
 }
 
 #[cfg(test)]

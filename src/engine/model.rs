@@ -28,6 +28,10 @@ pub const TAG_AGENT_ERROR: &str = "vipsetup-agent-error";
 /// again every `TAG_AGENT_BEAT` seconds even when nothing changed), so a dead agent shows as stale.
 pub const TAG_AGENT_SEEN: &str = "vipsetup-agent-seen";
 pub const TAG_AGENT_BEAT: &str = "vipsetup-agent-beat";
+/// The settings version the agent runs (`v3`; render::settings), and the last version it
+/// refused with why (`v4: keepalived -t: ...`).
+pub const TAG_AGENT_SETTINGS: &str = "vipsetup-agent-settings";
+pub const TAG_AGENT_SETTINGS_REFUSED: &str = "vipsetup-agent-settings-refused";
 
 /// One of the six resources a VIP pair is made of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -138,10 +142,27 @@ pub struct DesiredNode {
     pub ssh_authorized_keys: String,
     /// Base64 cloud-init user data from the renderer.
     pub user_data: String,
+    /// What the renderer made besides the user data (render::settings).
+    pub boot: NodeBoot,
     pub assign_public_ip: bool,
     /// The primary VNIC's hostname: the node name where the subnet has a DNS label, else none
     /// (OCI refuses a hostnameLabel in a subnet without one).
     pub hostname_label: Option<String>,
+}
+
+/// One node's rendered settings and user data fingerprints: the install part (only a new
+/// instance takes it) and the settings (a running node takes them from the metadata key).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct NodeBoot {
+    /// sha256 of the user data's install part (render::settings::install_part).
+    pub install_digest: String,
+    /// sha256 of the settings as the user data holds them (the first settings of a node
+    /// launched with this user data; render::settings::first_settings_digest).
+    pub first_settings_digest: String,
+    /// The settings payload and its sha256: the `vipsetup-settings` key once versioned.
+    #[serde(skip)]
+    pub settings_payload: String,
+    pub settings_digest: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -248,6 +269,10 @@ pub struct LiveInstance {
     pub image_id: Option<String>,
     pub user_data: Option<String>,
     pub ssh_authorized_keys: Option<String>,
+    /// Every custom metadata key, as UpdateInstance must send them back (user_data and
+    /// ssh_authorized_keys unchanged).
+    #[serde(skip)]
+    pub metadata: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
     /// The primary VNIC once attached (looked up through the VNIC attachments).
     pub vnic: Option<LiveVnic>,

@@ -538,6 +538,9 @@ impl Cloud for OciCloud {
             let d = UpdateInstanceDetails {
                 freeform_tags: u.tags.clone(),
                 shape_config,
+                shape: u.shape.clone(),
+                fault_domain: u.fault_domain.clone(),
+                metadata: u.metadata.clone(),
                 ..Default::default()
             };
             ok("UpdateInstance", self.client.update_instance(id, &d).await)?;

@@ -181,6 +181,20 @@ pub fn diff(
     recorded: &BTreeSet<Resource>,
     replace: &[usize],
 ) -> Result<Plan, PlanError> {
+    diff_holding(desired, observed, recorded, replace, &[])
+}
+
+/// `diff`, with the replacements of the nodes in `hold` (indexes) held back: such a node stays as
+/// it is (a no-op that says why and how to replace it), and every change that can go without
+/// it is planned as if it stays. How apply goes ahead when a replacement was not asked for.
+pub fn diff_holding(
+    desired: &Desired,
+    observed: &Observed,
+    recorded: &BTreeSet<Resource>,
+    replace: &[usize],
+    hold: &[usize],
+) -> Result<Plan, PlanError> {
+    let mut warnings = Vec::new();
     let gone_note = |r: Resource| {
         if recorded.contains(&r) {
             vec![format!(
@@ -255,9 +269,28 @@ pub fn diff(
                 reboots: false,
             },
             Some(live) => {
-                let mut reasons = replacement_reasons(&desired.nodes[i], live);
+                let mut reasons = replacement_reasons(r, &desired.nodes[i], live);
                 if replace.contains(&i) && reasons.is_empty() {
                     reasons.push(REPLACE_REQUESTED.to_string());
+                }
+                if !replace.contains(&i) {
+                    warnings.extend(ssh_keys_note(&desired.nodes[i], live));
+                }
+                if hold.contains(&i) && !reasons.is_empty() {
+                    warnings.push(format!(
+                        "{} is not replaced (held: {}); run apply --replace {} to replace it",
+                        desired.nodes[i].name,
+                        reasons.join("; "),
+                        desired.nodes[i].name
+                    ));
+                    node_steps.push(noop(
+                        r,
+                        vec![format!(
+                            "replacement held until apply --replace {}",
+                            desired.nodes[i].name
+                        )],
+                    ));
+                    continue;
                 }
                 let settling = matches!(
                     live.lifecycle_state.as_str(),
@@ -305,9 +338,15 @@ pub fn diff(
                     let mut changes =
                         attributes::launch_changes(&desired.nodes[i], live, &observed.image_names);
                     let nsg = observed.nsg.as_ref().filter(|_| !nsg_new);
+                    // (Not the settings: the new instance boots with them in its user data,
+                    // listed above as they differ from the user data it was launched with.)
                     changes.extend(
                         drift::node_drift(&desired.nodes[i], &desired.tags_for(r), live, nsg)
-                            .changes,
+                            .changes
+                            .into_iter()
+                            .filter(|c| {
+                                c.attribute != "settings" && !attributes::is_setting(&c.attribute)
+                            }),
                     );
                     Step {
                         changes,
@@ -720,7 +759,7 @@ pub fn diff(
     Ok(Plan {
         kind: PlanKind::Apply,
         steps,
-        warnings: Vec::new(),
+        warnings,
         notes: Vec::new(),
     })
 }
@@ -817,25 +856,36 @@ fn changed_or_noop(resource: Resource, reasons: Vec<String>, deps: Vec<Dep>) -> 
     }
 }
 
-/// Why an existing instance can't be kept. OCI fixes these at launch (user data and ssh keys are
-/// immutable metadata; the VNIC's address, the AD and the image belong to the launch). What
-/// OCI changes in place (tags, NSG membership, a flex shape's size, the public IP) is
-/// `drift::node_drift`'s.
-fn replacement_reasons(want: &super::model::DesiredNode, live: &LiveInstance) -> Vec<String> {
+/// Why an existing instance can't be kept: each attribute that differs and that
+/// `attributes::replacement_cause` (the one table) says OCI fixes at launch: today the name, the
+/// availability domain, the image, the VNIC's address and the user data's install part. What
+/// OCI changes in place (tags, NSG membership, the shape and its size, the fault domain, the
+/// public IP, the settings key) is `drift::node_drift`'s; the ssh keys, fixed at launch too, are
+/// only noted (`ssh_keys_note`) and replaced when the user asks.
+fn replacement_reasons(
+    r: Resource,
+    want: &super::model::DesiredNode,
+    live: &LiveInstance,
+) -> Vec<String> {
+    let forces = |path: &str| attributes::replacement_cause(r, path).is_some();
     let mut why = Vec::new();
-    if live.display_name != want.name {
+    if forces("display_name") && live.display_name != want.name {
         why.push(format!(
             "the name changed ({} -> {})",
             live.display_name, want.name
         ));
     }
-    if live.availability_domain != want.availability_domain {
+    if forces("availability_domain") && live.availability_domain != want.availability_domain {
         why.push(format!(
             "the availability domain changed ({} -> {})",
             live.availability_domain, want.availability_domain
         ));
     }
-    if let Some(fd) = &live.fault_domain {
+    if let Some(fd) = live
+        .fault_domain
+        .as_ref()
+        .filter(|_| forces("fault_domain"))
+    {
         if fd != &want.fault_domain {
             why.push(format!(
                 "the fault domain changed ({fd} -> {})",
@@ -843,38 +893,67 @@ fn replacement_reasons(want: &super::model::DesiredNode, live: &LiveInstance) ->
             ));
         }
     }
-    if live.shape != want.shape {
+    if forces("shape") && live.shape != want.shape {
         why.push(format!(
             "the shape changed ({} -> {})",
             live.shape, want.shape
         ));
     }
-    if let Some(image) = &live.image_id {
+    if let Some(image) = live.image_id.as_ref().filter(|_| forces("image")) {
         if image != &want.image_id {
             why.push(format!("the image changed ({image} -> {})", want.image_id));
         }
     }
-    if let Some(ud) = &live.user_data {
-        if ud != &want.user_data {
-            why.push("the user data changed (cloud-init only runs it at first boot)".to_string());
+    if let Some(ud) = live.user_data.as_ref().filter(|ud| **ud != want.user_data) {
+        // Setting by setting: the settings in it change on the running node (the settings
+        // key); what else differs (the install part) needs a new instance.
+        for c in attributes::user_data_changes(ud, &want.user_data) {
+            if let Some(cause) = attributes::replacement_cause(r, &c.attribute) {
+                if !why.iter().any(|w| w == cause) {
+                    why.push(cause.to_string());
+                }
+            }
         }
     }
-    if let Some(keys) = &live.ssh_authorized_keys {
+    if let Some(keys) = live
+        .ssh_authorized_keys
+        .as_ref()
+        .filter(|_| forces("ssh_authorized_keys"))
+    {
         if keys.trim() != want.ssh_authorized_keys.trim() {
             why.push("the ssh keys changed (OCI metadata is fixed at launch)".to_string());
         }
     }
-    if let Some(vnic) = &live.vnic {
-        if let Some(ip) = vnic.private_ip {
-            if ip != want.private_ip {
-                why.push(format!(
-                    "the private ip changed ({ip} -> {})",
-                    want.private_ip
-                ));
-            }
+    if let Some(ip) = live
+        .vnic
+        .as_ref()
+        .and_then(|v| v.private_ip)
+        .filter(|_| forces("private_ip"))
+    {
+        if ip != want.private_ip {
+            why.push(format!(
+                "the private ip changed ({ip} -> {})",
+                want.private_ip
+            ));
         }
     }
     why
+}
+
+/// The plan's note when a node's ssh keys differ from the blueprint's: OCI fixes
+/// `ssh_authorized_keys` at launch ("cannot be changed after an instance has launched",
+/// oci-python-sdk UpdateInstanceDetails.metadata), and replacing a server for a key is the
+/// user's call.
+fn ssh_keys_note(want: &super::model::DesiredNode, live: &LiveInstance) -> Option<String> {
+    let keys = live.ssh_authorized_keys.as_ref()?;
+    (keys.trim() != want.ssh_authorized_keys.trim()).then(|| {
+        format!(
+            "{}: the ssh keys differ from the blueprint's, and OCI cannot change them on a running \
+             instance; add the key to ~/.ssh/authorized_keys on the node, or run apply --replace {} \
+             to replace the node with the new keys",
+            want.name, want.name
+        )
+    })
 }
 
 #[cfg(test)]

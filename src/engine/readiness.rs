@@ -338,6 +338,8 @@ mod tests {
             last_error: None,
             seen: Some(seen.into()),
             beat_secs: Some(120),
+            settings: None,
+            settings_refused: None,
         }
     }
 

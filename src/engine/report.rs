@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use super::model::{
     Desired, Observed, Resource, TAG_AGENT_BEAT, TAG_AGENT_CLAIM, TAG_AGENT_ERROR, TAG_AGENT_SEEN,
-    TAG_AGENT_SINCE, TAG_AGENT_STATE, TAG_TAKEOVER_AT, TAG_TAKEOVER_BY,
+    TAG_AGENT_SETTINGS, TAG_AGENT_SETTINGS_REFUSED, TAG_AGENT_SINCE, TAG_AGENT_STATE,
+    TAG_TAKEOVER_AT, TAG_TAKEOVER_BY,
 };
 use super::plan::{Action, Plan};
 use super::state::State;
@@ -47,6 +48,12 @@ pub struct AgentView {
     /// Its heartbeat interval in seconds, as it tagged it.
     #[serde(default)]
     pub beat_secs: Option<u64>,
+    /// The settings version it runs (`v3`); none while it runs the first settings.
+    #[serde(default)]
+    pub settings: Option<String>,
+    /// The last settings version it refused, and why.
+    #[serde(default)]
+    pub settings_refused: Option<String>,
 }
 
 impl AgentView {
@@ -60,6 +67,8 @@ impl AgentView {
             last_error: tag(TAG_AGENT_ERROR),
             seen: tag(TAG_AGENT_SEEN),
             beat_secs: tag(TAG_AGENT_BEAT).and_then(|b| b.parse().ok()),
+            settings: tag(TAG_AGENT_SETTINGS),
+            settings_refused: tag(TAG_AGENT_SETTINGS_REFUSED),
         })
     }
 }
@@ -322,6 +331,28 @@ impl Report {
                     n.name
                 )),
                 None => {}
+            }
+        }
+        // "settings v3 on node1, v2 on node2": the version each agent runs (v1 = the first
+        // settings, from the user data), and any it refused.
+        let runs: Vec<String> = self
+            .nodes
+            .iter()
+            .filter_map(|n| {
+                let a = n.agent.as_ref()?;
+                Some(format!(
+                    "{} on {}",
+                    a.settings.as_deref().unwrap_or("v1"),
+                    n.name
+                ))
+            })
+            .collect();
+        if !runs.is_empty() {
+            out.push_str(&format!("  settings {}\n", runs.join(", ")));
+        }
+        for n in &self.nodes {
+            if let Some(r) = n.agent.as_ref().and_then(|a| a.settings_refused.as_ref()) {
+                out.push_str(&format!("  settings refused by {}: {r}\n", n.name));
             }
         }
         for d in &self.disagreements {
@@ -673,6 +704,8 @@ mod tests {
                 last_error: None,
                 seen: None,
                 beat_secs: None,
+                settings: None,
+                settings_refused: None,
             }),
         }
     }

@@ -9,7 +9,8 @@ use super::addresses::{choose_node_ips, AddressError, Cidr};
 use super::cloud::{Cloud, CloudError};
 use super::iam;
 use super::model::{
-    Desired, DesiredDynamicGroup, DesiredNode, DesiredPolicy, DesiredPublicIp, LiveSubnet, Observed,
+    Desired, DesiredDynamicGroup, DesiredNode, DesiredPolicy, DesiredPublicIp, LiveSubnet,
+    NodeBoot, Observed,
 };
 use super::observe::Scope;
 use super::state::State;
@@ -325,10 +326,10 @@ pub fn desired(
     spec: &PairSpec,
     l: &Lookups,
     ips: [Ipv4Addr; 2],
-    user_data: [String; 2],
+    user_data: [(String, NodeBoot); 2],
 ) -> Desired {
     let [ud0, ud1] = user_data;
-    let node = |i: usize, user_data: String| DesiredNode {
+    let node = |i: usize, (user_data, boot): (String, NodeBoot)| DesiredNode {
         name: spec.nodes[i].name.clone(),
         availability_domain: l.availability_domain.clone(),
         // Different fault domains unless told otherwise: one hardware fault must not take both.
@@ -343,6 +344,7 @@ pub fn desired(
         private_ip: ips[i],
         ssh_authorized_keys: spec.ssh_authorized_keys.clone(),
         user_data,
+        boot,
         assign_public_ip: spec.assign_public_ip,
         hostname_label: l
             .subnet
@@ -466,7 +468,15 @@ pub(crate) mod tests {
                 "172.16.2.2".parse::<Ipv4Addr>().unwrap()
             ]
         );
-        let d = desired(&s, &l, ips, ["a".into(), "b".into()]);
+        let d = desired(
+            &s,
+            &l,
+            ips,
+            [
+                ("a".into(), NodeBoot::default()),
+                ("b".into(), NodeBoot::default()),
+            ],
+        );
         assert_eq!(d.nodes[0].fault_domain, "FAULT-DOMAIN-1");
         assert_eq!(d.nodes[1].fault_domain, "FAULT-DOMAIN-3");
         assert_eq!(d.vcn_id, "ocid1.vcn.oc1..v");

@@ -80,6 +80,12 @@ pub fn renderer(bp: Blueprint, region: String, agent: AgentSettings) -> BoxRende
             name: n.name,
             cloud_config: n.cloud_config,
             user_data: n.user_data,
+            boot: crate::engine::model::NodeBoot {
+                install_digest: n.install_digest,
+                first_settings_digest: n.first_settings_digest,
+                settings_payload: n.settings.payload,
+                settings_digest: n.settings.digest,
+            },
         }))
     })
 }

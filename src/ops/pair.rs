@@ -15,9 +15,10 @@ use crate::engine::executor::{
     ExecError, ExecOptions, Executor, StepError, NOT_STARTED_INTERRUPTED,
 };
 use crate::engine::interrupt;
+use crate::engine::model::NodeBoot;
 use crate::engine::model::{Desired, Observed};
 use crate::engine::observe::{observe, Scope};
-use crate::engine::plan::{destroy_plan, diff, Plan};
+use crate::engine::plan::{destroy_plan, diff, diff_holding, Plan};
 use crate::engine::preflight;
 use crate::engine::progress::Progress;
 use crate::engine::report::{Labels, Report};
@@ -43,6 +44,8 @@ pub struct RenderedUserData {
     pub cloud_config: String,
     /// What goes into the instance's `user_data` metadata (base64, maybe gzip).
     pub user_data: String,
+    /// Its fingerprints and the settings a running node takes live.
+    pub boot: NodeBoot,
 }
 
 pub type Renderer<'a> =
@@ -115,7 +118,7 @@ impl Session<'_> {
             subnet_cidr: lookups.cidr,
         })
         .map_err(OpsError::Render)?;
-        let user_data = [rendered[0].user_data.clone(), rendered[1].user_data.clone()];
+        let user_data = [0, 1].map(|i| (rendered[i].user_data.clone(), rendered[i].boot.clone()));
         let mut desired = resolve::desired(&self.spec, &lookups, ips, user_data);
         preflight::check_availability_domain(self.cloud, &desired, &lookups.subnet).await?;
         let (notes, kept) = self
@@ -138,7 +141,7 @@ impl Session<'_> {
         plan.notes = notes;
         // Before apply asks anything or changes anything: a replacement terminates first.
         preflight::check_launches(self.cloud, &desired, &observed, &plan).await?;
-        plan.warnings = self.egress_warnings().await;
+        plan.warnings.extend(self.egress_warnings().await);
         Ok(Prepared {
             state,
             lookups,
@@ -278,7 +281,7 @@ impl Session<'_> {
         progress: &dyn Progress,
         user_data_dir: &Path,
     ) -> Result<Outcome, OpsError> {
-        let p = self.prepare(replace).await?;
+        let mut p = self.prepare(replace).await?;
         let unconfirmed: Vec<usize> = p
             .plan
             .replaced_nodes()
@@ -286,21 +289,43 @@ impl Session<'_> {
             .filter(|i| !replace.contains(i))
             .collect();
         if !unconfirmed.is_empty() {
-            return Err(OpsError::ReplaceNotConfirmed {
-                nodes: unconfirmed
+            // A replacement nobody asked for is held; whatever can go without it goes now (the
+            // plan says which node waits and for what), and only when nothing else is left to do
+            // does apply stop and ask for --replace.
+            let mut held = diff_holding(
+                &p.desired,
+                &p.observed,
+                &p.state.recorded(),
+                replace,
+                &unconfirmed,
+            )?;
+            held.warnings.extend(
+                p.plan
+                    .warnings
                     .iter()
-                    .map(|&i| self.spec.nodes[i].name.clone())
-                    .collect(),
-                reasons: unconfirmed
-                    .iter()
-                    .flat_map(|&i| {
-                        p.plan
-                            .step(Resource::node(i))
-                            .map(|s| s.reasons.clone())
-                            .unwrap_or_default()
-                    })
-                    .collect(),
-            });
+                    .filter(|w| !held.warnings.contains(w))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+            held.notes = p.plan.notes.clone();
+            if !held.has_changes() {
+                return Err(OpsError::ReplaceNotConfirmed {
+                    nodes: unconfirmed
+                        .iter()
+                        .map(|&i| self.spec.nodes[i].name.clone())
+                        .collect(),
+                    reasons: unconfirmed
+                        .iter()
+                        .flat_map(|&i| {
+                            p.plan
+                                .step(Resource::node(i))
+                                .map(|s| s.reasons.clone())
+                                .unwrap_or_default()
+                        })
+                        .collect(),
+                });
+            }
+            p.plan = held;
         }
         if p.plan.has_changes() && !confirm(&p.plan) {
             return Err(OpsError::Cancelled { verb: "apply" });
@@ -524,6 +549,7 @@ mod tests {
                 f.node_ips[1 - i]
             ),
             user_data: format!("ud-{}-{}", f.node_ips[i], f.node_ips[1 - i]),
+            boot: NodeBoot::default(),
         }))
     }
 
@@ -564,8 +590,9 @@ mod tests {
         let plan = sess.plan(&[]).await.unwrap();
         assert!(!plan.has_changes(), "{}", plan.render_text());
 
-        // A change that forces replacement needs --replace.
-        sess.spec.shape = "VM.Standard.E5.Flex".into();
+        // A change that forces replacement needs --replace (a shape changes in place now).
+        sess.spec.nodes[0].private_ip = Some("172.16.2.20".parse().unwrap());
+        sess.spec.nodes[1].private_ip = Some("172.16.2.21".parse().unwrap());
         let e = sess
             .apply(&[], &yes, &Silent, &dir.path().join("rendered"))
             .await

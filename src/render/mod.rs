@@ -15,16 +15,20 @@ use serde::Serialize;
 
 use crate::blueprint::{Blueprint, Failover};
 
+pub mod settings;
 mod strip;
+pub use settings::{NodeSettings, SETTINGS_KEY};
 pub use strip::strip_comments;
 
-/// OCI's limit on an instance's metadata: user data (base64) plus the ssh keys.
+/// OCI's limit on an instance's metadata: user data (base64), the ssh keys and the settings key.
 pub const METADATA_LIMIT: usize = 32_000;
 
 /// Where things live on a node; the failover harness and docs rely on these.
 pub mod paths {
     pub const KEEPALIVED_CONF: &str = "/etc/keepalived/keepalived.conf";
     pub const AGENT_ENV: &str = "/etc/vipsetup/agent.env";
+    /// The settings a running node takes live (render::settings): read after agent.env.
+    pub const SETTINGS_ENV: &str = "/etc/vipsetup/settings.env";
     pub const AGENT: &str = "/usr/local/lib/vipsetup/vip-agent";
     pub const HEALTH_CHECK: &str = "/usr/local/lib/vipsetup/health-check";
     pub const INSTALLER: &str = "/usr/local/lib/vipsetup/install-agent";
@@ -45,6 +49,7 @@ pub const VRRP_INSTANCE: &str = "VIPSETUP";
 const T_CLOUD_CONFIG: &str = include_str!("../../templates/cloud-config.yaml.tera");
 const T_KEEPALIVED: &str = include_str!("../../templates/keepalived.conf.tera");
 const T_AGENT_ENV: &str = include_str!("../../templates/agent.env.tera");
+const T_SETTINGS_ENV: &str = include_str!("../../templates/settings.env.tera");
 const T_HEALTH: &str = include_str!("../../templates/health-check.sh.tera");
 /// keepalived's `vrrp_startup_delay` on the non-preferred node (see keepalived.conf.tera).
 pub const STARTUP_DELAY_SECS: u8 = 5;
@@ -76,6 +81,9 @@ pub struct AgentSettings {
     pub runtime_dir: Option<String>,
     /// Notifications data-plane base URL; `None` = the topic's region's default endpoint.
     pub notify_endpoint: Option<String>,
+    /// How the agent reloads keepalived after it applied new settings; `None` = `systemctl
+    /// reload keepalived` (the failover harness, without systemd, sends SIGHUP itself).
+    pub keepalived_reload: Option<String>,
 }
 
 /// The interface name written when the blueprint names none (`network.interface` left out):
@@ -161,10 +169,18 @@ pub struct RenderedNode {
     /// the value for the instance's `user_data` metadata.
     pub user_data: String,
     pub gzipped: bool,
-    /// `user_data` plus the ssh keys: what counts against `METADATA_LIMIT`.
+    /// `user_data` plus the ssh keys: what counts against `METADATA_LIMIT` at launch.
     pub metadata_bytes: usize,
+    /// With the settings key too, as after the first change of settings.
+    pub update_bytes: usize,
     /// The files inside the cloud-config, for tests and harnesses.
     pub files: Vec<RenderedFile>,
+    /// The settings the node takes live (the `vipsetup-settings` metadata key, once versioned).
+    pub settings: NodeSettings,
+    /// sha256 of the user data's install part: what only a new instance can change.
+    pub install_digest: String,
+    /// sha256 of the rest: the first settings, as a node launched with this user data has them.
+    pub first_settings_digest: String,
 }
 
 impl RenderedNode {
@@ -185,7 +201,7 @@ pub enum RenderError {
         "the blueprint and the looked-up facts disagree: {0}; fix the blueprint or the subnet"
     )]
     Inconsistent(String),
-    #[error("node {node}: instance metadata would be {bytes} bytes (user data as base64, gzipped, plus ssh keys), over OCI's limit of {limit}; shorten the health check command or use fewer ssh keys")]
+    #[error("node {node}: instance metadata would be {bytes} bytes (user data as base64, gzipped, ssh keys and the settings key), over OCI's limit of {limit}; shorten the health check command or use fewer ssh keys")]
     TooLarge {
         node: String,
         bytes: usize,
@@ -260,6 +276,7 @@ fn engine() -> Result<tera::Tera, RenderError> {
         ("cloud-config.yaml", T_CLOUD_CONFIG),
         ("keepalived.conf", T_KEEPALIVED),
         ("agent.env", T_AGENT_ENV),
+        ("settings.env", T_SETTINGS_ENV),
         ("health-check.sh", T_HEALTH),
     ] {
         tera.add_raw_template(name, src)
@@ -315,12 +332,12 @@ fn render_node(
         RenderedFile {
             path: paths::KEEPALIVED_CONF.into(),
             mode: 0o640,
-            content: run(tera, "keepalived.conf", &ctx)?,
+            content: strip_comments(&run(tera, "keepalived.conf", &ctx)?),
         },
         RenderedFile {
             path: paths::AGENT_ENV.into(),
             mode: 0o640,
-            content: run(tera, "agent.env", &ctx)?,
+            content: strip_comments(&run(tera, "agent.env", &ctx)?),
         },
         RenderedFile {
             path: paths::AGENT.into(),
@@ -355,7 +372,13 @@ fn render_node(
         content: strip_comments(INSTALLER_SCRIPT),
     });
 
-    user_data(tera, bp, &node.name, ctx, files)
+    // settings.env travels only in the settings key: at first boot agent.env holds the same.
+    let settings_env = RenderedFile {
+        path: paths::SETTINGS_ENV.into(),
+        mode: 0o640,
+        content: strip_comments(&run(tera, "settings.env", &ctx)?),
+    };
+    user_data(tera, bp, &node.name, ctx, files, settings_env)
 }
 
 /// What every template knows about the node: the pair, both addresses, the VIPs, the interface,
@@ -388,6 +411,12 @@ fn node_context(bp: &Blueprint, facts: &Facts, i: usize) -> tera::Context {
         .collect();
     ctx.insert("vips", &vips);
     ctx.insert("vips6", &vips6);
+    // Only the first VIP goes in the adverts: keepalived refuses an advert whose address list
+    // differs from its own ("expected N VIPs but received M", vrrp.c vrrp_in_chk), so while a
+    // new VIP list reaches one node before the other, a BACKUP would ignore its MASTER and
+    // take over too. The others move with it as keepalived's virtual_ipaddress_excluded.
+    ctx.insert("vip_first", &vips[0]);
+    ctx.insert("vips_rest", &vips[1..]);
     ctx.insert("vips_line", &vips.join(" "));
     ctx.insert("vips6_line", &vips6.join(" "));
     ctx.insert(
@@ -465,6 +494,10 @@ fn agent_settings(ctx: &mut tera::Context, bp: &Blueprint, facts: &Facts) {
     ctx.insert("realm_domain", "oraclecloud.com");
     ctx.insert("recheck_interval", &f.recheck_interval.to_string());
     ctx.insert(
+        "keepalived_reload",
+        &agent.keepalived_reload.clone().unwrap_or_default(),
+    );
+    ctx.insert(
         "state_dir",
         &agent
             .state_dir
@@ -488,6 +521,7 @@ fn user_data(
     name: &str,
     mut ctx: tera::Context,
     files: Vec<RenderedFile>,
+    settings_env: RenderedFile,
 ) -> Result<RenderedNode, RenderError> {
     let file_ctx: Vec<FileCtx> = files
         .iter()
@@ -503,6 +537,11 @@ fn user_data(
         cloud_config.push('\n');
     }
 
+    let mut settings_files = files.clone();
+    settings_files.push(settings_env);
+    let settings = NodeSettings::from_files(&settings_files);
+    let install_digest = settings::sha256_hex(settings::install_part(&cloud_config).as_bytes());
+    let first_settings_digest = settings::first_settings_digest(&cloud_config);
     let b64 = base64::engine::general_purpose::STANDARD;
     let keys = bp.instance.ssh_authorized_keys().len();
     let mut user_data = b64.encode(cloud_config.as_bytes());
@@ -512,10 +551,16 @@ fn user_data(
         gzipped = true;
     }
     let metadata_bytes = user_data.len() + keys;
-    if metadata_bytes > METADATA_LIMIT {
+    // A node launches without the settings key (its user data holds the first settings); the
+    // first change adds it, and it counts against the same limit (metadata and extendedMetadata
+    // together, oci-python-sdk UpdateInstanceDetails.metadata). The largest version number is
+    // counted, so no later version can push it over.
+    let update_bytes =
+        metadata_bytes + SETTINGS_KEY.len() + settings.metadata_value(u32::MAX).len();
+    if update_bytes > METADATA_LIMIT {
         return Err(RenderError::TooLarge {
             node: name.to_string(),
-            bytes: metadata_bytes,
+            bytes: update_bytes,
             limit: METADATA_LIMIT,
         });
     }
@@ -525,7 +570,11 @@ fn user_data(
         user_data,
         gzipped,
         metadata_bytes,
+        update_bytes,
         files,
+        settings,
+        install_digest,
+        first_settings_digest,
     })
 }
 

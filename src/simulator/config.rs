@@ -19,6 +19,10 @@ pub struct SimConfig {
     pub iam_propagation_delay_ms: u64,
     /// lifetime of session tokens issued by `/v1/x509`
     pub session_ttl_secs: u64,
+    /// time before the metadata service shows an instance's metadata changed by UpdateInstance
+    /// ("changes reach the metadata service within about a minute", Oracle's "Updating
+    /// Instance Metadata" page; 0 here, as the other delays, unless a test sets it)
+    pub metadata_delay_ms: u64,
     /// the world file: loaded when it changes, written after each mutation
     pub world_file: Option<PathBuf>,
     /// whether the metadata service answers `/opc/v1` (on by default; a tenancy can switch it
@@ -40,6 +44,7 @@ impl Default for SimConfig {
             terminating_delay_ms: 0,
             iam_propagation_delay_ms: 0,
             session_ttl_secs: 1200,
+            metadata_delay_ms: 0,
             world_file: None,
             imds_v1: true,
             write_behind_ms: 0,

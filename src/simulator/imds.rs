@@ -157,6 +157,14 @@ fn answer(g: &mut Inner, req: &Req) -> (Resp, String) {
                 m.insert(k.to_string(), v.clone());
             }
         }
+        // Until an UpdateInstance's change reaches the metadata service (in_place.rs).
+        if let Some(at) = inst.get("_imdsMetadataAtMs").and_then(Value::as_i64) {
+            if g.world.now_ms() < at {
+                if let Some(old) = inst.get("_imdsOldMetadata") {
+                    m.insert("metadata".into(), old.clone());
+                }
+            }
+        }
         m.insert("image".into(), json!(s(&inst, "imageId")));
         m.insert("hostname".into(), json!(s(&inst, "displayName")));
         m.insert("canonicalRegionName".into(), json!(region));

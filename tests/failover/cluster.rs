@@ -51,6 +51,8 @@ pub struct Options {
     /// `network.public_ip: reserved`: vipsetup makes a reserved public IP for the first VIP. The
     /// nodes' subnet is then a public one (IPv6 prefix `PUBLIC_SUBNET_V6`), not the seeded one.
     pub public_ip: bool,
+    /// The simulator's delay before the metadata service shows a metadata change.
+    pub metadata_delay_ms: u64,
 }
 
 impl Default for Options {
@@ -69,6 +71,7 @@ impl Default for Options {
             vips6: Vec::new(),
             topic: false,
             public_ip: false,
+            metadata_delay_ms: 0,
         }
     }
 }
@@ -212,6 +215,8 @@ impl Cluster {
                 &opts.iam_delay_ms.to_string(),
                 "--session-ttl-secs",
                 &opts.session_ttl_secs.to_string(),
+                "--metadata-delay-ms",
+                &opts.metadata_delay_ms.to_string(),
                 // The harness's simulator is its world file's only user: several VIPs' updates
                 // are served side by side, as OCI does, not queued behind a file write each
                 // (src/simulator/write_behind.rs).
@@ -276,6 +281,8 @@ impl Cluster {
             federation_endpoint: Some(format!("http://{API_ADDR}/v1/x509")),
             metadata_base_url: Some(format!("http://{IMDS_ADDR}/opc/v2")),
             notify_endpoint: Some(format!("http://{API_ADDR}")),
+            // No systemd on the nodes: the node's start script links keepalived's pid file here.
+            keepalived_reload: Some("kill -HUP \"$(cat /run/keepalived.pid)\"".into()),
             ..Default::default()
         };
         let rendered = vipsetup::render::render(&bp, &facts).map_err(|e| e.to_string())?;
@@ -342,6 +349,22 @@ impl Cluster {
 
     pub fn start(&mut self, i: usize) -> Result<(), String> {
         self.lab.nodes[i].start_keepalived()
+    }
+
+    /// `vipsetup ARGS` against the simulator as the seeded user, from the cloud namespace, with
+    /// the blueprint written for `opts` first (what a user edits between two runs); its output.
+    pub fn vipsetup_edited(&self, opts: &Options, args: &[&str]) -> Result<String, String> {
+        let bin = Path::new(env!("CARGO_BIN_EXE_vipsetup"));
+        let bp_path = self.lab.dir.0.join("blueprint.yaml");
+        let yaml = blueprint_yaml(&self.seed, opts, self.topic_id.as_deref());
+        std::fs::write(&bp_path, &yaml).map_err(|e| format!("cannot write blueprint: {e}"))?;
+        let mut cmd = self.lab.topo.cloud.command(&bin.to_string_lossy());
+        cmd.args(args)
+            .arg(&bp_path)
+            .arg("--config-file")
+            .arg(&self.seed.oci_config)
+            .args(["--endpoint", &format!("http://127.0.0.1:{PORT}")]);
+        super::process::run(&mut cmd)
     }
 
     /// Starts node 1, then node 2, as two instances that booted one after the other.

@@ -181,8 +181,9 @@ impl Node {
         let _ = std::fs::remove_file(&pid_main);
         let _ = std::fs::remove_file(&pid_vrrp);
         let script = format!(
-            "echo '--- start {n}' >&2; exec keepalived --dont-fork --log-console --log-detail \
+            "echo '--- start {n}' >&2; ln -sf '{}' /run/keepalived.pid; exec keepalived --dont-fork --log-console --log-detail \
              --vrrp -f /etc/keepalived/keepalived.conf -p '{}' -r '{}'",
+            pid_main.display(),
             pid_main.display(),
             pid_vrrp.display(),
             n = self.starts

@@ -2,10 +2,12 @@
 //! place, terminate and wait until gone.
 
 use super::*;
+use crate::render::settings::{self, NodeSettings, SETTINGS_KEY};
 
 impl Executor<'_> {
-    /// Tags, a flex shape's size (OCI reboots a running instance for it), NSG membership and
-    /// the ephemeral public IP, each changed in place as the plan's changes say.
+    /// Tags, the shape, a flex shape's size and the fault domain (OCI reboots a running instance
+    /// for them), the settings key (the next version), NSG membership and the ephemeral public
+    /// IP, each changed in place as the plan's changes say.
     pub(super) async fn update_node(&self, r: Resource) -> Result<(), StepError> {
         let d = self.desired();
         let i = r.node_index().expect("a node");
@@ -21,11 +23,40 @@ impl Executor<'_> {
             .iter()
             .any(|c| c.attribute.starts_with("freeform_tags."));
         let resize = changed("ocpus") || changed("memory_gb");
-        if tags || resize {
+        let moves = changed("shape") || changed("fault_domain");
+        // The settings key: the next version, with every other metadata key sent back as the
+        // instance has it now (UpdateInstance replaces the whole set and refuses a changed
+        // user_data or ssh_authorized_keys).
+        let metadata = if changed("settings") {
+            let live = self
+                .cloud
+                .get_instance(&id)
+                .await?
+                .ok_or_else(|| StepError::Failed(format!("{r} is gone")))?;
+            let next = live
+                .metadata
+                .get(SETTINGS_KEY)
+                .and_then(|v| settings::parse_header(v))
+                .map_or(2, |h| h.version + 1);
+            let value = NodeSettings {
+                payload: want.boot.settings_payload.clone(),
+                digest: want.boot.settings_digest.clone(),
+            }
+            .metadata_value(next);
+            let mut m = live.metadata.clone();
+            m.insert(SETTINGS_KEY.to_string(), value);
+            Some(m)
+        } else {
+            None
+        };
+        if tags || resize || moves || metadata.is_some() {
             let u = InstanceUpdate {
                 tags: tags.then(|| d.tags_for(r)),
-                ocpus: want.ocpus.filter(|_| resize),
-                memory_in_gbs: want.memory_in_gbs.filter(|_| resize),
+                ocpus: want.ocpus.filter(|_| resize || moves),
+                memory_in_gbs: want.memory_in_gbs.filter(|_| resize || moves),
+                shape: changed("shape").then(|| want.shape.clone()),
+                fault_domain: changed("fault_domain").then(|| want.fault_domain.clone()),
+                metadata,
             };
             self.progress.status(r, "updating");
             self.cloud.update_instance(&id, &u).await?;
@@ -56,7 +87,7 @@ impl Executor<'_> {
                 _ => {}
             }
         }
-        if resize {
+        if resize || moves {
             self.await_node(r, &id).await?;
         }
         Ok(())

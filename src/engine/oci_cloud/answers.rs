@@ -75,6 +75,7 @@ pub(super) fn live_instance(i: Instance) -> LiveInstance {
         image_id: i.image_id.clone(),
         user_data: i.metadata.get("user_data").cloned(),
         ssh_authorized_keys: i.metadata.get("ssh_authorized_keys").cloned(),
+        metadata: i.metadata.clone(),
         tags: i.freeform_tags.clone(),
         vnic: None,
         id: i.id,

@@ -17,6 +17,7 @@ pub(crate) fn desired() -> Desired {
         private_ip: format!("172.16.2.{}", 11 + i).parse().unwrap(),
         ssh_authorized_keys: "ssh-ed25519 AAAA me".into(),
         user_data: format!("dXNlcmRhdGE{i}"),
+        boot: Default::default(),
         assign_public_ip: false,
         hostname_label: Some(format!("instance{}", i + 1)),
     };
@@ -64,6 +65,7 @@ pub(crate) fn converged(d: &Desired) -> Observed {
             image_id: Some(w.image_id.clone()),
             user_data: Some(w.user_data.clone()),
             ssh_authorized_keys: Some(w.ssh_authorized_keys.clone()),
+            metadata: Default::default(),
             tags: d.tags_for(Resource::node(i)),
             vnic: Some(LiveVnic {
                 id: format!("ocid1.vnic.oc1..v{i}"),
@@ -220,36 +222,28 @@ fn drift_table() {
                 (Resource::Node2, Action::Replace),
                 (Resource::DynamicGroup, Action::Update),
             ],
+            // Not vipsetup's user data: nothing in it can be told apart as settings.
             "forces replacement because the user data changed",
         ),
+        // UpdateInstance changes the shape and the fault domain in place (OCI reboots it).
         (
             "shape changed",
             |d, _| d.nodes[0].shape = "VM.Standard.E5.Flex".into(),
-            vec![
-                (Resource::Node1, Action::Replace),
-                (Resource::DynamicGroup, Action::Update),
-                (Resource::Vip, Action::Create),
-            ],
-            "forces replacement because the shape changed",
+            vec![(Resource::Node1, Action::Update)],
+            "shape: VM.Standard.E4.Flex -> VM.Standard.E5.Flex (OCI reboots the instance for it)",
         ),
+        // OCI can't change the keys of a running instance: a note, never a silent replacement.
         (
             "ssh keys changed",
             |d, _| d.nodes[0].ssh_authorized_keys = "ssh-rsa BBBB other".into(),
-            vec![
-                (Resource::Node1, Action::Replace),
-                (Resource::DynamicGroup, Action::Update),
-                (Resource::Vip, Action::Create),
-            ],
-            "the ssh keys changed",
+            vec![],
+            "",
         ),
         (
             "fault domain changed",
             |d, _| d.nodes[1].fault_domain = "FAULT-DOMAIN-3".into(),
-            vec![
-                (Resource::Node2, Action::Replace),
-                (Resource::DynamicGroup, Action::Update),
-            ],
-            "the fault domain changed (FAULT-DOMAIN-2 -> FAULT-DOMAIN-3)",
+            vec![(Resource::Node2, Action::Update)],
+            "fault_domain: FAULT-DOMAIN-2 -> FAULT-DOMAIN-3",
         ),
         (
             "extra policy statement",
@@ -526,4 +520,46 @@ fn destroy_leaves_a_vip_that_is_not_ours() {
     let mut o = converged(&d);
     o.vip_is_ours = false;
     assert_eq!(destroy_plan(&o).action(Resource::Vip), Action::NoOp);
+}
+
+/// A new ssh key is noted (OCI fixes the keys at launch) and replaces the node only when asked.
+#[test]
+fn ssh_keys_are_noted_and_replaced_only_with_replace() {
+    let mut d = desired();
+    let o = converged(&d);
+    d.nodes[0].ssh_authorized_keys = "ssh-rsa BBBB other".into();
+    let plan = diff(&d, &o, &all_recorded(), &[]).unwrap();
+    assert!(!plan.has_changes(), "{}", plan.render_text());
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("instance1: the ssh keys differ")
+                && w.contains("apply --replace instance1")),
+        "{:?}",
+        plan.warnings
+    );
+    let plan = diff(&d, &o, &all_recorded(), &[0]).unwrap();
+    assert_eq!(plan.action(Resource::Node1), Action::Replace);
+}
+
+/// A replacement nobody asked for is held: the rest of the plan goes as if the node stays.
+#[test]
+fn a_held_replacement_lets_other_changes_go() {
+    let mut d = desired();
+    let o = converged(&d);
+    d.nodes[1].user_data = "bmV3".into();
+    d.policy
+        .statements
+        .push("Allow dynamic-group quickstart-dg to read buckets in tenancy".into());
+    let plan = super::diff_holding(&d, &o, &all_recorded(), &[], &[1]).unwrap();
+    assert_eq!(plan.action(Resource::Node2), Action::NoOp);
+    assert_eq!(plan.action(Resource::DynamicGroup), Action::NoOp);
+    assert_eq!(plan.action(Resource::Policy), Action::Update);
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("instance2 is not replaced") && w.contains("--replace instance2")),
+        "{:?}",
+        plan.warnings
+    );
 }

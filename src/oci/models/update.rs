@@ -27,6 +27,14 @@ pub struct UpdateInstanceDetails {
     pub defined_tags: Option<DefinedTags>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shape_config: Option<UpdateInstanceShapeConfigDetails>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault_domain: Option<String>,
+    /// Replaces every custom metadata key; `user_data` and `ssh_authorized_keys` must be sent
+    /// back unchanged (oci-python-sdk UpdateInstanceDetails.metadata).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

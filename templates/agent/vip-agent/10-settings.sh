@@ -6,7 +6,9 @@
 # keepalived adds and removes the addresses. API or auth errors mean "unknown, try again", never
 # "peer down". After `systemctl reload keepalived` no state line comes: if none comes within
 # STATE_WAIT s and the VIP is on an interface (only a MASTER has it), the agent claims.
-# Settings: /etc/vipsetup/agent.env (VIPSETUP_AGENT_ENV), so it runs alike against a simulator.
+# Settings: /etc/vipsetup/agent.env (VIPSETUP_AGENT_ENV), so it runs alike against a simulator,
+# then settings.env next to it: what a running node takes live from the instance metadata key
+# vipsetup-settings (watch_settings, below; render/settings.rs writes the key).
 # Usage: vip-agent FIFO | --standby (internal) | --claim-once | --check-once (exit 0 = VIPs here)
 set -u
 
@@ -36,6 +38,7 @@ STATE_WAIT='3'
 WATCH_INTERVAL='15'
 STATE_DIR='/var/lib/vipsetup'
 RUNTIME_DIR='/run/vipsetup'
+KEEPALIVED_RELOAD='systemctl reload keepalived'
 
 log() {
     logger -t vipsetup-agent -- "$*" 2>/dev/null || printf 'vipsetup-agent: %s\n' "$*" >&2
@@ -47,6 +50,9 @@ if [ -r "$SETTINGS" ]; then
 else
     log "cannot read settings file $SETTINGS; using defaults (the VIP cannot be claimed without it)"
 fi
+SETTINGS_LIVE=${SETTINGS%/*}/settings.env
+# shellcheck source=/dev/null
+[ ! -r "$SETTINGS_LIVE" ] || . "$SETTINGS_LIVE"
 export LC_ALL=C
 
 # The signing library lives next to this script.
@@ -103,3 +109,84 @@ ALL_VIPS=()
 for ((_k = 0; _k < NVIPS; _k++)); do ALL_VIPS+=("$_k"); done
 VIP=${ADDR[0]:-$VIP}
 unset _k _v _vips _vips6
+
+# --- Live settings. At each wake-up a background watcher reads the instance metadata key
+# vipsetup-settings ("vipsetup-settings v<N> sha256:<hex>", then the base64 of the gzipped
+# payload: sections "=== keepalived.conf", "=== settings.env", "=== health-check";
+# render/settings.rs). A version not yet run nor refused is checked whole (digest, sections, every
+# settings line a known KEY='plain value', `keepalived -t`) before anything changes: a bad one is
+# refused, logged and shown on the view tags, and the running files stay. A good one replaces the
+# files, each by a rename, and keepalived reloads: it keeps its state and addresses and starts a
+# new agent, which reads the new settings.
+KEEPALIVED_CONF=/etc/keepalived/keepalived.conf
+HEALTH_CHECK=${BASH_SOURCE[0]%/*}/health-check
+SETTINGS_RECORD=$STATE_DIR/settings-version
+SETTINGS_REFUSED=$STATE_DIR/settings-refused
+
+# settings_stage DIR: unpacks DIR/value into DIR/f.<section>; prints why not (nothing: all good).
+settings_stage() {
+    local d=$1 h out
+    IFS=' ' read -r _ _ h _ <"$d/value"
+    sed -n 2p "$d/value" | base64 -d | gzip -dc >"$d/payload"
+    out=$(sha256sum <"$d/payload")
+    [ "sha256:${out%% *}" = "$h" ] || { echo "digest mismatch" && return; }
+    # Sections other than these three are never installed.
+    awk -v d="$d/f." '/^=== / { f = d substr($0, 5); next } f { print >f }' "$d/payload"
+    if [ ! -s "$d/f.keepalived.conf" ] || [ ! -s "$d/f.settings.env" ]; then
+        echo "missing section"
+        return
+    fi
+    # Known keys, plain values: read as code only once it is sure to be settings.
+    out=$(grep -Ev "^(PEER_IP|PREFERRED|VIPS?6?|VIP_PREFIX|NOTIFY_TOPIC|RECHECK_INTERVAL|BACKOFF_[A-Z]+)='[-0-9A-Za-z.:/ _]*'\$" "$d/f.settings.env")
+    [ -z "$out" ] || { echo "not a setting: ${out:0:80}" && return; }
+    # The interface keepalived runs on: the installer's choice (install-agent.sh, step 4) when the
+    # blueprint names none, or one this node does not have.
+    out=$(awk '$1 == "interface" { print $2; exit }' "$KEEPALIVED_CONF")
+    [ "$out" = "$INTERFACE" ] || sed -i "s/ $INTERFACE\$/ $out/" "$d/f.keepalived.conf"
+    chmod 755 "$d/f.health-check"
+    # As the node will run it, the health check where keepalived would check it. 2.1.5 exits 0
+    # on errors: any line it prints is one (as tests/render_tools.rs reads it).
+    sed "s#\"$HEALTH_CHECK\"#\"$d/f.health-check\"#" "$d/f.keepalived.conf" >"$d/check.conf"
+    out=$(keepalived -t -l -f "$d/check.conf" 2>&1) || out+=" (exit $?)"
+    [ -z "${out//[[:space:]]/}" ] || echo "keepalived -t: ${out//$'\n'/; }" | cut -c1-160
+}
+
+# watch_settings: one look at the metadata key (in_background: its stderr goes nowhere; one
+# watcher at a time).
+watch_settings() {
+    local d=$RUNTIME_DIR/settings.$BASHPID fd v h run='' ref='' why same=1 x r p m
+    exec {fd}>"$RUNTIME_DIR/settings.lock" && flock -n "$fd" && mkdir -m 700 "$d" || return
+    # None (a node still on its first settings) or no answer: the next wake-up.
+    if oci_metadata instance/metadata/vipsetup-settings "$d/value"; then
+        IFS=' ' read -r _ v h _ <"$d/value"
+        h="$v ${h#sha256:}"
+        read -r run <"$SETTINGS_RECORD"
+        read -r ref <"$SETTINGS_REFUSED"
+    fi
+    if [ -z "${h:-}" ] || [ "$h" = "$run" ] || [ "${ref%%:*} ${ref##*|}" = "$h" ]; then
+        rm -rf "$d"
+        return
+    fi
+    run=${run%% *}
+    why=$(settings_stage "$d")
+    # (A file it cannot write counts as a refusal too: logged and shown, never half-reloaded.)
+    for x in keepalived.conf:"$KEEPALIVED_CONF":640 settings.env:"$SETTINGS_LIVE":640 health-check:"$HEALTH_CHECK":755; do
+        IFS=: read -r r p m <<<"$x"
+        if [ -z "$why" ] && [ -e "$d/f.$r" ] && ! cmp -s "$d/f.$r" "$p"; then
+            same=0
+            cp "$d/f.$r" "$p.new" && chmod "$m" "$p.new" && mv -f "$p.new" "$p" || why="cannot write $p"
+        fi
+    done
+    rm -rf "$d"
+    if [ -n "$why" ]; then
+        log "settings $v refused (kept ${run:-v1}): $why"
+        echo "$v: ${why//|/ }|${h#* }" >"$SETTINGS_REFUSED"
+        write_view
+        return
+    fi
+    echo "$h" >"$SETTINGS_RECORD"
+    rm -f "$SETTINGS_REFUSED"
+    log "settings $v applied (was ${run:-the first})"
+    write_view
+    [ "$same" = 1 ] || eval "$KEEPALIVED_RELOAD" || log "$KEEPALIVED_RELOAD failed"
+}

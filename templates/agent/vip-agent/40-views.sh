@@ -145,6 +145,13 @@ write_view() {
     tags+="\"vipsetup-agent-claim\": \"$VIEW_CLAIM\", \"vipsetup-agent-error\": \"$JSON_TEXT\", "
     TZ=UTC printf -v seen '%(%Y-%m-%dT%H:%M:%SZ)T' -1
     tags+="\"vipsetup-agent-seen\": \"$seen\", \"vipsetup-agent-beat\": \"$HEARTBEAT_INTERVAL\""
+    # The settings version it runs, and the last one it refused (10-settings.sh).
+    # (Each at most 256 characters, as OCI's tags: the reasons are cut shorter.)
+    local run='' ref=''
+    read -r run _ <"$SETTINGS_RECORD"
+    read -r ref <"$SETTINGS_REFUSED"
+    json_text "${ref%|*}"
+    tags+=", \"vipsetup-agent-settings\": \"$run\", \"vipsetup-agent-settings-refused\": \"$JSON_TEXT\""
     oci_call PUT "$CORE_BASE/vnics/$VNIC" "{\"freeformTags\": {$tags}}" ||
         log "recording the agent's view on this node's VNIC failed: $OCI_ERROR"
 }

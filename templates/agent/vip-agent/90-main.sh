@@ -79,6 +79,9 @@ while true; do
         kill -0 "$TICKER_PID" 2>/dev/null || start_ticker
         if [ "$rc" -eq 0 ] && [ "$line" = TICK ]; then
             rc=142
+            # A new settings version (10-settings.sh); not for an agent run on another
+            # settings file (tests, outside a node).
+            [ -n "${VIPSETUP_AGENT_ENV:-}" ] || in_background watch_settings
         fi
         [ "$rc" -ne 0 ] || read -r kind name state _priority <<<"$line"
         if [ "$rc" -gt 128 ] && [ "$seen_state" = 1 ]; then

@@ -328,6 +328,14 @@ impl Cloud for FakeCloud {
                     image_id: Some(n.image_id.clone()),
                     user_data: Some(n.user_data.clone()),
                     ssh_authorized_keys: Some(n.ssh_authorized_keys.clone()),
+                    metadata: [
+                        ("user_data".to_string(), n.user_data.clone()),
+                        (
+                            "ssh_authorized_keys".to_string(),
+                            n.ssh_authorized_keys.clone(),
+                        ),
+                    ]
+                    .into(),
                     tags: spec.tags.clone(),
                     vnic: Some(vnic),
                 };
@@ -358,6 +366,17 @@ impl Cloud for FakeCloud {
             }
             i.ocpus = u.ocpus.or(i.ocpus);
             i.memory_in_gbs = u.memory_in_gbs.or(i.memory_in_gbs);
+            if let Some(s) = &u.shape {
+                i.shape = s.clone();
+            }
+            if let Some(f) = &u.fault_domain {
+                i.fault_domain = Some(f.clone());
+            }
+            if let Some(m) = &u.metadata {
+                // As OCI: user_data and ssh_authorized_keys go back unchanged.
+                assert_eq!(m.get("user_data"), i.user_data.as_ref());
+                i.metadata = m.clone();
+            }
             Ok(())
         })
     }
