@@ -702,36 +702,19 @@ fn probe_samples(log: &str) -> Vec<(u64, bool)> {
         .collect()
 }
 
-/// The longest run without an answer, in seconds (from the first failed probe to the next
-/// answered one, or to the last probe).
-fn longest_gap(samples: &[(u64, bool)]) -> f64 {
-    let mut worst = 0u64;
-    let mut down: Option<u64> = None;
-    for &(t, ok) in samples {
-        match (ok, down) {
-            (false, None) => down = Some(t),
-            (true, Some(d)) => {
-                worst = worst.max(t - d);
-                down = None;
-            }
-            _ => {}
-        }
-    }
-    if let (Some(d), Some(&(t, _))) = (down, samples.last()) {
-        worst = worst.max(t - d);
-    }
-    worst as f64 / 1000.0
-}
-
 #[test]
 fn longest_gap_counts_from_the_first_failure_to_the_next_answer() {
     let s = probe_samples(
         "1000 ok node1\n1100 fail\n1200 fail\n1900 ok node2\n2000 fail\n2100 ok node2\n",
     );
     assert_eq!(s.len(), 6);
-    assert!((longest_gap(&s) - 0.8).abs() < 1e-9, "{}", longest_gap(&s));
-    assert!((longest_gap(&probe_samples("0 ok a\n100 fail\n500 fail\n")) - 0.4).abs() < 1e-9);
-    assert_eq!(longest_gap(&probe_samples("0 ok a\n100 ok a\n")), 0.0);
+    assert!(
+        (wait::longest_gap(&s) - 0.8).abs() < 1e-9,
+        "{}",
+        wait::longest_gap(&s)
+    );
+    assert!((wait::longest_gap(&probe_samples("0 ok a\n100 fail\n500 fail\n")) - 0.4).abs() < 1e-9);
+    assert_eq!(wait::longest_gap(&probe_samples("0 ok a\n100 ok a\n")), 0.0);
 }
 
 /// `apply --replace` of the VIP holder in the twin: the peer takes the VIP over when the holder
@@ -826,7 +809,7 @@ fn first_boot_replace_holder_keeps_the_vip_answering() {
         "the TCP probe hardly ran ({} samples)",
         samples.len()
     );
-    let gap = longest_gap(&samples);
+    let gap = wait::longest_gap(&samples);
     // Served throughout but for the takeover: the VIP never waited for the replacement's boot.
     assert!(
         gap < new_vm_up.as_secs_f64(),

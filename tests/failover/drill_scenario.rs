@@ -96,25 +96,6 @@ fn probe_samples(log: &str) -> Vec<(u64, bool)> {
         .collect()
 }
 
-fn longest_gap_ms(samples: &[(u64, bool)]) -> f64 {
-    let mut worst = 0u64;
-    let mut down: Option<u64> = None;
-    for &(t, ok) in samples {
-        match (ok, down) {
-            (false, None) => down = Some(t),
-            (true, Some(d)) => {
-                worst = worst.max(t - d);
-                down = None;
-            }
-            _ => {}
-        }
-    }
-    if let (Some(d), Some(&(t, _))) = (down, samples.last()) {
-        worst = worst.max(t - d);
-    }
-    worst as f64 / 1000.0
-}
-
 #[test]
 fn issue19_apply_wait_drill_and_holder_replacement() {
     let opts = Options {
@@ -326,7 +307,7 @@ fn issue19_apply_wait_drill_and_holder_replacement() {
     let model_gap = longest_gap(&served);
     let probe = probe_samples(&std::fs::read_to_string(&probe_log).unwrap_or_default());
     assert!(probe.len() > 10, "the TCP probe did not run");
-    let tcp_gap = longest_gap_ms(&probe);
+    let tcp_gap = wait::longest_gap(&probe);
     // The VIP was served all along except for the takeover itself.
     assert!(
         served.iter().filter(|(_, ok)| *ok).count() > served.len() / 2,

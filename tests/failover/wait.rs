@@ -26,3 +26,24 @@ pub fn until<T>(
         std::thread::sleep(every);
     }
 }
+
+/// The longest run without an answer, in seconds (from the first failed probe to the next
+/// answered one, or to the last probe); samples are (milliseconds, answered).
+pub fn longest_gap(samples: &[(u64, bool)]) -> f64 {
+    let mut worst = 0u64;
+    let mut down: Option<u64> = None;
+    for &(t, ok) in samples {
+        match (ok, down) {
+            (false, None) => down = Some(t),
+            (true, Some(d)) => {
+                worst = worst.max(t - d);
+                down = None;
+            }
+            _ => {}
+        }
+    }
+    if let (Some(d), Some(&(t, _))) = (down, samples.last()) {
+        worst = worst.max(t - d);
+    }
+    worst as f64 / 1000.0
+}

@@ -1,7 +1,7 @@
 //! The core compute service: images, instances (launch with their primary VNIC and private IP,
 //! lifecycle, termination) and VNIC attachments.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::super::world::{self, rfc3339, Doc};
 use super::super::{ApiErr, Resp};
@@ -238,22 +238,11 @@ impl Ctx<'_> {
                 )));
             }
         }
-        let meta_size: usize = ["metadata", "extendedMetadata"]
-            .iter()
-            .filter_map(|k| b.get(*k).and_then(Value::as_object))
-            .flat_map(|m| m.iter())
-            .map(|(k, v)| {
-                k.len()
-                    + v.as_str()
-                        .map(str::len)
-                        .unwrap_or_else(|| v.to_string().len())
-            })
-            .sum();
-        if meta_size > 32_000 {
-            return Err(ApiErr::invalid(format!(
-                "The combined size of metadata and extendedMetadata is {meta_size} bytes; the limit is 32000 bytes"
-            )));
-        }
+        check_metadata_size(
+            ["metadata", "extendedMetadata"]
+                .iter()
+                .filter_map(|k| b.get(*k).and_then(Value::as_object)),
+        )?;
         let ip = self.pick_ip(
             &subnet,
             vnic_details.get("privateIp").and_then(Value::as_str),
@@ -372,4 +361,28 @@ impl Ctx<'_> {
             .one(world::INSTANCE, &d, 200)
             .header("opc-work-request-id", wr))
     }
+}
+
+/// OCI's limit on an instance's metadata and extendedMetadata together, 32,000 bytes (keys and
+/// values), checked by LaunchInstance and UpdateInstance alike (the source is named at the
+/// callers).
+pub(super) fn check_metadata_size<'a>(
+    maps: impl IntoIterator<Item = &'a Map<String, Value>>,
+) -> Result<(), ApiErr> {
+    let size: usize = maps
+        .into_iter()
+        .flat_map(|m| m.iter())
+        .map(|(k, v)| {
+            k.len()
+                + v.as_str()
+                    .map(str::len)
+                    .unwrap_or_else(|| v.to_string().len())
+        })
+        .sum();
+    if size > 32_000 {
+        return Err(ApiErr::invalid(format!(
+            "The combined size of metadata and extendedMetadata is {size} bytes; the limit is 32000 bytes"
+        )));
+    }
+    Ok(())
 }

@@ -179,21 +179,7 @@ impl Ctx<'_> {
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
-        let size: usize = m
-            .iter()
-            .chain(extended.iter())
-            .map(|(k, v)| {
-                k.len()
-                    + v.as_str()
-                        .map(str::len)
-                        .unwrap_or_else(|| v.to_string().len())
-            })
-            .sum();
-        if size > 32_000 {
-            return Err(ApiErr::invalid(format!(
-                "The combined size of metadata and extendedMetadata is {size} bytes; the limit is 32000 bytes"
-            )));
-        }
+        super::core_compute::check_metadata_size([m, &extended])?;
         Ok(Value::Object(m.clone()))
     }
 
