@@ -168,7 +168,33 @@ fn claim_loops(env: &Path) -> (Vec<u32>, String) {
         .filter(|(_, pp, c)| c.contains("--standby") && (agent.contains(pp) || !ours(*pp)))
         .map(|(p, _, _)| *p)
         .collect();
-    (loops, format!("{all:?}"))
+    (loops, describe(&all))
+}
+
+/// What a failure message shows of the agent's processes: pid, parent, process group, state,
+/// start (clock ticks since boot), what it waits in, and the command line; enough to tell which
+/// fork outlived a stopped claim loop.
+fn describe(all: &[(u32, u32, String)]) -> String {
+    let mut out = String::new();
+    for (pid, ppid, cmd) in all {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let f: Vec<&str> = stat
+            .rsplit(") ")
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let field = |i: usize| f.get(i).copied().unwrap_or("?");
+        let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+        let cmd: String = cmd.chars().take(160).collect();
+        out.push_str(&format!(
+            "\n    pid {pid} ppid {ppid} pgrp {} {} start {} wchan {wchan}: {cmd}",
+            field(2),
+            field(0),
+            field(19)
+        ));
+    }
+    out
 }
 
 struct Node {
