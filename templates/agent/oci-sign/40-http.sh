@@ -56,7 +56,8 @@ oci_http_send() {
         [[ $have == *" content-length"* ]] || req+="content-length: ${#body}"$'\r\n'
         [[ $have == *" content-type"* ]] || req+="content-type: application/json"$'\r\n'
     fi
-    req+="accept: application/json"$'\r\n\r\n'"$body"
+    [[ "$have " == *" accept "* ]] || req+="accept: application/json"$'\r\n'
+    req+=$'\r\n'"$body"
     t=${EPOCHREALTIME:-}
     if [ -n "$t" ]; then
         t=${t/[.,]/}

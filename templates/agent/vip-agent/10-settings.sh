@@ -110,14 +110,15 @@ for ((_k = 0; _k < NVIPS; _k++)); do ALL_VIPS+=("$_k"); done
 VIP=${ADDR[0]:-$VIP}
 unset _k _v _vips _vips6
 
-# --- Live settings. At each wake-up a background watcher reads the instance metadata key
-# vipsetup-settings ("vipsetup-settings v<N> sha256:<hex>", then the base64 of the gzipped
-# payload: sections "=== keepalived.conf", "=== settings.env", "=== health-check";
-# render/settings.rs). A version not yet run nor refused is checked whole (digest, sections, every
-# settings line a known KEY='plain value', `keepalived -t`) before anything changes: a bad one is
-# refused, logged and shown on the view tags, and the running files stay. A good one replaces the
-# files, each by a rename, and keepalived reloads: it keeps its state and addresses and starts a
-# new agent, which reads the new settings.
+# --- Live settings. Every WATCH_INTERVAL s the settings watcher (a process of its own for the
+# agent's life, started in 90-main.sh) reads the instance metadata key vipsetup-settings
+# ("vipsetup-settings v<N> sha256:<hex>", then the base64 of the gzipped payload: sections
+# "=== keepalived.conf", "=== settings.env", "=== health-check"; render/settings.rs). A version
+# not yet run nor refused is checked whole (digest, sections, every settings line a known
+# KEY='plain value', `keepalived -t`) before anything changes: a bad one is refused, logged and
+# shown on the view tags, and the running files stay. A good one replaces the files, each by a
+# rename, and keepalived reloads: it keeps its state and addresses and starts a new agent, which
+# reads the new settings.
 KEEPALIVED_CONF=/etc/keepalived/keepalived.conf
 HEALTH_CHECK=${BASH_SOURCE[0]%/*}/health-check
 SETTINGS_RECORD=$STATE_DIR/settings-version
@@ -151,22 +152,35 @@ settings_stage() {
     [ -z "${out//[[:space:]]/}" ] || echo "keepalived -t: ${out//$'\n'/; }" | cut -c1-160
 }
 
-# watch_settings: one look at the metadata key (in_background: its stderr goes nowhere; one
-# watcher at a time).
+# watch_settings: one look at the metadata key, from the settings watcher. It runs for the node's
+# life, 240 times an hour, so a look that finds the version already run or refused costs no
+# process and touches no file: a GET on the watcher's own kept-alive connection to the metadata
+# service (the library's HTTP/1.1 client over bash's /dev/tcp, Content-Length or chunked; once
+# through curl when that transport fails, oci_fallback), its first line compared in bash. (It was
+# a forked subshell, flock, mkdir, curl and rm every look: about 2 CPU s an hour on the MASTER,
+# bench/failover.sh; docs/failover-results.md.)
 watch_settings() {
-    local d=$RUNTIME_DIR/settings.$BASHPID fd v h run='' ref='' why same=1 x r p m
-    exec {fd}>"$RUNTIME_DIR/settings.lock" && flock -n "$fd" && mkdir -m 700 "$d" || return
-    # None (a node still on its first settings) or no answer: the next wake-up.
-    if oci_metadata instance/metadata/vipsetup-settings "$d/value"; then
-        IFS=' ' read -r _ v h _ <"$d/value"
-        h="$v ${h#sha256:}"
-        read -r run <"$SETTINGS_RECORD"
-        read -r ref <"$SETTINGS_REFUSED"
-    fi
-    if [ -z "${h:-}" ] || [ "$h" = "$run" ] || [ "${ref%%:*} ${ref##*|}" = "$h" ]; then
-        rm -rf "$d"
+    local d fd v h run='' ref='' why same=1 x r p m
+    # None (a node still on its first settings) or no answer: the next look.
+    oci_http GET "$OCI_METADATA_BASE/instance/metadata/vipsetup-settings" '' \
+        'Authorization: Bearer Oracle' 'accept: */*' || return
+    [[ ${OCI_BODY%%$'\n'*} =~ ^[^\ ]+\ (v[0-9]+)\ sha256:([0-9a-fA-F]+) ]] || return
+    v=${BASH_REMATCH[1]}
+    h="$v ${BASH_REMATCH[2]}"
+    [ ! -s "$SETTINGS_RECORD" ] || read -r run <"$SETTINGS_RECORD"
+    [ ! -s "$SETTINGS_REFUSED" ] || read -r ref <"$SETTINGS_REFUSED"
+    if [ "$h" = "$run" ] || [ "${ref%%:*} ${ref##*|}" = "$h" ]; then
         return
     fi
+    # A new version: staged in a directory of its own, one watcher at a time (a reload starts a
+    # new agent, whose watcher may start before this one has ended).
+    d=$RUNTIME_DIR/settings.$BASHPID
+    exec {fd}>"$RUNTIME_DIR/settings.lock" || return
+    if ! flock -n "$fd" || ! mkdir -m 700 "$d"; then
+        exec {fd}>&-
+        return
+    fi
+    printf '%s\n' "$OCI_BODY" >"$d/value"
     run=${run%% *}
     why=$(settings_stage "$d")
     # (A file it cannot write counts as a refusal too: logged and shown, never half-reloaded.)
@@ -178,6 +192,8 @@ watch_settings() {
         fi
     done
     rm -rf "$d"
+    # (The lock goes with its descriptor: this watcher looks again in WATCH_INTERVAL s.)
+    exec {fd}>&-
     if [ -n "$why" ]; then
         log "settings $v refused (kept ${run:-v1}): $why"
         echo "$v: ${why//|/ }|${h#* }" >"$SETTINGS_REFUSED"

@@ -101,7 +101,10 @@ view() {
 # has not changed, with the time of writing (vipsetup-agent-seen) and the interval
 # (vipsetup-agent-beat), so `vipsetup status` tells a dead agent (its tags stop ageing) from a
 # quiet BACKUP. Its cost: one GetVnic and one UpdateVnic per interval (1,440 calls a day a node at
-# 120 s). Driven by the loop's ticks (every WATCH_INTERVAL s), so it is late by at most one tick.
+# 120 s). Run by the agent's watcher process (90-main.sh), which wakes every WATCH_INTERVAL s, so
+# it is late by at most that: no process forked for it, its own kept-alive connection to the API
+# (slot 1; slot 0 is the metadata service's), and the GetVnic's signature reused while it may be
+# (OCI_SIG_REUSE, 240 s: every other beat).
 HEARTBEAT_INTERVAL=${HEARTBEAT_INTERVAL:-120}
 printf -v LAST_HEARTBEAT '%(%s)T' -1
 heartbeat() {
@@ -110,7 +113,9 @@ heartbeat() {
     [ $((now - LAST_HEARTBEAT)) -ge "$HEARTBEAT_INTERVAL" ] || return 0
     LAST_HEARTBEAT=$now
     [ -s "$VIEW_FILE" ] || return 0
-    in_background write_view
+    oci_slot 1
+    write_view
+    oci_slot 0
 }
 
 # write_view: GetVnic, then UpdateVnic with its freeform tags and the view merged in.

@@ -29,7 +29,8 @@ esac
 
 FIFO=$1
 TICKER_PID=''
-trap 'stop_claim "agent stopping"; [ -z "$TICKER_PID" ] || kill "$TICKER_PID" 2>/dev/null; oci_cleanup; exit 0' TERM INT
+WATCHER_PID=''
+trap 'stop_claim "agent stopping"; kill ${TICKER_PID:+"$TICKER_PID"} ${WATCHER_PID:+"$WATCHER_PID"} 2>/dev/null; oci_cleanup; exit 0' TERM INT
 # A claim loop that died makes the word's write fail with EPIPE: handled, not fatal.
 trap '' PIPE
 # Scratch files of earlier agents and their loops (named after their pids).
@@ -65,6 +66,27 @@ start_ticker() {
     TICKER_PID=$!
 }
 start_ticker
+# The watcher: one process for the agent's life that wakes every WATCH_INTERVAL s, looks at the
+# live settings (10-settings.sh; not for an agent run on another settings file: tests, outside a
+# node) and writes the heartbeat when it is due (40-views.sh). Its own connections; it never
+# beats the claim loop's watchdog.
+start_watcher() {
+    (
+        trap 'oci_cleanup; exit 0' TERM
+        oci_forget_conns
+        # The library's setting (read there).
+        # shellcheck disable=SC2034
+        OCI_BEAT_FILE=''
+        exec {t}<> <(:) || exit 0
+        while kill -0 "$$" 2>/dev/null; do
+            read -r -t "$WATCH_INTERVAL" -u "$t" _
+            [ -n "${VIPSETUP_AGENT_ENV:-}" ] || watch_settings
+            heartbeat
+        done
+    ) </dev/null >/dev/null 2>&1 &
+    WATCHER_PID=$!
+}
+start_watcher
 seen_state=0
 while true; do
     # keepalived keeps the FIFO open; if it ever closes, open it again.
@@ -75,18 +97,15 @@ while true; do
     while true; do
         IFS= read -r line <&3
         rc=$?
-        # (A ticker killed by hand is started again.)
+        # (A ticker or watcher killed by hand is started again.)
         kill -0 "$TICKER_PID" 2>/dev/null || start_ticker
         if [ "$rc" -eq 0 ] && [ "$line" = TICK ]; then
             rc=142
-            # A new settings version (10-settings.sh); not for an agent run on another
-            # settings file (tests, outside a node).
-            [ -n "${VIPSETUP_AGENT_ENV:-}" ] || in_background watch_settings
+            kill -0 "$WATCHER_PID" 2>/dev/null || start_watcher
         fi
         [ "$rc" -ne 0 ] || read -r kind name state _priority <<<"$line"
         if [ "$rc" -gt 128 ] && [ "$seen_state" = 1 ]; then
             watch_claim
-            heartbeat
             continue
         fi
         if [ "$rc" -gt 128 ]; then
