@@ -543,6 +543,12 @@ fn first_boot_pair_comes_up_and_fails_over() {
             ));
         }
         timeline::print(&format!("node{} ({})", i + 1, SETUP.suites[i]), &ev);
+        timeline::print_blame(
+            &twin,
+            i,
+            &format!("node{} ({})", i + 1, SETUP.suites[i]),
+            12,
+        );
         timelines.push(ev);
     }
     let keepalived_at = timeline::at(&timelines[0], "keepalived running").unwrap_or(f64::NAN);
@@ -657,10 +663,9 @@ fn first_boot_baseline_keepalived_only() {
             ),
         );
         let ev = check(&twin, timeline::gather(&twin, i));
-        timeline::print(
-            &format!("baseline node{} ({})", i + 1, SETUP.suites[i]),
-            &ev,
-        );
+        let label = format!("baseline node{} ({})", i + 1, SETUP.suites[i]);
+        timeline::print(&label, &ev);
+        timeline::print_blame(&twin, i, &label, 12);
         if i == 0 {
             println!(
                 "first_boot: baseline keepalived_running={:.1} cloud_init={:.1}",

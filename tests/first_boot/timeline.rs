@@ -248,3 +248,18 @@ pub fn print(label: &str, ev: &[Event]) {
         eprintln!("first_boot: timeline {label} {t:7.1} s  {name}");
     }
 }
+
+/// cloud-init's own account of its first boot (`cloud-init analyze blame`: each module's and
+/// stage step's time, longest first), the first `n` lines, printed under `label`; where the
+/// stages' time goes when two boots differ there. A node without it prints why.
+pub fn print_blame(twin: &Twin, i: usize, label: &str, n: usize) {
+    let cmd = format!("cloud-init analyze blame 2>&1 | grep -m {n} 's ('");
+    match twin.vm(i).sh(&cmd) {
+        Ok(out) => {
+            for l in out.lines() {
+                eprintln!("first_boot: blame {label} {}", l.trim());
+            }
+        }
+        Err(e) => eprintln!("first_boot: blame {label} unavailable: {e}"),
+    }
+}
