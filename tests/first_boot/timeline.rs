@@ -253,6 +253,13 @@ pub fn print(label: &str, ev: &[Event]) {
 /// stage step's time, longest first), the first `n` lines, printed under `label`; where the
 /// stages' time goes when two boots differ there. A node without it prints why.
 pub fn print_blame(twin: &Twin, i: usize, label: &str, n: usize) {
+    // When this VM started on the host's clock: boots run side by side (bench/boot.sh), and
+    // what else ran meanwhile shows in their stages.
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() - twin.vm(i).started.elapsed().as_secs_f64())
+        .unwrap_or(0.0);
+    eprintln!("first_boot: blame {label} VM started at {started:.1} (unix time)");
     let cmd = format!("cloud-init analyze blame 2>&1 | grep -m {n} 's ('");
     match twin.vm(i).sh(&cmd) {
         Ok(out) => {
