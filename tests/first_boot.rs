@@ -230,6 +230,16 @@ fn run_obeying(
     args: &[&str],
     mut each: impl FnMut(&Twin),
 ) -> Ran {
+    // A first boot whose installer gave up (its own words on the console) never becomes ready:
+    // the test says so at once rather than after `--wait`'s whole time.
+    let gave_up = |twin: &Twin| {
+        twin.vms.iter().enumerate().find_map(|(i, vm)| {
+            let c = vm.as_ref()?.console();
+            c.lines()
+                .find(|l| l.contains("the failover agent is not installed"))
+                .map(|l| format!("node{}'s installer gave up: {}", i + 1, l.trim()))
+        })
+    };
     let name = args.join("_").replace(['-', '='], "");
     let out_path = twin.dir.0.join(format!("{name}.out"));
     let err_path = twin.dir.0.join(format!("{name}.err"));
@@ -278,6 +288,16 @@ fn run_obeying(
             }
         }
         each(twin);
+        if let Some(why) = gave_up(twin) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "vipsetup {args:?}: {why} (on the twin, a node whose network did not come up \
+                 gives this: see its console and dnsmasq's log)\nevents {:?}\n{}",
+                f.events,
+                twin.diagnostics()
+            );
+        }
         std::thread::sleep(Duration::from_millis(500));
     };
     let out = std::fs::read_to_string(&out_path).unwrap_or_default();
