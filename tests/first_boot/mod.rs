@@ -306,6 +306,14 @@ impl Twin {
             dhcp.push(format!("--interface={tap}"));
         }
         dhcp.extend([
+            // Replies to a client without an address are broadcast on its tap (each VM is
+            // alone on its own), never sent to the address it is being offered: that unicast
+            // needs a neighbour entry on the tap, and one left INCOMPLETE by earlier traffic to
+            // the node's address (the harness's probes while the VM was down) held dnsmasq's
+            // OFFERs back. Seen twice (a bullseye first boot and a reboot in a drill): dnsmasq
+            // logged DHCPOFFER after DHCPOFFER, the VM never sent a DHCPREQUEST and came up
+            // without an IPv4 address; `ip neigh` showed 10.0.0.11 INCOMPLETE on t1.
+            "--dhcp-broadcast".to_string(),
             "--dhcp-range=10.0.0.0,static,255.255.255.0,12h".to_string(),
             format!("--dhcp-option=option:router,{router}"),
             format!("--dhcp-option=option:dns-server,{IMDS_ADDR}"),
