@@ -69,7 +69,8 @@ start_ticker
 # The watcher: one process for the agent's life that wakes every WATCH_INTERVAL s, looks at the
 # live settings (10-settings.sh; not for an agent run on another settings file: tests, outside a
 # node) and writes the heartbeat when it is due (40-views.sh). Its own connections; it never
-# beats the claim loop's watchdog.
+# beats the claim loop's watchdog. Not the ticker: a look or a heartbeat can take a call's whole
+# deadline, and the ticks drive the watchdog.
 start_watcher() {
     (
         trap 'oci_cleanup; exit 0' TERM
