@@ -196,6 +196,22 @@ if [ "$PREFERRED" != yes ]; then
     wait_for_peer
 fi
 
+# --- 8b. keepalived starts at boot only once this node's address is configured: keepalived
+# 2.1.5 (Oracle Linux 8's) that starts before it logs "bind unicast_src ... failed", enters FAULT
+# ("src address not configured") and stays there when the address comes (seen in the twin: a
+# reboot whose DHCP came late left the node FAULT for good). At most 120 s, then it starts anyway.
+if [ -n "$NODE_IP" ]; then
+    unit_dropin=$ROOT/etc/systemd/system/keepalived.service.d
+    mkdir -p "$unit_dropin"
+    # (keepalived.service is After= and Wants=network-online.target in Debian's and Oracle's.)
+    cat >"$unit_dropin/vipsetup-wait-address.conf" <<DROPIN
+[Service]
+ExecStartPre=/bin/sh -c 'i=0; until ip -o addr show | grep -qF " $NODE_IP/"; do i=\$\$((i+1)); if [ \$\$i -ge 120 ]; then echo "vipsetup: no $NODE_IP after 120 s"; exit 0; fi; sleep 1; done'
+TimeoutStartSec=180
+DROPIN
+    systemctl daemon-reload >/dev/null 2>&1 || true
+fi
+
 # --- 9. start keepalived (after --prepare, which its timeout bounds: the only background job)
 wait
 systemctl unmask --runtime keepalived >/dev/null 2>&1 || true

@@ -249,6 +249,60 @@ fn debian_installs_with_keepalived_held_until_firewall_and_settings_are_ready() 
         dropin.contains("[Network]\nKeepConfiguration=static\n"),
         "{dropin}"
     );
+    // keepalived waits at boot for this node's address (keepalived 2.1.5 stays in FAULT when
+    // its unicast source comes later), and the unit is reloaded before the start.
+    let env = std::fs::read_to_string(s.root().join("etc/vipsetup/agent.env")).unwrap();
+    let node_ip = env
+        .lines()
+        .find_map(|l| l.strip_prefix("NODE_IP="))
+        .map(|v| v.trim_matches('\''))
+        .expect("NODE_IP in agent.env");
+    let wait = std::fs::read_to_string(
+        s.root()
+            .join("etc/systemd/system/keepalived.service.d/vipsetup-wait-address.conf"),
+    )
+    .unwrap();
+    assert!(pos(&calls, "systemctl daemon-reload") < start);
+    let pre = wait
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStartPre=/bin/sh -c '"))
+        .and_then(|l| l.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("no ExecStartPre in the drop-in:\n{wait}"));
+    // systemd turns $$ into $ (systemd.service, "Command lines"); then run it as sh would,
+    // with an `ip` that shows the address, and one that never does: 120 looks, 119 sleeps (a
+    // `sleep` that returns at once), then keepalived starts anyway.
+    let pre = pre.replace("$$", "$");
+    let fakes = tempfile::tempdir().unwrap();
+    let bin = fakes.path();
+    let script = |name: &str, body: &str| {
+        let p = bin.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    };
+    script("sleep", "echo slept >>\"$(dirname \"$0\")/sleeps\"");
+    for (shows, sleeps, says) in [(true, 0, ""), (false, 119, "no ")] {
+        let line = if shows {
+            format!("2: ens3    inet {node_ip}/24 brd 10.0.0.255 scope global ens3")
+        } else {
+            "2: ens3    inet 10.9.9.9/24 brd 10.9.9.255 scope global ens3".to_string()
+        };
+        script("ip", &format!("echo '{line}'"));
+        let _ = std::fs::remove_file(bin.join("sleeps"));
+        let out = std::process::Command::new("sh")
+            .args(["-c", &pre])
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .output()
+            .unwrap();
+        let slept = std::fs::read_to_string(bin.join("sleeps")).unwrap_or_default();
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{pre}: {out:?}");
+        assert_eq!(slept.lines().count(), sleeps, "{pre}");
+        assert_eq!(
+            said.contains(&format!("vipsetup: {says}{node_ip}")),
+            !shows,
+            "{said}"
+        );
+    }
 }
 
 #[test]
