@@ -124,6 +124,58 @@ Restart=always
 WantedBy=multi-user.target
 UNIT
 
+# A workaround for the image, not a harness part: bullseye's ISC dhclient 4.4.1 (its libisc
+# socket thread) sometimes stops reading its packet socket. Seen in the twin on 2026-12-07 (CI
+# and here, both after a drill's reboot of the bullseye node): the offers reached the guest, the
+# socket's receive queue grew (/proc/net/packet Rmem 144384, then 165120) and dhclient logged
+# "No DHCPOFFERS received" for ever; a fresh dhclient on the same interface was bound at once.
+# Also the likely cause of the two bullseye first boots without an address of 2026-12-06. Real
+# OCI images do not run this client (Oracle Linux: NetworkManager; Ubuntu: systemd-networkd).
+# So: dhclient gives up after 20 s (ifup returns), and this unit, between ifup and cloud-init's
+# network stage, restarts dhclient on each interface ifupdown left without an IPv4 address.
+cat >"$work/dhcp-guard.sh" <<'GUARD'
+#!/bin/bash
+# vsfb-dhcp-guard: restarts ISC dhclient on an interface ifup left without an IPv4 address
+# (see tests/first_boot/image.sh in the vipsetup repository).
+for attempt in 1 2 3 4 5 6; do
+    missing=()
+    for pidf in /run/dhclient.*.pid; do
+        [ -e "$pidf" ] || continue
+        dev=${pidf#/run/dhclient.}
+        dev=${dev%.pid}
+        [ -n "$(ip -4 -o addr show dev "$dev" scope global 2>/dev/null)" ] || missing+=("$dev")
+    done
+    [ "${#missing[@]}" -eq 0 ] && exit 0
+    for dev in "${missing[@]}"; do
+        echo "vsfb-dhcp-guard: $dev has no IPv4 address; dhclient restarted (attempt $attempt)"
+        kill "$(cat "/run/dhclient.$dev.pid" 2>/dev/null)" 2>/dev/null
+        # To a file, not a pipe: a bound dhclient goes on in the background.
+        timeout 30 dhclient -4 -1 -i -I -pf "/run/dhclient.$dev.pid" \
+            -lf "/var/lib/dhcp/dhclient.$dev.leases" "$dev" >/run/vsfb-dhcp-guard.out 2>&1
+        grep -E 'DHCPACK|bound to|No DHCPOFFERS' /run/vsfb-dhcp-guard.out
+    done
+done
+echo "vsfb-dhcp-guard: still no IPv4 address on ${missing[*]}"
+GUARD
+
+cat >"$work/dhcp-guard.service" <<'UNIT'
+[Unit]
+Description=vipsetup twin: restart dhclient when ifup left an interface without an address
+# Early boot, like networking.service and cloud-init.service (both DefaultDependencies=no;
+# cloud-init.service is Before=sysinit.target, so a default unit ordered before it is a cycle).
+# cloud-init-network.service is cloud-init 24.3+'s name for it (trixie).
+DefaultDependencies=no
+After=networking.service
+Before=network-online.target cloud-init.service cloud-init-network.service shutdown.target
+Conflicts=shutdown.target
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/vsfb-dhcp-guard
+TimeoutStartSec=300
+[Install]
+WantedBy=multi-user.target network-online.target
+UNIT
+
 echo "image.sh: building the $suite image (mmdebstrap, $mirror_url)" >&2
 # The hooks are run by mmdebstrap's shell with the root directory as $1: single quotes on purpose.
 # en_US.UTF-8 is generated here because Debian's locale-gen ignores the locale cloud-init passes
@@ -148,7 +200,10 @@ mmdebstrap --variant=minbase --mode=root \
     --customize-hook='chroot "$1" update-ca-certificates >/dev/null' \
     --customize-hook="install -m 0755 $work/channel.sh \"\$1\"/usr/local/sbin/vsfb-channel" \
     --customize-hook="cp $work/channel.service \"\$1\"/etc/systemd/system/vsfb-channel.service" \
-    --customize-hook='chroot "$1" systemctl enable vsfb-channel.service netfilter-persistent.service >/dev/null 2>&1' \
+    --customize-hook="install -m 0755 $work/dhcp-guard.sh \"\$1\"/usr/local/sbin/vsfb-dhcp-guard" \
+    --customize-hook="cp $work/dhcp-guard.service \"\$1\"/etc/systemd/system/vsfb-dhcp-guard.service" \
+    --customize-hook='if [ -f "$1"/etc/dhcp/dhclient.conf ]; then echo "timeout 20;" >>"$1"/etc/dhcp/dhclient.conf; fi' \
+    --customize-hook='chroot "$1" systemctl enable vsfb-channel.service vsfb-dhcp-guard.service netfilter-persistent.service >/dev/null 2>&1' \
     --customize-hook="echo 'deb [trusted=yes] $twin_mirror ./' > \"\$1\"/etc/apt/sources.list" \
     --customize-hook='rm -f "$1"/etc/apt/sources.list.d/*; rm -rf "$1"/var/lib/apt/lists/*' \
     --customize-hook='echo "LABEL=vsfb-root / ext4 defaults 0 1" > "$1"/etc/fstab' \

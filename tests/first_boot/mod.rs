@@ -597,18 +597,23 @@ impl Twin {
     /// Everything a failure message needs: consoles, service logs, routes, API view.
     pub fn diagnostics(&self) -> String {
         let mut out = String::new();
+        // The nodes' own logs go last: a long failure message is shown cut in its middle.
+        let mut nodes = String::new();
         for vm in self.vms.iter().flatten() {
             out.push_str(&format!(
                 "\n=== {} console (tail)\n{}\n",
                 vm.name,
-                tail(&vm.dir.join("console.log"), 60)
+                tail(&vm.dir.join("console.log"), 30)
             ));
             // The node's own logs, when its channel still answers.
             if let Ok((_, logs)) = vm.exec(
-                "tail -n 40 /var/log/cloud-init-output.log; journalctl -b -u keepalived --no-pager | tail -n 40",
+                "tail -n 25 /var/log/cloud-init-output.log; journalctl -b -u keepalived --no-pager | tail -n 25; \
+                 echo '--- agent'; journalctl -b -t vipsetup-agent --no-pager | tail -n 30; \
+                 echo '--- network'; journalctl -b -u networking -u vsfb-dhcp-guard --no-pager | tail -n 15; ip -br addr; \
+                 echo '--- boots'; journalctl --list-boots --no-pager | tail -n 3",
                 Duration::from_secs(20),
             ) {
-                out.push_str(&format!("--- {} cloud-init output, keepalived journal\n{logs}\n", vm.name));
+                nodes.push_str(&format!("\n=== {} cloud-init output, keepalived, agent, network\n{logs}\n", vm.name));
             }
         }
         for p in &self.procs {
@@ -627,6 +632,7 @@ impl Twin {
             self.sim.vip_vnic(&self.private_ip_id),
             self.vnics
         ));
+        out.push_str(&nodes);
         out
     }
 }
