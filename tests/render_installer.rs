@@ -214,12 +214,20 @@ fn debian_installs_with_keepalived_held_until_firewall_and_settings_are_ready() 
     let firewall = pos(&calls, "iptables -I INPUT -p vrrp -j ACCEPT");
     let persist = pos(&calls, "netfilter-persistent save");
     let start = pos(&calls, "systemctl restart keepalived");
-    assert!(install < firewall && firewall < persist && persist < start);
+    let enable = pos(&calls, "systemctl enable keepalived");
+    // keepalived starts once its rule is in; what only the next boot needs comes after (saving
+    // the rule, the boot drop-in and its reload, enabling the unit): the VIP does not wait.
+    assert!(
+        install < firewall && firewall < start,
+        "{}",
+        calls.join("\n")
+    );
+    assert!(start < persist && start < enable, "{}", calls.join("\n"));
     assert!(pos(&calls, "systemctl unmask --runtime keepalived") < start);
     assert_eq!(
-        start,
-        calls.len() - 3,
-        "start is the last step:\n{}",
+        enable,
+        calls.len() - 2,
+        "enabling is the last step:\n{}",
         calls.join("\n")
     );
     none(&calls, "MISSING at start");
@@ -250,7 +258,7 @@ fn debian_installs_with_keepalived_held_until_firewall_and_settings_are_ready() 
         "{dropin}"
     );
     // keepalived waits at boot for this node's address (keepalived 2.1.5 stays in FAULT when
-    // its unicast source comes later), and the unit is reloaded before the start.
+    // its unicast source comes later); systemd reloads the drop-in before the unit is enabled.
     let env = std::fs::read_to_string(s.root().join("etc/vipsetup/agent.env")).unwrap();
     let node_ip = env
         .lines()
@@ -262,14 +270,15 @@ fn debian_installs_with_keepalived_held_until_firewall_and_settings_are_ready() 
             .join("etc/systemd/system/keepalived.service.d/vipsetup-wait-address.conf"),
     )
     .unwrap();
-    assert!(pos(&calls, "systemctl daemon-reload") < start);
+    let reload = pos(&calls, "systemctl daemon-reload");
+    assert!(start < reload && reload < enable, "{}", calls.join("\n"));
     let pre = wait
         .lines()
         .find_map(|l| l.strip_prefix("ExecStartPre=/bin/sh -c '"))
         .and_then(|l| l.strip_suffix('\''))
         .unwrap_or_else(|| panic!("no ExecStartPre in the drop-in:\n{wait}"));
     // systemd turns $$ into $ (systemd.service, "Command lines"); then run it as sh would,
-    // with an `ip` that shows the address, and one that never does: 120 looks, 119 sleeps (a
+    // with an `ip` that shows the address, and one that never does: 120 looks and sleeps (a
     // `sleep` that returns at once), then keepalived starts anyway.
     let pre = pre.replace("$$", "$");
     let fakes = tempfile::tempdir().unwrap();
@@ -280,7 +289,7 @@ fn debian_installs_with_keepalived_held_until_firewall_and_settings_are_ready() 
         std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     };
     script("sleep", "echo slept >>\"$(dirname \"$0\")/sleeps\"");
-    for (shows, sleeps, says) in [(true, 0, ""), (false, 119, "no ")] {
+    for (shows, sleeps, says) in [(true, 0, ""), (false, 120, "no ")] {
         let line = if shows {
             format!("2: ens3    inet {node_ip}/24 brd 10.0.0.255 scope global ens3")
         } else {
