@@ -127,7 +127,7 @@ command -v keepalived >/dev/null 2>&1 || missing+=(keepalived)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ "${#missing[@]}" -eq 0 ]; then
-    log "keepalived, curl and openssl are installed; the package manager is not used"
+    log "keepalived, curl and openssl are installed"
 else
     log "installing ${missing[*]}"
     if [ "$family" = apt ]; then
@@ -203,7 +203,7 @@ fi
 wait
 systemctl unmask --runtime keepalived >/dev/null 2>&1 || true
 systemctl restart keepalived
-log "keepalived started; the failover agent logs with tag vipsetup-agent (journalctl -t vipsetup-agent)"
+log "keepalived started; the agent logs to journalctl -t vipsetup-agent"
 
 # --- 10. for the next boot: the firewall rule saved, keepalived enabled (waiting for the address)
 if [ -n "$save_rules" ]; then
@@ -219,7 +219,7 @@ if [ -n "$NODE_IP" ]; then
     # (keepalived.service is After= and Wants=network-online.target in Debian's and Oracle's.)
     cat >"$unit_dropin/vipsetup-wait-address.conf" <<DROPIN
 [Service]
-ExecStartPre=/bin/sh -c 'for i in \$\$(seq 120); do ip -o addr show | grep -qF " $NODE_IP/" && exit 0; sleep 1; done; echo "vipsetup: no $NODE_IP after 120 s"'
+ExecStartPre=/bin/sh -c 'for i in \$\$(seq 120); do ip -o addr | grep -qF " $NODE_IP/" && exit 0; sleep 1; done; echo "vipsetup: no $NODE_IP in 120 s"'
 TimeoutStartSec=180
 DROPIN
     systemctl daemon-reload >/dev/null 2>&1 || true

@@ -208,6 +208,7 @@ fn iam_not_yet_propagated_at_boot_agent_retries_without_false_failover() {
         return;
     };
     c.start_both().expect("start keepalived");
+    let started = std::time::Instant::now();
     c.wait_owner(NODE1, TAKEOVER);
     let (_, took) = wait::until(
         "node1's agent to get through once IAM has propagated",
@@ -251,6 +252,40 @@ fn iam_not_yet_propagated_at_boot_agent_retries_without_false_failover() {
         0,
         "node2 moved the VIP\n{}",
         c.diagnostics()
+    );
+    // Each agent's first view (its VNIC's tags, what `apply --wait` and a replacement wait for)
+    // was refused with the rest, and is written at the watcher's next look once IAM applies
+    // (WATCH_INTERVAL, 15 s), not a heartbeat later (HEARTBEAT_INTERVAL, 120 s from the start):
+    // 100 s after keepalived's start tells the two apart with room for a loaded machine.
+    for i in [NODE1, NODE2] {
+        let refused = c
+            .calls_by(i, "GetVnic")
+            .unwrap()
+            .iter()
+            .filter(|(s, _)| !(200..300).contains(s))
+            .count();
+        assert!(
+            refused > 0,
+            "node{}'s first view was not refused: the scenario did not test its retry\n{}",
+            i + 1,
+            c.diagnostics()
+        );
+    }
+    let waiting_from = started.elapsed();
+    let (_, viewed) = wait::until(
+        "both agents' views written once IAM has propagated",
+        Duration::from_secs(100).saturating_sub(waiting_from),
+        Duration::from_millis(500),
+        || {
+            Ok((c.successes_by(NODE1, "UpdateVnic")? > 0
+                && c.successes_by(NODE2, "UpdateVnic")? > 0)
+                .then_some(()))
+        },
+    )
+    .unwrap_or_else(|e| c.fail(&e));
+    println!(
+        "iam_delay: both views written {:.1} s after keepalived started",
+        (waiting_from + viewed).as_secs_f64()
     );
 }
 

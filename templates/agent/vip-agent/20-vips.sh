@@ -24,7 +24,7 @@ find_vnic() {
     fi
     if ! flat=$(curl -sSf --connect-timeout "$CONNECT_TIMEOUT" --max-time "$CALL_DEADLINE" -H 'Authorization: Bearer Oracle' \
         -- "$OCI_METADATA_BASE/vnics/" 2>&1); then
-        log "cannot read this node's VNIC from the instance metadata service at $OCI_METADATA_BASE/vnics/ ($flat); will retry"
+        log "cannot read $OCI_METADATA_BASE/vnics/ ($flat); will retry"
         return 1
     fi
     flat=${flat//$'\n'/ }

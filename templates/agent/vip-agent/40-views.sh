@@ -105,12 +105,20 @@ view() {
 # it is late by at most that: no process forked for it, its own kept-alive connection to the API
 # (slot 1; slot 0 is the metadata service's), and the GetVnic's signature reused while it may be
 # (OCI_SIG_REUSE, 240 s: every other beat).
+#
+# A view that could not be written (no network yet, or a new instance whose IAM has not taken
+# effect: 404) stays due (VIEW_DUE: from each write's start to its success) and the watcher
+# writes it at each look, every WATCH_INTERVAL s, until it is written: `apply --wait` and a
+# replacement wait for that view (in the twin a new node whose first write met the 60 s IAM delay
+# waited a whole heartbeat, 113 s more). While the API refuses, that is one GetVnic a look (the
+# claim loop retries every BACKOFF_MAX s then).
 HEARTBEAT_INTERVAL=${HEARTBEAT_INTERVAL:-120}
 printf -v LAST_HEARTBEAT '%(%s)T' -1
+VIEW_DUE=$STATE_DIR/view-due
 heartbeat() {
     local now
     printf -v now '%(%s)T' -1
-    [ $((now - LAST_HEARTBEAT)) -ge "$HEARTBEAT_INTERVAL" ] || return 0
+    [ -e "$VIEW_DUE" ] || [ $((now - LAST_HEARTBEAT)) -ge "$HEARTBEAT_INTERVAL" ] || return 0
     LAST_HEARTBEAT=$now
     [ -s "$VIEW_FILE" ] || return 0
     oci_slot 1
@@ -122,6 +130,7 @@ heartbeat() {
 write_view() {
     local doc object tags='' seen re_obj='"freeformTags"[[:space:]]*:[[:space:]]*\{([^}]*)\}'
     local re_pair='^[[:space:],]*"([^"]*)"[[:space:]]*:[[:space:]]*"([^"]*)"(.*)$'
+    : >"$VIEW_DUE"
     find_vnic || return 1
     oci_call GET "$CORE_BASE/vnics/$VNIC" || {
         log "reading this node's VNIC to record the agent's view failed: $OCI_ERROR"
@@ -157,6 +166,9 @@ write_view() {
     read -r ref <"$SETTINGS_REFUSED"
     json_text "${ref%|*}"
     tags+=", \"vipsetup-agent-settings\": \"$run\", \"vipsetup-agent-settings-refused\": \"$JSON_TEXT\""
-    oci_call PUT "$CORE_BASE/vnics/$VNIC" "{\"freeformTags\": {$tags}}" ||
+    oci_call PUT "$CORE_BASE/vnics/$VNIC" "{\"freeformTags\": {$tags}}" || {
         log "recording the agent's view on this node's VNIC failed: $OCI_ERROR"
+        return
+    }
+    rm -f "$VIEW_DUE"
 }
