@@ -232,12 +232,25 @@ fn run_obeying(
 ) -> Ran {
     // A first boot whose installer gave up (its own words on the console) never becomes ready:
     // the test says so at once rather than after `--wait`'s whole time.
+    // So does a boot whose cloud-init found no datasource (its final line names DataSourceNone):
+    // its user data never runs (e.g. init-local's own DHCP failed; the images' DHCP workaround
+    // comes after that stage).
     let gave_up = |twin: &Twin| {
         twin.vms.iter().enumerate().find_map(|(i, vm)| {
             let c = vm.as_ref()?.console();
-            c.lines()
-                .find(|l| l.contains("the failover agent is not installed"))
-                .map(|l| format!("node{}'s installer gave up: {}", i + 1, l.trim()))
+            c.lines().find_map(|l| {
+                if l.contains("the failover agent is not installed") {
+                    Some(format!("node{}'s installer gave up: {}", i + 1, l.trim()))
+                } else if l.contains("Datasource DataSourceNone") {
+                    Some(format!(
+                        "node{}'s cloud-init found no datasource, so no user data: {}",
+                        i + 1,
+                        l.trim()
+                    ))
+                } else {
+                    None
+                }
+            })
         })
     };
     let name = args.join("_").replace(['-', '='], "");
