@@ -606,6 +606,15 @@ impl Cluster {
             .count())
     }
 
+    /// Calls node `i` made to `operation` that were refused or failed (not 2xx).
+    pub fn refusals_by(&self, i: usize, operation: &str) -> Result<usize, String> {
+        Ok(self
+            .calls_by(i, operation)?
+            .iter()
+            .filter(|(s, _)| !(200..300).contains(s))
+            .count())
+    }
+
     /// Waits until node `i`'s current keepalived run has entered BACKUP and its start-up delay
     /// is over (VRRP running, so it can take over).
     pub fn wait_backup(&self, i: usize, limit: Duration) {
